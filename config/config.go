@@ -1,0 +1,285 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/matrix-org/gomatrixserverlib"
+	"github.com/matrix-org/gomatrixserverlib/spec"
+	"gopkg.in/yaml.v3"
+)
+
+// Config is the whole server configuration. The key names follow the
+// contract in shared/sytest/CONTRACT.md and, where it is silent, Synapse's.
+type Config struct {
+	ServerName     spec.ServerName `yaml:"server_name"`
+	PublicBaseURL  string          `yaml:"public_baseurl"`
+	DataDir        string          `yaml:"data_dir"`
+	SigningKeyPath string          `yaml:"signing_key_path"`
+	TLSCertPath    string          `yaml:"tls_certificate_path"`
+	TLSKeyPath     string          `yaml:"tls_private_key_path"`
+	Listeners      []Listener      `yaml:"listeners"`
+	Database       Database        `yaml:"database"`
+	NATS           NATS            `yaml:"nats"`
+	MediaStorePath string          `yaml:"media_store_path"`
+	LogFile        string          `yaml:"log_file"`
+	LogLevel       string          `yaml:"log_level"`
+
+	RegistrationSharedSecret              string `yaml:"registration_shared_secret"`
+	EnableRegistration                    bool   `yaml:"enable_registration"`
+	EnableRegistrationWithoutVerification bool   `yaml:"enable_registration_without_verification"`
+	AllowGuestAccess                      bool   `yaml:"allow_guest_access"`
+
+	// DefaultRoomVersion is used by createRoom when the client names none.
+	DefaultRoomVersion string `yaml:"default_room_version"`
+
+	RateLimiting          RateLimiting  `yaml:"rate_limiting"`
+	TLSClient             TLSClient     `yaml:"tls_client"`
+	IPRangeBlacklist      []string      `yaml:"ip_range_blacklist"`
+	AppServiceConfigFiles []string      `yaml:"app_service_config_files"`
+	URLPreview            Toggle        `yaml:"url_preview"`
+	RoomDirectory         RoomDirectory `yaml:"room_directory"`
+	ServerNotices         Toggle        `yaml:"server_notices"`
+	Presence              Toggle        `yaml:"presence"`
+	Email                 Email         `yaml:"email"`
+	Recaptcha             Recaptcha     `yaml:"recaptcha"`
+	CAS                   CAS           `yaml:"cas"`
+	WellKnown             WellKnown     `yaml:"well_known"`
+}
+
+// Listener is one HTTP(S) port and the APIs it serves.
+type Listener struct {
+	BindAddress string   `yaml:"bind_address"`
+	Port        int      `yaml:"port"`
+	TLS         bool     `yaml:"tls"`
+	Resources   []string `yaml:"resources"`
+}
+
+// Addr is the listener's host:port.
+func (l Listener) Addr() string {
+	return fmt.Sprintf("%s:%d", l.BindAddress, l.Port)
+}
+
+// Database selects SQLite (a file) or PostgreSQL (a URI).
+type Database struct {
+	Type         string `yaml:"type"`
+	Path         string `yaml:"path"`
+	URI          string `yaml:"uri"`
+	MaxOpenConns int    `yaml:"max_open_conns"`
+}
+
+// NATS names an external NATS JetStream cluster; with no addresses the
+// server embeds its own, in-process and without a TCP port.
+type NATS struct {
+	Addresses []string `yaml:"addresses"`
+	StoreDir  string   `yaml:"store_dir"`
+}
+
+type RateLimiting struct {
+	Enabled bool `yaml:"enabled"`
+}
+
+type TLSClient struct {
+	Verify bool   `yaml:"verify"`
+	CAFile string `yaml:"ca_file"`
+}
+
+type Toggle struct {
+	Enabled bool `yaml:"enabled"`
+}
+
+type RoomDirectory struct {
+	AllowPublicRoomsOverFederation bool `yaml:"allow_public_rooms_over_federation"`
+	AllowPublicRoomsWithoutAuth    bool `yaml:"allow_public_rooms_without_auth"`
+}
+
+type Email struct {
+	SMTPHost  string `yaml:"smtp_host"`
+	SMTPPort  int    `yaml:"smtp_port"`
+	NotifFrom string `yaml:"notif_from"`
+}
+
+type Recaptcha struct {
+	Required       bool   `yaml:"required"`
+	SiteverifyAPI  string `yaml:"siteverify_api"`
+	PublicKey      string `yaml:"public_key"`
+	PrivateKey     string `yaml:"private_key"`
+}
+
+type CAS struct {
+	Enabled   bool   `yaml:"enabled"`
+	ServerURL string `yaml:"server_url"`
+}
+
+// WellKnown is what /.well-known/matrix/{client,server} answer; empty
+// values are derived from public_baseurl.
+type WellKnown struct {
+	ClientBaseURL string `yaml:"client_base_url"`
+	Server        string `yaml:"server"`
+}
+
+// Default is the zero-configuration server: localhost on 127.0.0.1:8008,
+// SQLite and embedded NATS under ./data.
+func Default() *Config {
+	return &Config{
+		ServerName: "localhost",
+		DataDir:    "data",
+		Listeners: []Listener{{
+			BindAddress: "127.0.0.1", Port: 8008,
+			Resources: []string{"client", "federation", "media"},
+		}},
+		Database:           Database{Type: "sqlite"},
+		LogLevel:           "info",
+		DefaultRoomVersion: "10",
+		RateLimiting:       RateLimiting{Enabled: true},
+		TLSClient:          TLSClient{Verify: true},
+		Presence:           Toggle{Enabled: true},
+	}
+}
+
+// Load reads a YAML file over the defaults. Unknown keys come back as
+// warnings, never as an error; invalid values are an error naming each key.
+func Load(path string) (*Config, []string, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, nil, fmt.Errorf("read config: %w", err)
+	}
+	return Parse(raw, filepath.Dir(path))
+}
+
+// Parse is Load for YAML already read; relative paths resolve against dir.
+func Parse(raw []byte, dir string) (*Config, []string, error) {
+	cfg := Default()
+	cfg.DataDir = filepath.Join(dir, "data")
+	var node yaml.Node
+	if err := yaml.Unmarshal(raw, &node); err != nil {
+		return nil, nil, fmt.Errorf("config is not valid YAML: %w", err)
+	}
+	warnings := unknownKeys(&node, cfg)
+	if err := node.Decode(cfg); err != nil {
+		return nil, warnings, fmt.Errorf("config: %w", err)
+	}
+	cfg.resolvePaths(dir)
+	if err := cfg.Validate(); err != nil {
+		return nil, warnings, err
+	}
+	return cfg, warnings, nil
+}
+
+func (c *Config) resolvePaths(dir string) {
+	abs := func(p *string) {
+		if *p != "" && !filepath.IsAbs(*p) {
+			*p = filepath.Join(dir, *p)
+		}
+	}
+	abs(&c.DataDir)
+	abs(&c.SigningKeyPath)
+	abs(&c.TLSCertPath)
+	abs(&c.TLSKeyPath)
+	abs(&c.Database.Path)
+	abs(&c.MediaStorePath)
+	abs(&c.LogFile)
+	abs(&c.NATS.StoreDir)
+	for i := range c.AppServiceConfigFiles {
+		abs(&c.AppServiceConfigFiles[i])
+	}
+}
+
+// Finish fills the values that derive from others. Call it after Load or
+// Default, before use.
+func (c *Config) Finish() {
+	if c.SigningKeyPath == "" {
+		c.SigningKeyPath = filepath.Join(c.DataDir, "signing.key")
+	}
+	if c.Database.Type == "" || c.Database.Type == "sqlite3" {
+		c.Database.Type = "sqlite"
+	}
+	if c.Database.Type == "sqlite" && c.Database.Path == "" {
+		c.Database.Path = filepath.Join(c.DataDir, "rohrpost.db")
+	}
+	if c.NATS.StoreDir == "" {
+		c.NATS.StoreDir = filepath.Join(c.DataDir, "nats")
+	}
+	if c.MediaStorePath == "" {
+		c.MediaStorePath = filepath.Join(c.DataDir, "media")
+	}
+	if c.PublicBaseURL == "" && len(c.Listeners) > 0 {
+		l := c.Listeners[0]
+		scheme := "http"
+		if l.TLS {
+			scheme = "https"
+		}
+		c.PublicBaseURL = fmt.Sprintf("%s://%s", scheme, l.Addr())
+	}
+}
+
+// Validate checks every section and reports all problems at once.
+func (c *Config) Validate() error {
+	var errs []error
+	bad := func(key, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("config key %s: %s", key, fmt.Sprintf(format, args...)))
+	}
+	if c.ServerName == "" {
+		bad("server_name", "must be set")
+	} else if _, _, ok := spec.ParseAndValidateServerName(c.ServerName); !ok {
+		bad("server_name", "%q is not a valid server name", c.ServerName)
+	}
+	if c.PublicBaseURL != "" {
+		if u, err := url.Parse(c.PublicBaseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			bad("public_baseurl", "%q is not an http(s) URL", c.PublicBaseURL)
+		}
+	}
+	if len(c.Listeners) == 0 {
+		bad("listeners", "at least one listener is required")
+	}
+	for i, l := range c.Listeners {
+		key := fmt.Sprintf("listeners[%d]", i)
+		if l.Port < 0 || l.Port > 65535 {
+			bad(key+".port", "%d is not a port", l.Port)
+		}
+		if l.TLS && (c.TLSCertPath == "" || c.TLSKeyPath == "") {
+			bad(key+".tls", "needs tls_certificate_path and tls_private_key_path")
+		}
+		for _, r := range l.Resources {
+			switch r {
+			case "client", "federation", "media", "keys", "metrics":
+			default:
+				bad(key+".resources", "unknown resource %q", r)
+			}
+		}
+	}
+	switch c.Database.Type {
+	case "", "sqlite", "sqlite3":
+	case "postgres", "postgresql", "pg":
+		if c.Database.URI == "" {
+			bad("database.uri", "must be set for type %s", c.Database.Type)
+		}
+	default:
+		bad("database.type", "%q is neither sqlite nor postgres", c.Database.Type)
+	}
+	if c.DefaultRoomVersion != "" {
+		if !gomatrixserverlib.KnownRoomVersion(gomatrixserverlib.RoomVersion(c.DefaultRoomVersion)) {
+			bad("default_room_version", "unknown room version %q", c.DefaultRoomVersion)
+		}
+	}
+	switch strings.ToLower(c.LogLevel) {
+	case "", "debug", "info", "warn", "warning", "error":
+	default:
+		bad("log_level", "%q is not one of debug, info, warn, error", c.LogLevel)
+	}
+	return errors.Join(errs...)
+}
+
+// HasResource tells whether any listener serves the named API.
+func (l Listener) HasResource(name string) bool {
+	for _, r := range l.Resources {
+		if r == name {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,115 @@
+package bus
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Stream and subject names. Per-server data carries the server name in the
+// payload, not the subject, so one stream serves many server names.
+const (
+	// RoomEventsStream holds the roomserver's output: every event it
+	// accepted, in commit order. Subjects: RoomEventsSubject.
+	RoomEventsStream  = "ROOM_EVENTS"
+	RoomEventsSubject = "rohrpost.roomserver.output"
+	// EphemeralSubject carries typing and similar notifications that need
+	// no persistence (core NATS, not JetStream).
+	EphemeralSubject = "rohrpost.ephemeral"
+	// SyncWakeSubject tells sync servers that some non-room stream advanced.
+	SyncWakeSubject = "rohrpost.sync.wake"
+)
+
+// Options choose an embedded or external NATS.
+type Options struct {
+	// Addresses of an external cluster; empty means embedded.
+	Addresses []string
+	// StoreDir is where the embedded server keeps JetStream data.
+	StoreDir string
+}
+
+// Conn is a connection to the bus and, when embedded, the server itself.
+type Conn struct {
+	NC       *nats.Conn
+	JS       jetstream.JetStream
+	embedded *server.Server
+}
+
+// Connect starts an embedded server or dials the external cluster, then
+// makes sure the streams exist.
+func Connect(ctx context.Context, opts Options) (*Conn, error) {
+	c := &Conn{}
+	var err error
+	if len(opts.Addresses) == 0 {
+		ns, err := server.NewServer(&server.Options{
+			ServerName: "rohrpost-embedded",
+			DontListen: true,
+			JetStream:  true,
+			StoreDir:   opts.StoreDir,
+			NoLog:      true,
+			NoSigs:     true,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("embedded nats: %w", err)
+		}
+		ns.Start()
+		if !ns.ReadyForConnections(10 * time.Second) {
+			ns.Shutdown()
+			return nil, errors.New("embedded nats did not start")
+		}
+		c.embedded = ns
+		c.NC, err = nats.Connect("", nats.InProcessServer(ns), nats.Name("rohrpost"))
+		if err != nil {
+			ns.Shutdown()
+			return nil, fmt.Errorf("connect to embedded nats: %w", err)
+		}
+	} else {
+		c.NC, err = nats.Connect(strings.Join(opts.Addresses, ","), nats.Name("rohrpost"),
+			nats.MaxReconnects(-1), nats.ReconnectWait(500*time.Millisecond))
+		if err != nil {
+			return nil, fmt.Errorf("connect to nats %v: %w", opts.Addresses, err)
+		}
+	}
+	c.JS, err = jetstream.New(c.NC)
+	if err != nil {
+		c.Close()
+		return nil, err
+	}
+	if err := c.ensureStreams(ctx); err != nil {
+		c.Close()
+		return nil, err
+	}
+	return c, nil
+}
+
+func (c *Conn) ensureStreams(ctx context.Context) error {
+	_, err := c.JS.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+		Name:      RoomEventsStream,
+		Subjects:  []string{RoomEventsSubject},
+		Storage:   jetstream.FileStorage,
+		Retention: jetstream.LimitsPolicy,
+		MaxAge:    7 * 24 * time.Hour,
+	})
+	if err != nil {
+		return fmt.Errorf("create stream %s: %w", RoomEventsStream, err)
+	}
+	return nil
+}
+
+// Close drains the connection and stops an embedded server.
+func (c *Conn) Close() {
+	if c.NC != nil {
+		_ = c.NC.Drain()
+		c.NC.Close()
+	}
+	if c.embedded != nil {
+		c.embedded.Shutdown()
+		c.embedded.WaitForShutdown()
+	}
+}

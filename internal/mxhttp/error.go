@@ -1,0 +1,103 @@
+package mxhttp
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+)
+
+// Error is a Matrix error as it goes on the wire.
+type Error struct {
+	Status int
+	Code   string
+	Msg    string
+	// Extra fields merged into the JSON body (retry_after_ms, soft_logout…).
+	Extra map[string]any
+}
+
+func (e *Error) Error() string { return e.Code + ": " + e.Msg }
+
+// MarshalJSON writes {"errcode", "error", …Extra}.
+func (e *Error) MarshalJSON() ([]byte, error) {
+	m := make(map[string]any, 2+len(e.Extra))
+	for k, v := range e.Extra {
+		m[k] = v
+	}
+	m["errcode"] = e.Code
+	m["error"] = e.Msg
+	return json.Marshal(m)
+}
+
+func newErr(status int, code string) func(msg string) *Error {
+	return func(msg string) *Error { return &Error{Status: status, Code: code, Msg: msg} }
+}
+
+// Constructors for the spec's error codes.
+var (
+	Forbidden          = newErr(http.StatusForbidden, "M_FORBIDDEN")
+	UnknownToken       = newErr(http.StatusUnauthorized, "M_UNKNOWN_TOKEN")
+	MissingToken       = newErr(http.StatusUnauthorized, "M_MISSING_TOKEN")
+	BadJSON            = newErr(http.StatusBadRequest, "M_BAD_JSON")
+	NotJSON            = newErr(http.StatusBadRequest, "M_NOT_JSON")
+	NotFound           = newErr(http.StatusNotFound, "M_NOT_FOUND")
+	TooLarge           = newErr(http.StatusRequestEntityTooLarge, "M_TOO_LARGE")
+	InvalidParam       = newErr(http.StatusBadRequest, "M_INVALID_PARAM")
+	MissingParam       = newErr(http.StatusBadRequest, "M_MISSING_PARAM")
+	UserInUse          = newErr(http.StatusBadRequest, "M_USER_IN_USE")
+	InvalidUsername    = newErr(http.StatusBadRequest, "M_INVALID_USERNAME")
+	Exclusive          = newErr(http.StatusBadRequest, "M_EXCLUSIVE")
+	RoomInUse          = newErr(http.StatusBadRequest, "M_ROOM_IN_USE")
+	InvalidRoomState   = newErr(http.StatusBadRequest, "M_INVALID_ROOM_STATE")
+	UnsupportedVersion = newErr(http.StatusBadRequest, "M_UNSUPPORTED_ROOM_VERSION")
+	BadState           = newErr(http.StatusBadRequest, "M_BAD_STATE")
+	GuestAccess        = newErr(http.StatusForbidden, "M_GUEST_ACCESS_FORBIDDEN")
+	UserDeactivated    = newErr(http.StatusForbidden, "M_USER_DEACTIVATED")
+	WeakPassword       = newErr(http.StatusBadRequest, "M_WEAK_PASSWORD")
+	Unknown            = newErr(http.StatusBadRequest, "M_UNKNOWN")
+	Internal           = newErr(http.StatusInternalServerError, "M_UNKNOWN")
+)
+
+// Unrecognized answers an unknown endpoint (404) or a known endpoint with
+// the wrong method (405).
+func Unrecognized(status int) *Error {
+	return &Error{Status: status, Code: "M_UNRECOGNIZED", Msg: "Unrecognized request"}
+}
+
+// WriteError translates err to the wire. This is the only place an error
+// becomes a status code; anything that is not an *Error is logged and
+// answered with a 500 that reveals nothing.
+func WriteError(w http.ResponseWriter, r *http.Request, err error) {
+	var mx *Error
+	switch {
+	case errors.As(err, &mx):
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		mx = &Error{Status: http.StatusServiceUnavailable, Code: "M_UNKNOWN", Msg: "request cancelled"}
+	default:
+		slog.Error("internal error", "method", r.Method, "path", r.URL.Path, "err", err)
+		mx = Internal("Internal server error")
+	}
+	WriteJSON(w, mx.Status, mx)
+}
+
+// WriteJSON writes v as a JSON body.
+func WriteJSON(w http.ResponseWriter, status int, v any) {
+	var body []byte
+	switch b := v.(type) {
+	case json.RawMessage:
+		body = b
+	case []byte:
+		body = b
+	default:
+		var err error
+		if body, err = json.Marshal(v); err != nil {
+			slog.Error("marshal response", "err", err)
+			status, body = http.StatusInternalServerError, []byte(`{"errcode":"M_UNKNOWN","error":"Internal server error"}`)
+		}
+	}
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_, _ = w.Write(body)
+}

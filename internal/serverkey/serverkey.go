@@ -1,0 +1,105 @@
+package serverkey
+
+import (
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+
+	"github.com/matrix-org/gomatrixserverlib"
+	"github.com/matrix-org/gomatrixserverlib/spec"
+)
+
+// Key is one signing key of one server name.
+type Key struct {
+	ServerName spec.ServerName
+	ID         gomatrixserverlib.KeyID
+	Private    ed25519.PrivateKey
+}
+
+// Public is the verify key.
+func (k Key) Public() ed25519.PublicKey { return k.Private.Public().(ed25519.PublicKey) }
+
+// ErrMalformed is returned for a key file that is not in Synapse's format.
+var ErrMalformed = errors.New("malformed signing key file")
+
+var versionRE = regexp.MustCompile(`^[A-Za-z0-9_]+$`)
+
+// Parse reads the first key of a key file.
+func Parse(data []byte) (gomatrixserverlib.KeyID, ed25519.PrivateKey, error) {
+	for _, line := range strings.Split(string(data), "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		parts := strings.Fields(line)
+		if len(parts) != 3 || parts[0] != "ed25519" || !versionRE.MatchString(parts[1]) {
+			return "", nil, fmt.Errorf("%w: want \"ed25519 <version> <base64 seed>\"", ErrMalformed)
+		}
+		seed, err := base64.RawStdEncoding.DecodeString(strings.TrimRight(parts[2], "="))
+		if err != nil || len(seed) != ed25519.SeedSize {
+			return "", nil, fmt.Errorf("%w: the seed is not 32 bytes of base64", ErrMalformed)
+		}
+		return gomatrixserverlib.KeyID("ed25519:" + parts[1]), ed25519.NewKeyFromSeed(seed), nil
+	}
+	return "", nil, fmt.Errorf("%w: no key in file", ErrMalformed)
+}
+
+// Format writes a key in Synapse's format.
+func Format(id gomatrixserverlib.KeyID, priv ed25519.PrivateKey) []byte {
+	version := strings.TrimPrefix(string(id), "ed25519:")
+	return []byte(fmt.Sprintf("ed25519 %s %s\n", version, base64.RawStdEncoding.EncodeToString(priv.Seed())))
+}
+
+// Generate makes a new key with a random version.
+func Generate() (gomatrixserverlib.KeyID, ed25519.PrivateKey, error) {
+	_, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		return "", nil, err
+	}
+	var v [4]byte
+	if _, err := rand.Read(v[:]); err != nil {
+		return "", nil, err
+	}
+	return gomatrixserverlib.KeyID("ed25519:a_" + base64.RawURLEncoding.EncodeToString(v[:])[:4]), priv, nil
+}
+
+// LoadOrCreate reads the key at path, or generates and writes one if the
+// file does not exist. An existing file is never replaced.
+func LoadOrCreate(path string, server spec.ServerName) (Key, error) {
+	data, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		id, priv, gerr := Generate()
+		if gerr != nil {
+			return Key{}, gerr
+		}
+		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+			return Key{}, err
+		}
+		f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		if err != nil {
+			return Key{}, fmt.Errorf("write signing key: %w", err)
+		}
+		if _, err := f.Write(Format(id, priv)); err != nil {
+			_ = f.Close()
+			return Key{}, err
+		}
+		if err := f.Close(); err != nil {
+			return Key{}, err
+		}
+		return Key{ServerName: server, ID: id, Private: priv}, nil
+	}
+	if err != nil {
+		return Key{}, fmt.Errorf("read signing key: %w", err)
+	}
+	id, priv, err := Parse(data)
+	if err != nil {
+		return Key{}, fmt.Errorf("%s: %w", path, err)
+	}
+	return Key{ServerName: server, ID: id, Private: priv}, nil
+}

@@ -1,0 +1,79 @@
+package sqlutil
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"io/fs"
+	"sort"
+	"strings"
+)
+
+// Migrate applies, in name order, the *.sql files of migrations that this
+// component has not applied yet. Each file runs in its own transaction and
+// is recorded in schema_migrations, so a crash mid-way retries the file.
+func (db *DB) Migrate(ctx context.Context, component string, migrations fs.FS) error {
+	if _, err := db.writer.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+		component TEXT NOT NULL, name TEXT NOT NULL, PRIMARY KEY (component, name))`); err != nil {
+		return fmt.Errorf("create schema_migrations: %w", err)
+	}
+	names, err := fs.Glob(migrations, "*.sql")
+	if err != nil {
+		return err
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		body, err := fs.ReadFile(migrations, name)
+		if err != nil {
+			return err
+		}
+		err = db.Write(ctx, func(tx *sql.Tx) error {
+			var n int
+			if err := tx.QueryRow(`SELECT COUNT(*) FROM schema_migrations WHERE component = $1 AND name = $2`, component, name).Scan(&n); err != nil {
+				return err
+			}
+			if n > 0 {
+				return nil
+			}
+			for _, stmt := range splitStatements(db.Schema(string(body))) {
+				if _, err := tx.Exec(stmt); err != nil {
+					return fmt.Errorf("%s: %w", firstLine(stmt), err)
+				}
+			}
+			_, err := tx.Exec(`INSERT INTO schema_migrations (component, name) VALUES ($1, $2)`, component, name)
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("migrate %s/%s: %w", component, name, err)
+		}
+	}
+	return nil
+}
+
+// splitStatements splits on semicolons at line ends; our migrations contain
+// no procedural code, so that is enough.
+func splitStatements(s string) []string {
+	var out []string
+	for _, part := range strings.Split(s, ";\n") {
+		if p := strings.TrimSpace(part); p != "" && !onlyComments(p) {
+			out = append(out, strings.TrimSuffix(p, ";"))
+		}
+	}
+	return out
+}
+
+func onlyComments(s string) bool {
+	for _, line := range strings.Split(s, "\n") {
+		if l := strings.TrimSpace(line); l != "" && !strings.HasPrefix(l, "--") {
+			return false
+		}
+	}
+	return true
+}
+
+func firstLine(s string) string {
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return s[:i]
+	}
+	return s
+}

@@ -1,0 +1,130 @@
+package userapi
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+
+	"github.com/matrix-org/gomatrixserverlib/spec"
+)
+
+// API is the user component's contract.
+type API interface {
+	// Accounts
+	Register(ctx context.Context, req RegisterRequest) (*Session, error)
+	UsernameAvailable(ctx context.Context, user spec.UserID) (bool, error)
+	LoginPassword(ctx context.Context, req LoginRequest) (*Session, error)
+	CheckPassword(ctx context.Context, user spec.UserID, password string) error
+	SetPassword(ctx context.Context, user spec.UserID, password string, logoutDevices bool, keepDevice string) error
+	Deactivate(ctx context.Context, user spec.UserID) error
+	Account(ctx context.Context, user spec.UserID) (*Account, error)
+
+	// Devices and access tokens
+	VerifyAccessToken(ctx context.Context, token string) (*Device, error)
+	Logout(ctx context.Context, device *Device) error
+	LogoutAll(ctx context.Context, user spec.UserID) error
+	Devices(ctx context.Context, user spec.UserID) ([]DeviceInfo, error)
+	Device(ctx context.Context, user spec.UserID, deviceID string) (*DeviceInfo, error)
+	UpdateDevice(ctx context.Context, user spec.UserID, deviceID string, displayName *string) error
+	DeleteDevices(ctx context.Context, user spec.UserID, deviceIDs []string) error
+
+	// Profiles (local users only)
+	Profile(ctx context.Context, user spec.UserID) (*Profile, error)
+	SetProfile(ctx context.Context, user spec.UserID, displayName, avatarURL *string) (*Profile, error)
+
+	// Account data; type "m.tag" per room holds tags.
+	PutAccountData(ctx context.Context, user spec.UserID, roomID, dataType string, content json.RawMessage) (int64, error)
+	AccountData(ctx context.Context, user spec.UserID, roomID, dataType string) (json.RawMessage, error)
+	// AccountDataSince returns what changed in (from, to]; from 0 gives all.
+	AccountDataSince(ctx context.Context, user spec.UserID, from, to int64) ([]AccountDataItem, error)
+	AccountDataPosition(ctx context.Context) (int64, error)
+
+	// Filters
+	PutFilter(ctx context.Context, user spec.UserID, filter json.RawMessage) (string, error)
+	Filter(ctx context.Context, user spec.UserID, filterID string) (json.RawMessage, error)
+}
+
+// Sentinel errors; the HTTP layer maps them to Matrix errcodes.
+var (
+	ErrUserInUse       = errors.New("user id already taken")
+	ErrInvalidUsername = errors.New("invalid username")
+	ErrBadCredentials  = errors.New("invalid username or password")
+	ErrUnknownToken    = errors.New("unknown access token")
+	ErrNotFound        = errors.New("not found")
+	ErrDeactivated     = errors.New("account deactivated")
+)
+
+// AccountKind distinguishes full accounts from guests.
+type AccountKind int
+
+const (
+	KindUser AccountKind = iota
+	KindGuest
+)
+
+type RegisterRequest struct {
+	User spec.UserID
+	// Password may be empty (no password login then).
+	Password string
+	Kind     AccountKind
+	Admin    bool
+	// NoDevice registers without logging in (inhibit_login).
+	NoDevice          bool
+	DeviceID          string
+	DeviceDisplayName string
+	DisplayName       string
+}
+
+type LoginRequest struct {
+	User              spec.UserID
+	Password          string
+	DeviceID          string
+	DeviceDisplayName string
+}
+
+// Session is a logged-in device with its new access token.
+type Session struct {
+	UserID      spec.UserID
+	DeviceID    string
+	AccessToken string
+}
+
+// Device is who made a request: the result of checking an access token.
+type Device struct {
+	UserID      spec.UserID
+	ID          string
+	DisplayName string
+	IsGuest     bool
+	IsAdmin     bool
+	// SessionID is the device's row id; it changes when a device id is reused.
+	SessionID int64
+}
+
+// DeviceInfo is what GET /devices shows.
+type DeviceInfo struct {
+	DeviceID    string  `json:"device_id"`
+	DisplayName *string `json:"display_name,omitempty"`
+	LastSeenIP  *string `json:"last_seen_ip,omitempty"`
+	LastSeenTS  *int64  `json:"last_seen_ts,omitempty"`
+}
+
+type Account struct {
+	UserID      spec.UserID
+	IsGuest     bool
+	IsAdmin     bool
+	Deactivated bool
+	HasPassword bool
+}
+
+type Profile struct {
+	DisplayName string `json:"displayname,omitempty"`
+	AvatarURL   string `json:"avatar_url,omitempty"`
+}
+
+// AccountDataItem is one changed entry; RoomID is empty for global data.
+type AccountDataItem struct {
+	RoomID   string
+	Type     string
+	Content  json.RawMessage
+	Position int64
+}
