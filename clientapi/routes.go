@@ -15,8 +15,39 @@ func (s *Server) Routes(r *mux.Router) {
 	auth := func(h func(*http.Request, *userapi.Device) (any, error)) mxhttp.Handler {
 		return userapi.Authed(s.users, h)
 	}
-	_ = auth
 	_ = c
 	// ACCOUNT ROUTES
 	// ROOM ROUTES
+	r.Handle("/_matrix/client/versions", mxhttp.Handler(s.versions)).Methods(http.MethodGet)
+	r.Handle("/.well-known/matrix/client", mxhttp.Handler(s.wellKnownClient)).Methods(http.MethodGet)
+	r.Handle("/.well-known/matrix/server", mxhttp.Handler(s.wellKnownServer)).Methods(http.MethodGet)
+	for _, v := range []string{"r0", "v3"} {
+		c := r.PathPrefix("/_matrix/client/" + v).Subrouter()
+		c.Handle("/capabilities", auth(s.capabilities)).Methods(http.MethodGet)
+		c.Handle("/createRoom", auth(s.createRoom)).Methods(http.MethodPost)
+		c.Handle("/directory/room/{roomAlias}", mxhttp.Handler(s.getAlias)).Methods(http.MethodGet)
+		c.Handle("/directory/room/{roomAlias}", auth(s.putAlias)).Methods(http.MethodPut)
+		c.Handle("/directory/room/{roomAlias}", auth(s.deleteAlias)).Methods(http.MethodDelete)
+		c.Handle("/rooms/{roomId}/aliases", auth(s.roomAliases)).Methods(http.MethodGet)
+		c.Handle("/joined_rooms", auth(s.joinedRooms)).Methods(http.MethodGet)
+		c.Handle("/rooms/{roomId}/invite", auth(s.membershipChange("invite"))).Methods(http.MethodPost)
+		c.Handle("/rooms/{roomId}/join", auth(s.joinRoom)).Methods(http.MethodPost)
+		c.Handle("/join/{roomIdOrAlias}", auth(s.joinRoom)).Methods(http.MethodPost)
+		c.Handle("/rooms/{roomId}/leave", auth(s.leaveRoom)).Methods(http.MethodPost)
+		c.Handle("/rooms/{roomId}/forget", auth(s.forgetRoom)).Methods(http.MethodPost)
+		c.Handle("/rooms/{roomId}/kick", auth(s.membershipChange("kick"))).Methods(http.MethodPost)
+		c.Handle("/rooms/{roomId}/ban", auth(s.membershipChange("ban"))).Methods(http.MethodPost)
+		c.Handle("/rooms/{roomId}/unban", auth(s.membershipChange("unban"))).Methods(http.MethodPost)
+		c.Handle("/directory/list/room/{roomId}", mxhttp.Handler(s.getVisibility)).Methods(http.MethodGet)
+		c.Handle("/directory/list/room/{roomId}", auth(s.putVisibility)).Methods(http.MethodPut)
+		c.Handle("/publicRooms", mxhttp.Handler(s.publicRooms)).Methods(http.MethodGet, http.MethodPost)
+		c.Handle("/rooms/{roomId}/joined_members", auth(s.joinedMembers)).Methods(http.MethodGet)
+		c.Handle("/rooms/{roomId}/state", auth(s.getAllState)).Methods(http.MethodGet)
+		c.Handle("/rooms/{roomId}/state/{eventType}", auth(s.getState)).Methods(http.MethodGet)
+		c.Handle("/rooms/{roomId}/state/{eventType}/{stateKey:.*}", auth(s.getState)).Methods(http.MethodGet)
+		c.Handle("/rooms/{roomId}/state/{eventType}", auth(s.putState)).Methods(http.MethodPut)
+		c.Handle("/rooms/{roomId}/state/{eventType}/{stateKey:.*}", auth(s.putState)).Methods(http.MethodPut)
+		c.Handle("/rooms/{roomId}/send/{eventType}/{txnId}", auth(s.sendEvent)).Methods(http.MethodPut)
+		c.Handle("/rooms/{roomId}/redact/{eventId}/{txnId}", auth(s.redactEvent)).Methods(http.MethodPut)
+	}
 }

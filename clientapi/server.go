@@ -1,23 +1,38 @@
 package clientapi
 
 import (
+	"context"
+
+	"github.com/matrix-org/gomatrixserverlib/spec"
 	"github.com/rohrpost/rohrpost/config"
+	"github.com/rohrpost/rohrpost/roomserver"
 	"github.com/rohrpost/rohrpost/userapi"
 )
 
 // Deps are the component APIs the client API calls.
 type Deps struct {
 	Users userapi.API
+	Rooms roomserver.API
+	// OnProfileChange runs after a user changed their profile (the
+	// composition root updates the user's member events).
+	OnProfileChange func(ctx context.Context, user spec.UserID, p userapi.Profile)
+	// OnDeactivate runs after an account was deactivated.
+	OnDeactivate func(ctx context.Context, user spec.UserID)
 }
 
 // Server holds the client API's handlers.
 type Server struct {
 	cfg   *config.Config
 	users userapi.API
+	rooms roomserver.API
 	uia   *uiaSessions
+
+	onProfileChange func(ctx context.Context, user spec.UserID, p userapi.Profile)
+	onDeactivate    func(ctx context.Context, user spec.UserID)
 }
 
 // New builds the client API.
 func New(cfg *config.Config, deps Deps) (*Server, error) {
-	return &Server{cfg: cfg, users: deps.Users, uia: newUIASessions()}, nil
+	return &Server{cfg: cfg, users: deps.Users, rooms: deps.Rooms, uia: newUIASessions(),
+		onProfileChange: deps.OnProfileChange, onDeactivate: deps.OnDeactivate}, nil
 }

@@ -52,6 +52,7 @@ var (
 	InvalidRoomState   = newErr(http.StatusBadRequest, "M_INVALID_ROOM_STATE")
 	UnsupportedVersion = newErr(http.StatusBadRequest, "M_UNSUPPORTED_ROOM_VERSION")
 	BadState           = newErr(http.StatusBadRequest, "M_BAD_STATE")
+	BadAlias           = newErr(http.StatusBadRequest, "M_BAD_ALIAS")
 	GuestAccess        = newErr(http.StatusForbidden, "M_GUEST_ACCESS_FORBIDDEN")
 	UserDeactivated    = newErr(http.StatusForbidden, "M_USER_DEACTIVATED")
 	WeakPassword       = newErr(http.StatusBadRequest, "M_WEAK_PASSWORD")

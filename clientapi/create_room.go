@@ -1,0 +1,85 @@
+package clientapi
+
+import (
+	"encoding/json"
+	"net/http"
+	"regexp"
+
+	"github.com/matrix-org/gomatrixserverlib/spec"
+	"github.com/rohrpost/rohrpost/internal/mxhttp"
+	"github.com/rohrpost/rohrpost/roomserver"
+	"github.com/rohrpost/rohrpost/userapi"
+)
+
+type createRoomBody struct {
+	Visibility                string                         `json:"visibility"`
+	RoomAliasName             string                         `json:"room_alias_name"`
+	Name                      string                         `json:"name"`
+	Topic                     string                         `json:"topic"`
+	Invite                    []string                       `json:"invite"`
+	Invite3PID                []json.RawMessage              `json:"invite_3pid"`
+	RoomVersion               string                         `json:"room_version"`
+	CreationContent           json.RawMessage                `json:"creation_content"`
+	InitialState              []roomserver.InitialStateEvent `json:"initial_state"`
+	Preset                    string                         `json:"preset"`
+	IsDirect                  bool                           `json:"is_direct"`
+	PowerLevelContentOverride json.RawMessage                `json:"power_level_content_override"`
+}
+
+var aliasLocalpartRE = regexp.MustCompile(`^[^\s:#]+$`)
+
+// createRoom is POST /createRoom.
+func (s *Server) createRoom(r *http.Request, dev *userapi.Device) (any, error) {
+	var body createRoomBody
+	if err := mxhttp.DecodeJSON(r, mxhttp.DefaultMaxBody, &body); err != nil {
+		return nil, err
+	}
+	switch body.Visibility {
+	case "", "private", "public":
+	default:
+		return nil, mxhttp.BadJSON("visibility must be public or private")
+	}
+	switch body.Preset {
+	case "", "private_chat", "public_chat", "trusted_private_chat":
+	default:
+		return nil, mxhttp.BadJSON("unknown preset")
+	}
+	if body.RoomAliasName != "" && !aliasLocalpartRE.MatchString(body.RoomAliasName) {
+		return nil, mxhttp.InvalidParam("room_alias_name contains invalid characters")
+	}
+	for _, raw := range []json.RawMessage{body.CreationContent, body.PowerLevelContentOverride} {
+		if len(raw) > 0 && string(raw) != "null" && raw[0] != '{' {
+			return nil, mxhttp.BadJSON("creation_content and power_level_content_override must be objects")
+		}
+	}
+	req := roomserver.CreateRoomRequest{
+		Creator: dev.UserID, RoomVersion: body.RoomVersion, Preset: body.Preset, Visibility: body.Visibility,
+		AliasLocalpart: body.RoomAliasName, Name: body.Name, Topic: body.Topic, IsDirect: body.IsDirect,
+		InitialState: body.InitialState, CreationContent: body.CreationContent, PowerLevelContentOverride: body.PowerLevelContentOverride,
+	}
+	if string(req.CreationContent) == "null" {
+		req.CreationContent = nil
+	}
+	if string(req.PowerLevelContentOverride) == "null" {
+		req.PowerLevelContentOverride = nil
+	}
+	for _, id := range body.Invite {
+		u, err := spec.NewUserID(id, true)
+		if err != nil {
+			return nil, mxhttp.InvalidParam("invalid user id in invite: " + id)
+		}
+		req.Invite = append(req.Invite, *u)
+	}
+	if p, err := s.users.Profile(r.Context(), dev.UserID); err == nil {
+		req.CreatorProfile = roomserver.MemberProfile{DisplayName: p.DisplayName, AvatarURL: p.AvatarURL}
+	}
+	res, err := s.rooms.CreateRoom(r.Context(), req)
+	if err != nil {
+		return nil, roomError(err)
+	}
+	out := map[string]string{"room_id": res.RoomID}
+	if res.Alias != "" {
+		out["room_alias"] = res.Alias
+	}
+	return out, nil
+}

@@ -1,0 +1,206 @@
+package clientapi
+
+import (
+	"net/http"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/gorilla/mux"
+	"github.com/matrix-org/gomatrixserverlib/spec"
+	"github.com/rohrpost/rohrpost/internal/mxhttp"
+	"github.com/rohrpost/rohrpost/roomserver"
+	"github.com/rohrpost/rohrpost/userapi"
+)
+
+// getAlias is GET /directory/room/{roomAlias}.
+func (s *Server) getAlias(r *http.Request) (any, error) {
+	alias := mux.Vars(r)["roomAlias"]
+	if !validAlias(alias) {
+		return nil, mxhttp.InvalidParam("invalid room alias")
+	}
+	roomID, err := s.rooms.ResolveAlias(r.Context(), alias)
+	if err != nil {
+		return nil, roomError(err)
+	}
+	return map[string]any{"room_id": roomID, "servers": []string{string(s.cfg.ServerName)}}, nil
+}
+
+// putAlias is PUT /directory/room/{roomAlias}.
+func (s *Server) putAlias(r *http.Request, dev *userapi.Device) (any, error) {
+	alias := mux.Vars(r)["roomAlias"]
+	if !validAlias(alias) {
+		return nil, mxhttp.InvalidParam("invalid room alias")
+	}
+	var body struct {
+		RoomID string `json:"room_id"`
+	}
+	if err := mxhttp.DecodeJSON(r, mxhttp.DefaultMaxBody, &body); err != nil {
+		return nil, err
+	}
+	if err := validRoomID(body.RoomID); err != nil {
+		return nil, err
+	}
+	_, server, _ := strings.Cut(alias, ":")
+	if !s.isLocalServer(spec.ServerName(server)) {
+		return nil, mxhttp.InvalidParam("alias must be on this server")
+	}
+	if err := s.rooms.PutAlias(r.Context(), alias, body.RoomID, dev.UserID); err != nil {
+		if err == roomserver.ErrAliasExists {
+			return nil, mxhttp.Unknown("Room alias already exists")
+		}
+		return nil, roomError(err)
+	}
+	return struct{}{}, nil
+}
+
+// isLocalServer asks the set of server names this deployment serves.
+func (s *Server) isLocalServer(name spec.ServerName) bool {
+	return name == s.cfg.ServerName
+}
+
+// deleteAlias is DELETE /directory/room/{roomAlias}.
+func (s *Server) deleteAlias(r *http.Request, dev *userapi.Device) (any, error) {
+	alias := mux.Vars(r)["roomAlias"]
+	if !validAlias(alias) {
+		return nil, mxhttp.InvalidParam("invalid room alias")
+	}
+	if err := s.rooms.DeleteAlias(r.Context(), alias, dev.UserID); err != nil {
+		return nil, roomError(err)
+	}
+	return struct{}{}, nil
+}
+
+// roomAliases is GET /rooms/{roomId}/aliases.
+func (s *Server) roomAliases(r *http.Request, dev *userapi.Device) (any, error) {
+	roomID := mux.Vars(r)["roomId"]
+	if err := s.canReadState(r, dev, roomID); err != nil {
+		return nil, err
+	}
+	aliases, err := s.rooms.RoomAliases(r.Context(), roomID)
+	if err != nil {
+		return nil, roomError(err)
+	}
+	return map[string]any{"aliases": aliases}, nil
+}
+
+// getVisibility is GET /directory/list/room/{roomId}.
+func (s *Server) getVisibility(r *http.Request) (any, error) {
+	roomID := mux.Vars(r)["roomId"]
+	if err := validRoomID(roomID); err != nil {
+		return nil, err
+	}
+	vis, err := s.rooms.Visibility(r.Context(), roomID)
+	if err != nil {
+		return nil, roomError(err)
+	}
+	return map[string]string{"visibility": vis}, nil
+}
+
+// putVisibility is PUT /directory/list/room/{roomId}: room members who may
+// change the room's state may publish it.
+func (s *Server) putVisibility(r *http.Request, dev *userapi.Device) (any, error) {
+	roomID := mux.Vars(r)["roomId"]
+	if err := validRoomID(roomID); err != nil {
+		return nil, err
+	}
+	var body struct {
+		Visibility string `json:"visibility"`
+	}
+	if err := mxhttp.DecodeJSON(r, mxhttp.DefaultMaxBody, &body); err != nil {
+		return nil, err
+	}
+	if body.Visibility != "public" && body.Visibility != "private" {
+		return nil, mxhttp.InvalidParam("visibility must be public or private")
+	}
+	m, err := s.rooms.Membership(r.Context(), roomID, dev.UserID)
+	if err != nil {
+		return nil, roomError(err)
+	}
+	if m != spec.Join && !dev.IsAdmin {
+		return nil, mxhttp.Forbidden("You are not joined to this room")
+	}
+	if err := s.rooms.SetVisibility(r.Context(), roomID, body.Visibility); err != nil {
+		return nil, roomError(err)
+	}
+	return struct{}{}, nil
+}
+
+type publicRoomsQuery struct {
+	Limit  int
+	Since  string
+	Filter string
+}
+
+// publicRooms is GET and POST /publicRooms.
+func (s *Server) publicRooms(r *http.Request) (any, error) {
+	if !s.cfg.RoomDirectory.AllowPublicRoomsWithoutAuth || userapi.AccessToken(r) != "" {
+		if _, err := userapi.Authenticate(s.users, r); err != nil {
+			return nil, err
+		}
+	}
+	q := publicRoomsQuery{}
+	if r.Method == http.MethodPost {
+		var body struct {
+			Limit  int    `json:"limit"`
+			Since  string `json:"since"`
+			Server string `json:"server"`
+			Filter struct {
+				GenericSearchTerm string `json:"generic_search_term"`
+			} `json:"filter"`
+		}
+		if err := mxhttp.DecodeJSON(r, mxhttp.DefaultMaxBody, &body); err != nil {
+			return nil, err
+		}
+		q = publicRoomsQuery{Limit: body.Limit, Since: body.Since, Filter: body.Filter.GenericSearchTerm}
+	} else {
+		if v := r.URL.Query().Get("limit"); v != "" {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 0 {
+				return nil, mxhttp.InvalidParam("limit must be a non-negative integer")
+			}
+			q.Limit = n
+		}
+		q.Since = r.URL.Query().Get("since")
+	}
+	if server := r.URL.Query().Get("server"); server != "" && !s.isLocalServer(spec.ServerName(server)) {
+		return nil, mxhttp.NotFound("Remote room directories are not available")
+	}
+	rooms, err := s.rooms.PublicRooms(r.Context())
+	if err != nil {
+		return nil, err
+	}
+	if term := strings.ToLower(q.Filter); term != "" {
+		kept := rooms[:0]
+		for _, room := range rooms {
+			if strings.Contains(strings.ToLower(room.Name+" "+room.Topic+" "+room.CanonicalAlias), term) {
+				kept = append(kept, room)
+			}
+		}
+		rooms = kept
+	}
+	sort.SliceStable(rooms, func(i, j int) bool { return rooms[i].NumJoinedMembers > rooms[j].NumJoinedMembers })
+	offset := 0
+	if q.Since != "" {
+		n, err := strconv.Atoi(strings.TrimPrefix(q.Since, "o"))
+		if err != nil || n < 0 || !strings.HasPrefix(q.Since, "o") {
+			return nil, mxhttp.InvalidParam("invalid since token")
+		}
+		offset = min(n, len(rooms))
+	}
+	end := len(rooms)
+	if q.Limit > 0 {
+		end = min(offset+q.Limit, len(rooms))
+	}
+	resp := map[string]any{"chunk": rooms[offset:end], "total_room_count_estimate": len(rooms)}
+	if end < len(rooms) {
+		resp["next_batch"] = "o" + strconv.Itoa(end)
+	}
+	if offset > 0 {
+		resp["prev_batch"] = "o" + strconv.Itoa(max(0, offset-max(q.Limit, 1)))
+	}
+	if rooms[offset:end] == nil {
+		resp["chunk"] = []roomserver.PublicRoom{}
+	}
+	return resp, nil
+}

@@ -1,0 +1,240 @@
+package clientapi
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"strings"
+
+	"github.com/gorilla/mux"
+	"github.com/matrix-org/gomatrixserverlib/spec"
+	"github.com/rohrpost/rohrpost/internal/mxhttp"
+	"github.com/rohrpost/rohrpost/roomserver"
+	"github.com/rohrpost/rohrpost/userapi"
+)
+
+type membershipBody struct {
+	UserID string `json:"user_id"`
+	Reason string `json:"reason"`
+}
+
+// joinRoom is POST /join/{roomIdOrAlias} and POST /rooms/{roomId}/join.
+func (s *Server) joinRoom(r *http.Request, dev *userapi.Device) (any, error) {
+	v := mux.Vars(r)
+	target := v["roomIdOrAlias"]
+	if target == "" {
+		target = v["roomId"]
+	}
+	var body membershipBody
+	if err := mxhttp.DecodeJSON(r, mxhttp.DefaultMaxBody, &body); err != nil {
+		return nil, err
+	}
+	roomID, err := s.resolveRoom(r.Context(), target)
+	if err != nil {
+		return nil, err
+	}
+	if dev.IsGuest {
+		if ev, err := s.rooms.StateEvent(r.Context(), roomID, "m.room.guest_access", ""); err != nil || !strings.Contains(string(ev.Content), `"can_join"`) {
+			return nil, mxhttp.GuestAccess("Guest access is not allowed in this room")
+		}
+	}
+	content := map[string]any{"membership": spec.Join}
+	s.addProfile(r.Context(), dev.UserID, content)
+	if body.Reason != "" {
+		content["reason"] = body.Reason
+	}
+	if _, err := s.sendMember(r.Context(), roomID, dev.UserID, dev.UserID, content); err != nil {
+		return nil, err
+	}
+	return map[string]string{"room_id": roomID}, nil
+}
+
+// resolveRoom turns a room id or alias into a room id.
+func (s *Server) resolveRoom(ctx context.Context, idOrAlias string) (string, error) {
+	switch {
+	case strings.HasPrefix(idOrAlias, "!"):
+		if _, err := spec.NewRoomID(idOrAlias); err != nil {
+			return "", mxhttp.InvalidParam("invalid room id")
+		}
+		return idOrAlias, nil
+	case strings.HasPrefix(idOrAlias, "#"):
+		if !validAlias(idOrAlias) {
+			return "", mxhttp.InvalidParam("invalid room alias")
+		}
+		id, err := s.rooms.ResolveAlias(ctx, idOrAlias)
+		if err != nil {
+			return "", roomError(err)
+		}
+		return id, nil
+	}
+	return "", mxhttp.InvalidParam("not a room id or alias")
+}
+
+func validAlias(a string) bool {
+	localpart, server, ok := strings.Cut(strings.TrimPrefix(a, "#"), ":")
+	if !ok || localpart == "" || len(a) > 255 {
+		return false
+	}
+	_, _, valid := spec.ParseAndValidateServerName(spec.ServerName(server))
+	return valid
+}
+
+// addProfile puts the user's display name and avatar into member content.
+func (s *Server) addProfile(ctx context.Context, user spec.UserID, content map[string]any) {
+	if p, err := s.users.Profile(ctx, user); err == nil {
+		if p.DisplayName != "" {
+			content["displayname"] = p.DisplayName
+		}
+		if p.AvatarURL != "" {
+			content["avatar_url"] = p.AvatarURL
+		}
+	}
+}
+
+func (s *Server) sendMember(ctx context.Context, roomID string, sender, target spec.UserID, content map[string]any) (string, error) {
+	raw, _ := json.Marshal(content)
+	key := target.String()
+	res, err := s.rooms.SendEvent(ctx, roomserver.SendEventRequest{RoomID: roomID, Sender: sender, Type: spec.MRoomMember, StateKey: &key, Content: raw})
+	if err != nil {
+		return "", roomError(err)
+	}
+	return res.EventID, nil
+}
+
+// membershipChange handles invite, kick, ban and unban: a member event
+// about another user.
+func (s *Server) membershipChange(membership string) func(*http.Request, *userapi.Device) (any, error) {
+	return func(r *http.Request, dev *userapi.Device) (any, error) {
+		roomID := mux.Vars(r)["roomId"]
+		if _, err := spec.NewRoomID(roomID); err != nil {
+			return nil, mxhttp.InvalidParam("invalid room id")
+		}
+		var body membershipBody
+		if err := mxhttp.DecodeJSON(r, mxhttp.DefaultMaxBody, &body); err != nil {
+			return nil, err
+		}
+		if body.UserID == "" {
+			return nil, mxhttp.BadJSON("user_id is required")
+		}
+		target, err := spec.NewUserID(body.UserID, true)
+		if err != nil {
+			return nil, mxhttp.InvalidParam("invalid user_id")
+		}
+		current, err := s.rooms.Membership(r.Context(), roomID, *target)
+		if err != nil {
+			return nil, roomError(err)
+		}
+		switch membership {
+		case "kick":
+			if current != spec.Join && current != spec.Invite && current != spec.Knock {
+				return nil, mxhttp.Forbidden("The user is not in the room")
+			}
+		case "unban":
+			if current != spec.Ban {
+				return nil, mxhttp.Forbidden("The user is not banned")
+			}
+		case spec.Invite:
+			if current == spec.Join {
+				return nil, mxhttp.Forbidden("The user is already in the room")
+			}
+			if current == spec.Ban {
+				return nil, mxhttp.Forbidden("The user is banned from the room")
+			}
+		}
+		content := map[string]any{"membership": membership}
+		if membership == "kick" || membership == "unban" {
+			content["membership"] = spec.Leave
+		}
+		if membership == spec.Invite {
+			s.addProfile(r.Context(), *target, content)
+		}
+		if body.Reason != "" {
+			content["reason"] = body.Reason
+		}
+		if _, err := s.sendMember(r.Context(), roomID, dev.UserID, *target, content); err != nil {
+			return nil, err
+		}
+		return struct{}{}, nil
+	}
+}
+
+// leaveRoom is POST /rooms/{roomId}/leave.
+func (s *Server) leaveRoom(r *http.Request, dev *userapi.Device) (any, error) {
+	roomID := mux.Vars(r)["roomId"]
+	if _, err := spec.NewRoomID(roomID); err != nil {
+		return nil, mxhttp.InvalidParam("invalid room id")
+	}
+	var body membershipBody
+	if err := mxhttp.DecodeJSON(r, mxhttp.DefaultMaxBody, &body); err != nil {
+		return nil, err
+	}
+	current, err := s.rooms.Membership(r.Context(), roomID, dev.UserID)
+	if err != nil {
+		return nil, roomError(err)
+	}
+	if current == spec.Leave || current == spec.Ban {
+		// Leaving twice is not an error the client can act on.
+		return struct{}{}, nil
+	}
+	content := map[string]any{"membership": spec.Leave}
+	if body.Reason != "" {
+		content["reason"] = body.Reason
+	}
+	if _, err := s.sendMember(r.Context(), roomID, dev.UserID, dev.UserID, content); err != nil {
+		return nil, err
+	}
+	return struct{}{}, nil
+}
+
+// forgetRoom is POST /rooms/{roomId}/forget.
+func (s *Server) forgetRoom(r *http.Request, dev *userapi.Device) (any, error) {
+	roomID := mux.Vars(r)["roomId"]
+	if _, err := spec.NewRoomID(roomID); err != nil {
+		return nil, mxhttp.InvalidParam("invalid room id")
+	}
+	current, err := s.rooms.Membership(r.Context(), roomID, dev.UserID)
+	if err != nil {
+		return nil, roomError(err)
+	}
+	if current == spec.Join {
+		return nil, mxhttp.Unknown("You must leave the room before forgetting it")
+	}
+	return struct{}{}, nil
+}
+
+// joinedRooms is GET /joined_rooms.
+func (s *Server) joinedRooms(r *http.Request, dev *userapi.Device) (any, error) {
+	rooms, err := s.rooms.JoinedRooms(r.Context(), dev.UserID)
+	if err != nil {
+		return nil, err
+	}
+	return map[string]any{"joined_rooms": rooms}, nil
+}
+
+// joinedMembers is GET /rooms/{roomId}/joined_members.
+func (s *Server) joinedMembers(r *http.Request, dev *userapi.Device) (any, error) {
+	roomID := mux.Vars(r)["roomId"]
+	if _, err := spec.NewRoomID(roomID); err != nil {
+		return nil, mxhttp.InvalidParam("invalid room id")
+	}
+	m, err := s.rooms.Membership(r.Context(), roomID, dev.UserID)
+	if err != nil {
+		return nil, roomError(err)
+	}
+	if m != spec.Join {
+		return nil, mxhttp.Forbidden("You are not joined to this room")
+	}
+	members, err := s.rooms.JoinedMembers(r.Context(), roomID)
+	if err != nil {
+		return nil, roomError(err)
+	}
+	type roomMember struct {
+		DisplayName string `json:"display_name,omitempty"`
+		AvatarURL   string `json:"avatar_url,omitempty"`
+	}
+	joined := make(map[string]roomMember, len(members))
+	for u, p := range members {
+		joined[u] = roomMember{DisplayName: p.DisplayName, AvatarURL: p.AvatarURL}
+	}
+	return map[string]any{"joined": joined}, nil
+}

@@ -1,0 +1,197 @@
+package clientapi
+
+import (
+	"encoding/json"
+	"net/http"
+	"strings"
+
+	"github.com/gorilla/mux"
+	"github.com/matrix-org/gomatrixserverlib/spec"
+	"github.com/rohrpost/rohrpost/internal/mxhttp"
+	"github.com/rohrpost/rohrpost/roomserver"
+	"github.com/rohrpost/rohrpost/userapi"
+)
+
+// maxEventBody is the spec's event size limit; the content alone cannot
+// be larger than the whole event.
+const maxEventBody = 65536
+
+func validRoomID(id string) error {
+	if _, err := spec.NewRoomID(id); err != nil {
+		return mxhttp.InvalidParam("invalid room id")
+	}
+	return nil
+}
+
+// readContent reads an event content body: a JSON object of bounded size.
+func readContent(r *http.Request) (json.RawMessage, error) {
+	var content map[string]json.RawMessage
+	body, err := mxhttp.ReadBody(r, maxEventBody)
+	if err != nil {
+		return nil, err
+	}
+	if err := mxhttp.Unmarshal(body, &content); err != nil {
+		return nil, err
+	}
+	return json.RawMessage(body), nil
+}
+
+// sendEvent is PUT /rooms/{roomId}/send/{eventType}/{txnId}.
+func (s *Server) sendEvent(r *http.Request, dev *userapi.Device) (any, error) {
+	v := mux.Vars(r)
+	if err := validRoomID(v["roomId"]); err != nil {
+		return nil, err
+	}
+	content, err := readContent(r)
+	if err != nil {
+		return nil, err
+	}
+	res, err := s.rooms.SendEvent(r.Context(), roomserver.SendEventRequest{
+		RoomID: v["roomId"], Sender: dev.UserID, Type: v["eventType"], Content: content,
+		TxnSession: dev.SessionID, TxnID: v["txnId"],
+	})
+	if err != nil {
+		return nil, roomError(err)
+	}
+	return map[string]string{"event_id": res.EventID}, nil
+}
+
+// redactEvent is PUT /rooms/{roomId}/redact/{eventId}/{txnId}.
+func (s *Server) redactEvent(r *http.Request, dev *userapi.Device) (any, error) {
+	v := mux.Vars(r)
+	if err := validRoomID(v["roomId"]); err != nil {
+		return nil, err
+	}
+	if !strings.HasPrefix(v["eventId"], "$") {
+		return nil, mxhttp.InvalidParam("invalid event id")
+	}
+	content, err := readContent(r)
+	if err != nil {
+		return nil, err
+	}
+	target, err := s.rooms.Event(r.Context(), v["eventId"])
+	if err != nil {
+		return nil, roomError(err)
+	}
+	if target.RoomID != v["roomId"] {
+		return nil, mxhttp.NotFound("Event not found")
+	}
+	res, err := s.rooms.SendEvent(r.Context(), roomserver.SendEventRequest{
+		RoomID: v["roomId"], Sender: dev.UserID, Type: spec.MRoomRedaction, Content: content, Redacts: v["eventId"],
+		TxnSession: dev.SessionID, TxnID: "redact/" + v["txnId"],
+	})
+	if err != nil {
+		return nil, roomError(err)
+	}
+	return map[string]string{"event_id": res.EventID}, nil
+}
+
+// putState is PUT /rooms/{roomId}/state/{eventType}[/{stateKey}].
+func (s *Server) putState(r *http.Request, dev *userapi.Device) (any, error) {
+	v := mux.Vars(r)
+	if err := validRoomID(v["roomId"]); err != nil {
+		return nil, err
+	}
+	content, err := readContent(r)
+	if err != nil {
+		return nil, err
+	}
+	stateKey := v["stateKey"]
+	if v["eventType"] == spec.MRoomMember {
+		if _, err := spec.NewUserID(stateKey, true); err != nil {
+			return nil, mxhttp.InvalidParam("the state key of a member event must be a user id")
+		}
+	}
+	if err := s.checkStateContent(r, v["roomId"], v["eventType"], content); err != nil {
+		return nil, err
+	}
+	res, err := s.rooms.SendEvent(r.Context(), roomserver.SendEventRequest{
+		RoomID: v["roomId"], Sender: dev.UserID, Type: v["eventType"], StateKey: &stateKey, Content: content,
+	})
+	if err != nil {
+		return nil, roomError(err)
+	}
+	return map[string]string{"event_id": res.EventID}, nil
+}
+
+// checkStateContent validates the state events whose content the server
+// must understand.
+func (s *Server) checkStateContent(r *http.Request, roomID, evType string, content json.RawMessage) error {
+	switch evType {
+	case spec.MRoomCanonicalAlias:
+		var c struct {
+			Alias      *string  `json:"alias"`
+			AltAliases []string `json:"alt_aliases"`
+		}
+		if err := json.Unmarshal(content, &c); err != nil {
+			return mxhttp.BadJSON("invalid m.room.canonical_alias content")
+		}
+		aliases := c.AltAliases
+		if c.Alias != nil && *c.Alias != "" {
+			aliases = append(aliases, *c.Alias)
+		}
+		for _, a := range aliases {
+			if !validAlias(a) {
+				return mxhttp.InvalidParam("invalid alias " + a)
+			}
+			id, err := s.rooms.ResolveAlias(r.Context(), a)
+			if err != nil || id != roomID {
+				return mxhttp.BadAlias("alias " + a + " does not point to this room")
+			}
+		}
+	case spec.MRoomPowerLevels:
+		var c map[string]any
+		if err := json.Unmarshal(content, &c); err != nil {
+			return mxhttp.BadJSON("invalid m.room.power_levels content")
+		}
+	}
+	return nil
+}
+
+// getState is GET /rooms/{roomId}/state/{eventType}[/{stateKey}].
+func (s *Server) getState(r *http.Request, dev *userapi.Device) (any, error) {
+	v := mux.Vars(r)
+	if err := s.canReadState(r, dev, v["roomId"]); err != nil {
+		return nil, err
+	}
+	ev, err := s.rooms.StateEvent(r.Context(), v["roomId"], v["eventType"], v["stateKey"])
+	if err != nil {
+		return nil, roomError(err)
+	}
+	if r.URL.Query().Get("format") == "event" {
+		return ev.Client, nil
+	}
+	return ev.Content, nil
+}
+
+// getAllState is GET /rooms/{roomId}/state.
+func (s *Server) getAllState(r *http.Request, dev *userapi.Device) (any, error) {
+	roomID := mux.Vars(r)["roomId"]
+	if err := s.canReadState(r, dev, roomID); err != nil {
+		return nil, err
+	}
+	evs, err := s.rooms.CurrentState(r.Context(), roomID)
+	if err != nil {
+		return nil, roomError(err)
+	}
+	return evs, nil
+}
+
+// canReadState allows current members, and anyone in world-readable rooms.
+func (s *Server) canReadState(r *http.Request, dev *userapi.Device, roomID string) error {
+	if err := validRoomID(roomID); err != nil {
+		return err
+	}
+	m, err := s.rooms.Membership(r.Context(), roomID, dev.UserID)
+	if err != nil {
+		return roomError(err)
+	}
+	if m == spec.Join {
+		return nil
+	}
+	if ev, err := s.rooms.StateEvent(r.Context(), roomID, spec.MRoomHistoryVisibility, ""); err == nil &&
+		strings.Contains(string(ev.Content), `"world_readable"`) {
+		return nil
+	}
+	return mxhttp.Forbidden("You are not joined to this room")
+}

@@ -1,0 +1,58 @@
+package clientapi
+
+import (
+	"net/http"
+
+	"github.com/matrix-org/gomatrixserverlib"
+	"github.com/rohrpost/rohrpost/userapi"
+)
+
+// specVersions are the client-server spec versions whose endpoints the
+// server implements. Advertise only what is true.
+// v1.11 and later require authenticated media, which arrives with the
+// media API.
+var specVersions = []string{"r0.6.1", "v1.1", "v1.2", "v1.3", "v1.4", "v1.5", "v1.6", "v1.7", "v1.8", "v1.9", "v1.10"}
+
+// versions is GET /_matrix/client/versions.
+func (s *Server) versions(r *http.Request) (any, error) {
+	return map[string]any{
+		"versions":          specVersions,
+		"unstable_features": map[string]bool{},
+	}, nil
+}
+
+// capabilities is GET /capabilities.
+func (s *Server) capabilities(r *http.Request, dev *userapi.Device) (any, error) {
+	available := map[string]string{}
+	for v, impl := range gomatrixserverlib.RoomVersions() {
+		if impl.Stable() {
+			available[string(v)] = "stable"
+		}
+	}
+	return map[string]any{"capabilities": map[string]any{
+		"m.change_password": map[string]bool{"enabled": true},
+		"m.room_versions":   map[string]any{"default": s.cfg.DefaultRoomVersion, "available": available},
+		"m.set_displayname": map[string]bool{"enabled": true},
+		"m.set_avatar_url":  map[string]bool{"enabled": true},
+		"m.3pid_changes":    map[string]bool{"enabled": false},
+		"m.get_login_token": map[string]bool{"enabled": false},
+	}}, nil
+}
+
+// wellKnownClient is GET /.well-known/matrix/client.
+func (s *Server) wellKnownClient(r *http.Request) (any, error) {
+	base := s.cfg.WellKnown.ClientBaseURL
+	if base == "" {
+		base = s.cfg.PublicBaseURL
+	}
+	return map[string]any{"m.homeserver": map[string]string{"base_url": base}}, nil
+}
+
+// wellKnownServer is GET /.well-known/matrix/server.
+func (s *Server) wellKnownServer(r *http.Request) (any, error) {
+	server := s.cfg.WellKnown.Server
+	if server == "" {
+		server = string(s.cfg.ServerName)
+	}
+	return map[string]string{"m.server": server}, nil
+}

@@ -1,0 +1,210 @@
+// Command rohrpost is the Matrix homeserver. With no arguments it runs the
+// whole server in one process on embedded defaults; see -help.
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/rohrpost/rohrpost/config"
+	"github.com/rohrpost/rohrpost/internal/app"
+	"github.com/rohrpost/rohrpost/internal/serverkey"
+)
+
+func main() {
+	if err := run(os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "rohrpost:", err)
+		os.Exit(1)
+	}
+}
+
+func run(args []string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		switch args[0] {
+		case "run":
+			args = args[1:]
+		case "generate-config":
+			_, err := stdout.Write(config.Sample)
+			return err
+		case "generate-keys":
+			return generateKeys(args[1:], stdout)
+		case "help":
+			args = []string{"-help"}
+		default:
+			return fmt.Errorf("unknown command %q (commands: run, generate-config, generate-keys)", args[0])
+		}
+	}
+	fs := flag.NewFlagSet("rohrpost", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	configPath := fs.String("config", "", "YAML config file (default: built-in defaults, data under ./data)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	cfg, err := loadConfig(*configPath, stderr)
+	if err != nil {
+		return err
+	}
+	return serve(cfg, stderr)
+}
+
+func loadConfig(path string, stderr io.Writer) (*config.Config, error) {
+	cfg := config.Default()
+	if path != "" {
+		var warnings []string
+		var err error
+		cfg, warnings, err = config.Load(path)
+		for _, w := range warnings {
+			fmt.Fprintf(stderr, "rohrpost: warning: unknown config key %s (ignored)\n", w)
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	cfg.Finish()
+	return cfg, nil
+}
+
+func generateKeys(args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("generate-keys", flag.ContinueOnError)
+	out := fs.String("private-key", "", "write the key to this file instead of stdout (never overwrites)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	id, priv, err := serverkey.Generate()
+	if err != nil {
+		return err
+	}
+	data := serverkey.Format(id, priv)
+	if *out == "" {
+		_, err = stdout.Write(data)
+		return err
+	}
+	f, err := os.OpenFile(*out, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		_ = f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+func setupLogging(cfg *config.Config, stderr io.Writer) (func(), error) {
+	level := slog.LevelInfo
+	switch strings.ToLower(cfg.LogLevel) {
+	case "debug":
+		level = slog.LevelDebug
+	case "warn", "warning":
+		level = slog.LevelWarn
+	case "error":
+		level = slog.LevelError
+	}
+	var w io.Writer = stderr
+	closeFn := func() {}
+	if cfg.LogFile != "" {
+		f, err := os.OpenFile(cfg.LogFile, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+		if err != nil {
+			return nil, fmt.Errorf("log_file: %w", err)
+		}
+		w, closeFn = f, func() { _ = f.Close() }
+	}
+	slog.SetDefault(slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level})))
+	return closeFn, nil
+}
+
+func serve(cfg *config.Config, stderr io.Writer) error {
+	closeLog, err := setupLogging(cfg, stderr)
+	if err != nil {
+		return err
+	}
+	defer closeLog()
+	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer cancel()
+
+	a, err := app.New(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+
+	var servers []*http.Server
+	errCh := make(chan error, len(cfg.Listeners))
+	for _, l := range cfg.Listeners {
+		srv := &http.Server{
+			Handler:           a.Handler(l.Resources...),
+			ReadHeaderTimeout: 30 * time.Second,
+			BaseContext:       func(net.Listener) context.Context { return a.Stopping },
+			ErrorLog:          slog.NewLogLogger(slog.Default().Handler(), slog.LevelWarn),
+		}
+		ln, err := net.Listen("tcp", l.Addr())
+		if err != nil {
+			return fmt.Errorf("listen on %s: %w", l.Addr(), err)
+		}
+		if l.TLS {
+			cert, err := tls.LoadX509KeyPair(cfg.TLSCertPath, cfg.TLSKeyPath)
+			if err != nil {
+				_ = ln.Close()
+				return fmt.Errorf("tls certificate: %w", err)
+			}
+			ln = tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12})
+		}
+		servers = append(servers, srv)
+		go func() {
+			if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				errCh <- err
+			}
+		}()
+		slog.Info("listening", "addr", l.Addr(), "tls", l.TLS, "resources", l.Resources)
+	}
+	fmt.Fprintf(stderr, "rohrpost: %s ready on %s\n", cfg.ServerName, listenerList(cfg))
+
+	select {
+	case <-ctx.Done():
+	case err := <-errCh:
+		slog.Error("listener failed", "err", err)
+		cancel()
+		shutdown(a, servers)
+		return err
+	}
+	shutdown(a, servers)
+	slog.Info("stopped")
+	return nil
+}
+
+// shutdown ends long polls first, then waits briefly for in-flight
+// requests; the components stop after that (deferred Close).
+func shutdown(a *app.App, servers []*http.Server) {
+	a.EndRequests()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for _, s := range servers {
+		if err := s.Shutdown(ctx); err != nil {
+			_ = s.Close()
+		}
+	}
+}
+
+func listenerList(cfg *config.Config) string {
+	var parts []string
+	for _, l := range cfg.Listeners {
+		scheme := "http"
+		if l.TLS {
+			scheme = "https"
+		}
+		parts = append(parts, scheme+"://"+l.Addr())
+	}
+	return strings.Join(parts, ", ")
+}

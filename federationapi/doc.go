@@ -1,0 +1,4 @@
+// Package federationapi serves /_matrix/federation/* and /_matrix/key/*.
+// For now it publishes the server's signing keys; the server-server API
+// arrives with the federation issue.
+package federationapi

@@ -1,0 +1,138 @@
+package roomserver
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+
+	"github.com/matrix-org/gomatrixserverlib/spec"
+)
+
+// API is the roomserver's contract.
+type API interface {
+	CreateRoom(ctx context.Context, req CreateRoomRequest) (*CreateRoomResponse, error)
+	// SendEvent builds, signs, authorises and stores one local event.
+	SendEvent(ctx context.Context, req SendEventRequest) (*SendEventResponse, error)
+
+	RoomVersion(ctx context.Context, roomID string) (string, error)
+	CurrentState(ctx context.Context, roomID string) ([]json.RawMessage, error)
+	StateEvent(ctx context.Context, roomID, evType, stateKey string) (*StateEvent, error)
+	Membership(ctx context.Context, roomID string, user spec.UserID) (string, error)
+	JoinedMembers(ctx context.Context, roomID string) (map[string]MemberProfile, error)
+	JoinedRooms(ctx context.Context, user spec.UserID) ([]string, error)
+	RoomSummary(ctx context.Context, roomID string, user spec.UserID) (*Summary, error)
+	Event(ctx context.Context, eventID string) (*Event, error)
+
+	PutAlias(ctx context.Context, alias, roomID string, creator spec.UserID) error
+	ResolveAlias(ctx context.Context, alias string) (string, error)
+	DeleteAlias(ctx context.Context, alias string, user spec.UserID) error
+	RoomAliases(ctx context.Context, roomID string) ([]string, error)
+
+	SetVisibility(ctx context.Context, roomID, visibility string) error
+	Visibility(ctx context.Context, roomID string) (string, error)
+	PublicRooms(ctx context.Context) ([]PublicRoom, error)
+}
+
+// Sentinel errors; transports map them to Matrix errcodes.
+var (
+	ErrRoomNotFound       = errors.New("room not found")
+	ErrEventNotFound      = errors.New("event not found")
+	ErrForbidden          = errors.New("forbidden")
+	ErrTooLarge           = errors.New("event too large")
+	ErrBadEvent           = errors.New("bad event")
+	ErrUnsupportedVersion = errors.New("unsupported room version")
+	ErrAliasExists        = errors.New("alias already exists")
+	ErrAliasNotFound      = errors.New("alias not found")
+	ErrBadState           = errors.New("bad state")
+)
+
+// CreateRoomRequest is POST /createRoom after validation.
+type CreateRoomRequest struct {
+	Creator                   spec.UserID
+	CreatorProfile            MemberProfile
+	RoomVersion               string
+	Preset                    string
+	Visibility                string
+	AliasLocalpart            string
+	Name                      string
+	Topic                     string
+	Invite                    []spec.UserID
+	IsDirect                  bool
+	InitialState              []InitialStateEvent
+	CreationContent           json.RawMessage
+	PowerLevelContentOverride json.RawMessage
+	// TxnSession scopes nothing here; kept for symmetry with SendEvent.
+}
+
+// InitialStateEvent is one entry of createRoom's initial_state.
+type InitialStateEvent struct {
+	Type     string          `json:"type"`
+	StateKey string          `json:"state_key"`
+	Content  json.RawMessage `json:"content"`
+}
+
+type CreateRoomResponse struct {
+	RoomID string
+	Alias  string
+}
+
+// SendEventRequest is one local event to build.
+type SendEventRequest struct {
+	RoomID   string
+	Sender   spec.UserID
+	Type     string
+	StateKey *string
+	Content  json.RawMessage
+	Redacts  string
+	// TxnSession and TxnID make the send idempotent per device.
+	TxnSession int64
+	TxnID      string
+}
+
+type SendEventResponse struct {
+	EventID   string
+	StreamPos int64
+}
+
+// StateEvent is one current state event.
+type StateEvent struct {
+	Client  json.RawMessage
+	Content json.RawMessage
+}
+
+// Event is a stored event as the client API needs it.
+type Event struct {
+	RoomID    string
+	EventID   string
+	Type      string
+	StateKey  *string
+	Sender    string
+	StreamPos int64
+	Client    json.RawMessage
+}
+
+type MemberProfile struct {
+	DisplayName string `json:"displayname,omitempty"`
+	AvatarURL   string `json:"avatar_url,omitempty"`
+}
+
+// PublicRoom is a room directory entry (the spec's PublishedRoomsChunk).
+type PublicRoom struct {
+	RoomID           string `json:"room_id"`
+	Name             string `json:"name,omitempty"`
+	Topic            string `json:"topic,omitempty"`
+	CanonicalAlias   string `json:"canonical_alias,omitempty"`
+	AvatarURL        string `json:"avatar_url,omitempty"`
+	NumJoinedMembers int    `json:"num_joined_members"`
+	WorldReadable    bool   `json:"world_readable"`
+	GuestCanJoin     bool   `json:"guest_can_join"`
+	JoinRule         string `json:"join_rule,omitempty"`
+	RoomType         string `json:"room_type,omitempty"`
+}
+
+// Summary is what /sync's room summary shows.
+type Summary struct {
+	Joined  int
+	Invited int
+	Heroes  []string
+}

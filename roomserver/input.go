@@ -1,0 +1,194 @@
+package roomserver
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"log/slog"
+
+	"github.com/matrix-org/gomatrixserverlib"
+	"github.com/rohrpost/rohrpost/roomserver/storage"
+)
+
+// Input is ordered: one goroutine (inputLoop) applies every event, so the
+// stream position of an event is its commit order and two events of one
+// room never race for the same forward extremities. Throughput comes from
+// batching instead of parallelism: whatever arrives while one batch commits
+// goes into the next, and a batch costs one transaction and one fsync.
+
+const maxTasksPerBatch = 128
+
+// task is one unit of input: a closure run by the input loop against the
+// batch's working state. It must validate everything before it changes the
+// batch, so that a failing task leaves the batch as it found it.
+type task struct {
+	ctx  context.Context
+	run  func(b *batch) (any, error)
+	res  any
+	err  error
+	done chan struct{}
+}
+
+// submit queues a task and waits for its outcome, which arrives only after
+// the batch holding it has committed and been published.
+func (s *Server) submit(ctx context.Context, run func(b *batch) (any, error)) (any, error) {
+	t := &task{ctx: ctx, run: run, done: make(chan struct{})}
+	select {
+	case s.tasks <- t:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case <-s.quit:
+		return nil, fmt.Errorf("roomserver stopping")
+	}
+	<-t.done
+	return t.res, t.err
+}
+
+func (s *Server) inputLoop() {
+	defer close(s.done)
+	for {
+		var first *task
+		select {
+		case first = <-s.tasks:
+		case <-s.quit:
+			return
+		}
+		tasks := []*task{first}
+	gather:
+		for len(tasks) < maxTasksPerBatch {
+			select {
+			case t := <-s.tasks:
+				tasks = append(tasks, t)
+			default:
+				break gather
+			}
+		}
+		s.runBatch(tasks)
+	}
+}
+
+// batch is the working state of one round of the input loop.
+type batch struct {
+	s        *Server
+	counters storage.Counters
+	rooms    map[string]*room // working copies
+	write    storage.Batch
+	outputs  []OutputEvent
+	txns     map[[2]any]string
+}
+
+func (s *Server) runBatch(tasks []*task) {
+	b := &batch{s: s, counters: s.counters, rooms: map[string]*room{}, txns: map[[2]any]string{}}
+	for _, t := range tasks {
+		if err := t.ctx.Err(); err != nil {
+			t.err = err
+			continue
+		}
+		m := b.mark()
+		t.res, t.err = s.runTask(b, t)
+		if t.err != nil {
+			b.reset(m)
+		}
+	}
+	b.collectRoomRows()
+	if !b.write.Empty() {
+		err := s.store.DB().Write(context.Background(), func(tx *sql.Tx) error {
+			return s.store.WriteBatch(tx, &b.write)
+		})
+		if err != nil {
+			slog.Error("roomserver batch commit failed", "err", err, "events", len(b.write.Events))
+			for _, t := range tasks {
+				if t.err == nil {
+					t.err = fmt.Errorf("store events: %w", err)
+				}
+			}
+			s.finish(tasks)
+			return
+		}
+		s.counters = b.counters
+		s.roomsMu.Lock()
+		for id, r := range b.rooms {
+			r.stateShared, r.isNew, r.dirty = false, false, false
+			s.rooms[id] = r
+		}
+		s.roomsMu.Unlock()
+		s.publish(b.outputs)
+	}
+	s.finish(tasks)
+}
+
+func (s *Server) runTask(b *batch, t *task) (res any, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			slog.Error("roomserver task panicked", "panic", p)
+			err = fmt.Errorf("internal error in event input")
+		}
+	}()
+	return t.run(b)
+}
+
+func (s *Server) finish(tasks []*task) {
+	for _, t := range tasks {
+		close(t.done)
+	}
+}
+
+// room returns the batch's working copy of a room.
+func (b *batch) room(ctx context.Context, roomID string) (*room, error) {
+	if r, ok := b.rooms[roomID]; ok {
+		return r, nil
+	}
+	pub, err := b.s.room(ctx, roomID)
+	if err != nil {
+		return nil, err
+	}
+	r := pub.clone()
+	b.rooms[roomID] = r
+	return r, nil
+}
+
+// addRoom registers a room created in this batch.
+func (b *batch) addRoom(r *room) {
+	r.isNew = true
+	b.rooms[r.id] = r
+}
+
+// collectRoomRows turns the rooms this batch changed into rows.
+func (b *batch) collectRoomRows() {
+	for _, r := range b.rooms {
+		switch {
+		case r.isNew:
+			b.write.NewRooms = append(b.write.NewRooms, r.row())
+		case r.dirty:
+			b.write.RoomUpdates = append(b.write.RoomUpdates, r.row())
+		}
+	}
+}
+
+// batchMark records how far a batch had got, so a failed task's rows can
+// be dropped.
+type batchMark struct {
+	counters                                          storage.Counters
+	events, snaps, state, members, txns, redactions, outputs int
+}
+
+func (b *batch) mark() batchMark {
+	w := &b.write
+	return batchMark{b.counters, len(w.Events), len(w.Snapshots), len(w.CurrentState), len(w.Memberships), len(w.Txns), len(w.Redactions), len(b.outputs)}
+}
+
+func (b *batch) reset(m batchMark) {
+	w := &b.write
+	b.counters = m.counters
+	w.Events, w.Snapshots, w.CurrentState = w.Events[:m.events], w.Snapshots[:m.snaps], w.CurrentState[:m.state]
+	w.Memberships, w.Txns, w.Redactions = w.Memberships[:m.members], w.Txns[:m.txns], w.Redactions[:m.redactions]
+	b.outputs = b.outputs[:m.outputs]
+}
+
+// authorise checks an event against the state before it.
+func authorise(r *room, pdu gomatrixserverlib.PDU) error {
+	if err := gomatrixserverlib.Allowed(pdu, r, userIDForSender); err != nil {
+		return fmt.Errorf("%w: %s", ErrForbidden, err.Error())
+	}
+	return nil
+}

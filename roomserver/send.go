@@ -1,0 +1,117 @@
+package roomserver
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/matrix-org/gomatrixserverlib"
+	"github.com/matrix-org/gomatrixserverlib/spec"
+	"github.com/tidwall/sjson"
+)
+
+// maxEventSize is the spec's limit on a whole event's JSON.
+const maxEventSize = 65536
+
+// SendEvent builds a local event and runs it through the input path.
+func (s *Server) SendEvent(ctx context.Context, req SendEventRequest) (*SendEventResponse, error) {
+	if len(req.Content) > maxEventSize {
+		return nil, fmt.Errorf("%w: content exceeds %d bytes", ErrTooLarge, maxEventSize)
+	}
+	if req.TxnID != "" {
+		if id, err := s.store.TxnEventID(ctx, req.TxnSession, req.TxnID); err != nil {
+			return nil, err
+		} else if id != "" {
+			return &SendEventResponse{EventID: id}, nil
+		}
+	}
+	res, err := s.submit(ctx, func(b *batch) (any, error) {
+		if req.TxnID != "" {
+			if id, ok := b.txns[[2]any{req.TxnSession, req.TxnID}]; ok {
+				return &SendEventResponse{EventID: id}, nil
+			}
+		}
+		r, err := b.room(ctx, req.RoomID)
+		if err != nil {
+			return nil, err
+		}
+		pdu, err := b.build(r, req.Sender, req.Type, req.StateKey, req.Content, req.Redacts)
+		if err != nil {
+			return nil, err
+		}
+		redaction, err := b.checkRedaction(ctx, r, pdu)
+		if err != nil {
+			return nil, err
+		}
+		ev := b.apply(r, pdu, eventMeta{txnSession: req.TxnSession, txnID: req.TxnID})
+		if redaction != nil {
+			b.applyRedaction(r, redaction, ev)
+		}
+		return &SendEventResponse{EventID: ev.ID, StreamPos: ev.StreamPos}, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return res.(*SendEventResponse), nil
+}
+
+// build makes, signs and authorises a local event on top of the room's
+// current state and forward extremities.
+func (b *batch) build(r *room, sender spec.UserID, evType string, stateKey *string, content json.RawMessage, redacts string) (gomatrixserverlib.PDU, error) {
+	key, ok := b.s.keys[string(sender.Domain())]
+	if !ok {
+		return nil, fmt.Errorf("%w: %s is not a local user", ErrForbidden, sender.String())
+	}
+	if len(content) == 0 {
+		content = json.RawMessage("{}")
+	}
+	proto := &gomatrixserverlib.ProtoEvent{
+		SenderID: sender.String(), RoomID: r.id, Type: evType, StateKey: stateKey, Content: spec.RawJSON(content),
+	}
+	if evType == spec.MRoomRedaction && redacts != "" {
+		if redactsInContent(r.version) {
+			c, err := sjson.SetBytes(content, "redacts", redacts)
+			if err != nil {
+				return nil, fmt.Errorf("%w: %v", ErrBadEvent, err)
+			}
+			proto.Content = spec.RawJSON(c)
+		} else {
+			proto.Redacts = redacts
+		}
+	}
+	builder := r.version.NewEventBuilderFromProtoEvent(proto)
+	prev := r.extremities
+	if len(prev) > 20 {
+		prev = prev[len(prev)-20:]
+	}
+	builder.PrevEvents = prev
+	builder.Depth = r.depth + 1
+	if err := builder.AddAuthEvents(r); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrBadEvent, err)
+	}
+	pdu, err := builder.Build(time.Now(), sender.Domain(), key.ID, key.Private)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrBadEvent, err)
+	}
+	if len(pdu.JSON()) > maxEventSize {
+		return nil, fmt.Errorf("%w: event exceeds %d bytes", ErrTooLarge, maxEventSize)
+	}
+	if err := authorise(r, pdu); err != nil {
+		return nil, err
+	}
+	return pdu, nil
+}
+
+// redactsInContent tells whether the room version moved "redacts" into the
+// event content (v11 and later).
+func redactsInContent(v gomatrixserverlib.IRoomVersion) bool {
+	switch v.Version() {
+	case gomatrixserverlib.RoomVersionV1, gomatrixserverlib.RoomVersionV2, gomatrixserverlib.RoomVersionV3,
+		gomatrixserverlib.RoomVersionV4, gomatrixserverlib.RoomVersionV5, gomatrixserverlib.RoomVersionV6,
+		gomatrixserverlib.RoomVersionV7, gomatrixserverlib.RoomVersionV8, gomatrixserverlib.RoomVersionV9,
+		gomatrixserverlib.RoomVersionV10:
+		return false
+	}
+	return true
+}

@@ -1,0 +1,118 @@
+package roomserver
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"sync"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/rohrpost/rohrpost/config"
+	"github.com/rohrpost/rohrpost/internal/bus"
+	"github.com/rohrpost/rohrpost/internal/serverkey"
+	"github.com/rohrpost/rohrpost/internal/sqlutil"
+	"github.com/rohrpost/rohrpost/roomserver/storage"
+)
+
+// Deps are what the roomserver needs from its surroundings.
+type Deps struct {
+	DB  *sqlutil.DB
+	Bus *bus.Conn
+	// Keys are the signing keys of the local server names.
+	Keys []serverkey.Key
+}
+
+// Server is the roomserver.
+type Server struct {
+	cfg   *config.Config
+	store *storage.Store
+	bus   *bus.Conn
+	keys  map[string]serverkey.Key
+
+	roomsMu sync.RWMutex
+	rooms   map[string]*room
+	loadMu  sync.Mutex
+
+	tasks chan *task
+	quit  chan struct{}
+	done  chan struct{}
+
+	// counters are owned by the input loop.
+	counters storage.Counters
+}
+
+var _ API = (*Server)(nil)
+
+// New opens the roomserver's storage; Start begins accepting input.
+func New(cfg *config.Config, deps Deps) (*Server, error) {
+	ctx := context.Background()
+	store, err := storage.Open(ctx, deps.DB)
+	if err != nil {
+		return nil, fmt.Errorf("roomserver storage: %w", err)
+	}
+	counters, err := store.LoadCounters(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("roomserver counters: %w", err)
+	}
+	keys := map[string]serverkey.Key{}
+	for _, k := range deps.Keys {
+		keys[string(k.ServerName)] = k
+	}
+	if len(keys) == 0 {
+		return nil, fmt.Errorf("roomserver: no signing keys")
+	}
+	return &Server{
+		cfg: cfg, store: store, bus: deps.Bus, keys: keys,
+		rooms: map[string]*room{}, tasks: make(chan *task, 1024),
+		quit: make(chan struct{}), done: make(chan struct{}), counters: counters,
+	}, nil
+}
+
+// Store exposes the read side of the roomserver's tables to components
+// that read events directly (syncapi, federationapi).
+func (s *Server) Store() *storage.Store { return s.store }
+
+// Start runs the input loop.
+func (s *Server) Start() {
+	go s.inputLoop()
+}
+
+// Stop finishes the batch in progress and stops.
+func (s *Server) Stop() {
+	close(s.quit)
+	<-s.done
+}
+
+// isLocal tells whether a server name is one this deployment serves.
+func (s *Server) isLocal(name string) bool {
+	_, ok := s.keys[name]
+	return ok
+}
+
+func (s *Server) publish(outputs []OutputEvent) {
+	if s.bus == nil || len(outputs) == 0 {
+		return
+	}
+	futures := make([]jetstream.PubAckFuture, 0, len(outputs))
+	for i := range outputs {
+		data, err := json.Marshal(&outputs[i])
+		if err != nil {
+			slog.Error("marshal output event", "err", err)
+			continue
+		}
+		f, err := s.bus.JS.PublishAsync(bus.RoomEventsSubject, data)
+		if err != nil {
+			slog.Error("publish output event", "event_id", outputs[i].EventID, "err", err)
+			continue
+		}
+		futures = append(futures, f)
+	}
+	for _, f := range futures {
+		select {
+		case <-f.Ok():
+		case err := <-f.Err():
+			slog.Error("publish output event", "err", err)
+		}
+	}
+}

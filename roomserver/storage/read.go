@@ -1,0 +1,209 @@
+package storage
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/rohrpost/rohrpost/internal/sqlutil"
+)
+
+const eventColumns = `event_nid, room_nid, event_id, COALESCE(stream_pos, 0), type, state_key, sender, depth, origin_ts,
+	snapshot_before, COALESCE(membership, ''), rejected, redacted, COALESCE(relates_to, ''), COALESCE(rel_type, ''),
+	COALESCE(txn_session, 0), COALESCE(txn_id, ''), pdu, client`
+
+func scanEvent(sc interface{ Scan(...any) error }) (*Event, error) {
+	var e Event
+	var stateKey sql.NullString
+	var rejected, redacted int
+	if err := sc.Scan(&e.NID, &e.RoomNID, &e.ID, &e.StreamPos, &e.Type, &stateKey, &e.Sender, &e.Depth, &e.OriginTS,
+		&e.SnapshotBefore, &e.Membership, &rejected, &redacted, &e.RelatesTo, &e.RelType, &e.TxnSession, &e.TxnID, &e.PDU, &e.Client); err != nil {
+		return nil, err
+	}
+	if stateKey.Valid {
+		sk := stateKey.String
+		e.StateKey = &sk
+	}
+	e.Rejected, e.Redacted = rejected != 0, redacted != 0
+	return &e, nil
+}
+
+func scanEvents(rows *sql.Rows, err error) ([]*Event, error) {
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []*Event
+	for rows.Next() {
+		e, err := scanEvent(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
+// EventByID loads one event.
+func (s *Store) EventByID(ctx context.Context, eventID string) (*Event, error) {
+	e, err := scanEvent(s.db.Read.QueryRowContext(ctx, `SELECT `+eventColumns+` FROM events WHERE event_id = $1`, eventID))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, ErrNotFound
+	}
+	return e, err
+}
+
+// EventsByNID loads events by nid, in no particular order.
+func (s *Store) EventsByNID(ctx context.Context, nids []int64) ([]*Event, error) {
+	var out []*Event
+	for start := 0; start < len(nids); start += 500 {
+		chunk := nids[start:min(start+500, len(nids))]
+		args := make([]any, len(chunk))
+		for i, n := range chunk {
+			args[i] = n
+		}
+		evs, err := scanEvents(s.db.Read.QueryContext(ctx, `SELECT `+eventColumns+` FROM events WHERE event_nid IN (`+sqlutil.InList(1, len(chunk))+`)`, args...))
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, evs...)
+	}
+	return out, nil
+}
+
+// CurrentState loads the current state events of a room.
+func (s *Store) CurrentState(ctx context.Context, roomNID int64) ([]*Event, error) {
+	return scanEvents(s.db.Read.QueryContext(ctx, `SELECT `+prefixed("e.", eventColumns)+` FROM current_state c JOIN events e ON e.event_nid = c.event_nid WHERE c.room_nid = $1`, roomNID))
+}
+
+// RoomEvents returns up to limit stream events of a room with from < pos <= to,
+// newest first when backwards, else oldest first.
+func (s *Store) RoomEvents(ctx context.Context, roomNID, from, to int64, limit int, backwards bool) ([]*Event, error) {
+	order := "ASC"
+	if backwards {
+		order = "DESC"
+	}
+	return scanEvents(s.db.Read.QueryContext(ctx, `SELECT `+eventColumns+` FROM events
+		WHERE room_nid = $1 AND stream_pos > $2 AND stream_pos <= $3 ORDER BY stream_pos `+order+` LIMIT $4`, roomNID, from, to, limit))
+}
+
+// StateEventsBetween returns the stream state events of a room with from < pos <= to.
+func (s *Store) StateEventsBetween(ctx context.Context, roomNID, from, to int64) ([]*Event, error) {
+	return scanEvents(s.db.Read.QueryContext(ctx, `SELECT `+eventColumns+` FROM events
+		WHERE room_nid = $1 AND stream_pos > $2 AND stream_pos <= $3 AND state_key IS NOT NULL ORDER BY stream_pos ASC`, roomNID, from, to))
+}
+
+// Relations returns events relating to eventID, newest first.
+func (s *Store) Relations(ctx context.Context, eventID string, relType, evType string, from, to int64, limit int, backwards bool) ([]*Event, error) {
+	order := "ASC"
+	if backwards {
+		order = "DESC"
+	}
+	q := `SELECT ` + eventColumns + ` FROM events WHERE relates_to = $1 AND stream_pos > $2 AND stream_pos <= $3`
+	args := []any{eventID, from, to}
+	if relType != "" {
+		args = append(args, relType)
+		q += fmt.Sprintf(" AND rel_type = $%d", len(args))
+	}
+	if evType != "" {
+		args = append(args, evType)
+		q += fmt.Sprintf(" AND type = $%d", len(args))
+	}
+	args = append(args, limit)
+	q += fmt.Sprintf(" ORDER BY stream_pos %s LIMIT $%d", order, len(args))
+	return scanEvents(s.db.Read.QueryContext(ctx, q, args...))
+}
+
+// StateAt returns the full state map of a snapshot by walking its deltas.
+func (s *Store) StateAt(ctx context.Context, snapshotNID int64) (map[[2]string]int64, error) {
+	state := map[[2]string]int64{}
+	for nid := snapshotNID; nid != 0; {
+		var parent int64
+		var delta string
+		err := s.db.Read.QueryRowContext(ctx, `SELECT parent_nid, delta FROM state_snapshots WHERE snapshot_nid = $1`, nid).Scan(&parent, &delta)
+		if err != nil {
+			return nil, fmt.Errorf("snapshot %d: %w", nid, err)
+		}
+		var entries []StateEntry
+		if err := json.Unmarshal([]byte(delta), &entries); err != nil {
+			return nil, fmt.Errorf("snapshot %d: %w", nid, err)
+		}
+		for _, e := range entries {
+			k := [2]string{e.Type, e.StateKey}
+			if _, seen := state[k]; !seen {
+				state[k] = e.EventNID
+			}
+		}
+		nid = parent
+	}
+	return state, nil
+}
+
+// UserMembership is one room membership of a user.
+type UserMembership struct {
+	RoomNID    int64
+	RoomID     string
+	Membership string
+	EventNID   int64
+	StreamPos  int64
+}
+
+// MembershipsOfUser lists the user's current memberships of every room.
+func (s *Store) MembershipsOfUser(ctx context.Context, userID string) ([]UserMembership, error) {
+	rows, err := s.db.Read.QueryContext(ctx, `SELECT m.room_nid, r.room_id, m.membership, m.event_nid, m.stream_pos
+		FROM memberships m JOIN rooms r ON r.room_nid = m.room_nid WHERE m.user_id = $1`, userID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []UserMembership
+	for rows.Next() {
+		var m UserMembership
+		if err := rows.Scan(&m.RoomNID, &m.RoomID, &m.Membership, &m.EventNID, &m.StreamPos); err != nil {
+			return nil, err
+		}
+		out = append(out, m)
+	}
+	return out, rows.Err()
+}
+
+// MembershipEventsOfUser returns the user's membership events in one room with from < pos <= to.
+func (s *Store) MembershipEventsOfUser(ctx context.Context, roomNID int64, userID string, from, to int64) ([]*Event, error) {
+	return scanEvents(s.db.Read.QueryContext(ctx, `SELECT `+eventColumns+` FROM events
+		WHERE room_nid = $1 AND type = 'm.room.member' AND state_key = $2 AND stream_pos > $3 AND stream_pos <= $4 ORDER BY stream_pos`, roomNID, userID, from, to))
+}
+
+// TxnEventID returns the event id sent under a transaction id, or "".
+func (s *Store) TxnEventID(ctx context.Context, session int64, txnID string) (string, error) {
+	var id string
+	err := s.db.Read.QueryRowContext(ctx, `SELECT event_id FROM transactions WHERE txn_session = $1 AND txn_id = $2`, session, txnID).Scan(&id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil
+	}
+	return id, err
+}
+
+func prefixed(p, cols string) string {
+	parts := strings.Split(cols, ",")
+	for i, c := range parts {
+		c = strings.TrimSpace(c)
+		if strings.HasPrefix(c, "COALESCE(") {
+			parts[i] = "COALESCE(" + p + strings.TrimPrefix(c, "COALESCE(")
+		} else {
+			parts[i] = p + c
+		}
+	}
+	return strings.Join(parts, ", ")
+}
+
+// CountUnread counts the messages of others in a room with after < pos <= upto.
+func (s *Store) CountUnread(ctx context.Context, roomNID, after, upto int64, user string) (int, error) {
+	var n int
+	err := s.db.Read.QueryRowContext(ctx, `SELECT COUNT(*) FROM events WHERE room_nid = $1 AND stream_pos > $2 AND stream_pos <= $3
+		AND sender != $4 AND type IN ('m.room.message', 'm.room.encrypted', 'm.sticker', 'm.call.invite', 'm.poll.start', 'org.matrix.msc3381.poll.start')`,
+		roomNID, after, upto, user).Scan(&n)
+	return n, err
+}

@@ -1,0 +1,161 @@
+package storage
+
+import (
+	"database/sql"
+	"encoding/json"
+	"fmt"
+)
+
+// Snapshot is one state snapshot row: Delta maps (type, state_key) to an
+// event nid on top of Parent (0 for a full snapshot).
+type Snapshot struct {
+	NID     int64
+	RoomNID int64
+	Parent  int64
+	Delta   []StateEntry
+}
+
+// StateEntry is one (type, state_key) -> event.
+type StateEntry struct {
+	Type     string `json:"t"`
+	StateKey string `json:"k"`
+	EventNID int64  `json:"e"`
+}
+
+// Batch is everything one input-loop round writes, in one transaction.
+type Batch struct {
+	NewRooms     []Room
+	RoomUpdates  []Room
+	Events       []Event
+	Snapshots    []Snapshot
+	CurrentState []CurrentStateRow
+	Memberships  []MembershipRow
+	Txns         []TxnRow
+	Redactions   []Redaction
+}
+
+// CurrentStateRow sets one entry of a room's current state.
+type CurrentStateRow struct {
+	RoomNID  int64
+	Type     string
+	StateKey string
+	EventNID int64
+}
+
+// MembershipRow is a user's current membership of a room.
+type MembershipRow struct {
+	RoomNID    int64
+	UserID     string
+	Membership string
+	EventNID   int64
+	StreamPos  int64
+}
+
+// TxnRow records a client transaction id's event.
+type TxnRow struct {
+	Session int64
+	TxnID   string
+	EventID string
+}
+
+// Redaction replaces a stored event with its redacted form.
+type Redaction struct {
+	EventNID int64
+	PDU      []byte
+	Client   []byte
+}
+
+// Empty tells whether the batch writes nothing.
+func (b *Batch) Empty() bool {
+	return len(b.NewRooms)+len(b.RoomUpdates)+len(b.Events)+len(b.Redactions)+len(b.Txns) == 0
+}
+
+// WriteBatch writes b inside tx.
+func (s *Store) WriteBatch(tx *sql.Tx, b *Batch) error {
+	for _, r := range b.NewRooms {
+		ext, _ := json.Marshal(r.Extremities)
+		if _, err := tx.Exec(`INSERT INTO rooms (room_nid, room_id, room_version, snapshot_nid, snapshot_chain, extremities, depth, visibility)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`, r.NID, r.ID, r.Version, r.SnapshotNID, r.SnapshotChain, string(ext), r.Depth, r.Visibility); err != nil {
+			return fmt.Errorf("insert room: %w", err)
+		}
+	}
+	for _, r := range b.RoomUpdates {
+		ext, _ := json.Marshal(r.Extremities)
+		if _, err := tx.Exec(`UPDATE rooms SET snapshot_nid = $1, snapshot_chain = $2, extremities = $3, depth = $4, visibility = $5 WHERE room_nid = $6`,
+			r.SnapshotNID, r.SnapshotChain, string(ext), r.Depth, r.Visibility, r.NID); err != nil {
+			return fmt.Errorf("update room: %w", err)
+		}
+	}
+	if len(b.Events) > 0 {
+		stmt, err := tx.Prepare(`INSERT INTO events (event_nid, room_nid, event_id, stream_pos, type, state_key, sender, depth, origin_ts,
+			snapshot_before, membership, rejected, redacted, relates_to, rel_type, txn_session, txn_id, pdu, client)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)`)
+		if err != nil {
+			return err
+		}
+		for _, e := range b.Events {
+			if _, err := stmt.Exec(e.NID, e.RoomNID, e.ID, nullInt(e.StreamPos), e.Type, e.StateKey, e.Sender, e.Depth, e.OriginTS,
+				e.SnapshotBefore, nullStr(e.Membership), boolInt(e.Rejected), boolInt(e.Redacted), nullStr(e.RelatesTo), nullStr(e.RelType),
+				nullInt(e.TxnSession), nullStr(e.TxnID), e.PDU, e.Client); err != nil {
+				_ = stmt.Close()
+				return fmt.Errorf("insert event %s: %w", e.ID, err)
+			}
+		}
+		if err := stmt.Close(); err != nil {
+			return err
+		}
+	}
+	for _, sn := range b.Snapshots {
+		delta, _ := json.Marshal(sn.Delta)
+		if _, err := tx.Exec(`INSERT INTO state_snapshots (snapshot_nid, room_nid, parent_nid, delta) VALUES ($1, $2, $3, $4)`,
+			sn.NID, sn.RoomNID, sn.Parent, string(delta)); err != nil {
+			return fmt.Errorf("insert snapshot: %w", err)
+		}
+	}
+	for _, cs := range b.CurrentState {
+		if _, err := tx.Exec(`INSERT INTO current_state (room_nid, type, state_key, event_nid) VALUES ($1, $2, $3, $4)
+			ON CONFLICT (room_nid, type, state_key) DO UPDATE SET event_nid = excluded.event_nid`,
+			cs.RoomNID, cs.Type, cs.StateKey, cs.EventNID); err != nil {
+			return fmt.Errorf("current state: %w", err)
+		}
+	}
+	for _, m := range b.Memberships {
+		if _, err := tx.Exec(`INSERT INTO memberships (room_nid, user_id, membership, event_nid, stream_pos) VALUES ($1, $2, $3, $4, $5)
+			ON CONFLICT (room_nid, user_id) DO UPDATE SET membership = excluded.membership, event_nid = excluded.event_nid, stream_pos = excluded.stream_pos`,
+			m.RoomNID, m.UserID, m.Membership, m.EventNID, m.StreamPos); err != nil {
+			return fmt.Errorf("membership: %w", err)
+		}
+	}
+	for _, t := range b.Txns {
+		if _, err := tx.Exec(`INSERT INTO transactions (txn_session, txn_id, event_id) VALUES ($1, $2, $3)`, t.Session, t.TxnID, t.EventID); err != nil {
+			return fmt.Errorf("transaction id: %w", err)
+		}
+	}
+	for _, r := range b.Redactions {
+		if _, err := tx.Exec(`UPDATE events SET redacted = 1, pdu = $1, client = $2 WHERE event_nid = $3`, r.PDU, r.Client, r.EventNID); err != nil {
+			return fmt.Errorf("redact: %w", err)
+		}
+	}
+	return nil
+}
+
+func nullInt(v int64) any {
+	if v == 0 {
+		return nil
+	}
+	return v
+}
+
+func nullStr(v string) any {
+	if v == "" {
+		return nil
+	}
+	return v
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}

@@ -1,0 +1,71 @@
+package syncapi
+
+import (
+	"context"
+	"errors"
+
+	"github.com/matrix-org/gomatrixserverlib/spec"
+	"github.com/rohrpost/rohrpost/internal/mxhttp"
+	"github.com/rohrpost/rohrpost/roomserver"
+	rsstorage "github.com/rohrpost/rohrpost/roomserver/storage"
+	"github.com/rohrpost/rohrpost/userapi"
+	"github.com/tidwall/gjson"
+)
+
+// roomAccess is the window of a room's stream a user may read.
+type roomAccess struct {
+	roomID  string
+	roomNID int64
+	// from < pos <= upto is readable.
+	from, upto int64
+	joined     bool
+}
+
+// access decides what part of a room's history a user may read: members
+// see it (from their join for "joined"/"invited" history), former members
+// up to when they left, anyone a world-readable room.
+func (s *Server) access(ctx context.Context, dev *userapi.Device, roomID string) (*roomAccess, error) {
+	if _, err := spec.NewRoomID(roomID); err != nil {
+		return nil, mxhttp.InvalidParam("invalid room id")
+	}
+	room, err := s.events.RoomByID(ctx, roomID)
+	if errors.Is(err, rsstorage.ErrNotFound) {
+		return nil, mxhttp.Forbidden("You are not a member of this room")
+	}
+	if err != nil {
+		return nil, err
+	}
+	a := &roomAccess{roomID: roomID, roomNID: room.NID, upto: s.notifier.position().PDU}
+	hv := ""
+	if ev, err := s.rooms.StateEvent(ctx, roomID, spec.MRoomHistoryVisibility, ""); err == nil {
+		hv = gjson.GetBytes(ev.Content, "history_visibility").String()
+	} else if !errors.Is(err, roomserver.ErrEventNotFound) {
+		return nil, err
+	}
+	ms, err := s.events.MembershipsOfUser(ctx, dev.UserID.String())
+	if err != nil {
+		return nil, err
+	}
+	for _, m := range ms {
+		if m.RoomNID != room.NID {
+			continue
+		}
+		switch m.Membership {
+		case spec.Join:
+			a.joined = true
+			if hv == "joined" || hv == "invited" {
+				a.from = max(0, m.StreamPos-1)
+			}
+			return a, nil
+		case spec.Leave, spec.Ban:
+			if hv != "world_readable" {
+				a.upto = m.StreamPos
+			}
+			return a, nil
+		}
+	}
+	if hv == "world_readable" {
+		return a, nil
+	}
+	return nil, mxhttp.Forbidden("You are not a member of this room")
+}

@@ -1,0 +1,144 @@
+package syncapi
+
+import (
+	"encoding/json"
+	"net/http"
+	"strconv"
+
+	"github.com/gorilla/mux"
+	"github.com/rohrpost/rohrpost/internal/mxhttp"
+	rsstorage "github.com/rohrpost/rohrpost/roomserver/storage"
+	"github.com/rohrpost/rohrpost/userapi"
+)
+
+const defaultMessagesLimit = 10
+
+// parseLimit reads a limit parameter, bounded to [1, maxLimit].
+func parseLimit(v string, def, maxLimit int) (int, error) {
+	if v == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 0 {
+		return 0, mxhttp.InvalidParam("limit must be a non-negative integer")
+	}
+	if n == 0 {
+		return def, nil
+	}
+	return min(n, maxLimit), nil
+}
+
+// A pagination token's PDU position p means "between event p and p+1":
+// going backwards from p returns events at or before p.
+func parsePosition(v string) (int64, bool, error) {
+	if v == "" {
+		return 0, false, nil
+	}
+	tok, err := ParseToken(v)
+	if err != nil {
+		return 0, false, mxhttp.InvalidParam("invalid pagination token")
+	}
+	return tok.PDU, true, nil
+}
+
+// handleMessages is GET /rooms/{roomId}/messages.
+func (s *Server) handleMessages(r *http.Request, dev *userapi.Device) (any, error) {
+	ctx := r.Context()
+	q := r.URL.Query()
+	a, err := s.access(ctx, dev, mux.Vars(r)["roomId"])
+	if err != nil {
+		return nil, err
+	}
+	dir := q.Get("dir")
+	if dir == "" {
+		dir = "b"
+	}
+	if dir != "b" && dir != "f" {
+		return nil, mxhttp.InvalidParam("dir must be b or f")
+	}
+	limit, err := parseLimit(q.Get("limit"), defaultMessagesLimit, maxTimelineLimit)
+	if err != nil {
+		return nil, err
+	}
+	from, hasFrom, err := parsePosition(q.Get("from"))
+	if err != nil {
+		return nil, err
+	}
+	to, hasTo, err := parsePosition(q.Get("to"))
+	if err != nil {
+		return nil, err
+	}
+	filter := &RoomEventFilter{}
+	if v := q.Get("filter"); v != "" {
+		if err := json.Unmarshal([]byte(v), filter); err != nil {
+			return nil, mxhttp.InvalidParam("filter is not a valid RoomEventFilter")
+		}
+	}
+	backwards := dir == "b"
+	if !hasFrom {
+		if backwards {
+			from = a.upto
+		} else {
+			from = a.from
+		}
+	}
+	// The window (lower, upper] this request may read.
+	var lower, upper int64
+	if backwards {
+		lower, upper = a.from, min(from, a.upto)
+		if hasTo {
+			lower = max(lower, to)
+		}
+	} else {
+		lower, upper = max(from, a.from), a.upto
+		if hasTo {
+			upper = min(upper, to)
+		}
+	}
+	var evs []*rsstorage.Event
+	if lower < upper {
+		evs, err = s.events.RoomEvents(ctx, a.roomNID, lower, upper, limit, backwards)
+		if err != nil {
+			return nil, err
+		}
+	}
+	start := Token{PDU: from}
+	resp := map[string]any{"start": start.String()}
+	chunk := make([]json.RawMessage, 0, len(evs))
+	var senders []string
+	for _, e := range evs {
+		if filter.Allows(a.roomID, e.Type, e.Sender, hasURL(e)) {
+			chunk = append(chunk, s.clientEvent(dev.SessionID, e))
+			senders = append(senders, e.Sender)
+		}
+	}
+	resp["chunk"] = chunk
+	if len(evs) == limit {
+		last := evs[len(evs)-1].StreamPos
+		end := Token{PDU: last}
+		if backwards {
+			end.PDU = last - 1
+		}
+		resp["end"] = end.String()
+	}
+	if filter.LazyLoadMembers {
+		resp["state"] = s.memberEvents(r, a.roomID, senders)
+	}
+	return resp, nil
+}
+
+// memberEvents returns the current member events of the given users.
+func (s *Server) memberEvents(r *http.Request, roomID string, users []string) []json.RawMessage {
+	out := []json.RawMessage{}
+	seen := map[string]bool{}
+	for _, u := range users {
+		if seen[u] {
+			continue
+		}
+		seen[u] = true
+		if ev, err := s.rooms.StateEvent(r.Context(), roomID, "m.room.member", u); err == nil {
+			out = append(out, ev.Client)
+		}
+	}
+	return out
+}

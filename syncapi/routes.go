@@ -1,0 +1,31 @@
+package syncapi
+
+import (
+	"net/http"
+
+	"github.com/gorilla/mux"
+	"github.com/rohrpost/rohrpost/internal/mxhttp"
+	"github.com/rohrpost/rohrpost/userapi"
+)
+
+// Routes mounts the sync API's client endpoints.
+func (s *Server) Routes(r *mux.Router) {
+	auth := func(h func(*http.Request, *userapi.Device) (any, error)) mxhttp.Handler {
+		return userapi.Authed(s.users, h)
+	}
+	for _, v := range []string{"r0", "v3"} {
+		c := r.PathPrefix("/_matrix/client/" + v).Subrouter()
+		c.Handle("/sync", auth(s.handleSync)).Methods(http.MethodGet)
+		c.Handle("/rooms/{roomId}/event/{eventId}", auth(s.handleEvent)).Methods(http.MethodGet)
+		c.Handle("/rooms/{roomId}/members", auth(s.handleMembers)).Methods(http.MethodGet)
+		c.Handle("/rooms/{roomId}/messages", auth(s.handleMessages)).Methods(http.MethodGet)
+		c.Handle("/rooms/{roomId}/context/{eventId}", auth(s.handleContext)).Methods(http.MethodGet)
+		c.Handle("/rooms/{roomId}/typing/{userId}", auth(s.handleTyping)).Methods(http.MethodPut)
+		c.Handle("/rooms/{roomId}/receipt/{receiptType}/{eventId}", auth(s.handleReceipt)).Methods(http.MethodPost)
+		c.Handle("/rooms/{roomId}/read_markers", auth(s.handleReadMarkers)).Methods(http.MethodPost)
+	}
+	v1 := r.PathPrefix("/_matrix/client/v1").Subrouter()
+	v1.Handle("/rooms/{roomId}/relations/{eventId}", auth(s.handleRelations)).Methods(http.MethodGet)
+	v1.Handle("/rooms/{roomId}/relations/{eventId}/{relType}", auth(s.handleRelations)).Methods(http.MethodGet)
+	v1.Handle("/rooms/{roomId}/relations/{eventId}/{relType}/{eventType}", auth(s.handleRelations)).Methods(http.MethodGet)
+}

@@ -1,0 +1,2 @@
+// Package storage holds the sync API's own tables: receipts.
+package storage

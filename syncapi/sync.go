@@ -1,0 +1,204 @@
+package syncapi
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/rohrpost/rohrpost/internal/mxhttp"
+	"github.com/rohrpost/rohrpost/userapi"
+)
+
+const (
+	defaultTimelineLimit = 10
+	maxTimelineLimit     = 1000
+	maxSyncTimeout       = 5 * time.Minute
+)
+
+// syncRequest is a parsed GET /sync.
+type syncRequest struct {
+	device    *userapi.Device
+	since     *Token
+	timeout   time.Duration
+	fullState bool
+	filter    *Filter
+}
+
+func (s *Server) parseSyncRequest(r *http.Request, dev *userapi.Device) (*syncRequest, error) {
+	q := r.URL.Query()
+	req := &syncRequest{device: dev, filter: &Filter{}}
+	if v := q.Get("since"); v != "" {
+		tok, err := ParseToken(v)
+		if err != nil {
+			return nil, mxhttp.InvalidParam("since is not a valid sync token")
+		}
+		req.since = &tok
+	}
+	if v := q.Get("timeout"); v != "" {
+		ms, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || ms < 0 {
+			return nil, mxhttp.InvalidParam("timeout must be a non-negative integer")
+		}
+		req.timeout = min(time.Duration(ms)*time.Millisecond, maxSyncTimeout)
+	}
+	switch v := q.Get("full_state"); v {
+	case "", "false":
+	case "true":
+		req.fullState = true
+	default:
+		return nil, mxhttp.InvalidParam("full_state must be true or false")
+	}
+	switch q.Get("set_presence") {
+	case "", "online", "offline", "unavailable":
+	default:
+		return nil, mxhttp.InvalidParam("set_presence must be online, offline or unavailable")
+	}
+	if v := q.Get("filter"); v != "" {
+		f, err := s.loadFilter(r.Context(), dev, v)
+		if err != nil {
+			return nil, err
+		}
+		req.filter = f
+	}
+	return req, nil
+}
+
+// loadFilter reads an inline filter or a stored one by id.
+func (s *Server) loadFilter(ctx context.Context, dev *userapi.Device, v string) (*Filter, error) {
+	raw := []byte(v)
+	if v[0] != '{' {
+		stored, err := s.users.Filter(ctx, dev.UserID, v)
+		if err != nil {
+			return nil, mxhttp.InvalidParam("unknown filter id")
+		}
+		raw = stored
+	}
+	f, err := ParseFilter(raw)
+	if err != nil {
+		return nil, mxhttp.InvalidParam("filter is not a valid filter definition")
+	}
+	return f, nil
+}
+
+// handleSync is GET /sync: answer at once if anything is new for the user,
+// otherwise wait for the notifier to say so or for the timeout.
+func (s *Server) handleSync(r *http.Request, dev *userapi.Device) (any, error) {
+	req, err := s.parseSyncRequest(r, dev)
+	if err != nil {
+		return nil, err
+	}
+	ctx := r.Context()
+	deadline := time.Now().Add(req.timeout)
+	for {
+		// Listen before looking, so an event that lands while we build the
+		// response still wakes us.
+		wake, stop := s.notifier.listen(dev.UserID.String())
+		to := s.notifier.position()
+		resp, err := s.buildSync(ctx, req, to)
+		if err != nil {
+			stop()
+			return nil, err
+		}
+		remaining := time.Until(deadline)
+		if req.since == nil || !resp.empty() || remaining <= 0 || req.fullState {
+			stop()
+			return resp, nil
+		}
+		timer := time.NewTimer(remaining)
+		select {
+		case <-wake:
+			timer.Stop()
+		case <-timer.C:
+			stop()
+			// One last look: the position may have moved for streams that
+			// do not wake this user.
+			return resp, nil
+		case <-ctx.Done():
+			timer.Stop()
+			stop()
+			return nil, ctx.Err()
+		}
+	}
+}
+
+// syncResponse is the spec's /sync response.
+type syncResponse struct {
+	NextBatch   string      `json:"next_batch"`
+	Rooms       syncRooms   `json:"rooms"`
+	AccountData eventList   `json:"account_data"`
+	Presence    eventList   `json:"presence"`
+	ToDevice    eventList   `json:"to_device"`
+	DeviceLists deviceLists `json:"device_lists"`
+	OTKCounts   map[string]int `json:"device_one_time_keys_count"`
+}
+
+type syncRooms struct {
+	Join   map[string]*joinedRoom  `json:"join"`
+	Invite map[string]*invitedRoom `json:"invite"`
+	Leave  map[string]*leftRoom    `json:"leave"`
+	Knock  map[string]any          `json:"knock"`
+}
+
+type eventList struct {
+	Events []json.RawMessage `json:"events"`
+}
+
+type deviceLists struct {
+	Changed []string `json:"changed"`
+	Left    []string `json:"left"`
+}
+
+type timeline struct {
+	Events    []json.RawMessage `json:"events"`
+	Limited   bool              `json:"limited"`
+	PrevBatch string            `json:"prev_batch,omitempty"`
+}
+
+type roomSummary struct {
+	Heroes  []string `json:"m.heroes,omitempty"`
+	Joined  *int     `json:"m.joined_member_count,omitempty"`
+	Invited *int     `json:"m.invited_member_count,omitempty"`
+}
+
+type unreadCounts struct {
+	Notifications int `json:"notification_count"`
+	Highlights    int `json:"highlight_count"`
+}
+
+type joinedRoom struct {
+	Summary     *roomSummary  `json:"summary,omitempty"`
+	State       eventList     `json:"state"`
+	Timeline    timeline      `json:"timeline"`
+	Ephemeral   eventList     `json:"ephemeral"`
+	AccountData eventList     `json:"account_data"`
+	Unread      *unreadCounts `json:"unread_notifications,omitempty"`
+}
+
+type invitedRoom struct {
+	InviteState eventList `json:"invite_state"`
+}
+
+type leftRoom struct {
+	State       eventList `json:"state"`
+	Timeline    timeline  `json:"timeline"`
+	AccountData eventList `json:"account_data"`
+}
+
+func (r *syncResponse) empty() bool {
+	return len(r.Rooms.Join)+len(r.Rooms.Invite)+len(r.Rooms.Leave)+len(r.AccountData.Events)+len(r.ToDevice.Events) == 0
+}
+
+func newSyncResponse(next Token) *syncResponse {
+	return &syncResponse{
+		NextBatch: next.String(),
+		Rooms: syncRooms{Join: map[string]*joinedRoom{}, Invite: map[string]*invitedRoom{},
+			Leave: map[string]*leftRoom{}, Knock: map[string]any{}},
+		AccountData: eventList{Events: []json.RawMessage{}},
+		Presence:    eventList{Events: []json.RawMessage{}},
+		ToDevice:    eventList{Events: []json.RawMessage{}},
+		DeviceLists: deviceLists{Changed: []string{}, Left: []string{}},
+		OTKCounts:   map[string]int{},
+	}
+}

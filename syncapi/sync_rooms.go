@@ -1,0 +1,416 @@
+package syncapi
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"slices"
+
+	"github.com/matrix-org/gomatrixserverlib/spec"
+	"github.com/rohrpost/rohrpost/roomserver"
+	rsstorage "github.com/rohrpost/rohrpost/roomserver/storage"
+	"github.com/rohrpost/rohrpost/syncapi/storage"
+	"github.com/tidwall/gjson"
+	"github.com/tidwall/sjson"
+)
+
+// buildSync assembles a /sync response for the streams between the
+// request's since token and to. Queries are per room, never per event.
+func (s *Server) buildSync(ctx context.Context, req *syncRequest, to Token) (*syncResponse, error) {
+	dev := req.device
+	user := dev.UserID.String()
+	initial := req.since == nil
+	var since Token
+	if !initial {
+		since = *req.since
+	}
+	next := to
+	if !initial {
+		// A token from the future (another replica, a restarted typing
+		// clock) must not move the client backwards.
+		next = to.Max(since)
+	}
+	resp := newSyncResponse(next)
+
+	items, err := s.users.AccountDataSince(ctx, dev.UserID, since.AccountData, to.AccountData)
+	if err != nil {
+		return nil, err
+	}
+	roomData := map[string][]json.RawMessage{}
+	for _, it := range items {
+		ev, _ := json.Marshal(map[string]any{"type": it.Type, "content": it.Content})
+		if it.RoomID == "" {
+			if req.filter.AccountData.Allows(it.Type, "") {
+				resp.AccountData.Events = append(resp.AccountData.Events, ev)
+			}
+		} else if req.filter.Room.AccountData.Allows(it.RoomID, it.Type, "", false) {
+			roomData[it.RoomID] = append(roomData[it.RoomID], ev)
+		}
+	}
+
+	memberships, err := s.events.MembershipsOfUser(ctx, user)
+	if err != nil {
+		return nil, err
+	}
+	for _, m := range memberships {
+		if !req.filter.Room.AllowsRoom(m.RoomID) || m.StreamPos > to.PDU {
+			continue
+		}
+		changed := initial || m.StreamPos > since.PDU
+		switch m.Membership {
+		case spec.Join:
+			jr, err := s.joinedRoom(ctx, req, m, since, to, roomData[m.RoomID])
+			if err != nil {
+				return nil, err
+			}
+			if jr != nil {
+				resp.Rooms.Join[m.RoomID] = jr
+			}
+		case spec.Invite:
+			if changed {
+				ir, err := s.invitedRoom(ctx, m)
+				if err != nil {
+					return nil, err
+				}
+				resp.Rooms.Invite[m.RoomID] = ir
+			}
+		case spec.Leave, spec.Ban:
+			if (!initial && changed) || (initial && req.filter.Room.IncludeLeave) {
+				lr, err := s.leftRoom(ctx, req, m, since, roomData[m.RoomID])
+				if err != nil {
+					return nil, err
+				}
+				resp.Rooms.Leave[m.RoomID] = lr
+			}
+		}
+	}
+	return resp, nil
+}
+
+// timelineWindow loads the newest events of a room in (lower, upper],
+// at most limit, oldest first, and says whether more were left out.
+func (s *Server) timelineWindow(ctx context.Context, roomNID, lower, upper int64, limit int) ([]*rsstorage.Event, bool, error) {
+	evs, err := s.events.RoomEvents(ctx, roomNID, lower, upper, limit+1, true)
+	if err != nil {
+		return nil, false, err
+	}
+	limited := len(evs) > limit
+	if limited {
+		evs = evs[:limit]
+	}
+	slices.Reverse(evs)
+	return evs, limited, nil
+}
+
+// visibleFrom is the stream position after which a member may see a room's
+// events: everything for shared and world_readable history, otherwise only
+// from their membership on.
+func (s *Server) visibleFrom(ctx context.Context, m rsstorage.UserMembership) int64 {
+	ev, err := s.rooms.StateEvent(ctx, m.RoomID, spec.MRoomHistoryVisibility, "")
+	if err != nil {
+		return 0
+	}
+	switch gjson.GetBytes(ev.Content, "history_visibility").String() {
+	case "joined", "invited":
+		return max(0, m.StreamPos-1)
+	}
+	return 0
+}
+
+func (s *Server) joinedRoom(ctx context.Context, req *syncRequest, m rsstorage.UserMembership, since, to Token, accountData []json.RawMessage) (*joinedRoom, error) {
+	f := &req.filter.Room
+	initial := req.since == nil
+	newlyJoined := !initial && m.StreamPos > since.PDU
+	full := initial || newlyJoined || req.fullState
+	limit := f.Timeline.limit(defaultTimelineLimit, maxTimelineLimit)
+
+	lower := since.PDU
+	if initial {
+		lower = s.visibleFrom(ctx, m)
+	}
+	evs, limited, err := s.timelineWindow(ctx, m.RoomNID, lower, to.PDU, limit)
+	if err != nil {
+		return nil, err
+	}
+	jr := &joinedRoom{
+		State:       eventList{Events: []json.RawMessage{}},
+		Timeline:    s.renderTimeline(req, m.RoomID, evs, limited, lower, to),
+		Ephemeral:   eventList{Events: []json.RawMessage{}},
+		AccountData: eventList{Events: append([]json.RawMessage{}, accountData...)},
+	}
+	var stateEvs []*rsstorage.Event
+	switch {
+	case full:
+		stateEvs, err = s.stateAtTimelineStart(ctx, m.RoomNID, evs)
+	case limited && len(evs) > 0:
+		stateEvs, err = s.stateBetween(ctx, m.RoomNID, since.PDU, evs[0].StreamPos-1)
+	}
+	if err != nil {
+		return nil, err
+	}
+	jr.State.Events = s.renderState(ctx, req, m.RoomID, stateEvs, evs, full)
+
+	if err := s.addEphemeral(ctx, req, m.RoomID, since, to, jr); err != nil {
+		return nil, err
+	}
+	if !full && len(jr.Timeline.Events) == 0 && len(jr.State.Events) == 0 && len(jr.Ephemeral.Events) == 0 && len(jr.AccountData.Events) == 0 {
+		return nil, nil
+	}
+	if full || len(jr.State.Events) > 0 || hasMemberEvent(evs) {
+		if sum, err := s.rooms.RoomSummary(ctx, m.RoomID, req.device.UserID); err == nil {
+			jr.Summary = &roomSummary{Heroes: sum.Heroes, Joined: &sum.Joined, Invited: &sum.Invited}
+		}
+	}
+	readPos, err := s.store.ReadPosition(ctx, m.RoomID, req.device.UserID.String())
+	if err != nil {
+		return nil, err
+	}
+	n, err := s.events.CountUnread(ctx, m.RoomNID, max(readPos, m.StreamPos), to.PDU, req.device.UserID.String())
+	if err != nil {
+		return nil, err
+	}
+	jr.Unread = &unreadCounts{Notifications: n}
+	return jr, nil
+}
+
+func hasMemberEvent(evs []*rsstorage.Event) bool {
+	for _, e := range evs {
+		if e.Type == spec.MRoomMember {
+			return true
+		}
+	}
+	return false
+}
+
+// renderTimeline turns stored events into the timeline section, applying
+// the filter and adding transaction ids for the requesting device.
+func (s *Server) renderTimeline(req *syncRequest, roomID string, evs []*rsstorage.Event, limited bool, lower int64, to Token) timeline {
+	tl := timeline{Events: make([]json.RawMessage, 0, len(evs)), Limited: limited}
+	prev := to
+	prev.PDU = lower
+	if len(evs) > 0 {
+		prev.PDU = evs[0].StreamPos - 1
+	}
+	tl.PrevBatch = prev.String()
+	for _, e := range evs {
+		if !req.filter.Room.Timeline.Allows(roomID, e.Type, e.Sender, hasURL(e)) {
+			continue
+		}
+		tl.Events = append(tl.Events, s.clientEvent(req.device.SessionID, e))
+	}
+	return tl
+}
+
+func hasURL(e *rsstorage.Event) bool {
+	return gjson.GetBytes(e.Client, "content.url").Exists()
+}
+
+// clientEvent returns the stored client JSON, with unsigned.transaction_id
+// for the device that sent it.
+func (s *Server) clientEvent(session int64, e *rsstorage.Event) json.RawMessage {
+	if e.TxnID != "" && e.TxnSession == session {
+		if out, err := sjson.SetBytes(e.Client, "unsigned.transaction_id", e.TxnID); err == nil {
+			return out
+		}
+	}
+	return e.Client
+}
+
+// stateAtTimelineStart is the room state before the first timeline event,
+// or the state after the last event when the timeline is empty.
+func (s *Server) stateAtTimelineStart(ctx context.Context, roomNID int64, evs []*rsstorage.Event) ([]*rsstorage.Event, error) {
+	var nids []int64
+	if len(evs) > 0 {
+		state, err := s.events.StateAt(ctx, evs[0].SnapshotBefore)
+		if err != nil {
+			return nil, err
+		}
+		for _, nid := range state {
+			nids = append(nids, nid)
+		}
+		return s.events.EventsByNID(ctx, nids)
+	}
+	return s.events.CurrentState(ctx, roomNID)
+}
+
+// stateBetween is the newest state event of each key with from < pos <= to.
+func (s *Server) stateBetween(ctx context.Context, roomNID, from, to int64) ([]*rsstorage.Event, error) {
+	evs, err := s.events.StateEventsBetween(ctx, roomNID, from, to)
+	if err != nil {
+		return nil, err
+	}
+	latest := map[[2]string]int{}
+	var out []*rsstorage.Event
+	for _, e := range evs {
+		k := [2]string{e.Type, *e.StateKey}
+		if i, ok := latest[k]; ok {
+			out[i] = e
+			continue
+		}
+		latest[k] = len(out)
+		out = append(out, e)
+	}
+	return out, nil
+}
+
+// renderState applies the state filter and member lazy-loading.
+func (s *Server) renderState(ctx context.Context, req *syncRequest, roomID string, state, timelineEvs []*rsstorage.Event, full bool) []json.RawMessage {
+	f := &req.filter.Room.State
+	user := req.device.UserID.String()
+	out := make([]json.RawMessage, 0, len(state))
+	var wanted map[string]bool
+	if f.LazyLoadMembers {
+		wanted = map[string]bool{user: true}
+		for _, e := range timelineEvs {
+			wanted[e.Sender] = true
+		}
+	}
+	seen := map[string]bool{}
+	for _, e := range state {
+		if !f.Allows(roomID, e.Type, e.Sender, false) {
+			continue
+		}
+		if wanted != nil && e.Type == spec.MRoomMember && !wanted[*e.StateKey] {
+			continue
+		}
+		if e.Type == spec.MRoomMember {
+			seen[*e.StateKey] = true
+		}
+		out = append(out, e.Client)
+	}
+	if wanted != nil && !full {
+		inTimeline := map[string]bool{}
+		for _, e := range timelineEvs {
+			if e.Type == spec.MRoomMember {
+				inTimeline[*e.StateKey] = true
+			}
+		}
+		for u := range wanted {
+			if seen[u] || inTimeline[u] || u == user {
+				continue
+			}
+			if ev, err := s.rooms.StateEvent(ctx, roomID, spec.MRoomMember, u); err == nil {
+				out = append(out, ev.Client)
+			}
+		}
+	}
+	return out
+}
+
+// addEphemeral adds typing and receipts to a joined room.
+func (s *Server) addEphemeral(ctx context.Context, req *syncRequest, roomID string, since, to Token, jr *joinedRoom) error {
+	f := &req.filter.Room.Ephemeral
+	if users, changed := s.typing.since(roomID, since.Typing); changed && f.Allows(roomID, "m.typing", "", false) {
+		ev, _ := json.Marshal(map[string]any{"type": "m.typing", "content": map[string]any{"user_ids": users}})
+		jr.Ephemeral.Events = append(jr.Ephemeral.Events, ev)
+	}
+	if !f.Allows(roomID, "m.receipt", "", false) {
+		return nil
+	}
+	receipts, err := s.store.ReceiptsInRoom(ctx, roomID, since.Receipt, to.Receipt)
+	if err != nil {
+		return err
+	}
+	if ev := receiptEvent(receipts, req.device.UserID.String()); ev != nil {
+		jr.Ephemeral.Events = append(jr.Ephemeral.Events, ev)
+	}
+	return nil
+}
+
+// receiptEvent renders receipts as one m.receipt event; private receipts
+// are shown only to their owner.
+func receiptEvent(receipts []storage.Receipt, viewer string) json.RawMessage {
+	content := map[string]map[string]map[string]map[string]any{}
+	for _, r := range receipts {
+		if r.Type == "m.read.private" && r.UserID != viewer {
+			continue
+		}
+		byType := content[r.EventID]
+		if byType == nil {
+			byType = map[string]map[string]map[string]any{}
+			content[r.EventID] = byType
+		}
+		byUser := byType[r.Type]
+		if byUser == nil {
+			byUser = map[string]map[string]any{}
+			byType[r.Type] = byUser
+		}
+		data := map[string]any{"ts": r.TS}
+		if r.ThreadID != "" {
+			data["thread_id"] = r.ThreadID
+		}
+		byUser[r.UserID] = data
+	}
+	if len(content) == 0 {
+		return nil
+	}
+	ev, _ := json.Marshal(map[string]any{"type": "m.receipt", "content": content})
+	return ev
+}
+
+// strippedTypes are the state events an invitee sees (the spec's
+// recommended stripped state).
+var strippedTypes = []string{spec.MRoomCreate, spec.MRoomJoinRules, spec.MRoomName, "m.room.avatar",
+	spec.MRoomCanonicalAlias, "m.room.encryption", spec.MRoomTopic}
+
+func (s *Server) invitedRoom(ctx context.Context, m rsstorage.UserMembership) (*invitedRoom, error) {
+	ir := &invitedRoom{InviteState: eventList{Events: []json.RawMessage{}}}
+	for _, t := range strippedTypes {
+		ev, err := s.rooms.StateEvent(ctx, m.RoomID, t, "")
+		if errors.Is(err, roomserver.ErrEventNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		ir.InviteState.Events = append(ir.InviteState.Events, stripped(ev.Client))
+	}
+	invite, err := s.events.EventsByNID(ctx, []int64{m.EventNID})
+	if err != nil {
+		return nil, err
+	}
+	for _, e := range invite {
+		ir.InviteState.Events = append(ir.InviteState.Events, stripped(e.Client))
+	}
+	return ir, nil
+}
+
+// stripped reduces a client event to the spec's StrippedStateEvent.
+func stripped(client json.RawMessage) json.RawMessage {
+	r := gjson.ParseBytes(client)
+	out, _ := json.Marshal(map[string]any{
+		"type": r.Get("type").String(), "state_key": r.Get("state_key").String(), "sender": r.Get("sender").String(),
+		"content": json.RawMessage(r.Get("content").Raw),
+	})
+	return out
+}
+
+func (s *Server) leftRoom(ctx context.Context, req *syncRequest, m rsstorage.UserMembership, since Token, accountData []json.RawMessage) (*leftRoom, error) {
+	limit := req.filter.Room.Timeline.limit(defaultTimelineLimit, maxTimelineLimit)
+	lower := since.PDU
+	if req.since == nil {
+		lower = max(0, m.StreamPos-1)
+	}
+	evs, limited, err := s.timelineWindow(ctx, m.RoomNID, lower, m.StreamPos, limit)
+	if err != nil {
+		return nil, err
+	}
+	to := since
+	to.PDU = m.StreamPos
+	lr := &leftRoom{
+		State:       eventList{Events: []json.RawMessage{}},
+		Timeline:    s.renderTimeline(req, m.RoomID, evs, limited, lower, to),
+		AccountData: eventList{Events: append([]json.RawMessage{}, accountData...)},
+	}
+	var stateEvs []*rsstorage.Event
+	if req.since == nil {
+		stateEvs, err = s.stateAtTimelineStart(ctx, m.RoomNID, evs)
+	} else if limited && len(evs) > 0 {
+		stateEvs, err = s.stateBetween(ctx, m.RoomNID, since.PDU, evs[0].StreamPos-1)
+	}
+	if err != nil {
+		return nil, err
+	}
+	lr.State.Events = s.renderState(ctx, req, m.RoomID, stateEvs, evs, req.since == nil)
+	return lr, nil
+}
