@@ -104,10 +104,10 @@ type Email struct {
 }
 
 type Recaptcha struct {
-	Required       bool   `yaml:"required"`
-	SiteverifyAPI  string `yaml:"siteverify_api"`
-	PublicKey      string `yaml:"public_key"`
-	PrivateKey     string `yaml:"private_key"`
+	Required      bool   `yaml:"required"`
+	SiteverifyAPI string `yaml:"siteverify_api"`
+	PublicKey     string `yaml:"public_key"`
+	PrivateKey    string `yaml:"private_key"`
 }
 
 type CAS struct {

@@ -5,13 +5,13 @@ import "encoding/json"
 // OutputEvent is what the roomserver publishes on bus.RoomEventsSubject for
 // every event it accepted into a room's timeline, in stream order.
 type OutputEvent struct {
-	RoomID    string          `json:"room_id"`
-	RoomNID   int64           `json:"room_nid"`
-	EventID   string          `json:"event_id"`
-	StreamPos int64           `json:"stream_pos"`
-	Type      string          `json:"type"`
-	StateKey  *string         `json:"state_key,omitempty"`
-	Sender    string          `json:"sender"`
+	RoomID    string  `json:"room_id"`
+	RoomNID   int64   `json:"room_nid"`
+	EventID   string  `json:"event_id"`
+	StreamPos int64   `json:"stream_pos"`
+	Type      string  `json:"type"`
+	StateKey  *string `json:"state_key,omitempty"`
+	Sender    string  `json:"sender"`
 	// Membership is set for m.room.member events.
 	Membership string `json:"membership,omitempty"`
 	// PDU is the federation form of the event.

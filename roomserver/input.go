@@ -168,7 +168,7 @@ func (b *batch) collectRoomRows() {
 // batchMark records how far a batch had got, so a failed task's rows can
 // be dropped.
 type batchMark struct {
-	counters                                          storage.Counters
+	counters                                                 storage.Counters
 	events, snaps, state, members, txns, redactions, outputs int
 }
 

@@ -125,12 +125,12 @@ func (s *Server) handleSync(r *http.Request, dev *userapi.Device) (any, error) {
 
 // syncResponse is the spec's /sync response.
 type syncResponse struct {
-	NextBatch   string      `json:"next_batch"`
-	Rooms       syncRooms   `json:"rooms"`
-	AccountData eventList   `json:"account_data"`
-	Presence    eventList   `json:"presence"`
-	ToDevice    eventList   `json:"to_device"`
-	DeviceLists deviceLists `json:"device_lists"`
+	NextBatch   string         `json:"next_batch"`
+	Rooms       syncRooms      `json:"rooms"`
+	AccountData eventList      `json:"account_data"`
+	Presence    eventList      `json:"presence"`
+	ToDevice    eventList      `json:"to_device"`
+	DeviceLists deviceLists    `json:"device_lists"`
 	OTKCounts   map[string]int `json:"device_one_time_keys_count"`
 }
 
