@@ -1,0 +1,86 @@
+package apptest
+
+import (
+	"context"
+	"fmt"
+	"net/http/httptest"
+	"path/filepath"
+	"sync/atomic"
+	"testing"
+
+	"github.com/rohrpost/rohrpost/config"
+	"github.com/rohrpost/rohrpost/internal/app"
+	"maunium.net/go/mautrix"
+)
+
+// Server is a running test homeserver.
+type Server struct {
+	App *app.App
+	HTTP *httptest.Server
+	URL  string
+}
+
+// Config returns a test configuration with open registration and no rate
+// limits, its data in dir.
+func Config(dir string) *config.Config {
+	cfg := config.Default()
+	cfg.DataDir = dir
+	cfg.EnableRegistration = true
+	cfg.EnableRegistrationWithoutVerification = true
+	cfg.AllowGuestAccess = true
+	cfg.RegistrationSharedSecret = "test-secret"
+	cfg.RateLimiting.Enabled = false
+	cfg.Database.Path = filepath.Join(dir, "rohrpost.db")
+	if uri := PostgresURI(); uri != "" {
+		cfg.Database = config.Database{Type: "postgres", URI: uri}
+	}
+	cfg.Finish()
+	return cfg
+}
+
+// Start runs a server until the test ends.
+func Start(t testing.TB) *Server {
+	t.Helper()
+	return StartWith(t, Config(t.TempDir()))
+}
+
+// StartWith runs a server with cfg until the test ends.
+func StartWith(t testing.TB, cfg *config.Config) *Server {
+	t.Helper()
+	a, err := app.New(context.Background(), cfg)
+	if err != nil {
+		t.Fatalf("start server: %v", err)
+	}
+	srv := httptest.NewServer(a.Handler())
+	t.Cleanup(func() {
+		a.EndRequests()
+		srv.Close()
+		a.Close()
+	})
+	return &Server{App: a, HTTP: srv, URL: srv.URL}
+}
+
+var userCounter atomic.Int64
+
+// Register creates a fresh user and returns a logged-in client.
+func (s *Server) Register(t testing.TB, name string) *mautrix.Client {
+	t.Helper()
+	return RegisterAt(t, s.URL, name)
+}
+
+// RegisterAt registers a user on any server URL.
+func RegisterAt(t testing.TB, url, name string) *mautrix.Client {
+	t.Helper()
+	cli, err := mautrix.NewClient(url, "", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	localpart := fmt.Sprintf("%s%d", name, userCounter.Add(1))
+	resp, err := cli.RegisterDummy(context.Background(), &mautrix.ReqRegister{Username: localpart, Password: "correct horse battery staple"})
+	if err != nil {
+		t.Fatalf("register %s: %v", localpart, err)
+	}
+	cli.SetCredentials(resp.UserID, resp.AccessToken)
+	cli.DeviceID = resp.DeviceID
+	return cli
+}

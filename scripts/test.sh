@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# The whole test suite: every package with the race detector on SQLite,
+# then again on a throwaway PostgreSQL cluster (installed from Debian's
+# packages when missing). Extra arguments go to `go test`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+echo "== go vet"
+go vet ./...
+
+echo "== tests on SQLite"
+go test -race -count=1 "$@" ./...
+
+if [ "${ROHRPOST_SKIP_POSTGRES:-}" = 1 ]; then
+	echo "== PostgreSQL run skipped (ROHRPOST_SKIP_POSTGRES=1)"
+	exit 0
+fi
+pgdir=$(mktemp -d /tmp/rohrpost-pg.XXXXXX)
+trap 'scripts/postgres.sh stop "$pgdir"; rm -rf "$pgdir"' EXIT
+uri=$(scripts/postgres.sh start "$pgdir")
+echo "== tests on PostgreSQL ($uri)"
+ROHRPOST_TEST_POSTGRES="$uri" go test -race -count=1 "$@" ./...
