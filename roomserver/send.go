@@ -81,7 +81,7 @@ func (b *batch) build(r *room, sender spec.UserID, evType string, stateKey *stri
 		}
 	}
 	builder := r.version.NewEventBuilderFromProtoEvent(proto)
-	prev := r.extremities
+	prev := append([]string{}, r.extremities...)
 	if len(prev) > 20 {
 		prev = prev[len(prev)-20:]
 	}

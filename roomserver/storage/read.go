@@ -11,9 +11,14 @@ import (
 	"github.com/rohrpost/rohrpost/internal/sqlutil"
 )
 
-const eventColumns = `event_nid, room_nid, event_id, COALESCE(stream_pos, 0), type, state_key, sender, depth, origin_ts,
-	snapshot_before, COALESCE(membership, ''), rejected, redacted, COALESCE(relates_to, ''), COALESCE(rel_type, ''),
-	COALESCE(txn_session, 0), COALESCE(txn_id, ''), pdu, client`
+// eventColumns lists the columns scanEvent reads, with an optional table prefix.
+func columns(p string) string {
+	return strings.NewReplacer("@", p).Replace(`@event_nid, @room_nid, @event_id, COALESCE(@stream_pos, 0), @type, @state_key, @sender, @depth, @origin_ts,
+	@snapshot_before, COALESCE(@membership, ''), @rejected, @redacted, COALESCE(@relates_to, ''), COALESCE(@rel_type, ''),
+	COALESCE(@txn_session, 0), COALESCE(@txn_id, ''), @pdu, @client`)
+}
+
+var eventColumns = columns("")
 
 func scanEvent(sc interface{ Scan(...any) error }) (*Event, error) {
 	var e Event
@@ -76,7 +81,7 @@ func (s *Store) EventsByNID(ctx context.Context, nids []int64) ([]*Event, error)
 
 // CurrentState loads the current state events of a room.
 func (s *Store) CurrentState(ctx context.Context, roomNID int64) ([]*Event, error) {
-	return scanEvents(s.db.Read.QueryContext(ctx, `SELECT `+prefixed("e.", eventColumns)+` FROM current_state c JOIN events e ON e.event_nid = c.event_nid WHERE c.room_nid = $1`, roomNID))
+	return scanEvents(s.db.Read.QueryContext(ctx, `SELECT `+columns("e.")+` FROM current_state c JOIN events e ON e.event_nid = c.event_nid WHERE c.room_nid = $1`, roomNID))
 }
 
 // RoomEvents returns up to limit stream events of a room with from < pos <= to,
@@ -186,18 +191,6 @@ func (s *Store) TxnEventID(ctx context.Context, session int64, txnID string) (st
 	return id, err
 }
 
-func prefixed(p, cols string) string {
-	parts := strings.Split(cols, ",")
-	for i, c := range parts {
-		c = strings.TrimSpace(c)
-		if strings.HasPrefix(c, "COALESCE(") {
-			parts[i] = "COALESCE(" + p + strings.TrimPrefix(c, "COALESCE(")
-		} else {
-			parts[i] = p + c
-		}
-	}
-	return strings.Join(parts, ", ")
-}
 
 // CountUnread counts the messages of others in a room with after < pos <= upto.
 func (s *Store) CountUnread(ctx context.Context, roomNID, after, upto int64, user string) (int, error) {

@@ -1,0 +1,212 @@
+package roomserver
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"path/filepath"
+	"testing"
+
+	"github.com/matrix-org/gomatrixserverlib/spec"
+	"github.com/rohrpost/rohrpost/config"
+	"github.com/rohrpost/rohrpost/internal/serverkey"
+	"github.com/rohrpost/rohrpost/internal/sqlutil"
+)
+
+func newTestServer(t *testing.T) *Server {
+	t.Helper()
+	dir := t.TempDir()
+	db, err := sqlutil.Open(sqlutil.Options{Type: "sqlite", Path: filepath.Join(dir, "rs.db")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := serverkey.LoadOrCreate(filepath.Join(dir, "key"), "test.local")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := config.Default()
+	s, err := New(cfg, Deps{DB: db, Keys: []serverkey.Key{key}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Start()
+	t.Cleanup(func() { s.Stop(); _ = db.Close() })
+	return s
+}
+
+func user(t *testing.T, id string) spec.UserID {
+	t.Helper()
+	u, err := spec.NewUserID(id, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return *u
+}
+
+func TestCreateRoomAllVersions(t *testing.T) {
+	s := newTestServer(t)
+	ctx := context.Background()
+	alice := user(t, "@alice:test.local")
+	for _, v := range []string{"1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11", "12"} {
+		t.Run("v"+v, func(t *testing.T) {
+			res, err := s.CreateRoom(ctx, CreateRoomRequest{Creator: alice, RoomVersion: v, Name: "room " + v, Topic: "t"})
+			if err != nil {
+				t.Fatalf("create: %v", err)
+			}
+			if got, _ := s.RoomVersion(ctx, res.RoomID); got != v {
+				t.Fatalf("version = %s", got)
+			}
+			if m, _ := s.Membership(ctx, res.RoomID, alice); m != spec.Join {
+				t.Fatalf("creator membership = %s", m)
+			}
+			name, err := s.StateEvent(ctx, res.RoomID, spec.MRoomName, "")
+			if err != nil || string(name.Content) != `{"name":"room `+v+`"}` {
+				t.Fatalf("name = %v, %v", name, err)
+			}
+			if _, err := s.SendEvent(ctx, SendEventRequest{RoomID: res.RoomID, Sender: alice, Type: "m.room.message", Content: json.RawMessage(`{"body":"hi","msgtype":"m.text"}`)}); err != nil {
+				t.Fatalf("send: %v", err)
+			}
+		})
+	}
+}
+
+func TestSendRules(t *testing.T) {
+	s := newTestServer(t)
+	ctx := context.Background()
+	alice, bob := user(t, "@alice:test.local"), user(t, "@bob:test.local")
+	res, err := s.CreateRoom(ctx, CreateRoomRequest{Creator: alice})
+	if err != nil {
+		t.Fatal(err)
+	}
+	room := res.RoomID
+	msg := json.RawMessage(`{"body":"x","msgtype":"m.text"}`)
+	bobKey := bob.String()
+
+	tests := []struct {
+		name    string
+		req     SendEventRequest
+		wantErr error
+	}{
+		{"non-member cannot send", SendEventRequest{RoomID: room, Sender: bob, Type: "m.room.message", Content: msg}, ErrForbidden},
+		{"non-member cannot join an invite-only room", SendEventRequest{RoomID: room, Sender: bob, Type: spec.MRoomMember, StateKey: &bobKey, Content: json.RawMessage(`{"membership":"join"}`)}, ErrForbidden},
+		{"unknown room", SendEventRequest{RoomID: "!nope:test.local", Sender: alice, Type: "m.room.message", Content: msg}, ErrRoomNotFound},
+		{"remote sender", SendEventRequest{RoomID: room, Sender: user(t, "@eve:elsewhere"), Type: "m.room.message", Content: msg}, ErrForbidden},
+		{"too large", SendEventRequest{RoomID: room, Sender: alice, Type: "m.room.message", Content: json.RawMessage(`{"body":"` + string(make([]byte, 0)) + bigString(70000) + `"}`)}, ErrTooLarge},
+		{"member can send", SendEventRequest{RoomID: room, Sender: alice, Type: "m.room.message", Content: msg}, nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := s.SendEvent(ctx, tc.req)
+			if tc.wantErr == nil && err != nil || tc.wantErr != nil && !errors.Is(err, tc.wantErr) {
+				t.Fatalf("err = %v, want %v", err, tc.wantErr)
+			}
+		})
+	}
+}
+
+func bigString(n int) string {
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = 'a'
+	}
+	return string(b)
+}
+
+func TestTransactionIDIsIdempotent(t *testing.T) {
+	s := newTestServer(t)
+	ctx := context.Background()
+	alice := user(t, "@alice:test.local")
+	res, err := s.CreateRoom(ctx, CreateRoomRequest{Creator: alice})
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := SendEventRequest{RoomID: res.RoomID, Sender: alice, Type: "m.room.message", Content: json.RawMessage(`{}`), TxnSession: 7, TxnID: "t1"}
+	first, err := s.SendEvent(ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := s.SendEvent(ctx, req)
+	if err != nil || again.EventID != first.EventID {
+		t.Fatalf("retry gave %v, %v; want %s", again, err, first.EventID)
+	}
+	req.TxnSession = 8
+	other, err := s.SendEvent(ctx, req)
+	if err != nil || other.EventID == first.EventID {
+		t.Fatalf("another device's txn id gave the same event")
+	}
+}
+
+func TestRedaction(t *testing.T) {
+	s := newTestServer(t)
+	ctx := context.Background()
+	alice := user(t, "@alice:test.local")
+	res, err := s.CreateRoom(ctx, CreateRoomRequest{Creator: alice, RoomVersion: "11"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sent, err := s.SendEvent(ctx, SendEventRequest{RoomID: res.RoomID, Sender: alice, Type: "m.room.message", Content: json.RawMessage(`{"body":"secret","msgtype":"m.text"}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	red, err := s.SendEvent(ctx, SendEventRequest{RoomID: res.RoomID, Sender: alice, Type: spec.MRoomRedaction, Content: json.RawMessage(`{"reason":"oops"}`), Redacts: sent.EventID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev, err := s.Event(ctx, sent.EventID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var client struct {
+		Content  map[string]any `json:"content"`
+		Unsigned struct {
+			RedactedBecause struct {
+				EventID string `json:"event_id"`
+			} `json:"redacted_because"`
+		} `json:"unsigned"`
+	}
+	if err := json.Unmarshal(ev.Client, &client); err != nil {
+		t.Fatal(err)
+	}
+	if len(client.Content) != 0 || client.Unsigned.RedactedBecause.EventID != red.EventID {
+		t.Fatalf("redacted event = %s", ev.Client)
+	}
+}
+
+func TestStateSurvivesReload(t *testing.T) {
+	s := newTestServer(t)
+	ctx := context.Background()
+	alice := user(t, "@alice:test.local")
+	res, err := s.CreateRoom(ctx, CreateRoomRequest{Creator: alice, Name: "one"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < fullSnapshotEvery+5; i++ {
+		key := "k" + string(rune('a'+i%26)) + string(rune('a'+i/26))
+		if _, err := s.SendEvent(ctx, SendEventRequest{RoomID: res.RoomID, Sender: alice, Type: "org.example.state", StateKey: &key, Content: json.RawMessage(`{}`)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cached, err := s.room(ctx, res.RoomID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	loaded, err := s.loadRoom(ctx, res.RoomID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(loaded.state) != len(cached.state) || loaded.snapshot != cached.snapshot {
+		t.Fatalf("reloaded state has %d entries at snapshot %d, cache %d at %d", len(loaded.state), loaded.snapshot, len(cached.state), cached.snapshot)
+	}
+	fromSnapshots, err := s.store.StateAt(ctx, cached.snapshot)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(fromSnapshots) != len(cached.state) {
+		t.Fatalf("snapshot chain gives %d entries, want %d", len(fromSnapshots), len(cached.state))
+	}
+	for k, ev := range cached.state {
+		if fromSnapshots[[2]string{k.EventType, k.StateKey}] != ev.nid {
+			t.Fatalf("snapshot disagrees on %v", k)
+		}
+	}
+}
