@@ -15,7 +15,7 @@ import (
 
 // Server is a running test homeserver.
 type Server struct {
-	App *app.App
+	App  *app.App
 	HTTP *httptest.Server
 	URL  string
 }

@@ -191,7 +191,6 @@ func (s *Store) TxnEventID(ctx context.Context, session int64, txnID string) (st
 	return id, err
 }
 
-
 // CountUnread counts the messages of others in a room with after < pos <= upto.
 func (s *Store) CountUnread(ctx context.Context, roomNID, after, upto int64, user string) (int, error) {
 	var n int
