@@ -31,6 +31,8 @@ type API interface {
 	SetVisibility(ctx context.Context, roomID, visibility string) error
 	Visibility(ctx context.Context, roomID string) (string, error)
 	PublicRooms(ctx context.Context) ([]PublicRoom, error)
+
+	UpgradeRoom(ctx context.Context, roomID string, user spec.UserID, newVersion string) (string, error)
 }
 
 // Sentinel errors; transports map them to Matrix errcodes.

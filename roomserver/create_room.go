@@ -137,6 +137,11 @@ func createRoomEvents(req CreateRoomRequest, verImpl gomatrixserverlib.IRoomVers
 		for k, v := range override {
 			pl[k] = v
 		}
+		if verImpl.PrivilegedCreators() {
+			// Creators have unlimited power in these versions and must not
+			// be listed (an upgrade copies the old room's users).
+			pl["users"] = withoutUser(pl["users"], creator)
+		}
 	}
 	events = append(events, state(spec.MRoomPowerLevels, "", pl))
 
@@ -221,4 +226,27 @@ func defaultPowerLevels(creator, preset string, invitees []spec.UserID, privileg
 		"events_default": 0, "state_default": 50, "ban": 50, "kick": 50, "redact": 50, "invite": invite,
 		"notifications": map[string]int{"room": 50},
 	}
+}
+
+// withoutUser removes user from a power levels "users" value.
+func withoutUser(users any, user string) any {
+	var m map[string]json.RawMessage
+	switch u := users.(type) {
+	case json.RawMessage:
+		if json.Unmarshal(u, &m) != nil {
+			return users
+		}
+	case map[string]int64:
+		out := map[string]int64{}
+		for k, v := range u {
+			if k != user {
+				out[k] = v
+			}
+		}
+		return out
+	default:
+		return users
+	}
+	delete(m, user)
+	return m
 }

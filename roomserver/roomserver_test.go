@@ -210,3 +210,35 @@ func TestStateSurvivesReload(t *testing.T) {
 		}
 	}
 }
+
+func TestUpgradeRoom(t *testing.T) {
+	s := newTestServer(t)
+	ctx := context.Background()
+	alice := user(t, "@alice:test.local")
+	for _, target := range []string{"11", "12"} {
+		t.Run("to v"+target, func(t *testing.T) {
+			res, err := s.CreateRoom(ctx, CreateRoomRequest{Creator: alice, RoomVersion: "10", Name: "alt", AliasLocalpart: "upgrade" + target})
+			if err != nil {
+				t.Fatal(err)
+			}
+			newID, err := s.UpgradeRoom(ctx, res.RoomID, alice, target)
+			if err != nil {
+				t.Fatalf("upgrade: %v", err)
+			}
+			if v, _ := s.RoomVersion(ctx, newID); v != target {
+				t.Fatalf("new room version %s", v)
+			}
+			name, err := s.StateEvent(ctx, newID, spec.MRoomName, "")
+			if err != nil || string(name.Content) != `{"name":"alt"}` {
+				t.Fatalf("name not copied: %v %v", name, err)
+			}
+			tomb, err := s.StateEvent(ctx, res.RoomID, "m.room.tombstone", "")
+			if err != nil || !json.Valid(tomb.Content) {
+				t.Fatalf("no tombstone: %v", err)
+			}
+			if id, err := s.ResolveAlias(ctx, "#upgrade"+target+":test.local"); err != nil || id != newID {
+				t.Fatalf("alias points at %s, %v", id, err)
+			}
+		})
+	}
+}

@@ -1,0 +1,133 @@
+package roomserver
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+
+	"github.com/matrix-org/gomatrixserverlib"
+	"github.com/matrix-org/gomatrixserverlib/spec"
+	"github.com/tidwall/gjson"
+)
+
+// upgradeCopiedState are the state events a room upgrade carries over, as
+// the spec's room upgrade section lists them.
+var upgradeCopiedState = []string{"m.room.server_acl", "m.room.encryption", spec.MRoomName, "m.room.avatar",
+	spec.MRoomTopic, "m.room.guest_access", spec.MRoomHistoryVisibility, spec.MRoomJoinRules}
+
+// UpgradeRoom replaces a room with a new one of another version: it
+// creates the new room with the old one's state and power levels, points
+// the old room at it with a tombstone, restricts who may speak in the old
+// room, and moves the local aliases.
+func (s *Server) UpgradeRoom(ctx context.Context, roomID string, user spec.UserID, newVersion string) (string, error) {
+	verImpl, err := gomatrixserverlib.GetRoomVersion(gomatrixserverlib.RoomVersion(newVersion))
+	if err != nil || !verImpl.Stable() {
+		return "", fmt.Errorf("%w: %s", ErrUnsupportedVersion, newVersion)
+	}
+	old, err := s.room(ctx, roomID)
+	if err != nil {
+		return "", err
+	}
+	if !canSendState(old, user.String(), "m.room.tombstone") {
+		return "", fmt.Errorf("%w: you may not upgrade this room", ErrForbidden)
+	}
+	req := CreateRoomRequest{Creator: user, RoomVersion: newVersion, Preset: "private_chat"}
+	creation := map[string]any{"predecessor": map[string]string{"room_id": roomID}}
+	if create := old.get(spec.MRoomCreate, ""); create != nil {
+		c := create.pdu.Content()
+		if t := gjson.GetBytes(c, "type"); t.Exists() {
+			creation["type"] = t.Value()
+		}
+		if f := gjson.GetBytes(c, "m\\.federate"); f.Exists() {
+			creation["m.federate"] = f.Value()
+		}
+	}
+	req.CreationContent, _ = json.Marshal(creation)
+	if pl := old.get(spec.MRoomPowerLevels, ""); pl != nil {
+		req.PowerLevelContentOverride = json.RawMessage(pl.pdu.Content())
+	}
+	for _, t := range upgradeCopiedState {
+		if ev := old.get(t, ""); ev != nil {
+			req.InitialState = append(req.InitialState, InitialStateEvent{Type: t, Content: json.RawMessage(ev.pdu.Content())})
+		}
+	}
+	if m := old.get(spec.MRoomMember, user.String()); m != nil {
+		req.CreatorProfile = MemberProfile{
+			DisplayName: gjson.GetBytes(m.pdu.Content(), "displayname").String(),
+			AvatarURL:   gjson.GetBytes(m.pdu.Content(), "avatar_url").String(),
+		}
+	}
+	created, err := s.CreateRoom(ctx, req)
+	if err != nil {
+		return "", err
+	}
+	newRoomID := created.RoomID
+
+	empty := ""
+	tombstone, _ := json.Marshal(map[string]string{"body": "This room has been replaced", "replacement_room": newRoomID})
+	if _, err := s.SendEvent(ctx, SendEventRequest{RoomID: roomID, Sender: user, Type: "m.room.tombstone", StateKey: &empty, Content: tombstone}); err != nil {
+		return "", fmt.Errorf("tombstone: %w", err)
+	}
+	if err := s.restrictOldRoom(ctx, roomID, user); err != nil {
+		return "", err
+	}
+	if err := s.moveAliases(ctx, roomID, newRoomID, user); err != nil {
+		return "", err
+	}
+	return newRoomID, nil
+}
+
+// restrictOldRoom raises events_default and invite so that ordinary
+// members stop talking in the replaced room.
+func (s *Server) restrictOldRoom(ctx context.Context, roomID string, user spec.UserID) error {
+	ev, err := s.StateEvent(ctx, roomID, spec.MRoomPowerLevels, "")
+	if err != nil {
+		return nil
+	}
+	var pl map[string]any
+	if json.Unmarshal(ev.Content, &pl) != nil {
+		return nil
+	}
+	usersDefault := gjson.GetBytes(ev.Content, "users_default").Int()
+	restricted := max(50, usersDefault+1)
+	pl["events_default"], pl["invite"] = restricted, restricted
+	content, _ := json.Marshal(pl)
+	empty := ""
+	if _, err := s.SendEvent(ctx, SendEventRequest{RoomID: roomID, Sender: user, Type: spec.MRoomPowerLevels, StateKey: &empty, Content: content}); err != nil {
+		return fmt.Errorf("restrict old room: %w", err)
+	}
+	return nil
+}
+
+// moveAliases points the old room's local aliases at the new room and
+// moves the canonical alias event.
+func (s *Server) moveAliases(ctx context.Context, oldID, newID string, user spec.UserID) error {
+	aliases, err := s.store.AliasesOfRoom(ctx, oldID)
+	if err != nil {
+		return err
+	}
+	for _, a := range aliases {
+		_, creator, err := s.store.Alias(ctx, a)
+		if err != nil {
+			continue
+		}
+		if err := s.store.DeleteAlias(ctx, a); err != nil {
+			return err
+		}
+		if err := s.store.PutAlias(ctx, a, newID, creator); err != nil {
+			return err
+		}
+	}
+	ev, err := s.StateEvent(ctx, oldID, spec.MRoomCanonicalAlias, "")
+	if err != nil || len(ev.Content) <= 2 {
+		return nil
+	}
+	empty := ""
+	if _, err := s.SendEvent(ctx, SendEventRequest{RoomID: newID, Sender: user, Type: spec.MRoomCanonicalAlias, StateKey: &empty, Content: ev.Content}); err != nil {
+		return fmt.Errorf("canonical alias in new room: %w", err)
+	}
+	if _, err := s.SendEvent(ctx, SendEventRequest{RoomID: oldID, Sender: user, Type: spec.MRoomCanonicalAlias, StateKey: &empty, Content: json.RawMessage(`{}`)}); err != nil {
+		return fmt.Errorf("canonical alias in old room: %w", err)
+	}
+	return nil
+}
