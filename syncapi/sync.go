@@ -19,7 +19,9 @@ const (
 
 // syncRequest is a parsed GET /sync.
 type syncRequest struct {
-	device    *userapi.Device
+	device *userapi.Device
+	// ignored are the senders the user ignores (m.ignored_user_list).
+	ignored   map[string]bool
 	since     *Token
 	timeout   time.Duration
 	fullState bool

@@ -10,13 +10,14 @@ import (
 	"github.com/rohrpost/rohrpost/roomserver"
 	rsstorage "github.com/rohrpost/rohrpost/roomserver/storage"
 	"github.com/rohrpost/rohrpost/syncapi/storage"
+	"github.com/rohrpost/rohrpost/userapi"
 	"github.com/tidwall/gjson"
 	"github.com/tidwall/sjson"
 )
 
 // buildSync assembles a /sync response for the streams between the
 // request's since token and to. Queries are per room, never per event.
-func (s *Server) buildSync(ctx context.Context, req *syncRequest, to Token) (*syncResponse, error) {
+func (s *Server) buildSync(ctx context.Context, req *syncRequest, to Token) (_ *syncResponse, err error) {
 	dev := req.device
 	user := dev.UserID.String()
 	initial := req.since == nil
@@ -31,6 +32,9 @@ func (s *Server) buildSync(ctx context.Context, req *syncRequest, to Token) (*sy
 		next = to.Max(since)
 	}
 	resp := newSyncResponse(next)
+	if req.ignored, err = s.ignoredUsers(ctx, dev); err != nil {
+		return nil, err
+	}
 
 	items, err := s.users.AccountDataSince(ctx, dev.UserID, since.AccountData, to.AccountData)
 	if err != nil {
@@ -67,7 +71,7 @@ func (s *Server) buildSync(ctx context.Context, req *syncRequest, to Token) (*sy
 				resp.Rooms.Join[m.RoomID] = jr
 			}
 		case spec.Invite:
-			if changed {
+			if changed && !s.invitedByIgnored(ctx, req, m) {
 				ir, err := s.invitedRoom(ctx, m)
 				if err != nil {
 					return nil, err
@@ -193,7 +197,7 @@ func (s *Server) renderTimeline(req *syncRequest, roomID string, evs []*rsstorag
 	}
 	tl.PrevBatch = prev.String()
 	for _, e := range evs {
-		if !req.filter.Room.Timeline.Allows(roomID, e.Type, e.Sender, hasURL(e)) {
+		if !req.filter.Room.Timeline.Allows(roomID, e.Type, e.Sender, hasURL(e)) || (e.StateKey == nil && req.ignored[e.Sender]) {
 			continue
 		}
 		tl.Events = append(tl.Events, s.clientEvent(req.device.SessionID, e))
@@ -413,4 +417,30 @@ func (s *Server) leftRoom(ctx context.Context, req *syncRequest, m rsstorage.Use
 	}
 	lr.State.Events = s.renderState(ctx, req, m.RoomID, stateEvs, evs, req.since == nil)
 	return lr, nil
+}
+
+// ignoredUsers reads the user's m.ignored_user_list.
+func (s *Server) ignoredUsers(ctx context.Context, dev *userapi.Device) (map[string]bool, error) {
+	raw, err := s.users.AccountData(ctx, dev.UserID, "", "m.ignored_user_list")
+	if errors.Is(err, userapi.ErrNotFound) || len(raw) == 0 {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]bool{}
+	gjson.GetBytes(raw, "ignored_users").ForEach(func(k, _ gjson.Result) bool {
+		out[k.String()] = true
+		return true
+	})
+	return out, nil
+}
+
+// invitedByIgnored tells whether an invite comes from an ignored user.
+func (s *Server) invitedByIgnored(ctx context.Context, req *syncRequest, m rsstorage.UserMembership) bool {
+	if len(req.ignored) == 0 {
+		return false
+	}
+	evs, err := s.events.EventsByNID(ctx, []int64{m.EventNID})
+	return err == nil && len(evs) == 1 && req.ignored[evs[0].Sender]
 }
