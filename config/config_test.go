@@ -1,0 +1,62 @@
+package config
+
+import (
+	"slices"
+	"strings"
+	"testing"
+)
+
+func TestSampleLoads(t *testing.T) {
+	cfg, warnings, err := Parse(Sample, t.TempDir())
+	if err != nil {
+		t.Fatalf("sample config: %v", err)
+	}
+	if len(warnings) > 0 {
+		t.Fatalf("sample config has unknown keys: %v", warnings)
+	}
+	if cfg.ServerName != "localhost" {
+		t.Fatalf("server_name = %s", cfg.ServerName)
+	}
+}
+
+func TestUnknownKeysWarn(t *testing.T) {
+	_, warnings, err := Parse([]byte("server_name: x.org\nfuture_key: 1\nlisteners:\n  - port: 1\n    shiny: true\n"), t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"future_key", "listeners[0].shiny"}
+	if !slices.Equal(warnings, want) {
+		t.Fatalf("warnings = %v, want %v", warnings, want)
+	}
+}
+
+func TestInvalidConfigNamesKeys(t *testing.T) {
+	tests := []struct {
+		name, yaml, key string
+	}{
+		{"bad server name", "server_name: 'a b'\n", "server_name"},
+		{"bad port", "listeners:\n  - port: 70000\n", "listeners[0].port"},
+		{"tls without cert", "listeners:\n  - port: 1\n    tls: true\n", "listeners[0].tls"},
+		{"unknown db", "database:\n  type: oracle\n", "database.type"},
+		{"postgres without uri", "database:\n  type: postgres\n", "database.uri"},
+		{"bad room version", "default_room_version: '99'\n", "default_room_version"},
+		{"bad resource", "listeners:\n  - port: 1\n    resources: [magic]\n", "listeners[0].resources"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, _, err := Parse([]byte(tc.yaml), t.TempDir())
+			if err == nil || !strings.Contains(err.Error(), tc.key) {
+				t.Fatalf("err = %v, want one naming %s", err, tc.key)
+			}
+		})
+	}
+}
+
+func FuzzParse(f *testing.F) {
+	f.Add(string(Sample))
+	f.Add("server_name: [")
+	f.Add("listeners: 5")
+	f.Fuzz(func(t *testing.T, s string) {
+		_, _, _ = Parse([]byte(s), t.TempDir())
+	})
+}
