@@ -31,7 +31,7 @@ func TestEventFilterAllows(t *testing.T) {
 }
 
 func TestEventFilterLimit(t *testing.T) {
-	n, neg, huge := 5, -1, 1 << 30
+	n, neg, huge := 5, -1, 1<<30
 	tests := []struct {
 		name  string
 		limit *int
