@@ -26,6 +26,8 @@ type Server struct {
 	users userapi.API
 	rooms roomserver.API
 	uia   *uiaSessions
+	// nonces are the outstanding shared-secret registration nonces.
+	nonces *registrationNonces
 
 	onProfileChange func(ctx context.Context, user spec.UserID, p userapi.Profile)
 	onDeactivate    func(ctx context.Context, user spec.UserID)
@@ -33,6 +35,6 @@ type Server struct {
 
 // New builds the client API.
 func New(cfg *config.Config, deps Deps) (*Server, error) {
-	return &Server{cfg: cfg, users: deps.Users, rooms: deps.Rooms, uia: newUIASessions(),
+	return &Server{cfg: cfg, users: deps.Users, rooms: deps.Rooms, uia: newUIASessions(), nonces: newRegistrationNonces(),
 		onProfileChange: deps.OnProfileChange, onDeactivate: deps.OnDeactivate}, nil
 }

@@ -1,6 +1,292 @@
 package clientapi
 
-// uiaSessions is filled in by the user-interactive auth implementation.
-type uiaSessions struct{}
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"slices"
+	"sync"
+	"time"
 
-func newUIASessions() *uiaSessions { return &uiaSessions{} }
+	"github.com/matrix-org/gomatrixserverlib/spec"
+
+	"github.com/rohrpost/rohrpost/internal/mxhttp"
+	"github.com/rohrpost/rohrpost/userapi"
+)
+
+// Stages of user-interactive auth that the server can check.
+const (
+	stageDummy    = "m.login.dummy"
+	stagePassword = "m.login.password"
+)
+
+const (
+	// uiaLifetime is how long a client has to finish a flow.
+	uiaLifetime = 30 * time.Minute
+	// maxUIASessions bounds the memory that unauthenticated requests
+	// (POST /register) can claim.
+	maxUIASessions = 100000
+)
+
+// uiaOp is one operation that needs user-interactive auth.
+type uiaOp struct {
+	// name is what a session authorises, e.g. "DELETE /devices/ABC". A
+	// session started for one operation cannot complete another.
+	name string
+	// user must authenticate; nil when nobody is logged in (registration).
+	user  *spec.UserID
+	flows [][]string
+}
+
+func (op uiaOp) offers(stage string) bool {
+	for _, f := range op.flows {
+		if slices.Contains(f, stage) {
+			return true
+		}
+	}
+	return false
+}
+
+// uiaSessions are the sessions in progress. They live in memory: a
+// restart only makes clients start their flow again.
+type uiaSessions struct {
+	mu        sync.Mutex
+	sessions  map[string]*uiaSession
+	lastSweep time.Time
+}
+
+// uiaSession is one client's progress; its fields are guarded by
+// uiaSessions.mu.
+type uiaSession struct {
+	id        string
+	op        string
+	user      string
+	created   time.Time
+	completed []string
+	// params is the request body (without auth) the registration was
+	// started with, so that later rounds may send only auth.
+	params json.RawMessage
+	// result is the response of the finished operation, returned again
+	// when a client retries with the same session.
+	result any
+}
+
+func newUIASessions() *uiaSessions {
+	return &uiaSessions{sessions: map[string]*uiaSession{}}
+}
+
+// session returns the session with this id, or a new one when id is "".
+func (u *uiaSessions) session(id string, op uiaOp) (*uiaSession, error) {
+	user := ""
+	if op.user != nil {
+		user = op.user.String()
+	}
+	now := time.Now()
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if id == "" {
+		u.sweep(now, len(u.sessions) >= maxUIASessions)
+		if len(u.sessions) >= maxUIASessions {
+			return nil, &mxhttp.Error{Status: http.StatusTooManyRequests, Code: "M_LIMIT_EXCEEDED", Msg: "Too many authentication sessions in progress"}
+		}
+		var b [18]byte
+		if _, err := rand.Read(b[:]); err != nil {
+			return nil, err
+		}
+		sess := &uiaSession{id: base64.RawURLEncoding.EncodeToString(b[:]), op: op.name, user: user, created: now}
+		u.sessions[sess.id] = sess
+		return sess, nil
+	}
+	sess, ok := u.sessions[id]
+	if !ok || now.Sub(sess.created) > uiaLifetime {
+		return nil, mxhttp.Unknown("Unknown session ID")
+	}
+	if sess.op != op.name || sess.user != user {
+		return nil, mxhttp.Forbidden("Requested operation has changed during the UI authentication session.")
+	}
+	return sess, nil
+}
+
+// sweep drops expired sessions, at most once a minute unless forced.
+func (u *uiaSessions) sweep(now time.Time, force bool) {
+	if !force && now.Sub(u.lastSweep) < time.Minute {
+		return
+	}
+	u.lastSweep = now
+	for id, s := range u.sessions {
+		if now.Sub(s.created) > uiaLifetime {
+			delete(u.sessions, id)
+		}
+	}
+}
+
+// complete records a finished stage and tells whether a flow is now done.
+func (u *uiaSessions) complete(sess *uiaSession, stage string, flows [][]string) (done bool, completed []string) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if stage != "" && !slices.Contains(sess.completed, stage) {
+		sess.completed = append(sess.completed, stage)
+	}
+	completed = slices.Clone(sess.completed)
+	for _, f := range flows {
+		all := true
+		for _, st := range f {
+			if !slices.Contains(completed, st) {
+				all = false
+				break
+			}
+		}
+		if all {
+			return true, completed
+		}
+	}
+	return false, completed
+}
+
+func (u *uiaSessions) result(sess *uiaSession) any {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return sess.result
+}
+
+func (u *uiaSessions) setResult(sess *uiaSession, result any) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	sess.result = result
+}
+
+// params returns the remembered request body if body is empty, and
+// otherwise remembers body.
+func (u *uiaSessions) params(sess *uiaSession, body json.RawMessage) json.RawMessage {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if body == nil {
+		return sess.params
+	}
+	sess.params = body
+	return body
+}
+
+// authDict is the "auth" object of a request.
+type authDict struct {
+	Type     string `json:"type"`
+	Session  string `json:"session"`
+	Password string `json:"password"`
+	// Identifier, or the older User, names who authenticates.
+	Identifier *userIdentifier `json:"identifier"`
+	User       string          `json:"user"`
+}
+
+// parseAuth reads the auth object; absent or null gives the zero value.
+func parseAuth(raw json.RawMessage) (authDict, error) {
+	var auth authDict
+	if len(raw) == 0 || string(raw) == "null" {
+		return auth, nil
+	}
+	// The body was JSON already; an auth of the wrong shape is bad JSON.
+	if err := json.Unmarshal(raw, &auth); err != nil {
+		return auth, mxhttp.BadJSON("auth must be an object with string fields")
+	}
+	return auth, nil
+}
+
+// interactiveAuth runs one round of user-interactive auth for op with
+// a new or continued session. It returns done when a flow is complete;
+// otherwise what to answer: a 401 challenge as the body, or an error.
+func (s *Server) interactiveAuth(ctx context.Context, auth authDict, op uiaOp) (done bool, challenge any, err error) {
+	sess, err := s.uia.session(auth.Session, op)
+	if err != nil {
+		return false, nil, err
+	}
+	return s.continueAuth(ctx, sess, auth, op)
+}
+
+// continueAuth is interactiveAuth for a session the caller already has.
+func (s *Server) continueAuth(ctx context.Context, sess *uiaSession, auth authDict, op uiaOp) (bool, any, error) {
+	var (
+		failure *mxhttp.Error
+		stage   string
+		err     error
+	)
+	switch {
+	case auth.Type == "":
+		// No stage attempted: report progress, or finish a flow that
+		// was completed out of band.
+	case !op.offers(auth.Type):
+		failure = &mxhttp.Error{Code: "M_UNRECOGNIZED", Msg: "Authentication stage " + auth.Type + " is not offered here"}
+	default:
+		if failure, err = s.checkStage(ctx, auth, op); err != nil {
+			return false, nil, err
+		}
+		if failure == nil {
+			stage = auth.Type
+		}
+	}
+	done, completed := s.uia.complete(sess, stage, op.flows)
+	if done {
+		return true, nil, nil
+	}
+	return false, uiaChallenge(sess.id, op, completed, failure), nil
+}
+
+// checkStage verifies one stage. A wrong credential is a failure the
+// client may retry (it goes into the 401); an error ends the request.
+func (s *Server) checkStage(ctx context.Context, auth authDict, op uiaOp) (*mxhttp.Error, error) {
+	switch auth.Type {
+	case stageDummy:
+		return nil, nil
+	case stagePassword:
+		if op.user == nil {
+			return nil, mxhttp.Forbidden("Password authentication needs a logged-in user")
+		}
+		user, err := s.identifiedUser(auth.Identifier, auth.User)
+		if err != nil {
+			return nil, err
+		}
+		if user != *op.user {
+			return nil, mxhttp.Forbidden("The authenticated user does not own this session")
+		}
+		err = s.users.CheckPassword(ctx, user, auth.Password)
+		switch {
+		case err == nil:
+			return nil, nil
+		case errors.Is(err, userapi.ErrBadCredentials), errors.Is(err, userapi.ErrDeactivated):
+			return mxhttp.Forbidden("Invalid password"), nil
+		default:
+			return nil, err
+		}
+	}
+	return &mxhttp.Error{Code: "M_UNRECOGNIZED", Msg: "Unknown authentication stage " + auth.Type}, nil
+}
+
+type uiaFlow struct {
+	Stages []string `json:"stages"`
+}
+
+// uiaChallenge is the 401 body: flows, params and session, completed once
+// there is progress or a failure, and errcode/error for a failed stage.
+func uiaChallenge(session string, op uiaOp, completed []string, failure *mxhttp.Error) mxhttp.Response {
+	flows := make([]uiaFlow, len(op.flows))
+	for i, f := range op.flows {
+		flows[i] = uiaFlow{Stages: f}
+	}
+	body := map[string]any{
+		"flows":   flows,
+		"params":  map[string]any{},
+		"session": session,
+	}
+	if len(completed) > 0 || failure != nil {
+		if completed == nil {
+			completed = []string{}
+		}
+		body["completed"] = completed
+	}
+	if failure != nil {
+		body["errcode"] = failure.Code
+		body["error"] = failure.Msg
+	}
+	return mxhttp.Response{Status: http.StatusUnauthorized, Body: body}
+}

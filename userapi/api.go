@@ -21,6 +21,9 @@ type API interface {
 
 	// Devices and access tokens
 	VerifyAccessToken(ctx context.Context, token string) (*Device, error)
+	// DeviceSeen notes that dev made a request from ip with userAgent; it
+	// is cheap to call on every request.
+	DeviceSeen(ctx context.Context, dev *Device, ip, userAgent string) error
 	Logout(ctx context.Context, device *Device) error
 	LogoutAll(ctx context.Context, user spec.UserID) error
 	Devices(ctx context.Context, user spec.UserID) ([]DeviceInfo, error)
@@ -38,6 +41,10 @@ type API interface {
 	// AccountDataSince returns what changed in (from, to]; from 0 gives all.
 	AccountDataSince(ctx context.Context, user spec.UserID, from, to int64) ([]AccountDataItem, error)
 	AccountDataPosition(ctx context.Context) (int64, error)
+	// PutTag and DeleteTag change one tag of the room's m.tag account data
+	// atomically and return the new stream position.
+	PutTag(ctx context.Context, user spec.UserID, roomID, tag string, content json.RawMessage) (int64, error)
+	DeleteTag(ctx context.Context, user spec.UserID, roomID, tag string) (int64, error)
 
 	// Filters
 	PutFilter(ctx context.Context, user spec.UserID, filter json.RawMessage) (string, error)
@@ -52,6 +59,7 @@ var (
 	ErrUnknownToken    = errors.New("unknown access token")
 	ErrNotFound        = errors.New("not found")
 	ErrDeactivated     = errors.New("account deactivated")
+	ErrInvalidFilter   = errors.New("filter is not a JSON object")
 )
 
 // AccountKind distinguishes full accounts from guests.
@@ -106,6 +114,8 @@ type DeviceInfo struct {
 	DisplayName *string `json:"display_name,omitempty"`
 	LastSeenIP  *string `json:"last_seen_ip,omitempty"`
 	LastSeenTS  *int64  `json:"last_seen_ts,omitempty"`
+	// LastSeenUserAgent is for admins (whois), not for GET /devices.
+	LastSeenUserAgent string `json:"-"`
 }
 
 type Account struct {

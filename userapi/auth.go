@@ -1,6 +1,8 @@
 package userapi
 
 import (
+	"errors"
+	"net"
 	"net/http"
 	"strings"
 
@@ -28,12 +30,24 @@ func Authenticate(api API, r *http.Request) (*Device, error) {
 	}
 	dev, err := api.VerifyAccessToken(r.Context(), token)
 	if err != nil {
-		if err == ErrUnknownToken {
+		if errors.Is(err, ErrUnknownToken) {
 			return nil, mxhttp.UnknownToken("Unknown access token")
 		}
 		return nil, err
 	}
+	// Last-seen data is informational (GET /devices, whois); a failure to
+	// record it must not fail the request.
+	_ = api.DeviceSeen(r.Context(), dev, remoteIP(r), r.UserAgent())
 	return dev, nil
+}
+
+// remoteIP is the address the request came from, without the port.
+func remoteIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
 }
 
 // Authed adapts a handler that needs the caller's device.

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"runtime/debug"
+	"unicode/utf8"
 )
 
 // Response lets a handler choose a status other than 200.
@@ -81,7 +82,9 @@ func Unmarshal(body []byte, v any) error {
 	if len(body) == 0 {
 		body = []byte("{}")
 	}
-	if !json.Valid(body) || body[0] != '{' {
+	// encoding/json would quietly replace invalid UTF-8; the spec wants
+	// such a body refused as not JSON.
+	if !json.Valid(body) || body[0] != '{' || !utf8.Valid(body) {
 		return NotJSON("Content not JSON.")
 	}
 	if err := json.Unmarshal(body, v); err != nil {

@@ -1,0 +1,132 @@
+package clientapi
+
+import (
+	"net/http"
+	"strings"
+
+	"github.com/matrix-org/gomatrixserverlib/spec"
+
+	"github.com/rohrpost/rohrpost/internal/mxhttp"
+	"github.com/rohrpost/rohrpost/userapi"
+)
+
+const loginTypePassword = "m.login.password"
+
+// userIdentifier is the spec's identifier object of login and
+// m.login.password auth.
+type userIdentifier struct {
+	Type    string `json:"type"`
+	User    string `json:"user"`
+	Medium  string `json:"medium"`
+	Address string `json:"address"`
+	Country string `json:"country"`
+	Phone   string `json:"phone"`
+}
+
+type loginRequest struct {
+	Type       string          `json:"type"`
+	Identifier *userIdentifier `json:"identifier"`
+	// User, Medium and Address are the deprecated forms of Identifier.
+	User                     string `json:"user"`
+	Medium                   string `json:"medium"`
+	Address                  string `json:"address"`
+	Password                 string `json:"password"`
+	DeviceID                 string `json:"device_id"`
+	InitialDeviceDisplayName string `json:"initial_device_display_name"`
+	RefreshToken             bool   `json:"refresh_token"`
+}
+
+type loginResponse struct {
+	UserID      string `json:"user_id"`
+	AccessToken string `json:"access_token"`
+	DeviceID    string `json:"device_id"`
+	HomeServer  string `json:"home_server"`
+}
+
+// loginFlows is GET /login. Only what is implemented is offered.
+func (s *Server) loginFlows(r *http.Request) (any, error) {
+	return map[string]any{"flows": []map[string]string{{"type": loginTypePassword}}}, nil
+}
+
+// login is POST /login.
+func (s *Server) login(r *http.Request) (any, error) {
+	var req loginRequest
+	if err := mxhttp.DecodeJSON(r, mxhttp.DefaultMaxBody, &req); err != nil {
+		return nil, err
+	}
+	if req.Type != loginTypePassword {
+		return nil, mxhttp.Unknown("Bad login type.")
+	}
+	id := req.Identifier
+	if id == nil {
+		id = &userIdentifier{Type: "m.id.user", User: req.User}
+		if req.User == "" && (req.Medium != "" || req.Address != "") {
+			id = &userIdentifier{Type: "m.id.thirdparty", Medium: req.Medium, Address: req.Address}
+		}
+	}
+	user, err := s.identifiedUser(id, "")
+	if err != nil {
+		return nil, err
+	}
+	if len(req.DeviceID) > maxDeviceIDLength {
+		return nil, mxhttp.InvalidParam("device_id is too long")
+	}
+	sess, err := s.users.LoginPassword(r.Context(), userapi.LoginRequest{
+		User:              user,
+		Password:          req.Password,
+		DeviceID:          req.DeviceID,
+		DeviceDisplayName: req.InitialDeviceDisplayName,
+	})
+	if err != nil {
+		return nil, userError(err)
+	}
+	return loginResponse{
+		UserID:      sess.UserID.String(),
+		AccessToken: sess.AccessToken,
+		DeviceID:    sess.DeviceID,
+		HomeServer:  string(sess.UserID.Domain()),
+	}, nil
+}
+
+// identifiedUser resolves an identifier (or, with id nil, the legacy
+// "user" field) to a local user id. A localpart or full user id is
+// matched case-insensitively, as registration lower-cases it.
+func (s *Server) identifiedUser(id *userIdentifier, legacyUser string) (spec.UserID, error) {
+	if id == nil {
+		if legacyUser == "" {
+			return spec.UserID{}, mxhttp.MissingParam("Missing identifier")
+		}
+		id = &userIdentifier{Type: "m.id.user", User: legacyUser}
+	}
+	switch id.Type {
+	case "m.id.user":
+	case "m.id.thirdparty", "m.id.phone":
+		// No account has a third-party identifier.
+		return spec.UserID{}, mxhttp.Forbidden("Unknown third-party identifier")
+	default:
+		return spec.UserID{}, mxhttp.Unknown("Unknown identifier type")
+	}
+	name := id.User
+	if name == "" {
+		return spec.UserID{}, mxhttp.MissingParam("Missing user in identifier")
+	}
+	if !strings.HasPrefix(name, "@") {
+		name = "@" + name + ":" + string(s.cfg.ServerName)
+	}
+	user, err := spec.NewUserID(name, true)
+	if err != nil {
+		if strings.HasPrefix(id.User, "@") {
+			return spec.UserID{}, mxhttp.InvalidParam("Invalid user ID")
+		}
+		// A localpart that cannot be part of a user id has no account.
+		return spec.UserID{}, mxhttp.Forbidden("Invalid username or password")
+	}
+	if !s.isLocalServer(user.Domain()) {
+		return spec.UserID{}, mxhttp.Forbidden("Invalid username or password")
+	}
+	lower, err := spec.NewUserID("@"+strings.ToLower(user.Local())+":"+string(user.Domain()), true)
+	if err != nil {
+		return spec.UserID{}, mxhttp.InvalidParam("Invalid user ID")
+	}
+	return *lower, nil
+}

@@ -1,0 +1,203 @@
+package clientapi
+
+import (
+	"encoding/json"
+	"net/http"
+	"strings"
+
+	"github.com/matrix-org/gomatrixserverlib/spec"
+
+	"github.com/rohrpost/rohrpost/internal/mxhttp"
+	"github.com/rohrpost/rohrpost/userapi"
+)
+
+// Limits on what clients choose; longer values are refused, not cut.
+const (
+	maxPasswordLength = 512
+	maxDeviceIDLength = 255
+)
+
+// registerOp is the user-interactive auth of POST /register: open
+// registration asks only for m.login.dummy.
+var registerOp = uiaOp{name: "POST /register", flows: [][]string{{stageDummy}}}
+
+type registerRequest struct {
+	Username                 string  `json:"username"`
+	Password                 string  `json:"password"`
+	DeviceID                 string  `json:"device_id"`
+	InitialDeviceDisplayName string  `json:"initial_device_display_name"`
+	InhibitLogin             bool    `json:"inhibit_login"`
+	RefreshToken             bool    `json:"refresh_token"`
+	GuestAccessToken         *string `json:"guest_access_token"`
+}
+
+type registerResponse struct {
+	UserID      string `json:"user_id"`
+	AccessToken string `json:"access_token,omitempty"`
+	DeviceID    string `json:"device_id,omitempty"`
+	HomeServer  string `json:"home_server"`
+}
+
+func newRegisterResponse(sess *userapi.Session) registerResponse {
+	return registerResponse{
+		UserID:      sess.UserID.String(),
+		AccessToken: sess.AccessToken,
+		DeviceID:    sess.DeviceID,
+		HomeServer:  string(sess.UserID.Domain()),
+	}
+}
+
+// register is POST /register.
+func (s *Server) register(r *http.Request) (any, error) {
+	var fields map[string]json.RawMessage
+	if err := mxhttp.DecodeJSON(r, mxhttp.DefaultMaxBody, &fields); err != nil {
+		return nil, err
+	}
+	switch kind := r.URL.Query().Get("kind"); kind {
+	case "", "user":
+	case "guest":
+		return s.registerGuest(r, fields)
+	default:
+		return nil, mxhttp.InvalidParam("kind must be user or guest")
+	}
+	if !s.cfg.EnableRegistration {
+		return nil, mxhttp.Forbidden("Registration is disabled")
+	}
+	auth, err := parseAuth(fields["auth"])
+	if err != nil {
+		return nil, err
+	}
+	delete(fields, "auth")
+	sess, err := s.uia.session(auth.Session, registerOp)
+	if err != nil {
+		return nil, err
+	}
+	// A retry of a finished registration gets the same answer.
+	if res := s.uia.result(sess); res != nil {
+		return res, nil
+	}
+	// Later rounds may send only auth; the first round's fields count.
+	var params json.RawMessage
+	if len(fields) > 0 {
+		if params, err = json.Marshal(fields); err != nil {
+			return nil, err
+		}
+	}
+	var req registerRequest
+	if params = s.uia.params(sess, params); params != nil {
+		if err := mxhttp.Unmarshal(params, &req); err != nil {
+			return nil, err
+		}
+	}
+	if req.GuestAccessToken != nil {
+		return nil, mxhttp.Forbidden("Upgrading guest accounts is not supported")
+	}
+	// The spec wants these checks before user-interactive auth.
+	var user *spec.UserID
+	if req.Username != "" {
+		if user, err = s.newLocalUser(strings.ToLower(req.Username)); err != nil {
+			return nil, err
+		}
+		free, err := s.users.UsernameAvailable(r.Context(), *user)
+		if err != nil {
+			return nil, userError(err)
+		}
+		if !free {
+			return nil, mxhttp.UserInUse("User ID already taken.")
+		}
+	}
+	if len(req.Password) > maxPasswordLength {
+		return nil, mxhttp.InvalidParam("Password is too long")
+	}
+	if len(req.DeviceID) > maxDeviceIDLength {
+		return nil, mxhttp.InvalidParam("device_id is too long")
+	}
+
+	done, challenge, err := s.continueAuth(r.Context(), sess, auth, registerOp)
+	if !done {
+		return challenge, err
+	}
+	if req.Password == "" {
+		return nil, mxhttp.MissingParam("Missing password")
+	}
+	rr := userapi.RegisterRequest{
+		Password:          req.Password,
+		Kind:              userapi.KindUser,
+		NoDevice:          req.InhibitLogin,
+		DeviceID:          req.DeviceID,
+		DeviceDisplayName: req.InitialDeviceDisplayName,
+	}
+	if user != nil {
+		rr.User = *user
+	}
+	created, err := s.users.Register(r.Context(), rr)
+	if err != nil {
+		return nil, userError(err)
+	}
+	res := newRegisterResponse(created)
+	s.uia.setResult(sess, res)
+	return res, nil
+}
+
+// registerGuest is POST /register?kind=guest. The spec has the server
+// ignore everything but initial_device_display_name.
+func (s *Server) registerGuest(r *http.Request, fields map[string]json.RawMessage) (any, error) {
+	if !s.cfg.AllowGuestAccess {
+		return nil, mxhttp.Forbidden("Guest access is disabled")
+	}
+	var displayName string
+	if raw, ok := fields["initial_device_display_name"]; ok {
+		// A display name of the wrong type is ignored like the rest.
+		_ = json.Unmarshal(raw, &displayName)
+	}
+	created, err := s.users.Register(r.Context(), userapi.RegisterRequest{Kind: userapi.KindGuest, DeviceDisplayName: displayName})
+	if err != nil {
+		return nil, userError(err)
+	}
+	return newRegisterResponse(created), nil
+}
+
+// registerAvailable is GET /register/available.
+func (s *Server) registerAvailable(r *http.Request) (any, error) {
+	username := r.URL.Query().Get("username")
+	if username == "" {
+		return nil, mxhttp.MissingParam("Missing username")
+	}
+	user, err := s.newLocalUser(strings.ToLower(username))
+	if err != nil {
+		return nil, err
+	}
+	free, err := s.users.UsernameAvailable(r.Context(), *user)
+	if err != nil {
+		return nil, userError(err)
+	}
+	if !free {
+		return nil, mxhttp.UserInUse("User ID already taken.")
+	}
+	return map[string]bool{"available": true}, nil
+}
+
+// newLocalUser makes the user id for a localpart chosen at registration,
+// or answers M_INVALID_USERNAME.
+func (s *Server) newLocalUser(localpart string) (*spec.UserID, error) {
+	if err := userapi.ValidateLocalpart(localpart, s.cfg.ServerName); err != nil {
+		return nil, userError(err)
+	}
+	// ValidateLocalpart allows "+", which the parser's current grammar lacks.
+	user, err := spec.NewUserID("@"+localpart+":"+string(s.cfg.ServerName), true)
+	if err != nil {
+		return nil, mxhttp.InvalidUsername(err.Error())
+	}
+	return user, nil
+}
+
+// threepidDenied answers the requestToken endpoints of registration and
+// of adding a 3PID: the server has no way to validate email addresses or
+// phone numbers.
+func (s *Server) threepidDenied(r *http.Request) (any, error) {
+	var body map[string]json.RawMessage
+	if err := mxhttp.DecodeJSON(r, mxhttp.DefaultMaxBody, &body); err != nil {
+		return nil, err
+	}
+	return nil, &mxhttp.Error{Status: http.StatusForbidden, Code: "M_THREEPID_DENIED", Msg: "Third-party identifiers are not supported by this server"}
+}

@@ -1,0 +1,122 @@
+package storage
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+)
+
+// Account is a row of accounts.
+type Account struct {
+	UserID       string
+	PasswordHash string
+	IsGuest      bool
+	IsAdmin      bool
+	Deactivated  bool
+	CreatedTS    int64
+}
+
+// Revoked is a device whose access token stopped working; callers drop it
+// from their token caches.
+type Revoked struct {
+	SessionID int64
+	TokenHash []byte
+}
+
+// CreateAccount inserts the account with its profile and, if dev is not
+// nil, its first device, all in one transaction. It fails with ErrExists
+// when the user id is taken. dev.SessionID is set on success.
+func (s *Store) CreateAccount(ctx context.Context, acc Account, displayName string, dev *Device) error {
+	var (
+		sessionID int64
+		name      *string
+	)
+	err := s.db.Write(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `INSERT INTO accounts (user_id, password_hash, is_guest, is_admin, deactivated, created_ts)
+			VALUES ($1, $2, $3, $4, FALSE, $5) ON CONFLICT (user_id) DO NOTHING`,
+			acc.UserID, acc.PasswordHash, acc.IsGuest, acc.IsAdmin, acc.CreatedTS)
+		if err != nil {
+			return fmt.Errorf("insert account: %w", err)
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n == 0 {
+			return fmt.Errorf("account %s: %w", acc.UserID, ErrExists)
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO profiles (user_id, displayname, avatar_url) VALUES ($1, $2, '')`,
+			acc.UserID, displayName); err != nil {
+			return fmt.Errorf("insert profile: %w", err)
+		}
+		if dev != nil {
+			if sessionID, name, _, err = insertDevice(ctx, tx, dev); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err == nil && dev != nil {
+		dev.SessionID, dev.DisplayName = sessionID, name
+	}
+	return err
+}
+
+// Account returns the account, deactivated or not.
+func (s *Store) Account(ctx context.Context, userID string) (*Account, error) {
+	a := Account{UserID: userID}
+	err := s.db.Read.QueryRowContext(ctx, `SELECT password_hash, is_guest, is_admin, deactivated, created_ts
+		FROM accounts WHERE user_id = $1`, userID).
+		Scan(&a.PasswordHash, &a.IsGuest, &a.IsAdmin, &a.Deactivated, &a.CreatedTS)
+	if err != nil {
+		return nil, notFound(err, "account "+userID)
+	}
+	return &a, nil
+}
+
+// SetPasswordHash replaces the password of an active account. With
+// logout, it also deletes every device but keepDevice ("" keeps none).
+func (s *Store) SetPasswordHash(ctx context.Context, userID, hash string, logout bool, keepDevice string) ([]Revoked, error) {
+	var revoked []Revoked
+	err := s.db.Write(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE accounts SET password_hash = $1 WHERE user_id = $2 AND deactivated = FALSE`, hash, userID)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n == 0 {
+			return fmt.Errorf("account %s: %w", userID, ErrNotFound)
+		}
+		if !logout {
+			return nil
+		}
+		revoked, err = deleteDevicesWhere(ctx, tx, `user_id = $1 AND device_id <> $2`, userID, keepDevice)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return revoked, nil
+}
+
+// Deactivate marks the account deactivated, erases its password and
+// deletes all its devices.
+func (s *Store) Deactivate(ctx context.Context, userID string) ([]Revoked, error) {
+	var revoked []Revoked
+	err := s.db.Write(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE accounts SET deactivated = TRUE, password_hash = '' WHERE user_id = $1`, userID)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n == 0 {
+			return fmt.Errorf("account %s: %w", userID, ErrNotFound)
+		}
+		revoked, err = deleteDevicesWhere(ctx, tx, `user_id = $1`, userID)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return revoked, nil
+}
