@@ -237,4 +237,3 @@ func residentMemory(pid int) (int64, error) {
 	}
 	return 0, fmt.Errorf("no VmRSS for pid %d", pid)
 }
-

@@ -184,7 +184,19 @@ func TestKillDuringConcurrentSends(t *testing.T) {
 			}
 		}(i, cli)
 	}
-	time.Sleep(1500 * time.Millisecond)
+	// Kill mid-stream, early enough that one /sync timeline (at most 1000
+	// events) still holds the whole room.
+	for deadline := time.Now().Add(1500 * time.Millisecond); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		mu.Lock()
+		n := 0
+		for _, a := range ackedBy {
+			n += len(a)
+		}
+		mu.Unlock()
+		if n >= 400 {
+			break
+		}
+	}
 	p.kill(t)
 	close(stop)
 	wg.Wait()

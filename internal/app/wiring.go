@@ -26,6 +26,22 @@ func (n *notifyingUsers) PutAccountData(ctx context.Context, user spec.UserID, r
 	return pos, err
 }
 
+func (n *notifyingUsers) PutTag(ctx context.Context, user spec.UserID, roomID, tag string, content json.RawMessage) (int64, error) {
+	pos, err := n.API.PutTag(ctx, user, roomID, tag, content)
+	if err == nil && n.sync != nil {
+		n.sync.NotifyAccountData(user.String(), pos)
+	}
+	return pos, err
+}
+
+func (n *notifyingUsers) DeleteTag(ctx context.Context, user spec.UserID, roomID, tag string) (int64, error) {
+	pos, err := n.API.DeleteTag(ctx, user, roomID, tag)
+	if err == nil && n.sync != nil {
+		n.sync.NotifyAccountData(user.String(), pos)
+	}
+	return pos, err
+}
+
 // profileHooks makes profile changes update the user's member events, and
 // deactivation leave every room.
 func profileHooks(rooms roomserver.API) (onProfile func(context.Context, spec.UserID, userapi.Profile), onDeactivate func(context.Context, spec.UserID)) {
