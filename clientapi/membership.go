@@ -199,6 +199,9 @@ func (s *Server) forgetRoom(r *http.Request, dev *userapi.Device) (any, error) {
 	if current == spec.Join {
 		return nil, mxhttp.Unknown("You must leave the room before forgetting it")
 	}
+	if err := s.rooms.ForgetRoom(r.Context(), roomID, dev.UserID); err != nil {
+		return nil, roomError(err)
+	}
 	return struct{}{}, nil
 }
 

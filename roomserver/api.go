@@ -20,6 +20,8 @@ type API interface {
 	Membership(ctx context.Context, roomID string, user spec.UserID) (string, error)
 	JoinedMembers(ctx context.Context, roomID string) (map[string]MemberProfile, error)
 	JoinedRooms(ctx context.Context, user spec.UserID) ([]string, error)
+	// ForgetRoom hides a room the user left from their /sync.
+	ForgetRoom(ctx context.Context, roomID string, user spec.UserID) error
 	RoomSummary(ctx context.Context, roomID string, user spec.UserID) (*Summary, error)
 	Event(ctx context.Context, eventID string) (*Event, error)
 

@@ -137,3 +137,12 @@ func (s *Server) RoomSummary(ctx context.Context, roomID string, user spec.UserI
 	sum.Heroes = others[:min(5, len(others))]
 	return sum, nil
 }
+
+// ForgetRoom marks the user's left membership as forgotten.
+func (s *Server) ForgetRoom(ctx context.Context, roomID string, user spec.UserID) error {
+	r, err := s.room(ctx, roomID)
+	if err != nil {
+		return err
+	}
+	return s.store.Forget(ctx, r.nid, user.String())
+}

@@ -79,6 +79,9 @@ func (s *Server) buildSync(ctx context.Context, req *syncRequest, to Token) (_ *
 				resp.Rooms.Invite[m.RoomID] = ir
 			}
 		case spec.Leave, spec.Ban:
+			if m.Forgotten {
+				continue
+			}
 			if (!initial && changed) || (initial && req.filter.Room.IncludeLeave) {
 				lr, err := s.leftRoom(ctx, req, m, since, roomData[m.RoomID])
 				if err != nil {

@@ -154,11 +154,12 @@ type UserMembership struct {
 	Membership string
 	EventNID   int64
 	StreamPos  int64
+	Forgotten  bool
 }
 
 // MembershipsOfUser lists the user's current memberships of every room.
 func (s *Store) MembershipsOfUser(ctx context.Context, userID string) ([]UserMembership, error) {
-	rows, err := s.db.Read.QueryContext(ctx, `SELECT m.room_nid, r.room_id, m.membership, m.event_nid, m.stream_pos
+	rows, err := s.db.Read.QueryContext(ctx, `SELECT m.room_nid, r.room_id, m.membership, m.event_nid, m.stream_pos, m.forgotten
 		FROM memberships m JOIN rooms r ON r.room_nid = m.room_nid WHERE m.user_id = $1`, userID)
 	if err != nil {
 		return nil, err
@@ -167,9 +168,11 @@ func (s *Store) MembershipsOfUser(ctx context.Context, userID string) ([]UserMem
 	var out []UserMembership
 	for rows.Next() {
 		var m UserMembership
-		if err := rows.Scan(&m.RoomNID, &m.RoomID, &m.Membership, &m.EventNID, &m.StreamPos); err != nil {
+		var forgotten int
+		if err := rows.Scan(&m.RoomNID, &m.RoomID, &m.Membership, &m.EventNID, &m.StreamPos, &forgotten); err != nil {
 			return nil, err
 		}
+		m.Forgotten = forgotten != 0
 		out = append(out, m)
 	}
 	return out, rows.Err()

@@ -139,3 +139,11 @@ func (s *Store) PublicRoomIDs(ctx context.Context) ([]string, error) {
 	}
 	return out, rows.Err()
 }
+
+// Forget marks a user's past membership of a room as forgotten.
+func (s *Store) Forget(ctx context.Context, roomNID int64, userID string) error {
+	return s.db.Write(ctx, func(tx *sql.Tx) error {
+		_, err := tx.Exec(`UPDATE memberships SET forgotten = 1 WHERE room_nid = $1 AND user_id = $2 AND membership IN ('leave', 'ban')`, roomNID, userID)
+		return err
+	})
+}

@@ -121,7 +121,7 @@ func (s *Store) WriteBatch(tx *sql.Tx, b *Batch) error {
 	}
 	for _, m := range b.Memberships {
 		if _, err := tx.Exec(`INSERT INTO memberships (room_nid, user_id, membership, event_nid, stream_pos) VALUES ($1, $2, $3, $4, $5)
-			ON CONFLICT (room_nid, user_id) DO UPDATE SET membership = excluded.membership, event_nid = excluded.event_nid, stream_pos = excluded.stream_pos`,
+			ON CONFLICT (room_nid, user_id) DO UPDATE SET membership = excluded.membership, event_nid = excluded.event_nid, stream_pos = excluded.stream_pos, forgotten = 0`,
 			m.RoomNID, m.UserID, m.Membership, m.EventNID, m.StreamPos); err != nil {
 			return fmt.Errorf("membership: %w", err)
 		}
