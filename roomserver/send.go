@@ -1,6 +1,7 @@
 package roomserver
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -35,6 +36,9 @@ func (s *Server) SendEvent(ctx context.Context, req SendEventRequest) (*SendEven
 		r, err := b.room(ctx, req.RoomID)
 		if err != nil {
 			return nil, err
+		}
+		if id := unchangedState(r, req); id != "" {
+			return &SendEventResponse{EventID: id}, nil
 		}
 		pdu, err := b.build(r, req.Sender, req.Type, req.StateKey, req.Content, req.Redacts)
 		if err != nil {
@@ -114,4 +118,23 @@ func redactsInContent(v gomatrixserverlib.IRoomVersion) bool {
 		return false
 	}
 	return true
+}
+
+// unchangedState returns the current state event's id when req would
+// replace it with the same content from the same sender: sending a state
+// event twice (or joining twice) does not create a new event.
+func unchangedState(r *room, req SendEventRequest) string {
+	if req.StateKey == nil {
+		return ""
+	}
+	cur := r.get(req.Type, *req.StateKey)
+	if cur == nil || string(cur.pdu.SenderID()) != req.Sender.String() {
+		return ""
+	}
+	a, err1 := gomatrixserverlib.CanonicalJSON(cur.pdu.Content())
+	b, err2 := gomatrixserverlib.CanonicalJSON(req.Content)
+	if err1 != nil || err2 != nil || !bytes.Equal(a, b) {
+		return ""
+	}
+	return cur.pdu.EventID()
 }

@@ -23,6 +23,8 @@ func (s *Server) Routes(r *mux.Router) {
 		c.Handle("/rooms/{roomId}/typing/{userId}", auth(s.handleTyping)).Methods(http.MethodPut)
 		c.Handle("/rooms/{roomId}/receipt/{receiptType}/{eventId}", auth(s.handleReceipt)).Methods(http.MethodPost)
 		c.Handle("/rooms/{roomId}/read_markers", auth(s.handleReadMarkers)).Methods(http.MethodPost)
+		c.Handle("/presence/{userId}/status", auth(s.handleGetPresence)).Methods(http.MethodGet)
+		c.Handle("/presence/{userId}/status", auth(s.handlePutPresence)).Methods(http.MethodPut)
 	}
 	v1 := r.PathPrefix("/_matrix/client/v1").Subrouter()
 	v1.Handle("/rooms/{roomId}/relations/{eventId}", auth(s.handleRelations)).Methods(http.MethodGet)

@@ -75,7 +75,11 @@ func (s *Server) latestToken(ctx context.Context) (Token, error) {
 	if err != nil {
 		return Token{}, err
 	}
-	return Token{PDU: pdu, Typing: s.typing.position(), Receipt: receipt, AccountData: ad}, nil
+	presence, err := s.store.MaxPresencePos(ctx)
+	if err != nil {
+		return Token{}, err
+	}
+	return Token{PDU: pdu, Typing: s.typing.position(), Receipt: receipt, AccountData: ad, Presence: presence}, nil
 }
 
 // Start consumes the roomserver's output from now on and expires typing.

@@ -21,11 +21,13 @@ const (
 type syncRequest struct {
 	device *userapi.Device
 	// ignored are the senders the user ignores (m.ignored_user_list).
-	ignored   map[string]bool
-	since     *Token
-	timeout   time.Duration
-	fullState bool
-	filter    *Filter
+	ignored map[string]bool
+	// setPresence is the presence the client asked to be shown with.
+	setPresence string
+	since       *Token
+	timeout     time.Duration
+	fullState   bool
+	filter      *Filter
 }
 
 func (s *Server) parseSyncRequest(r *http.Request, dev *userapi.Device) (*syncRequest, error) {
@@ -52,8 +54,11 @@ func (s *Server) parseSyncRequest(r *http.Request, dev *userapi.Device) (*syncRe
 	default:
 		return nil, mxhttp.InvalidParam("full_state must be true or false")
 	}
-	switch q.Get("set_presence") {
-	case "", "online", "offline", "unavailable":
+	switch v := q.Get("set_presence"); v {
+	case "":
+		req.setPresence = "online"
+	case "online", "offline", "unavailable":
+		req.setPresence = v
 	default:
 		return nil, mxhttp.InvalidParam("set_presence must be online, offline or unavailable")
 	}
@@ -92,6 +97,11 @@ func (s *Server) handleSync(r *http.Request, dev *userapi.Device) (any, error) {
 		return nil, err
 	}
 	ctx := r.Context()
+	if req.setPresence != "offline" {
+		if err := s.touchPresence(ctx, dev.UserID.String(), req.setPresence); err != nil {
+			return nil, err
+		}
+	}
 	deadline := time.Now().Add(req.timeout)
 	for {
 		// Listen before looking, so an event that lands while we build the
@@ -189,7 +199,7 @@ type leftRoom struct {
 }
 
 func (r *syncResponse) empty() bool {
-	return len(r.Rooms.Join)+len(r.Rooms.Invite)+len(r.Rooms.Leave)+len(r.AccountData.Events)+len(r.ToDevice.Events) == 0
+	return len(r.Rooms.Join)+len(r.Rooms.Invite)+len(r.Rooms.Leave)+len(r.AccountData.Events)+len(r.ToDevice.Events)+len(r.Presence.Events) == 0
 }
 
 func newSyncResponse(next Token) *syncResponse {

@@ -52,6 +52,12 @@ func (s *Server) buildSync(ctx context.Context, req *syncRequest, to Token) (_ *
 		}
 	}
 
+	presence, err := s.presenceEvents(ctx, req, since, to)
+	if err != nil {
+		return nil, err
+	}
+	resp.Presence.Events = append(resp.Presence.Events, presence...)
+
 	memberships, err := s.events.MembershipsOfUser(ctx, user)
 	if err != nil {
 		return nil, err

@@ -7,16 +7,17 @@ import (
 )
 
 // Token is a position in every stream a client syncs. It is written
-// "s<pdu>_<typing>_<receipt>_<accountdata>"; tokens from older versions
+// "s<pdu>_<typing>_<receipt>_<accountdata>_<presence>"; tokens from older versions
 // with fewer parts read the missing ones as 0.
 type Token struct {
 	PDU         int64
 	Typing      int64
 	Receipt     int64
 	AccountData int64
+	Presence    int64
 }
 
-const tokenParts = 4
+const tokenParts = 5
 
 // ErrBadToken is returned for anything that is not a token of ours.
 var ErrBadToken = errors.New("malformed stream token")
@@ -35,7 +36,7 @@ func (t Token) String() string {
 }
 
 func (t Token) parts() [tokenParts]int64 {
-	return [tokenParts]int64{t.PDU, t.Typing, t.Receipt, t.AccountData}
+	return [tokenParts]int64{t.PDU, t.Typing, t.Receipt, t.AccountData, t.Presence}
 }
 
 // ParseToken reads a token; it rejects everything it did not write.
@@ -56,7 +57,7 @@ func ParseToken(s string) (Token, error) {
 		}
 		v[i] = n
 	}
-	return Token{PDU: v[0], Typing: v[1], Receipt: v[2], AccountData: v[3]}, nil
+	return Token{PDU: v[0], Typing: v[1], Receipt: v[2], AccountData: v[3], Presence: v[4]}, nil
 }
 
 // After tells whether any stream of t is ahead of o.
@@ -72,5 +73,6 @@ func (t Token) After(o Token) bool {
 
 // Max is the per-stream maximum.
 func (t Token) Max(o Token) Token {
-	return Token{PDU: max(t.PDU, o.PDU), Typing: max(t.Typing, o.Typing), Receipt: max(t.Receipt, o.Receipt), AccountData: max(t.AccountData, o.AccountData)}
+	return Token{PDU: max(t.PDU, o.PDU), Typing: max(t.Typing, o.Typing), Receipt: max(t.Receipt, o.Receipt),
+		AccountData: max(t.AccountData, o.AccountData), Presence: max(t.Presence, o.Presence)}
 }
