@@ -32,6 +32,7 @@ func (b *batch) apply(r *room, pdu gomatrixserverlib.PDU, meta eventMeta) *stora
 		OriginTS: int64(pdu.OriginServerTS()), SnapshotBefore: r.snapshot, TxnSession: meta.txnSession, TxnID: meta.txnID,
 		PDU: pdu.JSON(),
 	}
+	ev.HasURL = gjson.GetBytes(pdu.Content(), "url").Type == gjson.String
 	if rel := gjson.GetBytes(pdu.Content(), `m\.relates_to`); rel.IsObject() {
 		ev.RelatesTo, ev.RelType = rel.Get("event_id").String(), rel.Get("rel_type").String()
 	}

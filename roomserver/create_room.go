@@ -159,13 +159,17 @@ func createRoomEvents(req CreateRoomRequest, verImpl gomatrixserverlib.IRoomVers
 			events = append(events, ev)
 		}
 	}
-	joinRule, guest := spec.Invite, "can_join"
+	joinRule := spec.Invite
 	if preset == "public_chat" {
-		joinRule, guest = spec.Public, "forbidden"
+		joinRule = spec.Public
 	}
 	presetEvent(state(spec.MRoomJoinRules, "", map[string]string{"join_rule": joinRule}))
 	presetEvent(state(spec.MRoomHistoryVisibility, "", map[string]string{"history_visibility": "shared"}))
-	presetEvent(state("m.room.guest_access", "", map[string]string{"guest_access": guest}))
+	// public_chat's guest_access "forbidden" is what an absent event means,
+	// so only the private presets send one.
+	if preset != "public_chat" {
+		presetEvent(state("m.room.guest_access", "", map[string]string{"guest_access": "can_join"}))
+	}
 
 	for _, ev := range req.InitialState {
 		if ev.Type == spec.MRoomCreate || (ev.Type == spec.MRoomMember) {

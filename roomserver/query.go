@@ -133,6 +133,10 @@ func (s *Server) RoomSummary(ctx context.Context, roomID string, user spec.UserI
 			others = append(others, k.StateKey)
 		}
 	}
+	// Heroes name a room that has no name of its own.
+	if named(r) {
+		return sum, nil
+	}
 	slices.Sort(others)
 	sum.Heroes = others[:min(5, len(others))]
 	return sum, nil
@@ -145,4 +149,13 @@ func (s *Server) ForgetRoom(ctx context.Context, roomID string, user spec.UserID
 		return err
 	}
 	return s.store.Forget(ctx, r.nid, user.String())
+}
+
+// named tells whether a room has a non-empty name or canonical alias.
+func named(r *room) bool {
+	if ev := r.get(spec.MRoomName, ""); ev != nil && gjson.GetBytes(ev.pdu.Content(), "name").String() != "" {
+		return true
+	}
+	ev := r.get(spec.MRoomCanonicalAlias, "")
+	return ev != nil && gjson.GetBytes(ev.pdu.Content(), "alias").String() != ""
 }

@@ -2,6 +2,8 @@ package syncapi
 
 import (
 	"encoding/json"
+
+	rsstorage "github.com/rohrpost/rohrpost/roomserver/storage"
 	"slices"
 	"strings"
 )
@@ -97,10 +99,19 @@ func matchAny(patterns []string, s string) bool {
 	return false
 }
 
-// limit returns the filter's limit bounded to [1, max], or def.
+// limit returns the filter's limit bounded to [0, max], or def when unset
+// or negative. An explicit 0 asks for no events.
 func (f *EventFilter) limit(def, maxLimit int) int {
-	if f.Limit == nil || *f.Limit <= 0 {
+	if f.Limit == nil || *f.Limit < 0 {
 		return def
 	}
 	return min(*f.Limit, maxLimit)
+}
+
+// storageFilter is the part of the filter the database applies.
+func (f *RoomEventFilter) storageFilter() *rsstorage.EventFilter {
+	if f == nil {
+		return nil
+	}
+	return &rsstorage.EventFilter{Types: f.Types, NotTypes: f.NotTypes, Senders: f.Senders, NotSenders: f.NotSenders, ContainsURL: f.ContainsURL}
 }

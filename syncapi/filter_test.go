@@ -31,12 +31,12 @@ func TestEventFilterAllows(t *testing.T) {
 }
 
 func TestEventFilterLimit(t *testing.T) {
-	n, neg, huge := 5, -1, 1<<30
+	n, neg, zero, huge := 5, -1, 0, 1<<30
 	tests := []struct {
 		name  string
 		limit *int
 		want  int
-	}{{"unset", nil, 10}, {"set", &n, 5}, {"negative", &neg, 10}, {"capped", &huge, 1000}}
+	}{{"unset", nil, 10}, {"set", &n, 5}, {"negative", &neg, 10}, {"zero", &zero, 0}, {"capped", &huge, 1000}}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			f := EventFilter{Limit: tc.limit}

@@ -97,7 +97,7 @@ func (s *Server) handleMessages(r *http.Request, dev *userapi.Device) (any, erro
 	}
 	var evs []*rsstorage.Event
 	if lower < upper {
-		evs, err = s.events.RoomEvents(ctx, a.roomNID, lower, upper, limit, backwards)
+		evs, err = s.events.RoomEventsFiltered(ctx, a.roomNID, lower, upper, limit, backwards, filter.storageFilter())
 		if err != nil {
 			return nil, err
 		}
@@ -107,19 +107,19 @@ func (s *Server) handleMessages(r *http.Request, dev *userapi.Device) (any, erro
 	chunk := make([]json.RawMessage, 0, len(evs))
 	var senders []string
 	for _, e := range evs {
-		if filter.Allows(a.roomID, e.Type, e.Sender, hasURL(e)) {
-			chunk = append(chunk, s.clientEvent(dev.SessionID, e))
-			senders = append(senders, e.Sender)
-		}
+		chunk = append(chunk, s.clientEvent(dev.SessionID, e))
+		senders = append(senders, e.Sender)
 	}
 	resp["chunk"] = chunk
-	if len(evs) == limit {
-		last := evs[len(evs)-1].StreamPos
-		end := Token{PDU: last}
-		if backwards {
-			end.PDU = last - 1
-		}
-		resp["end"] = end.String()
+	// Backwards, "end" is omitted once a page comes back empty: the start
+	// of the visible history. Forwards, it is where to continue live from.
+	switch {
+	case len(evs) > 0 && backwards:
+		resp["end"] = Token{PDU: evs[len(evs)-1].StreamPos - 1}.String()
+	case len(evs) > 0:
+		resp["end"] = Token{PDU: evs[len(evs)-1].StreamPos}.String()
+	case !backwards:
+		resp["end"] = Token{PDU: max(from, lower)}.String()
 	}
 	if filter.LazyLoadMembers {
 		resp["state"] = s.memberEvents(r, a.roomID, senders)

@@ -194,3 +194,45 @@ func (s *Server) presenceEvents(ctx context.Context, req *syncRequest, since, to
 	}
 	return out, nil
 }
+
+// presenceOfNewMembers returns the current presence of the members of rooms
+// the user just joined, which the client has never been told, skipping
+// users already in the response.
+func (s *Server) presenceOfNewMembers(ctx context.Context, req *syncRequest, rooms []string, already []json.RawMessage) ([]json.RawMessage, error) {
+	if !s.cfg.Presence.Enabled || len(rooms) == 0 {
+		return nil, nil
+	}
+	done := map[string]bool{req.device.UserID.String(): true}
+	for _, ev := range already {
+		var e struct {
+			Sender string `json:"sender"`
+		}
+		if json.Unmarshal(ev, &e) == nil {
+			done[e.Sender] = true
+		}
+	}
+	now := time.Now()
+	var out []json.RawMessage
+	for _, roomID := range rooms {
+		members, err := s.rooms.JoinedMembers(ctx, roomID)
+		if err != nil {
+			continue
+		}
+		for u := range members {
+			if done[u] || !req.filter.Presence.Allows("m.presence", u) {
+				continue
+			}
+			done[u] = true
+			p, ok, err := s.store.GetPresence(ctx, u)
+			if err != nil {
+				return nil, err
+			}
+			if !ok {
+				continue
+			}
+			ev, _ := json.Marshal(map[string]any{"type": "m.presence", "sender": u, "content": presenceContent(p, now)})
+			out = append(out, ev)
+		}
+	}
+	return out, nil
+}

@@ -35,6 +35,7 @@ type Server struct {
 	rooms    roomserver.API
 	notifier *notifier
 	typing   *typingState
+	lazy     *lazyMembers
 
 	consumer jetstream.ConsumeContext
 	quit     chan struct{}
@@ -52,7 +53,7 @@ func New(cfg *config.Config, deps Deps) (*Server, error) {
 		return nil, fmt.Errorf("syncapi room events: %w", err)
 	}
 	s := &Server{cfg: cfg, events: events, store: store, bus: deps.Bus, users: deps.Users, rooms: deps.Rooms,
-		typing: newTypingState(), quit: make(chan struct{})}
+		typing: newTypingState(), lazy: newLazyMembers(), quit: make(chan struct{})}
 	start, err := s.latestToken(ctx)
 	if err != nil {
 		return nil, err

@@ -62,6 +62,7 @@ func (s *Server) buildSync(ctx context.Context, req *syncRequest, to Token) (_ *
 	if err != nil {
 		return nil, err
 	}
+	var newlyJoined []string
 	for _, m := range memberships {
 		if !req.filter.Room.AllowsRoom(m.RoomID) || m.StreamPos > to.PDU {
 			continue
@@ -69,6 +70,9 @@ func (s *Server) buildSync(ctx context.Context, req *syncRequest, to Token) (_ *
 		changed := initial || m.StreamPos > since.PDU
 		switch m.Membership {
 		case spec.Join:
+			if changed && !initial {
+				newlyJoined = append(newlyJoined, m.RoomID)
+			}
 			jr, err := s.joinedRoom(ctx, req, m, since, to, roomData[m.RoomID])
 			if err != nil {
 				return nil, err
@@ -97,13 +101,18 @@ func (s *Server) buildSync(ctx context.Context, req *syncRequest, to Token) (_ *
 			}
 		}
 	}
+	more, err := s.presenceOfNewMembers(ctx, req, newlyJoined, resp.Presence.Events)
+	if err != nil {
+		return nil, err
+	}
+	resp.Presence.Events = append(resp.Presence.Events, more...)
 	return resp, nil
 }
 
 // timelineWindow loads the newest events of a room in (lower, upper],
 // at most limit, oldest first, and says whether more were left out.
-func (s *Server) timelineWindow(ctx context.Context, roomNID, lower, upper int64, limit int) ([]*rsstorage.Event, bool, error) {
-	evs, err := s.events.RoomEvents(ctx, roomNID, lower, upper, limit+1, true)
+func (s *Server) timelineWindow(ctx context.Context, roomNID, lower, upper int64, limit int, f *RoomEventFilter) ([]*rsstorage.Event, bool, error) {
+	evs, err := s.events.RoomEventsFiltered(ctx, roomNID, lower, upper, limit+1, true, f.storageFilter())
 	if err != nil {
 		return nil, false, err
 	}
@@ -138,13 +147,15 @@ func (s *Server) joinedRoom(ctx context.Context, req *syncRequest, m rsstorage.U
 	limit := f.Timeline.limit(defaultTimelineLimit, maxTimelineLimit)
 
 	lower := since.PDU
-	if initial {
+	if initial || newlyJoined {
 		lower = s.visibleFrom(ctx, m)
 	}
-	evs, limited, err := s.timelineWindow(ctx, m.RoomNID, lower, to.PDU, limit)
+	evs, limited, err := s.timelineWindow(ctx, m.RoomNID, lower, to.PDU, limit, &f.Timeline)
 	if err != nil {
 		return nil, err
 	}
+	// A room the client has just joined has history it has never seen.
+	limited = limited || newlyJoined
 	jr := &joinedRoom{
 		State:       eventList{Events: []json.RawMessage{}},
 		Timeline:    s.renderTimeline(req, m.RoomID, evs, limited, lower, to),
@@ -206,7 +217,7 @@ func (s *Server) renderTimeline(req *syncRequest, roomID string, evs []*rsstorag
 	}
 	tl.PrevBatch = prev.String()
 	for _, e := range evs {
-		if !req.filter.Room.Timeline.Allows(roomID, e.Type, e.Sender, hasURL(e)) || (e.StateKey == nil && req.ignored[e.Sender]) {
+		if e.StateKey == nil && req.ignored[e.Sender] {
 			continue
 		}
 		tl.Events = append(tl.Events, s.clientEvent(req.device.SessionID, e))
@@ -266,47 +277,64 @@ func (s *Server) stateBetween(ctx context.Context, roomNID, from, to int64) ([]*
 	return out, nil
 }
 
-// renderState applies the state filter and member lazy-loading.
+// renderState applies the state filter and member lazy-loading. With lazy
+// loading, state carries the member events of the timeline's senders that
+// this device has not been sent yet (all of them on a full sync).
 func (s *Server) renderState(ctx context.Context, req *syncRequest, roomID string, state, timelineEvs []*rsstorage.Event, full bool) []json.RawMessage {
 	f := &req.filter.Room.State
 	user := req.device.UserID.String()
 	out := make([]json.RawMessage, 0, len(state))
-	var wanted map[string]bool
-	if f.LazyLoadMembers {
-		wanted = map[string]bool{user: true}
-		for _, e := range timelineEvs {
-			wanted[e.Sender] = true
+	if !f.LazyLoadMembers {
+		for _, e := range state {
+			if f.Allows(roomID, e.Type, e.Sender, false) {
+				out = append(out, e.Client)
+			}
 		}
+		return out
 	}
+	key := lazyKey(user, req.device.ID, roomID)
+	if full {
+		s.lazy.reset(key)
+	}
+	wanted := map[string]bool{user: true}
+	for _, e := range timelineEvs {
+		wanted[e.Sender] = true
+	}
+	var sent []string
 	seen := map[string]bool{}
 	for _, e := range state {
 		if !f.Allows(roomID, e.Type, e.Sender, false) {
 			continue
 		}
-		if wanted != nil && e.Type == spec.MRoomMember && !wanted[*e.StateKey] {
-			continue
-		}
 		if e.Type == spec.MRoomMember {
+			// Gapped state changes of members always go out; unchanged
+			// members only when a timeline sender needs them.
+			if full && !wanted[*e.StateKey] {
+				continue
+			}
 			seen[*e.StateKey] = true
+			sent = append(sent, *e.StateKey)
 		}
 		out = append(out, e.Client)
 	}
-	if wanted != nil && !full {
-		inTimeline := map[string]bool{}
-		for _, e := range timelineEvs {
-			if e.Type == spec.MRoomMember {
-				inTimeline[*e.StateKey] = true
-			}
+	for _, e := range timelineEvs {
+		if e.Type == spec.MRoomMember {
+			seen[*e.StateKey] = true
+			sent = append(sent, *e.StateKey)
 		}
+	}
+	if !full {
 		for u := range wanted {
-			if seen[u] || inTimeline[u] || u == user {
+			if seen[u] || (s.lazy.has(key, u) && !f.IncludeRedundantMembers) {
 				continue
 			}
 			if ev, err := s.rooms.StateEvent(ctx, roomID, spec.MRoomMember, u); err == nil {
 				out = append(out, ev.Client)
+				sent = append(sent, u)
 			}
 		}
 	}
+	s.lazy.add(key, sent)
 	return out
 }
 
@@ -404,7 +432,7 @@ func (s *Server) leftRoom(ctx context.Context, req *syncRequest, m rsstorage.Use
 	if req.since == nil {
 		lower = max(0, m.StreamPos-1)
 	}
-	evs, limited, err := s.timelineWindow(ctx, m.RoomNID, lower, m.StreamPos, limit)
+	evs, limited, err := s.timelineWindow(ctx, m.RoomNID, lower, m.StreamPos, limit, &req.filter.Room.Timeline)
 	if err != nil {
 		return nil, err
 	}

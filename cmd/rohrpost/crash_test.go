@@ -282,7 +282,7 @@ func eventIDsFromMessages(t *testing.T, cli *mautrix.Client, room id.RoomID) []s
 				ids = append(ids, ev.ID.String())
 			}
 		}
-		if resp.End == "" {
+		if resp.End == "" || len(resp.Chunk) == 0 {
 			return ids
 		}
 		from = resp.End

@@ -80,7 +80,8 @@ func pageAll(t *testing.T, cli *mautrix.Client, room id.RoomID, dir mautrix.Dire
 				bodies = append(bodies, ev.Content.AsMessage().Body)
 			}
 		}
-		if resp.End == "" {
+		// Forwards, "end" stays for continuing live; an empty page ends.
+		if resp.End == "" || len(resp.Chunk) == 0 {
 			return bodies
 		}
 		from = resp.End

@@ -87,12 +87,19 @@ func (s *Store) CurrentState(ctx context.Context, roomNID int64) ([]*Event, erro
 // RoomEvents returns up to limit stream events of a room with from < pos <= to,
 // newest first when backwards, else oldest first.
 func (s *Store) RoomEvents(ctx context.Context, roomNID, from, to int64, limit int, backwards bool) ([]*Event, error) {
+	return s.RoomEventsFiltered(ctx, roomNID, from, to, limit, backwards, nil)
+}
+
+// RoomEventsFiltered is RoomEvents for the events f lets through.
+func (s *Store) RoomEventsFiltered(ctx context.Context, roomNID, from, to int64, limit int, backwards bool, f *EventFilter) ([]*Event, error) {
 	order := "ASC"
 	if backwards {
 		order = "DESC"
 	}
+	cond, args := f.where([]any{roomNID, from, to})
+	args = append(args, limit)
 	return scanEvents(s.db.Read.QueryContext(ctx, `SELECT `+eventColumns+` FROM events
-		WHERE room_nid = $1 AND stream_pos > $2 AND stream_pos <= $3 ORDER BY stream_pos `+order+` LIMIT $4`, roomNID, from, to, limit))
+		WHERE room_nid = $1 AND stream_pos > $2 AND stream_pos <= $3`+cond+fmt.Sprintf(` ORDER BY stream_pos %s LIMIT $%d`, order, len(args)), args...))
 }
 
 // StateEventsBetween returns the stream state events of a room with from < pos <= to.

@@ -69,6 +69,7 @@ type Event struct {
 	RelType        string
 	TxnSession     int64
 	TxnID          string
+	HasURL         bool
 	PDU            []byte
 	Client         []byte
 }
