@@ -16,9 +16,11 @@ import (
 type roomAccess struct {
 	roomID  string
 	roomNID int64
-	// from < pos <= upto is readable.
+	// from < pos <= upto bounds what may be readable; view decides each
+	// event.
 	from, upto int64
 	joined     bool
+	view       *historyView
 }
 
 // access decides what part of a room's history a user may read: members
@@ -46,26 +48,26 @@ func (s *Server) access(ctx context.Context, dev *userapi.Device, roomID string)
 	if err != nil {
 		return nil, err
 	}
+	member := false
 	for _, m := range ms {
 		if m.RoomNID != room.NID {
 			continue
 		}
 		switch m.Membership {
 		case spec.Join:
-			a.joined = true
-			if hv == "joined" || hv == "invited" {
-				a.from = max(0, m.StreamPos-1)
-			}
-			return a, nil
+			a.joined, member = true, true
 		case spec.Leave, spec.Ban:
+			member = true
 			if hv != "world_readable" {
-				a.upto = m.StreamPos
+				a.upto = min(a.upto, m.StreamPos)
 			}
-			return a, nil
 		}
 	}
-	if hv == "world_readable" {
-		return a, nil
+	if !member && hv != "world_readable" {
+		return nil, mxhttp.Forbidden("You are not a member of this room")
 	}
-	return nil, mxhttp.Forbidden("You are not a member of this room")
+	if a.view, err = s.historyViewOf(ctx, room.NID, dev.UserID.String(), a.joined); err != nil {
+		return nil, err
+	}
+	return a, nil
 }

@@ -25,7 +25,7 @@ func (s *Server) visibleEvent(r *http.Request, dev *userapi.Device, roomID, even
 	if err != nil {
 		return nil, nil, err
 	}
-	if e.RoomNID != a.roomNID || e.StreamPos == 0 || e.StreamPos <= a.from || e.StreamPos > a.upto {
+	if e.RoomNID != a.roomNID || e.StreamPos == 0 || e.StreamPos > a.upto || !a.view.visible(e, dev.UserID.String()) {
 		return nil, nil, mxhttp.NotFound("Event not found")
 	}
 	return a, e, nil
@@ -69,7 +69,7 @@ func (s *Server) handleContext(r *http.Request, dev *userapi.Device) (any, error
 	}
 	render := func(evs []*rsstorage.Event) []json.RawMessage {
 		out := make([]json.RawMessage, 0, len(evs))
-		for _, ev := range evs {
+		for _, ev := range a.view.filter(evs, dev.UserID.String()) {
 			if filter.Allows(a.roomID, ev.Type, ev.Sender, hasURL(ev)) {
 				out = append(out, s.clientEvent(dev.SessionID, ev))
 			}

@@ -106,7 +106,7 @@ func (s *Server) handleMessages(r *http.Request, dev *userapi.Device) (any, erro
 	resp := map[string]any{"start": start.String()}
 	chunk := make([]json.RawMessage, 0, len(evs))
 	var senders []string
-	for _, e := range evs {
+	for _, e := range a.view.filter(evs, dev.UserID.String()) {
 		chunk = append(chunk, s.clientEvent(dev.SessionID, e))
 		senders = append(senders, e.Sender)
 	}

@@ -124,21 +124,6 @@ func (s *Server) timelineWindow(ctx context.Context, roomNID, lower, upper int64
 	return evs, limited, nil
 }
 
-// visibleFrom is the stream position after which a member may see a room's
-// events: everything for shared and world_readable history, otherwise only
-// from their membership on.
-func (s *Server) visibleFrom(ctx context.Context, m rsstorage.UserMembership) int64 {
-	ev, err := s.rooms.StateEvent(ctx, m.RoomID, spec.MRoomHistoryVisibility, "")
-	if err != nil {
-		return 0
-	}
-	switch gjson.GetBytes(ev.Content, "history_visibility").String() {
-	case "joined", "invited":
-		return max(0, m.StreamPos-1)
-	}
-	return 0
-}
-
 func (s *Server) joinedRoom(ctx context.Context, req *syncRequest, m rsstorage.UserMembership, since, to Token, accountData []json.RawMessage) (*joinedRoom, error) {
 	f := &req.filter.Room
 	initial := req.since == nil
@@ -148,11 +133,18 @@ func (s *Server) joinedRoom(ctx context.Context, req *syncRequest, m rsstorage.U
 
 	lower := since.PDU
 	if initial || newlyJoined {
-		lower = s.visibleFrom(ctx, m)
+		lower = 0
 	}
 	evs, limited, err := s.timelineWindow(ctx, m.RoomNID, lower, to.PDU, limit, &f.Timeline)
 	if err != nil {
 		return nil, err
+	}
+	view, err := s.historyViewOf(ctx, m.RoomNID, req.device.UserID.String(), true)
+	if err != nil {
+		return nil, err
+	}
+	if visible := view.filter(evs, req.device.UserID.String()); len(visible) < len(evs) {
+		evs, limited = visible, true
 	}
 	// A room the client has just joined has history it has never seen.
 	limited = limited || newlyJoined
@@ -430,11 +422,18 @@ func (s *Server) leftRoom(ctx context.Context, req *syncRequest, m rsstorage.Use
 	limit := req.filter.Room.Timeline.limit(defaultTimelineLimit, maxTimelineLimit)
 	lower := since.PDU
 	if req.since == nil {
-		lower = max(0, m.StreamPos-1)
+		lower = 0
 	}
 	evs, limited, err := s.timelineWindow(ctx, m.RoomNID, lower, m.StreamPos, limit, &req.filter.Room.Timeline)
 	if err != nil {
 		return nil, err
+	}
+	view, err := s.historyViewOf(ctx, m.RoomNID, req.device.UserID.String(), false)
+	if err != nil {
+		return nil, err
+	}
+	if visible := view.filter(evs, req.device.UserID.String()); len(visible) < len(evs) {
+		evs, limited = visible, true
 	}
 	to := since
 	to.PDU = m.StreamPos

@@ -209,3 +209,10 @@ func (s *Store) CountUnread(ctx context.Context, roomNID, after, upto int64, use
 		roomNID, after, upto, user).Scan(&n)
 	return n, err
 }
+
+// StateHistory returns every stream event of a room that set the given
+// state key, oldest first.
+func (s *Store) StateHistory(ctx context.Context, roomNID int64, evType, stateKey string) ([]*Event, error) {
+	return scanEvents(s.db.Read.QueryContext(ctx, `SELECT `+eventColumns+` FROM events
+		WHERE room_nid = $1 AND type = $2 AND state_key = $3 AND stream_pos IS NOT NULL ORDER BY stream_pos`, roomNID, evType, stateKey))
+}

@@ -1,0 +1,110 @@
+package syncapi
+
+import (
+	"context"
+
+	"github.com/matrix-org/gomatrixserverlib/spec"
+	rsstorage "github.com/rohrpost/rohrpost/roomserver/storage"
+	"github.com/tidwall/gjson"
+)
+
+// historyView decides which events of one room a user may see, by the
+// spec's history visibility rules: each event is judged by the room's
+// history_visibility before it and the user's membership at it (a user's
+// own membership event counts as the membership it sets).
+type historyView struct {
+	visibility []stateChange // oldest first
+	membership []stateChange
+	joinedNow  bool
+	// open is true when every event is visible: the user is joined and the
+	// room's history was never restricted.
+	open bool
+}
+
+type stateChange struct {
+	pos   int64
+	value string
+}
+
+// historyViewOf loads the two state histories the rules need: the room's
+// history_visibility changes and the user's membership changes.
+func (s *Server) historyViewOf(ctx context.Context, roomNID int64, user string, joinedNow bool) (*historyView, error) {
+	hvs, err := s.events.StateHistory(ctx, roomNID, spec.MRoomHistoryVisibility, "")
+	if err != nil {
+		return nil, err
+	}
+	v := &historyView{joinedNow: joinedNow}
+	restricted := false
+	for _, e := range hvs {
+		val := gjson.GetBytes(e.Client, "content.history_visibility").String()
+		if val == "" {
+			val = "shared"
+		}
+		v.visibility = append(v.visibility, stateChange{e.StreamPos, val})
+		if val != "shared" && val != "world_readable" {
+			restricted = true
+		}
+	}
+	if joinedNow && !restricted {
+		v.open = true
+		return v, nil
+	}
+	ms, err := s.events.StateHistory(ctx, roomNID, spec.MRoomMember, user)
+	if err != nil {
+		return nil, err
+	}
+	for _, e := range ms {
+		v.membership = append(v.membership, stateChange{e.StreamPos, e.Membership})
+	}
+	return v, nil
+}
+
+// before returns the value in force just before pos (inclusive when
+// atOrBefore), or def.
+func before(changes []stateChange, pos int64, inclusive bool, def string) string {
+	val := def
+	for _, c := range changes {
+		if c.pos < pos || (inclusive && c.pos == pos) {
+			val = c.value
+		} else {
+			break
+		}
+	}
+	return val
+}
+
+// visible applies the rules to one event.
+func (v *historyView) visible(e *rsstorage.Event, user string) bool {
+	if v.open {
+		return true
+	}
+	hv := before(v.visibility, e.StreamPos, false, "shared")
+	if hv == "world_readable" {
+		return true
+	}
+	ownMembership := e.Type == spec.MRoomMember && e.StateKey != nil && *e.StateKey == user
+	membership := before(v.membership, e.StreamPos, ownMembership, spec.Leave)
+	switch {
+	case membership == spec.Join:
+		return true
+	case hv == "shared" && v.joinedNow:
+		return true
+	case hv == "invited" && membership == spec.Invite:
+		return true
+	}
+	return false
+}
+
+// filter keeps the visible events.
+func (v *historyView) filter(evs []*rsstorage.Event, user string) []*rsstorage.Event {
+	if v.open {
+		return evs
+	}
+	out := evs[:0:0]
+	for _, e := range evs {
+		if v.visible(e, user) {
+			out = append(out, e)
+		}
+	}
+	return out
+}
