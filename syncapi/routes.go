@@ -16,6 +16,7 @@ func (s *Server) Routes(r *mux.Router) {
 	for _, v := range []string{"r0", "v3"} {
 		c := r.PathPrefix("/_matrix/client/" + v).Subrouter()
 		c.Handle("/sync", auth(s.handleSync)).Methods(http.MethodGet)
+		c.Handle("/events", auth(s.handleEvents)).Methods(http.MethodGet)
 		c.Handle("/rooms/{roomId}/event/{eventId}", auth(s.handleEvent)).Methods(http.MethodGet)
 		c.Handle("/rooms/{roomId}/members", auth(s.handleMembers)).Methods(http.MethodGet)
 		c.Handle("/rooms/{roomId}/messages", auth(s.handleMessages)).Methods(http.MethodGet)
