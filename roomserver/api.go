@@ -65,7 +65,10 @@ type CreateRoomRequest struct {
 	InitialState              []InitialStateEvent
 	CreationContent           json.RawMessage
 	PowerLevelContentOverride json.RawMessage
-	// TxnSession scopes nothing here; kept for symmetry with SendEvent.
+	// RoomID, when set, is the id to give the room (room versions whose ids
+	// are not derived from the create event); an upgrade names the new room
+	// in the old room's tombstone before creating it.
+	RoomID string
 }
 
 // InitialStateEvent is one entry of createRoom's initial_state.

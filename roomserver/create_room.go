@@ -40,7 +40,10 @@ func (s *Server) CreateRoom(ctx context.Context, req CreateRoomRequest) (*Create
 		b.counters.RoomNID++
 		r := &room{nid: b.counters.RoomNID, version: verImpl, visibility: "private", state: map[stateKey]*stateEvent{}}
 		if !verImpl.DomainlessRoomIDs() {
-			r.id = "!" + util.RandomString(18) + ":" + string(req.Creator.Domain())
+			r.id = req.RoomID
+			if r.id == "" {
+				r.id = newRoomID(req.Creator.Domain())
+			}
 		}
 		for i, fe := range events {
 			var sk *string
@@ -253,4 +256,9 @@ func withoutUser(users any, user string) any {
 	}
 	delete(m, user)
 	return m
+}
+
+// newRoomID makes a room id for versions whose ids are chosen, not derived.
+func newRoomID(server spec.ServerName) string {
+	return "!" + util.RandomString(18) + ":" + string(server)
 }

@@ -32,7 +32,8 @@ func (s *Server) UpgradeRoom(ctx context.Context, roomID string, user spec.UserI
 		return "", fmt.Errorf("%w: you may not upgrade this room", ErrForbidden)
 	}
 	req := CreateRoomRequest{Creator: user, RoomVersion: newVersion, Preset: "private_chat"}
-	creation := map[string]any{"predecessor": map[string]string{"room_id": roomID}}
+	predecessor := map[string]string{"room_id": roomID}
+	creation := map[string]any{"predecessor": predecessor}
 	if create := old.get(spec.MRoomCreate, ""); create != nil {
 		c := create.pdu.Content()
 		if t := gjson.GetBytes(c, "type"); t.Exists() {
@@ -42,7 +43,6 @@ func (s *Server) UpgradeRoom(ctx context.Context, roomID string, user spec.UserI
 			creation["m.federate"] = f.Value()
 		}
 	}
-	req.CreationContent, _ = json.Marshal(creation)
 	if pl := old.get(spec.MRoomPowerLevels, ""); pl != nil {
 		req.PowerLevelContentOverride = json.RawMessage(pl.pdu.Content())
 	}
@@ -57,24 +57,41 @@ func (s *Server) UpgradeRoom(ctx context.Context, roomID string, user spec.UserI
 			AvatarURL:   gjson.GetBytes(m.pdu.Content(), "avatar_url").String(),
 		}
 	}
-	created, err := s.CreateRoom(ctx, req)
-	if err != nil {
-		return "", err
-	}
-	newRoomID := created.RoomID
-
-	empty := ""
-	tombstone, _ := json.Marshal(map[string]string{"body": "This room has been replaced", "replacement_room": newRoomID})
-	if _, err := s.SendEvent(ctx, SendEventRequest{RoomID: roomID, Sender: user, Type: "m.room.tombstone", StateKey: &empty, Content: tombstone}); err != nil {
-		return "", fmt.Errorf("tombstone: %w", err)
+	// Where the new room's id can be chosen, the tombstone goes first and
+	// the new room names it as its predecessor event; a v12 room's id
+	// derives from its create event, so there the room comes first.
+	var replacement string
+	if !verImpl.DomainlessRoomIDs() {
+		req.RoomID = newRoomID(user.Domain())
+		tombID, err := s.sendTombstone(ctx, roomID, user, req.RoomID)
+		if err != nil {
+			return "", err
+		}
+		predecessor["event_id"] = tombID
+		req.CreationContent, _ = json.Marshal(creation)
+		created, err := s.CreateRoom(ctx, req)
+		if err != nil {
+			return "", err
+		}
+		replacement = created.RoomID
+	} else {
+		req.CreationContent, _ = json.Marshal(creation)
+		created, err := s.CreateRoom(ctx, req)
+		if err != nil {
+			return "", err
+		}
+		replacement = created.RoomID
+		if _, err := s.sendTombstone(ctx, roomID, user, replacement); err != nil {
+			return "", err
+		}
 	}
 	if err := s.restrictOldRoom(ctx, roomID, user); err != nil {
 		return "", err
 	}
-	if err := s.moveAliases(ctx, roomID, newRoomID, user); err != nil {
+	if err := s.moveAliases(ctx, roomID, replacement, user); err != nil {
 		return "", err
 	}
-	return newRoomID, nil
+	return replacement, nil
 }
 
 // restrictOldRoom raises events_default and invite so that ordinary
@@ -130,4 +147,14 @@ func (s *Server) moveAliases(ctx context.Context, oldID, newID string, user spec
 		return fmt.Errorf("canonical alias in old room: %w", err)
 	}
 	return nil
+}
+
+func (s *Server) sendTombstone(ctx context.Context, roomID string, user spec.UserID, replacement string) (string, error) {
+	empty := ""
+	content, _ := json.Marshal(map[string]string{"body": "This room has been replaced", "replacement_room": replacement})
+	res, err := s.SendEvent(ctx, SendEventRequest{RoomID: roomID, Sender: user, Type: "m.room.tombstone", StateKey: &empty, Content: content})
+	if err != nil {
+		return "", fmt.Errorf("tombstone: %w", err)
+	}
+	return res.EventID, nil
 }
