@@ -1,9 +1,13 @@
 package clientapi
 
 import (
+	"context"
+	"encoding/json"
 	"net/http"
+	"slices"
 
 	"github.com/gorilla/mux"
+	"github.com/matrix-org/gomatrixserverlib/spec"
 	"github.com/rohrpost/rohrpost/internal/mxhttp"
 	"github.com/rohrpost/rohrpost/userapi"
 )
@@ -27,5 +31,37 @@ func (s *Server) upgradeRoom(r *http.Request, dev *userapi.Device) (any, error) 
 	if err != nil {
 		return nil, roomError(err)
 	}
+	if err := s.carryAccountData(r.Context(), dev.UserID, roomID, newID); err != nil {
+		return nil, err
+	}
 	return map[string]string{"replacement_room": newID}, nil
+}
+
+// carryAccountData keeps the upgrading user's direct-chat marking and
+// tags on the replacement room.
+func (s *Server) carryAccountData(ctx context.Context, user spec.UserID, oldID, newID string) error {
+	if raw, err := s.users.AccountData(ctx, user, "", "m.direct"); err == nil {
+		var direct map[string][]string
+		if json.Unmarshal(raw, &direct) == nil {
+			changed := false
+			for peer, rooms := range direct {
+				if slices.Contains(rooms, oldID) && !slices.Contains(rooms, newID) {
+					direct[peer] = append(rooms, newID)
+					changed = true
+				}
+			}
+			if changed {
+				content, _ := json.Marshal(direct)
+				if _, err := s.users.PutAccountData(ctx, user, "", "m.direct", content); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	if raw, err := s.users.AccountData(ctx, user, oldID, "m.tag"); err == nil && len(raw) > 0 {
+		if _, err := s.users.PutAccountData(ctx, user, newID, "m.tag", raw); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/matrix-org/gomatrixserverlib"
 	"github.com/matrix-org/gomatrixserverlib/spec"
+	"github.com/tidwall/gjson"
 	"github.com/tidwall/sjson"
 )
 
@@ -19,6 +20,9 @@ const maxEventSize = 65536
 func (s *Server) SendEvent(ctx context.Context, req SendEventRequest) (*SendEventResponse, error) {
 	if len(req.Content) > maxEventSize {
 		return nil, fmt.Errorf("%w: content exceeds %d bytes", ErrTooLarge, maxEventSize)
+	}
+	if req.Type == "m.room.tombstone" && gjson.GetBytes(req.Content, "replacement_room").String() == req.RoomID {
+		return nil, fmt.Errorf("%w: a tombstone cannot point to its own room", ErrBadEvent)
 	}
 	if req.TxnID != "" {
 		if id, err := s.store.TxnEventID(ctx, req.TxnSession, req.TxnID); err != nil {

@@ -91,6 +91,17 @@ func (s *Server) UpgradeRoom(ctx context.Context, roomID string, user spec.UserI
 	if err := s.moveAliases(ctx, roomID, replacement, user); err != nil {
 		return "", err
 	}
+	if err := s.copyBans(ctx, old, replacement, user); err != nil {
+		return "", err
+	}
+	if old.visibility == "public" {
+		if err := s.SetVisibility(ctx, replacement, "public"); err != nil {
+			return "", err
+		}
+		if err := s.SetVisibility(ctx, roomID, "private"); err != nil {
+			return "", err
+		}
+	}
 	return replacement, nil
 }
 
@@ -157,4 +168,22 @@ func (s *Server) sendTombstone(ctx context.Context, roomID string, user spec.Use
 		return "", fmt.Errorf("tombstone: %w", err)
 	}
 	return res.EventID, nil
+}
+
+// copyBans bans in the new room whoever was banned in the old one.
+func (s *Server) copyBans(ctx context.Context, old *room, newID string, user spec.UserID) error {
+	for k, ev := range old.state {
+		if k.EventType != spec.MRoomMember {
+			continue
+		}
+		if m, _ := ev.pdu.Membership(); m != spec.Ban {
+			continue
+		}
+		target := k.StateKey
+		content, _ := json.Marshal(map[string]any{"membership": spec.Ban, "reason": gjson.GetBytes(ev.pdu.Content(), "reason").String()})
+		if _, err := s.SendEvent(ctx, SendEventRequest{RoomID: newID, Sender: user, Type: spec.MRoomMember, StateKey: &target, Content: content}); err != nil {
+			return fmt.Errorf("copy ban of %s: %w", target, err)
+		}
+	}
+	return nil
 }
