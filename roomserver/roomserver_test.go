@@ -11,12 +11,13 @@ import (
 	"github.com/rohrpost/rohrpost/config"
 	"github.com/rohrpost/rohrpost/internal/serverkey"
 	"github.com/rohrpost/rohrpost/internal/sqlutil"
+	"github.com/rohrpost/rohrpost/internal/testdb"
 )
 
 func newTestServer(t *testing.T) *Server {
 	t.Helper()
 	dir := t.TempDir()
-	db, err := sqlutil.Open(sqlutil.Options{Type: "sqlite", Path: filepath.Join(dir, "rs.db")})
+	db, err := sqlutil.Open(testdb.Options(t))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rohrpost/rohrpost/internal/testdb"
 	"maunium.net/go/mautrix"
 	"maunium.net/go/mautrix/event"
 	"maunium.net/go/mautrix/id"
@@ -61,7 +62,7 @@ func newServerProcess(t *testing.T) *serverProcess {
 	dir := t.TempDir()
 	port := freePort(t)
 	db := "database:\n  type: sqlite\n"
-	if uri := os.Getenv("ROHRPOST_TEST_POSTGRES_DB"); uri != "" {
+	if uri := testdb.PostgresURI(); uri != "" {
 		db = fmt.Sprintf("database:\n  type: postgres\n  uri: %s\n", uri)
 	}
 	cfg := fmt.Sprintf(`server_name: localhost

@@ -79,7 +79,7 @@ func New(ctx context.Context, cfg *config.Config) (_ *App, err error) {
 		return nil, err
 	}
 	onProfile, onDeactivate := profileHooks(a.Rooms)
-	if a.CS, err = clientapi.New(cfg, clientapi.Deps{Users: users, Rooms: a.Rooms, OnProfileChange: onProfile, OnDeactivate: onDeactivate}); err != nil {
+	if a.CS, err = clientapi.New(cfg, clientapi.Deps{Users: users, Rooms: a.Rooms, RoomStore: a.Rooms.Store(), OnProfileChange: onProfile, OnDeactivate: onDeactivate}); err != nil {
 		return nil, err
 	}
 	return a, nil

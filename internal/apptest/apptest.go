@@ -10,6 +10,7 @@ import (
 
 	"github.com/rohrpost/rohrpost/config"
 	"github.com/rohrpost/rohrpost/internal/app"
+	"github.com/rohrpost/rohrpost/internal/testdb"
 	"maunium.net/go/mautrix"
 )
 
@@ -31,7 +32,7 @@ func Config(dir string) *config.Config {
 	cfg.RegistrationSharedSecret = "test-secret"
 	cfg.RateLimiting.Enabled = false
 	cfg.Database.Path = filepath.Join(dir, "rohrpost.db")
-	if uri := PostgresURI(); uri != "" {
+	if uri := testdb.PostgresURI(); uri != "" {
 		cfg.Database = config.Database{Type: "postgres", URI: uri}
 	}
 	cfg.Finish()

@@ -1,22 +1,20 @@
-package sqlutil
+package sqlutil_test
 
 import (
 	"context"
 	"database/sql"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"sync"
 	"testing"
+
+	"github.com/rohrpost/rohrpost/internal/sqlutil"
+	"github.com/rohrpost/rohrpost/internal/testdb"
 )
 
-func openTestDB(t *testing.T) *DB {
+func openTestDB(t *testing.T) *sqlutil.DB {
 	t.Helper()
-	db, err := Open(Options{Type: "sqlite", Path: filepath.Join(t.TempDir(), "t.db")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = db.Close() })
+	db := testdb.Open(t)
 	if err := db.Write(context.Background(), func(tx *sql.Tx) error {
 		_, err := tx.Exec(`CREATE TABLE kv (k TEXT PRIMARY KEY, v TEXT)`)
 		return err
@@ -66,16 +64,16 @@ func TestGroupCommitIsolatesFailures(t *testing.T) {
 
 func TestSchemaPlaceholders(t *testing.T) {
 	tests := []struct {
-		dialect Dialect
+		dialect sqlutil.Dialect
 		in      string
 		want    string
 	}{
-		{SQLite, "id {serial}, b {blob}", "id INTEGER PRIMARY KEY AUTOINCREMENT, b BLOB"},
-		{Postgres, "id {serial}, b {blob}", "id BIGSERIAL PRIMARY KEY, b BYTEA"},
+		{sqlutil.SQLite, "id {serial}, b {blob}", "id INTEGER PRIMARY KEY AUTOINCREMENT, b BLOB"},
+		{sqlutil.Postgres, "id {serial}, b {blob}", "id BIGSERIAL PRIMARY KEY, b BYTEA"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.dialect.String(), func(t *testing.T) {
-			if got := (&DB{Dialect: tc.dialect}).Schema(tc.in); got != tc.want {
+			if got := (&sqlutil.DB{Dialect: tc.dialect}).Schema(tc.in); got != tc.want {
 				t.Fatalf("Schema = %q, want %q", got, tc.want)
 			}
 		})
@@ -83,7 +81,7 @@ func TestSchemaPlaceholders(t *testing.T) {
 }
 
 func TestInList(t *testing.T) {
-	if got := InList(3, 3); got != "$3,$4,$5" {
+	if got := sqlutil.InList(3, 3); got != "$3,$4,$5" {
 		t.Fatalf("InList = %q", got)
 	}
 }
