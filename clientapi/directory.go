@@ -1,7 +1,11 @@
 package clientapi
 
 import (
+	"context"
+	"encoding/json"
+	"log/slog"
 	"net/http"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -65,10 +69,69 @@ func (s *Server) deleteAlias(r *http.Request, dev *userapi.Device) (any, error) 
 	if !validAlias(alias) {
 		return nil, mxhttp.InvalidParam("invalid room alias")
 	}
+	roomID, err := s.rooms.ResolveAlias(r.Context(), alias)
+	if err != nil {
+		return nil, roomError(err)
+	}
 	if err := s.rooms.DeleteAlias(r.Context(), alias, dev.UserID); err != nil {
 		return nil, roomError(err)
 	}
+	s.dropCanonicalAlias(r.Context(), roomID, alias, dev.UserID)
 	return struct{}{}, nil
+}
+
+// dropCanonicalAlias removes a deleted alias from the room's
+// m.room.canonical_alias, so that the room does not advertise an alias
+// that no longer leads to it. As the spec recommends, the alias stays
+// deleted even when user may not change the canonical alias.
+func (s *Server) dropCanonicalAlias(ctx context.Context, roomID, alias string, user spec.UserID) {
+	ev, err := s.rooms.StateEvent(ctx, roomID, spec.MRoomCanonicalAlias, "")
+	if err != nil {
+		return
+	}
+	content, changed := withoutAlias(ev.Content, alias)
+	if !changed {
+		return
+	}
+	key := ""
+	_, err = s.rooms.SendEvent(ctx, roomserver.SendEventRequest{RoomID: roomID, Sender: user, Type: spec.MRoomCanonicalAlias, StateKey: &key, Content: content})
+	if err != nil {
+		slog.Info("deleted alias stays in the canonical alias event", "room", roomID, "alias", alias, "err", err)
+	}
+}
+
+// withoutAlias returns canonical alias content with alias removed from
+// alias and alt_aliases, and whether anything was removed. Other keys
+// are kept as they are.
+func withoutAlias(raw json.RawMessage, alias string) (json.RawMessage, bool) {
+	var c map[string]json.RawMessage
+	if json.Unmarshal(raw, &c) != nil {
+		return nil, false
+	}
+	changed := false
+	var current string
+	if json.Unmarshal(c["alias"], &current) == nil && current == alias {
+		delete(c, "alias")
+		changed = true
+	}
+	var alt []string
+	if json.Unmarshal(c["alt_aliases"], &alt) == nil && slices.Contains(alt, alias) {
+		alt = slices.DeleteFunc(alt, func(a string) bool { return a == alias })
+		if len(alt) == 0 {
+			delete(c, "alt_aliases")
+		} else {
+			c["alt_aliases"], _ = json.Marshal(alt)
+		}
+		changed = true
+	}
+	if !changed {
+		return nil, false
+	}
+	out, err := json.Marshal(c)
+	if err != nil {
+		return nil, false
+	}
+	return out, true
 }
 
 // roomAliases is GET /rooms/{roomId}/aliases.

@@ -1,6 +1,8 @@
 package clientapi
 
 import (
+	"context"
+	"log/slog"
 	"net/http"
 
 	"github.com/gorilla/mux"
@@ -43,4 +45,29 @@ func ownPathUser(r *http.Request, dev *userapi.Device, action string) (spec.User
 		return user, mxhttp.Forbidden("Cannot " + action + " for other users")
 	}
 	return user, nil
+}
+
+// removeGuests makes this server's guests leave a room that no longer
+// admits guests, as the spec's guest access module requires. Each guest
+// leaves by their own member event, which the room's rules always allow.
+// Guests of other servers are their servers' business.
+func (s *Server) removeGuests(ctx context.Context, roomID string) {
+	members, err := s.rooms.JoinedMembers(ctx, roomID)
+	if err != nil {
+		slog.Warn("guest access revoked: members", "room_id", roomID, "err", err)
+		return
+	}
+	for id := range members {
+		user, err := spec.NewUserID(id, true)
+		if err != nil || !s.isLocalServer(user.Domain()) {
+			continue
+		}
+		acc, err := s.users.Account(ctx, *user)
+		if err != nil || !acc.IsGuest {
+			continue
+		}
+		if _, err := s.sendMember(ctx, roomID, *user, *user, map[string]any{"membership": spec.Leave}); err != nil {
+			slog.Warn("guest access revoked: guest stays", "room_id", roomID, "user", id, "err", err)
+		}
+	}
 }

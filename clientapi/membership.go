@@ -25,28 +25,67 @@ func (s *Server) joinRoom(r *http.Request, dev *userapi.Device) (any, error) {
 	if target == "" {
 		target = v["roomId"]
 	}
-	var body membershipBody
+	var body map[string]json.RawMessage
 	if err := mxhttp.DecodeJSON(r, mxhttp.DefaultMaxBody, &body); err != nil {
+		return nil, err
+	}
+	content, err := joinContent(body)
+	if err != nil {
 		return nil, err
 	}
 	roomID, err := s.resolveRoom(r.Context(), target)
 	if err != nil {
 		return nil, err
 	}
-	if dev.IsGuest {
-		if ev, err := s.rooms.StateEvent(r.Context(), roomID, "m.room.guest_access", ""); err != nil || !strings.Contains(string(ev.Content), `"can_join"`) {
-			return nil, mxhttp.GuestAccess("Guest access is not allowed in this room")
-		}
+	if dev.IsGuest && !s.guestsCanJoin(r.Context(), roomID) {
+		return nil, mxhttp.GuestAccess("Guest access is not allowed in this room")
 	}
-	content := map[string]any{"membership": spec.Join}
 	s.addProfile(r.Context(), dev.UserID, content)
-	if body.Reason != "" {
-		content["reason"] = body.Reason
-	}
 	if _, err := s.sendMember(r.Context(), roomID, dev.UserID, dev.UserID, content); err != nil {
 		return nil, err
 	}
 	return map[string]string{"room_id": roomID}, nil
+}
+
+// joinContent makes the member event content of a join from the request
+// body. Keys the spec gives no meaning in the body go into the event as
+// they are (clients use this for extensible profile data); the keys that
+// belong to the join itself do not.
+func joinContent(body map[string]json.RawMessage) (map[string]any, error) {
+	content := make(map[string]any, len(body)+1)
+	for k, v := range body {
+		switch k {
+		case "third_party_signed":
+			// Proof of a third-party invite, not content; unsupported here.
+		case "join_authorised_via_users_server":
+			// Only the resident server that authorises a restricted join
+			// may set this.
+		case "reason":
+			var reason string
+			if err := json.Unmarshal(v, &reason); err != nil {
+				return nil, mxhttp.BadJSON("reason must be a string")
+			}
+			if reason != "" {
+				content[k] = reason
+			}
+		default:
+			content[k] = v
+		}
+	}
+	content["membership"] = spec.Join
+	return content, nil
+}
+
+// guestsCanJoin tells whether the room's m.room.guest_access lets guests in.
+func (s *Server) guestsCanJoin(ctx context.Context, roomID string) bool {
+	ev, err := s.rooms.StateEvent(ctx, roomID, spec.MRoomGuestAccess, "")
+	if err != nil {
+		return false
+	}
+	var c struct {
+		GuestAccess string `json:"guest_access"`
+	}
+	return json.Unmarshal(ev.Content, &c) == nil && c.GuestAccess == "can_join"
 }
 
 // resolveRoom turns a room id or alias into a room id.
@@ -71,22 +110,25 @@ func (s *Server) resolveRoom(ctx context.Context, idOrAlias string) (string, err
 }
 
 func validAlias(a string) bool {
-	localpart, server, ok := strings.Cut(strings.TrimPrefix(a, "#"), ":")
-	if !ok || localpart == "" || len(a) > 255 {
+	rest, sigil := strings.CutPrefix(a, "#")
+	localpart, server, ok := strings.Cut(rest, ":")
+	if !sigil || !ok || localpart == "" || len(a) > 255 {
 		return false
 	}
 	_, _, valid := spec.ParseAndValidateServerName(spec.ServerName(server))
 	return valid
 }
 
-// addProfile puts the user's display name and avatar into member content.
+// addProfile puts the user's display name and avatar into member content,
+// unless the content already sets them.
 func (s *Server) addProfile(ctx context.Context, user spec.UserID, content map[string]any) {
-	if p, err := s.users.Profile(ctx, user); err == nil {
-		if p.DisplayName != "" {
-			content["displayname"] = p.DisplayName
-		}
-		if p.AvatarURL != "" {
-			content["avatar_url"] = p.AvatarURL
+	p, err := s.users.Profile(ctx, user)
+	if err != nil {
+		return
+	}
+	for k, v := range map[string]string{fieldDisplayName: p.DisplayName, fieldAvatarURL: p.AvatarURL} {
+		if _, set := content[k]; !set && v != "" {
+			content[k] = v
 		}
 	}
 }
@@ -231,13 +273,24 @@ func (s *Server) joinedMembers(r *http.Request, dev *userapi.Device) (any, error
 	if err != nil {
 		return nil, roomError(err)
 	}
-	type roomMember struct {
-		DisplayName string `json:"display_name,omitempty"`
-		AvatarURL   string `json:"avatar_url,omitempty"`
-	}
 	joined := make(map[string]roomMember, len(members))
 	for u, p := range members {
-		joined[u] = roomMember{DisplayName: p.DisplayName, AvatarURL: p.AvatarURL}
+		joined[u] = roomMember{DisplayName: optional(p.DisplayName), AvatarURL: optional(p.AvatarURL)}
 	}
 	return map[string]any{"joined": joined}, nil
+}
+
+// roomMember is the spec's RoomMember. Both keys are always present, null
+// when unset: clients and SyTest rely on the keys, and a null is what an
+// unset optional string reads as everywhere else.
+type roomMember struct {
+	DisplayName *string `json:"display_name"`
+	AvatarURL   *string `json:"avatar_url"`
+}
+
+func optional(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
 }

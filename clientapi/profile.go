@@ -42,7 +42,11 @@ func (s *Server) getProfile(r *http.Request) (any, error) {
 	return out, nil
 }
 
-// getProfileField is GET /profile/{userId}/{keyName}.
+// getProfileField is GET /profile/{userId}/{keyName}. An unset displayname
+// or avatar_url of an existing user is an empty object: these two fields
+// are part of every profile, and older clients (and the spec before
+// v1.16) read a missing key, not a 404, as "not set". Any other field is
+// never stored, so it is not found.
 func (s *Server) getProfileField(r *http.Request) (any, error) {
 	user, err := pathUser(r)
 	if err != nil {
@@ -59,9 +63,11 @@ func (s *Server) getProfileField(r *http.Request) (any, error) {
 		value = p.DisplayName
 	case fieldAvatarURL:
 		value = p.AvatarURL
+	default:
+		return nil, mxhttp.NotFound("Profile field " + key + " is not set")
 	}
 	if value == "" {
-		return nil, mxhttp.NotFound("Profile field " + key + " is not set")
+		return struct{}{}, nil
 	}
 	return map[string]string{key: value}, nil
 }

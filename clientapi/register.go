@@ -2,6 +2,7 @@ package clientapi
 
 import (
 	"encoding/json"
+	"errors"
 	"net/http"
 	"strings"
 
@@ -89,12 +90,14 @@ func (s *Server) register(r *http.Request) (any, error) {
 			return nil, err
 		}
 	}
-	if req.GuestAccessToken != nil {
-		return nil, mxhttp.Forbidden("Upgrading guest accounts is not supported")
-	}
 	// The spec wants these checks before user-interactive auth.
 	var user *spec.UserID
-	if req.Username != "" {
+	upgrade := req.GuestAccessToken != nil
+	if upgrade {
+		if user, err = s.guestToUpgrade(r, *req.GuestAccessToken, req.Username); err != nil {
+			return nil, err
+		}
+	} else if req.Username != "" {
 		if user, err = s.newLocalUser(strings.ToLower(req.Username)); err != nil {
 			return nil, err
 		}
@@ -130,13 +133,42 @@ func (s *Server) register(r *http.Request) (any, error) {
 	if user != nil {
 		rr.User = *user
 	}
-	created, err := s.users.Register(r.Context(), rr)
+	var created *userapi.Session
+	if upgrade {
+		created, err = s.users.UpgradeGuest(r.Context(), rr)
+	} else {
+		created, err = s.users.Register(r.Context(), rr)
+	}
 	if err != nil {
 		return nil, userError(err)
 	}
 	res := newRegisterResponse(created)
 	s.uia.setResult(sess, res)
 	return res, nil
+}
+
+// guestToUpgrade checks a guest_access_token: it must belong to a guest,
+// and username must be that guest's localpart, as the spec's guest access
+// module requires. It returns the guest's user id.
+func (s *Server) guestToUpgrade(r *http.Request, token, username string) (*spec.UserID, error) {
+	dev, err := s.users.VerifyAccessToken(r.Context(), token)
+	if errors.Is(err, userapi.ErrUnknownToken) {
+		return nil, mxhttp.Forbidden("Unknown guest_access_token")
+	}
+	if err != nil {
+		return nil, err
+	}
+	if !dev.IsGuest {
+		return nil, mxhttp.Forbidden("guest_access_token does not belong to a guest")
+	}
+	if username == "" {
+		return nil, mxhttp.MissingParam("Upgrading a guest needs the guest's username")
+	}
+	if strings.ToLower(username) != dev.UserID.Local() {
+		return nil, mxhttp.Forbidden("guest_access_token belongs to another user")
+	}
+	user := dev.UserID
+	return &user, nil
 }
 
 // registerGuest is POST /register?kind=guest. The spec has the server

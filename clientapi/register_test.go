@@ -162,3 +162,72 @@ func TestThreepidRequestTokens(t *testing.T) {
 		})
 	}
 }
+
+func TestRegisterUpgradeGuest(t *testing.T) {
+	ts := newTestServer(t)
+	newGuest := func() (userID, localpart, token string) {
+		res := ts.do("POST", "/_matrix/client/v3/register?kind=guest", "", map[string]any{})
+		ts.expect(res, http.StatusOK, "")
+		userID = res.str("user_id")
+		return userID, strings.TrimPrefix(strings.Split(userID, ":")[0], "@"), res.str("access_token")
+	}
+	user := ts.register("fulluser")
+	dummy := map[string]any{"type": "m.login.dummy"}
+	_, otherLocal, _ := newGuest()
+
+	tests := []struct {
+		name    string
+		body    func(localpart, token string) map[string]any
+		status  int
+		errcode string
+	}{
+		{"other guest's username", func(_, token string) map[string]any {
+			return map[string]any{"auth": dummy, "username": otherLocal, "password": "pw", "guest_access_token": token}
+		}, 403, "M_FORBIDDEN"},
+		{"unknown token", func(l, _ string) map[string]any {
+			return map[string]any{"auth": dummy, "username": l, "password": "pw", "guest_access_token": "nope"}
+		}, 403, "M_FORBIDDEN"},
+		{"full user's token", func(_, _ string) map[string]any {
+			return map[string]any{"auth": dummy, "username": "fulluser", "password": "pw", "guest_access_token": user.token}
+		}, 403, "M_FORBIDDEN"},
+		{"no username", func(_, token string) map[string]any {
+			return map[string]any{"auth": dummy, "password": "pw", "guest_access_token": token}
+		}, 400, "M_MISSING_PARAM"},
+		{"no password", func(l, token string) map[string]any {
+			return map[string]any{"auth": dummy, "username": l, "guest_access_token": token}
+		}, 400, "M_MISSING_PARAM"},
+		{"needs auth", func(l, token string) map[string]any {
+			return map[string]any{"username": l, "password": "pw", "guest_access_token": token}
+		}, 401, ""},
+		{"upgrades", func(l, token string) map[string]any {
+			return map[string]any{"auth": dummy, "username": l, "password": "pw", "guest_access_token": token}
+		}, 200, ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			guest, localpart, guestToken := newGuest()
+			res := ts.do("POST", "/_matrix/client/v3/register", "", tc.body(localpart, guestToken))
+			ts.expect(res, tc.status, tc.errcode)
+			if tc.status != 200 {
+				who := ts.do("GET", "/_matrix/client/v3/account/whoami", guestToken, nil)
+				if who.body["is_guest"] != true {
+					t.Errorf("refused upgrade changed the guest: %s", who.raw)
+				}
+				return
+			}
+			if res.str("user_id") != guest || res.str("access_token") == "" {
+				t.Fatalf("upgrade response: %s", res.raw)
+			}
+			for _, token := range []string{res.str("access_token"), guestToken} {
+				who := ts.do("GET", "/_matrix/client/v3/account/whoami", token, nil)
+				if who.str("user_id") != guest || who.body["is_guest"] != false {
+					t.Errorf("whoami after upgrade: %s", who.raw)
+				}
+			}
+			// The password now logs in, and the guest cannot upgrade twice.
+			ts.login(account{userID: guest, password: "pw"}, "LAPTOP")
+			again := ts.do("POST", "/_matrix/client/v3/register", "", tc.body(localpart, guestToken))
+			ts.expect(again, http.StatusForbidden, "M_FORBIDDEN")
+		})
+	}
+}

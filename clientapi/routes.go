@@ -56,6 +56,7 @@ func (s *Server) Routes(r *mux.Router) {
 		c.Handle("/user/{userId}/rooms/{roomId}/tags/{tag}", s.noGuests(s.putTag)).Methods(http.MethodPut)
 		c.Handle("/user/{userId}/rooms/{roomId}/tags/{tag}", s.noGuests(s.deleteTag)).Methods(http.MethodDelete)
 		c.Handle("/admin/whois/{userId}", auth(s.whois)).Methods(http.MethodGet)
+		c.Handle("/user/{userId}/openid/request_token", s.noGuests(s.requestOpenIDToken)).Methods(http.MethodPost)
 	}
 	// ROOM ROUTES
 	r.Handle("/_matrix/client/versions", mxhttp.Handler(s.versions)).Methods(http.MethodGet)

@@ -74,7 +74,8 @@ func (s *Server) redactEvent(r *http.Request, dev *userapi.Device) (any, error) 
 		return nil, roomError(err)
 	}
 	if target.RoomID != v["roomId"] {
-		return nil, mxhttp.NotFound("Event not found")
+		// A redaction can only ever apply to an event of its own room.
+		return nil, mxhttp.InvalidParam("The event is not in this room")
 	}
 	res, err := s.rooms.SendEvent(r.Context(), roomserver.SendEventRequest{
 		RoomID: v["roomId"], Sender: dev.UserID, Type: spec.MRoomRedaction, Content: content, Redacts: v["eventId"],
@@ -111,6 +112,9 @@ func (s *Server) putState(r *http.Request, dev *userapi.Device) (any, error) {
 	if err != nil {
 		return nil, roomError(err)
 	}
+	if v["eventType"] == spec.MRoomGuestAccess && stateKey == "" && !s.guestsCanJoin(r.Context(), v["roomId"]) {
+		s.removeGuests(r.Context(), v["roomId"])
+	}
 	return map[string]string{"event_id": res.EventID}, nil
 }
 
@@ -146,52 +150,4 @@ func (s *Server) checkStateContent(r *http.Request, roomID, evType string, conte
 		}
 	}
 	return nil
-}
-
-// getState is GET /rooms/{roomId}/state/{eventType}[/{stateKey}].
-func (s *Server) getState(r *http.Request, dev *userapi.Device) (any, error) {
-	v := mux.Vars(r)
-	if err := s.canReadState(r, dev, v["roomId"]); err != nil {
-		return nil, err
-	}
-	ev, err := s.rooms.StateEvent(r.Context(), v["roomId"], v["eventType"], v["stateKey"])
-	if err != nil {
-		return nil, roomError(err)
-	}
-	if r.URL.Query().Get("format") == "event" {
-		return ev.Client, nil
-	}
-	return ev.Content, nil
-}
-
-// getAllState is GET /rooms/{roomId}/state.
-func (s *Server) getAllState(r *http.Request, dev *userapi.Device) (any, error) {
-	roomID := mux.Vars(r)["roomId"]
-	if err := s.canReadState(r, dev, roomID); err != nil {
-		return nil, err
-	}
-	evs, err := s.rooms.CurrentState(r.Context(), roomID)
-	if err != nil {
-		return nil, roomError(err)
-	}
-	return evs, nil
-}
-
-// canReadState allows current members, and anyone in world-readable rooms.
-func (s *Server) canReadState(r *http.Request, dev *userapi.Device, roomID string) error {
-	if err := validRoomID(roomID); err != nil {
-		return err
-	}
-	m, err := s.rooms.Membership(r.Context(), roomID, dev.UserID)
-	if err != nil {
-		return roomError(err)
-	}
-	if m == spec.Join {
-		return nil
-	}
-	if ev, err := s.rooms.StateEvent(r.Context(), roomID, spec.MRoomHistoryVisibility, ""); err == nil &&
-		strings.Contains(string(ev.Content), `"world_readable"`) {
-		return nil
-	}
-	return mxhttp.Forbidden("You are not joined to this room")
 }

@@ -6,6 +6,7 @@ import (
 	"github.com/matrix-org/gomatrixserverlib/spec"
 	"github.com/rohrpost/rohrpost/config"
 	"github.com/rohrpost/rohrpost/roomserver"
+	rsstorage "github.com/rohrpost/rohrpost/roomserver/storage"
 	"github.com/rohrpost/rohrpost/userapi"
 )
 
@@ -13,6 +14,9 @@ import (
 type Deps struct {
 	Users userapi.API
 	Rooms roomserver.API
+	// RoomStore is read for room state at past events, which the
+	// roomserver API does not offer. Nil disables those reads.
+	RoomStore *rsstorage.Store
 	// OnProfileChange runs after a user changed their profile (the
 	// composition root updates the user's member events).
 	OnProfileChange func(ctx context.Context, user spec.UserID, p userapi.Profile)
@@ -25,7 +29,9 @@ type Server struct {
 	cfg   *config.Config
 	users userapi.API
 	rooms roomserver.API
-	uia   *uiaSessions
+	// roomStore may be nil; see Deps.RoomStore.
+	roomStore *rsstorage.Store
+	uia       *uiaSessions
 	// nonces are the outstanding shared-secret registration nonces.
 	nonces *registrationNonces
 
@@ -35,6 +41,6 @@ type Server struct {
 
 // New builds the client API.
 func New(cfg *config.Config, deps Deps) (*Server, error) {
-	return &Server{cfg: cfg, users: deps.Users, rooms: deps.Rooms, uia: newUIASessions(), nonces: newRegistrationNonces(),
+	return &Server{cfg: cfg, users: deps.Users, rooms: deps.Rooms, roomStore: deps.RoomStore, uia: newUIASessions(), nonces: newRegistrationNonces(),
 		onProfileChange: deps.OnProfileChange, onDeactivate: deps.OnDeactivate}, nil
 }

@@ -27,6 +27,8 @@ func userError(err error) error {
 		return mxhttp.UnknownToken("Unknown access token")
 	case errors.Is(err, userapi.ErrInvalidFilter):
 		return mxhttp.BadJSON("Filter must be a JSON object")
+	case errors.Is(err, userapi.ErrNotGuest):
+		return mxhttp.Forbidden("Only guest accounts can be upgraded")
 	case errors.Is(err, userapi.ErrNotFound):
 		// The userapi's message names what is missing ("device X: not found").
 		return mxhttp.NotFound(err.Error())

@@ -96,6 +96,50 @@ func (s *Server) Register(ctx context.Context, req RegisterRequest) (*Session, e
 	}
 }
 
+// UpgradeGuest gives a guest account a password, makes it a full account
+// and, unless req.NoDevice, logs in a new device. The guest's devices
+// stay logged in.
+func (s *Server) UpgradeGuest(ctx context.Context, req RegisterRequest) (*Session, error) {
+	if !s.isLocal(req.User.Domain()) {
+		return nil, fmt.Errorf("%s: %w", req.User.String(), ErrNotGuest)
+	}
+	hash := ""
+	if req.Password != "" {
+		var err error
+		if hash, err = s.hashPassword(req.Password); err != nil {
+			return nil, fmt.Errorf("hash password: %w", err)
+		}
+	}
+	var (
+		dev   *storage.Device
+		token string
+	)
+	if !req.NoDevice {
+		var err error
+		if dev, token, err = newDevice(req.DeviceID, req.DeviceDisplayName, false); err != nil {
+			return nil, err
+		}
+		dev.UserID = req.User.String()
+	}
+	displayName := req.DisplayName
+	if displayName == "" {
+		displayName = req.User.Local()
+	}
+	stale, err := s.store.UpgradeGuest(ctx, req.User.String(), hash, displayName, dev)
+	if errors.Is(err, storage.ErrNotFound) {
+		return nil, fmt.Errorf("%s: %w", req.User.String(), ErrNotGuest)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("upgrade %s: %w", req.User.String(), err)
+	}
+	// Cached devices still say "guest".
+	s.revoke(stale)
+	if dev == nil {
+		return &Session{UserID: req.User}, nil
+	}
+	return &Session{UserID: req.User, DeviceID: dev.DeviceID, AccessToken: token}, nil
+}
+
 // numericLocalpart picks a ten-digit localpart.
 func numericLocalpart() (string, error) {
 	n, err := rand.Int(rand.Reader, big.NewInt(9_000_000_000))

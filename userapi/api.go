@@ -12,6 +12,9 @@ import (
 type API interface {
 	// Accounts
 	Register(ctx context.Context, req RegisterRequest) (*Session, error)
+	// UpgradeGuest turns the guest account req.User into a full account
+	// with req's password and device; ErrNotGuest unless it is a guest.
+	UpgradeGuest(ctx context.Context, req RegisterRequest) (*Session, error)
 	UsernameAvailable(ctx context.Context, user spec.UserID) (bool, error)
 	LoginPassword(ctx context.Context, req LoginRequest) (*Session, error)
 	CheckPassword(ctx context.Context, user spec.UserID, password string) error
@@ -30,6 +33,10 @@ type API interface {
 	Device(ctx context.Context, user spec.UserID, deviceID string) (*DeviceInfo, error)
 	UpdateDevice(ctx context.Context, user spec.UserID, deviceID string, displayName *string) error
 	DeleteDevices(ctx context.Context, user spec.UserID, deviceIDs []string) error
+
+	// OpenID tokens, which prove a user's identity to third parties
+	CreateOpenIDToken(ctx context.Context, user spec.UserID) (*OpenIDToken, error)
+	OpenIDTokenOwner(ctx context.Context, token string) (spec.UserID, error)
 
 	// Profiles (local users only)
 	Profile(ctx context.Context, user spec.UserID) (*Profile, error)
@@ -60,6 +67,7 @@ var (
 	ErrNotFound        = errors.New("not found")
 	ErrDeactivated     = errors.New("account deactivated")
 	ErrInvalidFilter   = errors.New("filter is not a JSON object")
+	ErrNotGuest        = errors.New("not a guest account")
 )
 
 // AccountKind distinguishes full accounts from guests.

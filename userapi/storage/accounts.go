@@ -120,3 +120,65 @@ func (s *Store) Deactivate(ctx context.Context, userID string) ([]Revoked, error
 	}
 	return revoked, nil
 }
+
+// UpgradeGuest makes a guest account a full account with the password
+// hash, gives it displayName if it has none, and, if dev is not nil, logs
+// dev in, all in one transaction. It fails with ErrNotFound unless userID
+// is an active guest. The returned devices are the account's earlier
+// logins: they keep working, but caches hold them as guests.
+func (s *Store) UpgradeGuest(ctx context.Context, userID, passwordHash, displayName string, dev *Device) ([]Revoked, error) {
+	var (
+		stale     []Revoked
+		sessionID int64
+		name      *string
+	)
+	err := s.db.Write(ctx, func(tx *sql.Tx) error {
+		stale = nil
+		res, err := tx.ExecContext(ctx, `UPDATE accounts SET is_guest = FALSE, password_hash = $1
+			WHERE user_id = $2 AND is_guest = TRUE AND deactivated = FALSE`, passwordHash, userID)
+		if err != nil {
+			return fmt.Errorf("upgrade account: %w", err)
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n == 0 {
+			return fmt.Errorf("guest account %s: %w", userID, ErrNotFound)
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE profiles SET displayname = $1 WHERE user_id = $2 AND displayname = ''`,
+			displayName, userID); err != nil {
+			return fmt.Errorf("upgrade profile: %w", err)
+		}
+		rows, err := tx.QueryContext(ctx, `SELECT session_id, token_hash FROM devices WHERE user_id = $1`, userID)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var r Revoked
+			if err := rows.Scan(&r.SessionID, &r.TokenHash); err != nil {
+				return err
+			}
+			stale = append(stale, r)
+		}
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		if dev != nil {
+			var replaced *Revoked
+			if sessionID, name, replaced, err = insertDevice(ctx, tx, dev); err != nil {
+				return err
+			}
+			if replaced != nil {
+				stale = append(stale, *replaced)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if dev != nil {
+		dev.SessionID, dev.DisplayName = sessionID, name
+	}
+	return stale, nil
+}

@@ -113,3 +113,55 @@ func TestPasswordAndDeactivate(t *testing.T) {
 		}
 	})
 }
+
+func TestUpgradeGuest(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, s *Store) {
+		ctx := context.Background()
+		guestDev := &Device{UserID: "@123:test", DeviceID: "GUEST", TokenHash: []byte("g1"), CreatedTS: 1}
+		if err := s.CreateAccount(ctx, Account{UserID: "@123:test", IsGuest: true, CreatedTS: 1}, "", guestDev); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.CreateAccount(ctx, Account{UserID: "@alice:test", PasswordHash: "pw", CreatedTS: 1}, "alice", nil); err != nil {
+			t.Fatal(err)
+		}
+		tests := []struct {
+			name    string
+			user    string
+			wantErr error
+		}{
+			{"not a guest", "@alice:test", ErrNotFound},
+			{"unknown", "@nobody:test", ErrNotFound},
+			{"guest", "@123:test", nil},
+			{"already upgraded", "@123:test", ErrNotFound},
+		}
+		for _, tc := range tests {
+			t.Run(tc.name, func(t *testing.T) {
+				dev := &Device{UserID: tc.user, DeviceID: "NEW", TokenHash: []byte("n-" + tc.name), CreatedTS: 2}
+				stale, err := s.UpgradeGuest(ctx, tc.user, "hash", "123", dev)
+				if !errors.Is(err, tc.wantErr) {
+					t.Fatalf("err = %v, want %v", err, tc.wantErr)
+				}
+				if err != nil {
+					return
+				}
+				if len(stale) != 1 || stale[0].SessionID != guestDev.SessionID {
+					t.Errorf("stale = %+v, want the guest device", stale)
+				}
+				if dev.SessionID == 0 {
+					t.Error("new device has no session id")
+				}
+			})
+		}
+		a, err := s.Account(ctx, "@123:test")
+		if err != nil || a.IsGuest || a.PasswordHash != "hash" {
+			t.Errorf("upgraded account = %+v, %v", a, err)
+		}
+		if p, err := s.Profile(ctx, "@123:test"); err != nil || p.DisplayName != "123" {
+			t.Errorf("upgraded profile = %+v, %v", p, err)
+		}
+		// The guest's own login keeps working, now as a full user.
+		if o, err := s.TokenOwner(ctx, []byte("g1")); err != nil || o.IsGuest {
+			t.Errorf("guest token owner = %+v, %v", o, err)
+		}
+	})
+}
