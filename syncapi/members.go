@@ -61,22 +61,9 @@ func (s *Server) handleMembers(r *http.Request, dev *userapi.Device) (any, error
 
 // stateAtPosition is the room state after the last event at or before pos.
 func (s *Server) stateAtPosition(r *http.Request, roomNID, pos int64) ([]*rsstorage.Event, error) {
-	ctx := r.Context()
-	last, err := s.events.RoomEvents(ctx, roomNID, 0, pos, 1, true)
+	last, err := s.events.RoomEvents(r.Context(), roomNID, 0, pos, 1, true)
 	if err != nil || len(last) == 0 {
 		return nil, err
 	}
-	e := last[0]
-	state, err := s.events.StateAt(ctx, e.SnapshotBefore)
-	if err != nil {
-		return nil, err
-	}
-	if e.StateKey != nil {
-		state[[2]string{e.Type, *e.StateKey}] = e.NID
-	}
-	nids := make([]int64, 0, len(state))
-	for _, nid := range state {
-		nids = append(nids, nid)
-	}
-	return s.events.EventsByNID(ctx, nids)
+	return s.stateAfterEvent(r.Context(), last[0].NID)
 }

@@ -127,7 +127,16 @@ func (s *Server) timelineWindow(ctx context.Context, roomNID, lower, upper int64
 func (s *Server) joinedRoom(ctx context.Context, req *syncRequest, m rsstorage.UserMembership, since, to Token, accountData []json.RawMessage) (*joinedRoom, error) {
 	f := &req.filter.Room
 	initial := req.since == nil
-	newlyJoined := !initial && m.StreamPos > since.PDU
+	newlyJoined := false
+	if !initial && m.StreamPos > since.PDU {
+		// The membership changed since the last sync; it is a new room for
+		// the client unless the user was joined then too (a profile change).
+		before, err := s.events.MembershipAt(ctx, m.RoomNID, req.device.UserID.String(), since.PDU)
+		if err != nil {
+			return nil, err
+		}
+		newlyJoined = before != spec.Join
+	}
 	full := initial || newlyJoined || req.fullState
 	limit := f.Timeline.limit(defaultTimelineLimit, maxTimelineLimit)
 
@@ -143,7 +152,11 @@ func (s *Server) joinedRoom(ctx context.Context, req *syncRequest, m rsstorage.U
 	if err != nil {
 		return nil, err
 	}
-	if visible := view.filter(evs, req.device.UserID.String()); len(visible) < len(evs) {
+	visible, err := s.syncFilter(ctx, view, m.RoomNID, evs, req.device.UserID.String())
+	if err != nil {
+		return nil, err
+	}
+	if len(visible) < len(evs) {
 		evs, limited = visible, true
 	}
 	// A room the client has just joined has history it has never seen.
@@ -247,6 +260,27 @@ func (s *Server) stateAtTimelineStart(ctx context.Context, roomNID int64, evs []
 		return s.events.EventsByNID(ctx, nids)
 	}
 	return s.events.CurrentState(ctx, roomNID)
+}
+
+// stateAfterEvent is the room state including the given event.
+func (s *Server) stateAfterEvent(ctx context.Context, nid int64) ([]*rsstorage.Event, error) {
+	evs, err := s.events.EventsByNID(ctx, []int64{nid})
+	if err != nil || len(evs) == 0 {
+		return nil, err
+	}
+	e := evs[0]
+	state, err := s.events.StateAt(ctx, e.SnapshotBefore)
+	if err != nil {
+		return nil, err
+	}
+	if e.StateKey != nil {
+		state[[2]string{e.Type, *e.StateKey}] = e.NID
+	}
+	nids := make([]int64, 0, len(state))
+	for _, n := range state {
+		nids = append(nids, n)
+	}
+	return s.events.EventsByNID(ctx, nids)
 }
 
 // stateBetween is the newest state event of each key with from < pos <= to.
@@ -435,6 +469,16 @@ func (s *Server) leftRoom(ctx context.Context, req *syncRequest, m rsstorage.Use
 	if visible := view.filter(evs, req.device.UserID.String()); len(visible) < len(evs) {
 		evs, limited = visible, true
 	}
+	// A room the user joined and left since the last sync is new to the
+	// client: it gets the full state.
+	full := req.since == nil
+	if !full {
+		before, err := s.events.MembershipAt(ctx, m.RoomNID, req.device.UserID.String(), since.PDU)
+		if err != nil {
+			return nil, err
+		}
+		full = before != spec.Join
+	}
 	to := since
 	to.PDU = m.StreamPos
 	lr := &leftRoom{
@@ -443,15 +487,18 @@ func (s *Server) leftRoom(ctx context.Context, req *syncRequest, m rsstorage.Use
 		AccountData: eventList{Events: append([]json.RawMessage{}, accountData...)},
 	}
 	var stateEvs []*rsstorage.Event
-	if req.since == nil {
+	switch {
+	case full && len(evs) == 0:
+		stateEvs, err = s.stateAfterEvent(ctx, m.EventNID)
+	case full:
 		stateEvs, err = s.stateAtTimelineStart(ctx, m.RoomNID, evs)
-	} else if limited && len(evs) > 0 {
+	case limited && len(evs) > 0:
 		stateEvs, err = s.stateBetween(ctx, m.RoomNID, since.PDU, evs[0].StreamPos-1)
 	}
 	if err != nil {
 		return nil, err
 	}
-	lr.State.Events = s.renderState(ctx, req, m.RoomID, stateEvs, evs, req.since == nil)
+	lr.State.Events = s.renderState(ctx, req, m.RoomID, stateEvs, evs, full)
 	return lr, nil
 }
 

@@ -83,6 +83,11 @@ func (v *historyView) visible(e *rsstorage.Event, user string) bool {
 		return true
 	}
 	ownMembership := e.Type == spec.MRoomMember && e.StateKey != nil && *e.StateKey == user
+	if ownMembership && (e.Membership == spec.Leave || e.Membership == spec.Ban) {
+		// A user always sees their own leave, or the room would vanish
+		// from their client without a trace.
+		return true
+	}
 	membership := before(v.membership, e.StreamPos, ownMembership, spec.Leave)
 	switch {
 	case membership == spec.Join:
@@ -107,4 +112,34 @@ func (v *historyView) filter(evs []*rsstorage.Event, user string) []*rsstorage.E
 		}
 	}
 	return out
+}
+
+// syncFilter is filter for /sync timelines, which also keep events that are
+// part of the room's current state: a client must learn the state it
+// shows, even if it changed while the user could not see the room.
+func (s *Server) syncFilter(ctx context.Context, v *historyView, roomNID int64, evs []*rsstorage.Event, user string) ([]*rsstorage.Event, error) {
+	if v.open {
+		return evs, nil
+	}
+	var current map[int64]bool
+	out := evs[:0:0]
+	for _, e := range evs {
+		if v.visible(e, user) {
+			out = append(out, e)
+			continue
+		}
+		if e.StateKey == nil {
+			continue
+		}
+		if current == nil {
+			var err error
+			if current, err = s.events.CurrentStateNIDs(ctx, roomNID); err != nil {
+				return nil, err
+			}
+		}
+		if current[e.NID] {
+			out = append(out, e)
+		}
+	}
+	return out, nil
 }

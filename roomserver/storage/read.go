@@ -216,3 +216,34 @@ func (s *Store) StateHistory(ctx context.Context, roomNID int64, evType, stateKe
 	return scanEvents(s.db.Read.QueryContext(ctx, `SELECT `+eventColumns+` FROM events
 		WHERE room_nid = $1 AND type = $2 AND state_key = $3 AND stream_pos IS NOT NULL ORDER BY stream_pos`, roomNID, evType, stateKey))
 }
+
+// MembershipAt is the user's membership of a room after the stream event
+// at pos ("leave" if none).
+func (s *Store) MembershipAt(ctx context.Context, roomNID int64, userID string, pos int64) (string, error) {
+	var m string
+	err := s.db.Read.QueryRowContext(ctx, `SELECT COALESCE(membership, 'leave') FROM events
+		WHERE room_nid = $1 AND type = 'm.room.member' AND state_key = $2 AND stream_pos IS NOT NULL AND stream_pos <= $3
+		ORDER BY stream_pos DESC LIMIT 1`, roomNID, userID, pos).Scan(&m)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "leave", nil
+	}
+	return m, err
+}
+
+// CurrentStateNIDs returns the event nids of a room's current state.
+func (s *Store) CurrentStateNIDs(ctx context.Context, roomNID int64) (map[int64]bool, error) {
+	rows, err := s.db.Read.QueryContext(ctx, `SELECT event_nid FROM current_state WHERE room_nid = $1`, roomNID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[int64]bool{}
+	for rows.Next() {
+		var nid int64
+		if err := rows.Scan(&nid); err != nil {
+			return nil, err
+		}
+		out[nid] = true
+	}
+	return out, rows.Err()
+}
