@@ -127,9 +127,14 @@ func createRoomEvents(req CreateRoomRequest, verImpl gomatrixserverlib.IRoomVers
 	}
 	events := []newEvent{state(spec.MRoomCreate, "", createContent)}
 
-	events = append(events, state(spec.MRoomMember, creator, map[string]any{
-		"membership": spec.Join, "displayname": omitEmpty(req.CreatorProfile.DisplayName), "avatar_url": omitEmpty(req.CreatorProfile.AvatarURL),
-	}))
+	join := map[string]any{"membership": spec.Join}
+	if req.CreatorProfile.DisplayName != "" {
+		join["displayname"] = req.CreatorProfile.DisplayName
+	}
+	if req.CreatorProfile.AvatarURL != "" {
+		join["avatar_url"] = req.CreatorProfile.AvatarURL
+	}
+	events = append(events, state(spec.MRoomMember, creator, join))
 
 	pl := defaultPowerLevels(creator, preset, req.Invite, verImpl.PrivilegedCreators())
 	if len(req.PowerLevelContentOverride) > 0 {
@@ -202,12 +207,6 @@ func createRoomEvents(req CreateRoomRequest, verImpl gomatrixserverlib.IRoomVers
 	return events, nil
 }
 
-func omitEmpty(s string) any {
-	if s == "" {
-		return nil
-	}
-	return s
-}
 
 func defaultPowerLevels(creator, preset string, invitees []spec.UserID, privilegedCreators bool) map[string]any {
 	users := map[string]int64{}

@@ -42,7 +42,8 @@ func (s *Server) handleGetPresence(r *http.Request, dev *userapi.Device) (any, e
 		return nil, err
 	}
 	if !ok {
-		return nil, mxhttp.NotFound("No presence known for this user")
+		// Nobody has seen the user yet: they are offline.
+		return map[string]any{"presence": "offline"}, nil
 	}
 	return presenceContent(p, time.Now()), nil
 }
