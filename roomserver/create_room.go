@@ -207,7 +207,6 @@ func createRoomEvents(req CreateRoomRequest, verImpl gomatrixserverlib.IRoomVers
 	return events, nil
 }
 
-
 func defaultPowerLevels(creator, preset string, invitees []spec.UserID, privilegedCreators bool) map[string]any {
 	users := map[string]int64{}
 	if !privilegedCreators {
