@@ -11,6 +11,7 @@ import (
 	"github.com/rohrpost/rohrpost/internal/mxhttp"
 	"github.com/rohrpost/rohrpost/roomserver"
 	"github.com/rohrpost/rohrpost/userapi"
+	"github.com/tidwall/gjson"
 )
 
 type membershipBody struct {
@@ -43,6 +44,15 @@ func (s *Server) joinRoom(r *http.Request, dev *userapi.Device) (any, error) {
 	s.addProfile(r.Context(), dev.UserID, content)
 	if _, err := s.sendMember(r.Context(), roomID, dev.UserID, dev.UserID, content); err != nil {
 		return nil, err
+	}
+	// Joining an upgraded room carries the user's direct-chat marking and
+	// tags over from its predecessor.
+	if create, err := s.rooms.StateEvent(r.Context(), roomID, spec.MRoomCreate, ""); err == nil {
+		if prev := gjson.GetBytes(create.Content, "predecessor.room_id").String(); prev != "" {
+			if err := s.carryAccountData(r.Context(), dev.UserID, prev, roomID); err != nil {
+				return nil, err
+			}
+		}
 	}
 	return map[string]string{"room_id": roomID}, nil
 }

@@ -180,7 +180,11 @@ func (s *Server) copyBans(ctx context.Context, old *room, newID string, user spe
 			continue
 		}
 		target := k.StateKey
-		content, _ := json.Marshal(map[string]any{"membership": spec.Ban, "reason": gjson.GetBytes(ev.pdu.Content(), "reason").String()})
+		ban := map[string]any{"membership": spec.Ban}
+		if reason := gjson.GetBytes(ev.pdu.Content(), "reason").String(); reason != "" {
+			ban["reason"] = reason
+		}
+		content, _ := json.Marshal(ban)
 		if _, err := s.SendEvent(ctx, SendEventRequest{RoomID: newID, Sender: user, Type: spec.MRoomMember, StateKey: &target, Content: content}); err != nil {
 			return fmt.Errorf("copy ban of %s: %w", target, err)
 		}

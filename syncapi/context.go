@@ -15,6 +15,11 @@ import (
 // visibleEvent loads an event of a room if the user may see it.
 func (s *Server) visibleEvent(r *http.Request, dev *userapi.Device, roomID, eventID string) (*roomAccess, *rsstorage.Event, error) {
 	a, err := s.access(r.Context(), dev, roomID)
+	var mx *mxhttp.Error
+	if errors.As(err, &mx) && mx.Code == "M_FORBIDDEN" {
+		// The spec does not tell outsiders whether the event exists.
+		return nil, nil, mxhttp.NotFound("Event not found")
+	}
 	if err != nil {
 		return nil, nil, err
 	}

@@ -228,10 +228,11 @@ func (s *Server) presenceOfNewMembers(ctx context.Context, req *syncRequest, roo
 			if err != nil {
 				return nil, err
 			}
-			if !ok {
-				continue
+			content := map[string]any{"presence": "offline"}
+			if ok {
+				content = presenceContent(p, now)
 			}
-			ev, _ := json.Marshal(map[string]any{"type": "m.presence", "sender": u, "content": presenceContent(p, now)})
+			ev, _ := json.Marshal(map[string]any{"type": "m.presence", "sender": u, "content": content})
 			out = append(out, ev)
 		}
 	}
