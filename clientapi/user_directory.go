@@ -41,32 +41,36 @@ func (s *Server) searchUserDirectory(r *http.Request, dev *userapi.Device) (any,
 	}
 	term := strings.ToLower(strings.TrimSpace(*body.SearchTerm))
 	ctx := r.Context()
-	rooms, err := s.rooms.JoinedRooms(ctx, dev.UserID)
+	shared, err := s.rooms.JoinedRooms(ctx, dev.UserID)
 	if err != nil {
 		return nil, err
 	}
-	public, err := s.rooms.PublicRooms(ctx)
+	open, err := s.rooms.OpenRooms(ctx)
 	if err != nil {
 		return nil, err
 	}
-	for _, p := range public {
-		rooms = append(rooms, p.RoomID)
-	}
+	// Members of open rooms are visible to all; members of other rooms
+	// only to those who share the room, which never makes the searcher
+	// their own match.
 	found := map[string]roomserver.MemberProfile{}
-	for _, roomID := range rooms {
-		members, err := s.rooms.JoinedMembers(ctx, roomID)
-		if err != nil {
-			continue
-		}
-		for u, p := range members {
-			if _, seen := found[u]; seen {
+	collect := func(rooms []string, includeSelf bool) {
+		for _, roomID := range rooms {
+			members, err := s.rooms.JoinedMembers(ctx, roomID)
+			if err != nil {
 				continue
 			}
-			if strings.Contains(strings.ToLower(u), term) || strings.Contains(strings.ToLower(p.DisplayName), term) {
-				found[u] = p
+			for u, p := range members {
+				if _, seen := found[u]; seen || (!includeSelf && u == dev.UserID.String()) {
+					continue
+				}
+				if strings.Contains(strings.ToLower(u), term) || strings.Contains(strings.ToLower(p.DisplayName), term) {
+					found[u] = p
+				}
 			}
 		}
 	}
+	collect(open, true)
+	collect(shared, false)
 	results := make([]directoryUser, 0, len(found))
 	for u, p := range found {
 		results = append(results, directoryUser{UserID: u, DisplayName: p.DisplayName, AvatarURL: p.AvatarURL})

@@ -33,6 +33,9 @@ type API interface {
 	SetVisibility(ctx context.Context, roomID, visibility string) error
 	Visibility(ctx context.Context, roomID string) (string, error)
 	PublicRooms(ctx context.Context) ([]PublicRoom, error)
+	// OpenRooms lists rooms with a public join rule or world-readable
+	// history, whose members everyone may find in the user directory.
+	OpenRooms(ctx context.Context) ([]string, error)
 
 	UpgradeRoom(ctx context.Context, roomID string, user spec.UserID, newVersion string) (string, error)
 }

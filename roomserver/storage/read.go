@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/rohrpost/rohrpost/internal/sqlutil"
+	"github.com/tidwall/gjson"
 )
 
 // eventColumns lists the columns scanEvent reads, with an optional table prefix.
@@ -244,6 +245,35 @@ func (s *Store) CurrentStateNIDs(ctx context.Context, roomNID int64) (map[int64]
 			return nil, err
 		}
 		out[nid] = true
+	}
+	return out, rows.Err()
+}
+
+// OpenRooms lists the rooms anyone may join or read: join rule public, or
+// world-readable history. The user directory treats their members as
+// visible to everyone.
+func (s *Store) OpenRooms(ctx context.Context) ([]string, error) {
+	rows, err := s.db.Read.QueryContext(ctx, `SELECT r.room_id, e.type, e.client FROM current_state c
+		JOIN events e ON e.event_nid = c.event_nid JOIN rooms r ON r.room_nid = c.room_nid
+		WHERE c.type IN ('m.room.join_rules', 'm.room.history_visibility') AND c.state_key = ''`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	seen := map[string]bool{}
+	var out []string
+	for rows.Next() {
+		var roomID, evType string
+		var client []byte
+		if err := rows.Scan(&roomID, &evType, &client); err != nil {
+			return nil, err
+		}
+		open := (evType == "m.room.join_rules" && gjson.GetBytes(client, "content.join_rule").String() == "public") ||
+			(evType == "m.room.history_visibility" && gjson.GetBytes(client, "content.history_visibility").String() == "world_readable")
+		if open && !seen[roomID] {
+			seen[roomID] = true
+			out = append(out, roomID)
+		}
 	}
 	return out, rows.Err()
 }
