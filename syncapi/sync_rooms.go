@@ -177,7 +177,7 @@ func (s *Server) joinedRoom(ctx context.Context, req *syncRequest, m rsstorage.U
 	if err != nil {
 		return nil, err
 	}
-	jr.State.Events = s.renderState(ctx, req, m.RoomID, stateEvs, evs, full)
+	jr.State.Events = s.renderState(ctx, req, m.RoomID, stateEvs, evs, full, limited)
 
 	if err := s.addEphemeral(ctx, req, m.RoomID, since, to, jr); err != nil {
 		return nil, err
@@ -306,7 +306,7 @@ func (s *Server) stateBetween(ctx context.Context, roomNID, from, to int64) ([]*
 // renderState applies the state filter and member lazy-loading. With lazy
 // loading, state carries the member events of the timeline's senders that
 // this device has not been sent yet (all of them on a full sync).
-func (s *Server) renderState(ctx context.Context, req *syncRequest, roomID string, state, timelineEvs []*rsstorage.Event, full bool) []json.RawMessage {
+func (s *Server) renderState(ctx context.Context, req *syncRequest, roomID string, state, timelineEvs []*rsstorage.Event, full, limited bool) []json.RawMessage {
 	f := &req.filter.Room.State
 	user := req.device.UserID.String()
 	out := make([]json.RawMessage, 0, len(state))
@@ -349,9 +349,11 @@ func (s *Server) renderState(ctx context.Context, req *syncRequest, roomID strin
 			sent = append(sent, *e.StateKey)
 		}
 	}
-	if !full {
+	// A gapped timeline gets the whole state delta above and nothing more;
+	// a contiguous one gets the members of senders the device lacks.
+	if !full && !limited {
 		for u := range wanted {
-			if seen[u] || (s.lazy.has(key, u) && !f.IncludeRedundantMembers) {
+			if seen[u] || u == user || (s.lazy.has(key, u) && !f.IncludeRedundantMembers) {
 				continue
 			}
 			if ev, err := s.rooms.StateEvent(ctx, roomID, spec.MRoomMember, u); err == nil {
@@ -498,7 +500,7 @@ func (s *Server) leftRoom(ctx context.Context, req *syncRequest, m rsstorage.Use
 	if err != nil {
 		return nil, err
 	}
-	lr.State.Events = s.renderState(ctx, req, m.RoomID, stateEvs, evs, full)
+	lr.State.Events = s.renderState(ctx, req, m.RoomID, stateEvs, evs, full, limited)
 	return lr, nil
 }
 
