@@ -109,19 +109,41 @@ func (s *Server) buildSync(ctx context.Context, req *syncRequest, to Token) (_ *
 	return resp, nil
 }
 
-// timelineWindow loads the newest events of a room in (lower, upper],
-// at most limit, oldest first, and says whether more were left out.
-func (s *Server) timelineWindow(ctx context.Context, roomNID, lower, upper int64, limit int, f *RoomEventFilter) ([]*rsstorage.Event, bool, error) {
-	evs, err := s.events.RoomEventsFiltered(ctx, roomNID, lower, upper, limit+1, true, f.storageFilter())
-	if err != nil {
-		return nil, false, err
+// maxTimelineScan bounds how many events a timeline looks through when
+// history visibility hides most of them.
+const maxTimelineScan = 2000
+
+// timelineWindow loads the newest events of a room in (lower, upper] that
+// the filter and keep let through, at most limit, oldest first. It pages
+// further back while keep drops events, so a timeline is not left empty by
+// hidden history. limited says whether anything older was left out.
+func (s *Server) timelineWindow(ctx context.Context, roomNID, lower, upper int64, limit int, f *RoomEventFilter,
+	keep func([]*rsstorage.Event) ([]*rsstorage.Event, error)) ([]*rsstorage.Event, bool, error) {
+	var out []*rsstorage.Event
+	dropped := false
+	for scanned := 0; scanned < maxTimelineScan && lower < upper; {
+		batch, err := s.events.RoomEventsFiltered(ctx, roomNID, lower, upper, limit+1, true, f.storageFilter())
+		if err != nil {
+			return nil, false, err
+		}
+		scanned += len(batch)
+		kept, err := keep(batch)
+		if err != nil {
+			return nil, false, err
+		}
+		dropped = dropped || len(kept) < len(batch)
+		out = append(out, kept...)
+		if len(out) > limit || len(batch) <= limit {
+			break
+		}
+		upper = batch[len(batch)-1].StreamPos - 1
 	}
-	limited := len(evs) > limit
-	if limited {
-		evs = evs[:limit]
+	limited := len(out) > limit || dropped
+	if len(out) > limit {
+		out = out[:limit]
 	}
-	slices.Reverse(evs)
-	return evs, limited, nil
+	slices.Reverse(out)
+	return out, limited, nil
 }
 
 func (s *Server) joinedRoom(ctx context.Context, req *syncRequest, m rsstorage.UserMembership, since, to Token, accountData []json.RawMessage) (*joinedRoom, error) {
@@ -144,20 +166,15 @@ func (s *Server) joinedRoom(ctx context.Context, req *syncRequest, m rsstorage.U
 	if initial || newlyJoined {
 		lower = 0
 	}
-	evs, limited, err := s.timelineWindow(ctx, m.RoomNID, lower, to.PDU, limit, &f.Timeline)
-	if err != nil {
-		return nil, err
-	}
 	view, err := s.historyViewOf(ctx, m.RoomNID, req.device.UserID.String(), true)
 	if err != nil {
 		return nil, err
 	}
-	visible, err := s.syncFilter(ctx, view, m.RoomNID, evs, req.device.UserID.String())
+	evs, limited, err := s.timelineWindow(ctx, m.RoomNID, lower, to.PDU, limit, &f.Timeline, func(b []*rsstorage.Event) ([]*rsstorage.Event, error) {
+		return s.syncFilter(ctx, view, m.RoomNID, b, req.device.UserID.String())
+	})
 	if err != nil {
 		return nil, err
-	}
-	if len(visible) < len(evs) {
-		evs, limited = visible, true
 	}
 	// A room the client has just joined has history it has never seen.
 	limited = limited || newlyJoined
@@ -460,16 +477,15 @@ func (s *Server) leftRoom(ctx context.Context, req *syncRequest, m rsstorage.Use
 	if req.since == nil {
 		lower = 0
 	}
-	evs, limited, err := s.timelineWindow(ctx, m.RoomNID, lower, m.StreamPos, limit, &req.filter.Room.Timeline)
-	if err != nil {
-		return nil, err
-	}
 	view, err := s.historyViewOf(ctx, m.RoomNID, req.device.UserID.String(), false)
 	if err != nil {
 		return nil, err
 	}
-	if visible := view.filter(evs, req.device.UserID.String()); len(visible) < len(evs) {
-		evs, limited = visible, true
+	evs, limited, err := s.timelineWindow(ctx, m.RoomNID, lower, m.StreamPos, limit, &req.filter.Room.Timeline, func(b []*rsstorage.Event) ([]*rsstorage.Event, error) {
+		return view.filter(b, req.device.UserID.String()), nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	// A room the user joined and left since the last sync is new to the
 	// client: it gets the full state.
