@@ -13,6 +13,9 @@ type API interface {
 	CreateRoom(ctx context.Context, req CreateRoomRequest) (*CreateRoomResponse, error)
 	// SendEvent builds, signs, authorises and stores one local event.
 	SendEvent(ctx context.Context, req SendEventRequest) (*SendEventResponse, error)
+	// InputEvents takes events built by other servers through the same
+	// input path, in order.
+	InputEvents(ctx context.Context, events []InputEvent) ([]InputResult, error)
 
 	RoomVersion(ctx context.Context, roomID string) (string, error)
 	CurrentState(ctx context.Context, roomID string) ([]json.RawMessage, error)

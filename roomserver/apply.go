@@ -51,13 +51,7 @@ func (b *batch) apply(r *room, pdu gomatrixserverlib.PDU, meta eventMeta) *stora
 	} else {
 		ev.Client = clientJSON(pdu, nil)
 	}
-	// The new event references every extremity it names as prev_events;
-	// those are no longer extremities.
-	prevIDs := pdu.PrevEventIDs()
-	r.extremities = slices.DeleteFunc(r.extremities, func(id string) bool { return slices.Contains(prevIDs, id) })
-	r.extremities = append(r.extremities, pdu.EventID())
-	r.depth = max(r.depth, pdu.Depth())
-	r.dirty = true
+	r.advance(pdu)
 
 	b.write.Events = append(b.write.Events, ev)
 	if meta.txnID != "" {
@@ -141,4 +135,14 @@ func redactsOf(pdu gomatrixserverlib.PDU) string {
 		return id
 	}
 	return gjson.GetBytes(pdu.Content(), "redacts").String()
+}
+
+// advance makes pdu a forward extremity in place of the prev_events it
+// names, which are no longer extremities.
+func (r *room) advance(pdu gomatrixserverlib.PDU) {
+	prevIDs := pdu.PrevEventIDs()
+	r.extremities = slices.DeleteFunc(r.extremities, func(id string) bool { return slices.Contains(prevIDs, id) })
+	r.extremities = append(r.extremities, pdu.EventID())
+	r.depth = max(r.depth, pdu.Depth())
+	r.dirty = true
 }

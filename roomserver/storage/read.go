@@ -132,25 +132,40 @@ func (s *Store) Relations(ctx context.Context, eventID string, relType, evType s
 
 // StateAt returns the full state map of a snapshot by walking its deltas.
 func (s *Store) StateAt(ctx context.Context, snapshotNID int64) (map[[2]string]int64, error) {
+	return WalkSnapshots(snapshotNID, func(nid int64) (*Snapshot, error) { return s.Snapshot(ctx, nid) })
+}
+
+// Snapshot loads one snapshot row.
+func (s *Store) Snapshot(ctx context.Context, nid int64) (*Snapshot, error) {
+	sn := &Snapshot{NID: nid}
+	var delta string
+	err := s.db.Read.QueryRowContext(ctx, `SELECT room_nid, parent_nid, delta FROM state_snapshots WHERE snapshot_nid = $1`, nid).Scan(&sn.RoomNID, &sn.Parent, &delta)
+	if err != nil {
+		return nil, fmt.Errorf("snapshot %d: %w", nid, err)
+	}
+	if err := json.Unmarshal([]byte(delta), &sn.Delta); err != nil {
+		return nil, fmt.Errorf("snapshot %d: %w", nid, err)
+	}
+	return sn, nil
+}
+
+// WalkSnapshots resolves a snapshot chain into a full state map; load
+// supplies each snapshot (from the database, or from a batch not yet
+// written).
+func WalkSnapshots(snapshotNID int64, load func(int64) (*Snapshot, error)) (map[[2]string]int64, error) {
 	state := map[[2]string]int64{}
 	for nid := snapshotNID; nid != 0; {
-		var parent int64
-		var delta string
-		err := s.db.Read.QueryRowContext(ctx, `SELECT parent_nid, delta FROM state_snapshots WHERE snapshot_nid = $1`, nid).Scan(&parent, &delta)
+		sn, err := load(nid)
 		if err != nil {
-			return nil, fmt.Errorf("snapshot %d: %w", nid, err)
+			return nil, err
 		}
-		var entries []StateEntry
-		if err := json.Unmarshal([]byte(delta), &entries); err != nil {
-			return nil, fmt.Errorf("snapshot %d: %w", nid, err)
-		}
-		for _, e := range entries {
+		for _, e := range sn.Delta {
 			k := [2]string{e.Type, e.StateKey}
 			if _, seen := state[k]; !seen {
 				state[k] = e.EventNID
 			}
 		}
-		nid = parent
+		nid = sn.Parent
 	}
 	return state, nil
 }

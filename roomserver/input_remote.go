@@ -1,0 +1,485 @@
+package roomserver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+
+	"github.com/matrix-org/gomatrixserverlib"
+	"github.com/matrix-org/gomatrixserverlib/spec"
+	"github.com/rohrpost/rohrpost/roomserver/storage"
+)
+
+// Events built elsewhere (by remote servers) enter through InputEvents and
+// take the same batch, apply and commit path as local ones. Each is checked
+// against its own auth events and against the state before it (computed
+// from its prev_events, resolving forks with state resolution); one that
+// fails is stored as rejected. One that passes but would not be allowed on
+// top of the current state is soft-failed: stored, never shown, never an
+// extremity. Outliers are stored by themselves, outside the timeline.
+
+// InputKind says how an event from elsewhere enters a room.
+type InputKind int
+
+const (
+	// InputNew is a new event at the edge of the room's DAG.
+	InputNew InputKind = iota
+	// InputOutlier is an event known only by itself (an auth chain or
+	// state entry): stored and checked against its auth events, never in
+	// the timeline or the current state.
+	InputOutlier
+)
+
+// InputEvent is one event from elsewhere; its signatures must have been
+// checked by the caller (the federation API, which holds the key ring).
+type InputEvent struct {
+	Kind InputKind
+	PDU  gomatrixserverlib.PDU
+}
+
+// InputResult is what became of one input event.
+type InputResult struct {
+	EventID    string
+	Duplicate  bool
+	Rejected   bool
+	SoftFailed bool
+	StreamPos  int64
+}
+
+// Errors that tell the caller what to fetch before trying again.
+var (
+	ErrMissingPrevEvents = errors.New("missing prev_events")
+	ErrMissingAuthEvents = errors.New("missing auth_events")
+)
+
+// InputEvents runs events from elsewhere through the input path, in order.
+func (s *Server) InputEvents(ctx context.Context, events []InputEvent) ([]InputResult, error) {
+	res, err := s.submit(ctx, func(b *batch) (any, error) {
+		out := make([]InputResult, 0, len(events))
+		for _, in := range events {
+			r, err := b.inputRemote(ctx, in)
+			if err != nil {
+				return nil, fmt.Errorf("event %s: %w", in.PDU.EventID(), err)
+			}
+			out = append(out, r)
+		}
+		return out, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return res.([]InputResult), nil
+}
+
+func (b *batch) inputRemote(ctx context.Context, in InputEvent) (InputResult, error) {
+	pdu := in.PDU
+	res := InputResult{EventID: pdu.EventID()}
+	if known, err := b.eventByID(ctx, pdu.EventID()); err != nil {
+		return res, err
+	} else if known != nil {
+		res.Duplicate = true
+		return res, nil
+	}
+	r, err := b.room(ctx, pdu.RoomID().String())
+	if err != nil {
+		return res, err
+	}
+	if len(pdu.JSON()) > maxEventSize {
+		return res, fmt.Errorf("%w: event exceeds %d bytes", ErrTooLarge, maxEventSize)
+	}
+	authEvents, err := b.authEventsOf(ctx, r, pdu)
+	if err != nil {
+		return res, err
+	}
+	if gomatrixserverlib.Allowed(pdu, authEvents, userIDForSender) != nil {
+		res.Rejected = true
+		b.storeAside(r, pdu, 0, true)
+		return res, nil
+	}
+	if in.Kind == InputOutlier {
+		b.storeAside(r, pdu, 0, false)
+		return res, nil
+	}
+	before, err := b.stateBefore(ctx, r, pdu)
+	if err != nil {
+		return res, err
+	}
+	provider, err := b.authProvider(ctx, r, before, pdu)
+	if err != nil {
+		return res, err
+	}
+	if gomatrixserverlib.Allowed(pdu, provider, userIDForSender) != nil {
+		res.Rejected = true
+		b.storeAside(r, pdu, 0, true)
+		return res, nil
+	}
+	if authorise(r, pdu) != nil {
+		res.SoftFailed = true
+		b.storeAside(r, pdu, 0, false)
+		return res, nil
+	}
+	if maps.Equal(before, r.stateNIDs()) {
+		ev := b.apply(r, pdu, eventMeta{})
+		res.StreamPos = ev.StreamPos
+		return res, nil
+	}
+	ev, err := b.applyFork(ctx, r, pdu, before)
+	if err != nil {
+		return res, err
+	}
+	res.StreamPos = ev.StreamPos
+	return res, nil
+}
+
+// stateNIDs is the room's current state as a key -> event nid map.
+func (r *room) stateNIDs() map[[2]string]int64 {
+	out := make(map[[2]string]int64, len(r.state))
+	for k, ev := range r.state {
+		out[[2]string{k.EventType, k.StateKey}] = ev.nid
+	}
+	return out
+}
+
+// eventByID finds an event in this batch or the database, or nil.
+func (b *batch) eventByID(ctx context.Context, id string) (*storage.Event, error) {
+	for i := range b.write.Events {
+		if b.write.Events[i].ID == id {
+			return &b.write.Events[i], nil
+		}
+	}
+	e, err := b.s.store.EventByID(ctx, id)
+	if errors.Is(err, storage.ErrNotFound) {
+		return nil, nil
+	}
+	return e, err
+}
+
+// eventsByNID loads events from this batch or the database.
+func (b *batch) eventsByNID(ctx context.Context, nids []int64) (map[int64]*storage.Event, error) {
+	out := make(map[int64]*storage.Event, len(nids))
+	var missing []int64
+	pending := map[int64]*storage.Event{}
+	for i := range b.write.Events {
+		pending[b.write.Events[i].NID] = &b.write.Events[i]
+	}
+	for _, nid := range nids {
+		if e, ok := pending[nid]; ok {
+			out[nid] = e
+		} else {
+			missing = append(missing, nid)
+		}
+	}
+	loaded, err := b.s.store.EventsByNID(ctx, missing)
+	if err != nil {
+		return nil, err
+	}
+	for _, e := range loaded {
+		out[e.NID] = e
+	}
+	return out, nil
+}
+
+// snapshot loads a snapshot from this batch or the database.
+func (b *batch) snapshot(ctx context.Context, nid int64) (*storage.Snapshot, error) {
+	for i := range b.write.Snapshots {
+		if b.write.Snapshots[i].NID == nid {
+			return &b.write.Snapshots[i], nil
+		}
+	}
+	return b.s.store.Snapshot(ctx, nid)
+}
+
+func (b *batch) parse(r *room, e *storage.Event) (gomatrixserverlib.PDU, error) {
+	return r.version.NewEventFromTrustedJSONWithEventID(e.ID, e.PDU, e.Redacted)
+}
+
+// authEventsOf loads the events an event names as its auth events.
+func (b *batch) authEventsOf(ctx context.Context, r *room, pdu gomatrixserverlib.PDU) (*gomatrixserverlib.AuthEvents, error) {
+	var pdus []gomatrixserverlib.PDU
+	for _, id := range pdu.AuthEventIDs() {
+		e, err := b.eventByID(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		if e == nil {
+			return nil, fmt.Errorf("%w: %s", ErrMissingAuthEvents, id)
+		}
+		p, err := b.parse(r, e)
+		if err != nil {
+			return nil, err
+		}
+		pdus = append(pdus, p)
+	}
+	// Rooms whose id derives from the create event do not list it.
+	if r.version.DomainlessRoomIDs() {
+		if create := r.get(spec.MRoomCreate, ""); create != nil {
+			pdus = append(pdus, create.pdu)
+		}
+	}
+	return gomatrixserverlib.NewAuthEvents(pdus)
+}
+
+// stateAfter is the state after a stored event.
+func (b *batch) stateAfter(ctx context.Context, e *storage.Event) (map[[2]string]int64, error) {
+	state, err := storage.WalkSnapshots(e.SnapshotBefore, func(nid int64) (*storage.Snapshot, error) { return b.snapshot(ctx, nid) })
+	if err != nil {
+		return nil, err
+	}
+	if e.StateKey != nil && !e.Rejected {
+		state[[2]string{e.Type, *e.StateKey}] = e.NID
+	}
+	return state, nil
+}
+
+// stateBefore computes the state before an event from its prev_events,
+// resolving the states after each of them when they differ.
+func (b *batch) stateBefore(ctx context.Context, r *room, pdu gomatrixserverlib.PDU) (map[[2]string]int64, error) {
+	var sets []map[[2]string]int64
+	for _, id := range pdu.PrevEventIDs() {
+		e, err := b.eventByID(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		if e == nil || (e.StreamPos == 0 && !e.Rejected) {
+			return nil, fmt.Errorf("%w: %s", ErrMissingPrevEvents, id)
+		}
+		st, err := b.stateAfter(ctx, e)
+		if err != nil {
+			return nil, err
+		}
+		sets = append(sets, st)
+	}
+	if len(sets) == 0 {
+		return nil, fmt.Errorf("%w: event has no prev_events", ErrBadEvent)
+	}
+	return b.resolve(ctx, r, sets)
+}
+
+// resolve runs the room version's state resolution over state sets.
+func (b *batch) resolve(ctx context.Context, r *room, sets []map[[2]string]int64) (map[[2]string]int64, error) {
+	if len(sets) == 1 {
+		return sets[0], nil
+	}
+	agree := true
+	for _, s := range sets[1:] {
+		if !maps.Equal(s, sets[0]) {
+			agree = false
+		}
+	}
+	if agree {
+		return sets[0], nil
+	}
+	var nids []int64
+	for _, s := range sets {
+		for _, nid := range s {
+			nids = append(nids, nid)
+		}
+	}
+	evs, err := b.eventsByNID(ctx, nids)
+	if err != nil {
+		return nil, err
+	}
+	pdus := map[int64]gomatrixserverlib.PDU{}
+	rejected := map[string]bool{}
+	for nid, e := range evs {
+		p, err := b.parse(r, e)
+		if err != nil {
+			return nil, err
+		}
+		pdus[nid] = p
+		rejected[e.ID] = e.Rejected
+	}
+	stateSets := make([][]gomatrixserverlib.PDU, len(sets))
+	for i, s := range sets {
+		for _, nid := range s {
+			if p := pdus[nid]; p != nil {
+				stateSets[i] = append(stateSets[i], p)
+			}
+		}
+	}
+	chain, err := b.authChain(ctx, r, pdus)
+	if err != nil {
+		return nil, err
+	}
+	resolved, err := gomatrixserverlib.ResolveConflictsNew(r.version.Version(), stateSets, chain, userIDForSender,
+		func(id string) bool { return rejected[id] })
+	if err != nil {
+		return nil, fmt.Errorf("state resolution: %w", err)
+	}
+	byID := map[string]int64{}
+	for nid, p := range pdus {
+		byID[p.EventID()] = nid
+	}
+	out := map[[2]string]int64{}
+	for _, p := range resolved {
+		if p.StateKey() != nil {
+			out[[2]string{p.Type(), *p.StateKey()}] = byID[p.EventID()]
+		}
+	}
+	return out, nil
+}
+
+// authChain loads every event in the auth chains of the given events.
+func (b *batch) authChain(ctx context.Context, r *room, from map[int64]gomatrixserverlib.PDU) ([]gomatrixserverlib.PDU, error) {
+	seen := map[string]bool{}
+	var out []gomatrixserverlib.PDU
+	var queue []string
+	for _, p := range from {
+		queue = append(queue, p.AuthEventIDs()...)
+	}
+	for len(queue) > 0 {
+		id := queue[0]
+		queue = queue[1:]
+		if seen[id] {
+			continue
+		}
+		seen[id] = true
+		e, err := b.eventByID(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		if e == nil {
+			continue
+		}
+		p, err := b.parse(r, e)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, p)
+		queue = append(queue, p.AuthEventIDs()...)
+	}
+	return out, nil
+}
+
+// authProvider is the part of a state map the auth rules need for pdu.
+func (b *batch) authProvider(ctx context.Context, r *room, state map[[2]string]int64, pdu gomatrixserverlib.PDU) (*gomatrixserverlib.AuthEvents, error) {
+	needed := gomatrixserverlib.StateNeededForAuth([]gomatrixserverlib.PDU{pdu})
+	var nids []int64
+	for _, t := range needed.Tuples() {
+		if nid, ok := state[[2]string{t.EventType, t.StateKey}]; ok {
+			nids = append(nids, nid)
+		}
+	}
+	evs, err := b.eventsByNID(ctx, nids)
+	if err != nil {
+		return nil, err
+	}
+	var pdus []gomatrixserverlib.PDU
+	for _, e := range evs {
+		p, err := b.parse(r, e)
+		if err != nil {
+			return nil, err
+		}
+		pdus = append(pdus, p)
+	}
+	return gomatrixserverlib.NewAuthEvents(pdus)
+}
+
+// storeAside stores an event that is not part of the timeline: an outlier,
+// a rejected or a soft-failed event.
+func (b *batch) storeAside(r *room, pdu gomatrixserverlib.PDU, snapshot int64, rejected bool) {
+	b.counters.EventNID++
+	b.write.Events = append(b.write.Events, storage.Event{
+		NID: b.counters.EventNID, RoomNID: r.nid, ID: pdu.EventID(), Type: pdu.Type(), StateKey: pdu.StateKey(),
+		Sender: string(pdu.SenderID()), Depth: pdu.Depth(), OriginTS: int64(pdu.OriginServerTS()), SnapshotBefore: snapshot,
+		Rejected: rejected, PDU: pdu.JSON(), Client: clientJSON(pdu, nil),
+	})
+}
+
+// applyFork adds an event whose state before differs from the room's
+// current state (it builds on an older or another branch of the DAG): it
+// gets a snapshot of its own, and the new current state is the resolution
+// of the current state and the state after the event.
+func (b *batch) applyFork(ctx context.Context, r *room, pdu gomatrixserverlib.PDU, before map[[2]string]int64) (*storage.Event, error) {
+	b.counters.SnapshotNID++
+	beforeSnap := storage.Snapshot{NID: b.counters.SnapshotNID, RoomNID: r.nid, Delta: entries(before)}
+	b.write.Snapshots = append(b.write.Snapshots, beforeSnap)
+
+	b.counters.EventNID++
+	b.counters.StreamPos++
+	ev := storage.Event{
+		NID: b.counters.EventNID, RoomNID: r.nid, ID: pdu.EventID(), StreamPos: b.counters.StreamPos,
+		Type: pdu.Type(), StateKey: pdu.StateKey(), Sender: string(pdu.SenderID()), Depth: pdu.Depth(),
+		OriginTS: int64(pdu.OriginServerTS()), SnapshotBefore: beforeSnap.NID, PDU: pdu.JSON(),
+	}
+	after := maps.Clone(before)
+	var prev *stateEvent
+	if sk := pdu.StateKey(); sk != nil {
+		k := [2]string{pdu.Type(), *sk}
+		if nid, ok := before[k]; ok {
+			if evs, err := b.eventsByNID(ctx, []int64{nid}); err == nil && evs[nid] != nil {
+				if p, err := b.parse(r, evs[nid]); err == nil {
+					prev = &stateEvent{nid: nid, pdu: p}
+				}
+			}
+		}
+		after[k] = ev.NID
+		if pdu.Type() == spec.MRoomMember {
+			ev.Membership, _ = pdu.Membership()
+		}
+	}
+	ev.Client = clientJSON(pdu, prev)
+	b.write.Events = append(b.write.Events, ev)
+
+	resolved, err := b.resolve(ctx, r, []map[[2]string]int64{r.stateNIDs(), after})
+	if err != nil {
+		return nil, err
+	}
+	if err := b.setCurrentState(ctx, r, resolved, ev.StreamPos); err != nil {
+		return nil, err
+	}
+	r.advance(pdu)
+	b.outputs = append(b.outputs, OutputEvent{
+		RoomID: r.id, RoomNID: r.nid, EventID: ev.ID, StreamPos: ev.StreamPos, Type: ev.Type, StateKey: ev.StateKey,
+		Sender: ev.Sender, Membership: ev.Membership, PDU: ev.PDU,
+	})
+	return &b.write.Events[len(b.write.Events)-1], nil
+}
+
+// setCurrentState replaces the room's current state with a resolved one,
+// writing the entries that changed and a full snapshot.
+func (b *batch) setCurrentState(ctx context.Context, r *room, state map[[2]string]int64, pos int64) error {
+	current := r.stateNIDs()
+	var changed []int64
+	for k, nid := range state {
+		if current[k] != nid {
+			changed = append(changed, nid)
+		}
+	}
+	evs, err := b.eventsByNID(ctx, changed)
+	if err != nil {
+		return err
+	}
+	for k, nid := range state {
+		if current[k] == nid {
+			continue
+		}
+		e := evs[nid]
+		if e == nil {
+			return fmt.Errorf("state event %d not found", nid)
+		}
+		p, err := b.parse(r, e)
+		if err != nil {
+			return err
+		}
+		r.setState(stateKey{EventType: k[0], StateKey: k[1]}, &stateEvent{nid: nid, pdu: p, client: e.Client})
+		b.write.CurrentState = append(b.write.CurrentState, storage.CurrentStateRow{RoomNID: r.nid, Type: k[0], StateKey: k[1], EventNID: nid})
+		if k[0] == spec.MRoomMember {
+			m, _ := p.Membership()
+			b.write.Memberships = append(b.write.Memberships, storage.MembershipRow{RoomNID: r.nid, UserID: k[1], Membership: m, EventNID: nid, StreamPos: pos})
+		}
+	}
+	b.counters.SnapshotNID++
+	b.write.Snapshots = append(b.write.Snapshots, storage.Snapshot{NID: b.counters.SnapshotNID, RoomNID: r.nid, Delta: entries(state)})
+	r.snapshot, r.snapshotChain = b.counters.SnapshotNID, 0
+	return nil
+}
+
+func entries(state map[[2]string]int64) []storage.StateEntry {
+	out := make([]storage.StateEntry, 0, len(state))
+	for k, nid := range state {
+		out = append(out, storage.StateEntry{Type: k[0], StateKey: k[1], EventNID: nid})
+	}
+	return out
+}
