@@ -15,11 +15,6 @@ import (
 // visibleEvent loads an event of a room if the user may see it.
 func (s *Server) visibleEvent(r *http.Request, dev *userapi.Device, roomID, eventID string) (*roomAccess, *rsstorage.Event, error) {
 	a, err := s.access(r.Context(), dev, roomID)
-	var mx *mxhttp.Error
-	if errors.As(err, &mx) && mx.Code == "M_FORBIDDEN" {
-		// The spec does not tell outsiders whether the event exists.
-		return nil, nil, mxhttp.NotFound("Event not found")
-	}
 	if err != nil {
 		return nil, nil, err
 	}
@@ -40,6 +35,11 @@ func (s *Server) visibleEvent(r *http.Request, dev *userapi.Device, roomID, even
 func (s *Server) handleEvent(r *http.Request, dev *userapi.Device) (any, error) {
 	v := mux.Vars(r)
 	_, e, err := s.visibleEvent(r, dev, v["roomId"], v["eventId"])
+	var mx *mxhttp.Error
+	if errors.As(err, &mx) && mx.Code == "M_FORBIDDEN" {
+		// GET /event does not tell outsiders whether the event exists.
+		return nil, mxhttp.NotFound("Event not found")
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -196,11 +196,12 @@ func (s *Server) presenceEvents(ctx context.Context, req *syncRequest, since, to
 	return out, nil
 }
 
-// presenceOfNewMembers returns the current presence of the members of rooms
-// the user just joined, which the client has never been told, skipping
-// users already in the response.
-func (s *Server) presenceOfNewMembers(ctx context.Context, req *syncRequest, rooms []string, already []json.RawMessage) ([]json.RawMessage, error) {
-	if !s.cfg.Presence.Enabled || len(rooms) == 0 {
+// presenceOfNewMembers returns the current presence of users the client
+// has never been told about: the members of rooms the user just joined, and
+// users who just joined one of the user's rooms. Users already in the
+// response are skipped.
+func (s *Server) presenceOfNewMembers(ctx context.Context, req *syncRequest, rooms, joiners []string, already []json.RawMessage) ([]json.RawMessage, error) {
+	if !s.cfg.Presence.Enabled || len(rooms)+len(joiners) == 0 {
 		return nil, nil
 	}
 	done := map[string]bool{req.device.UserID.String(): true}
@@ -214,27 +215,31 @@ func (s *Server) presenceOfNewMembers(ctx context.Context, req *syncRequest, roo
 	}
 	now := time.Now()
 	var out []json.RawMessage
+	users := append([]string(nil), joiners...)
 	for _, roomID := range rooms {
 		members, err := s.rooms.JoinedMembers(ctx, roomID)
 		if err != nil {
 			continue
 		}
 		for u := range members {
-			if done[u] || !req.filter.Presence.Allows("m.presence", u) {
-				continue
-			}
-			done[u] = true
-			p, ok, err := s.store.GetPresence(ctx, u)
-			if err != nil {
-				return nil, err
-			}
-			content := map[string]any{"presence": "offline"}
-			if ok {
-				content = presenceContent(p, now)
-			}
-			ev, _ := json.Marshal(map[string]any{"type": "m.presence", "sender": u, "content": content})
-			out = append(out, ev)
+			users = append(users, u)
 		}
+	}
+	for _, u := range users {
+		if done[u] || !req.filter.Presence.Allows("m.presence", u) {
+			continue
+		}
+		done[u] = true
+		p, ok, err := s.store.GetPresence(ctx, u)
+		if err != nil {
+			return nil, err
+		}
+		content := map[string]any{"presence": "offline"}
+		if ok {
+			content = presenceContent(p, now)
+		}
+		ev, _ := json.Marshal(map[string]any{"type": "m.presence", "sender": u, "content": content})
+		out = append(out, ev)
 	}
 	return out, nil
 }

@@ -186,6 +186,10 @@ type joinedRoom struct {
 	Ephemeral   eventList     `json:"ephemeral"`
 	AccountData eventList     `json:"account_data"`
 	Unread      *unreadCounts `json:"unread_notifications,omitempty"`
+
+	// joiners are users who joined in this timeline; the client gets their
+	// presence.
+	joiners []string
 }
 
 type invitedRoom struct {

@@ -62,7 +62,7 @@ func (s *Server) buildSync(ctx context.Context, req *syncRequest, to Token) (_ *
 	if err != nil {
 		return nil, err
 	}
-	var newlyJoined []string
+	var newlyJoined, joiners []string
 	for _, m := range memberships {
 		if !req.filter.Room.AllowsRoom(m.RoomID) || m.StreamPos > to.PDU {
 			continue
@@ -79,6 +79,7 @@ func (s *Server) buildSync(ctx context.Context, req *syncRequest, to Token) (_ *
 			}
 			if jr != nil {
 				resp.Rooms.Join[m.RoomID] = jr
+				joiners = append(joiners, jr.joiners...)
 			}
 		case spec.Invite:
 			if changed && !s.invitedByIgnored(ctx, req, m) {
@@ -101,7 +102,7 @@ func (s *Server) buildSync(ctx context.Context, req *syncRequest, to Token) (_ *
 			}
 		}
 	}
-	more, err := s.presenceOfNewMembers(ctx, req, newlyJoined, resp.Presence.Events)
+	more, err := s.presenceOfNewMembers(ctx, req, newlyJoined, joiners, resp.Presence.Events)
 	if err != nil {
 		return nil, err
 	}
@@ -194,7 +195,14 @@ func (s *Server) joinedRoom(ctx context.Context, req *syncRequest, m rsstorage.U
 	if err != nil {
 		return nil, err
 	}
-	jr.State.Events = s.renderState(ctx, req, m.RoomID, stateEvs, evs, full, limited)
+	jr.State.Events = s.renderState(ctx, req, m.RoomID, stateEvs, evs, full)
+	if !initial {
+		for _, e := range evs {
+			if e.Membership == spec.Join && *e.StateKey != req.device.UserID.String() {
+				jr.joiners = append(jr.joiners, *e.StateKey)
+			}
+		}
+	}
 
 	if err := s.addEphemeral(ctx, req, m.RoomID, since, to, jr); err != nil {
 		return nil, err
@@ -323,7 +331,7 @@ func (s *Server) stateBetween(ctx context.Context, roomNID, from, to int64) ([]*
 // renderState applies the state filter and member lazy-loading. With lazy
 // loading, state carries the member events of the timeline's senders that
 // this device has not been sent yet (all of them on a full sync).
-func (s *Server) renderState(ctx context.Context, req *syncRequest, roomID string, state, timelineEvs []*rsstorage.Event, full, limited bool) []json.RawMessage {
+func (s *Server) renderState(ctx context.Context, req *syncRequest, roomID string, state, timelineEvs []*rsstorage.Event, full bool) []json.RawMessage {
 	f := &req.filter.Room.State
 	user := req.device.UserID.String()
 	out := make([]json.RawMessage, 0, len(state))
@@ -366,9 +374,9 @@ func (s *Server) renderState(ctx context.Context, req *syncRequest, roomID strin
 			sent = append(sent, *e.StateKey)
 		}
 	}
-	// A gapped timeline gets the whole state delta above and nothing more;
-	// a contiguous one gets the members of senders the device lacks.
-	if !full && !limited {
+	// Incremental syncs add the members of timeline senders the device
+	// has not been sent yet.
+	if !full {
 		for u := range wanted {
 			if seen[u] || u == user || (s.lazy.has(key, u) && !f.IncludeRedundantMembers) {
 				continue
@@ -516,7 +524,7 @@ func (s *Server) leftRoom(ctx context.Context, req *syncRequest, m rsstorage.Use
 	if err != nil {
 		return nil, err
 	}
-	lr.State.Events = s.renderState(ctx, req, m.RoomID, stateEvs, evs, full, limited)
+	lr.State.Events = s.renderState(ctx, req, m.RoomID, stateEvs, evs, full)
 	return lr, nil
 }
 
