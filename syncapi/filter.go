@@ -10,7 +10,9 @@ import (
 
 // Filter is the part of the spec's Filter that the server applies.
 type Filter struct {
-	EventFields []string    `json:"event_fields,omitempty"`
+	EventFields []string `json:"event_fields,omitempty"`
+	// EventFormat "federation" asks for events as servers exchange them.
+	EventFormat string      `json:"event_format,omitempty"`
 	AccountData EventFilter `json:"account_data"`
 	Presence    EventFilter `json:"presence"`
 	Room        RoomFilter  `json:"room"`

@@ -250,13 +250,21 @@ func (s *Server) renderTimeline(req *syncRequest, roomID string, evs []*rsstorag
 		if e.StateKey == nil && req.ignored[e.Sender] {
 			continue
 		}
-		tl.Events = append(tl.Events, s.clientEvent(req.device.SessionID, e))
+		tl.Events = append(tl.Events, s.renderEvent(req, e))
 	}
 	return tl
 }
 
 func hasURL(e *rsstorage.Event) bool {
 	return gjson.GetBytes(e.Client, "content.url").Exists()
+}
+
+// renderEvent is an event in the format the request's filter asks for.
+func (s *Server) renderEvent(req *syncRequest, e *rsstorage.Event) json.RawMessage {
+	if req.filter.EventFormat == "federation" {
+		return e.PDU
+	}
+	return s.clientEvent(req.device.SessionID, e)
 }
 
 // clientEvent returns the stored client JSON, with unsigned.transaction_id
@@ -338,7 +346,7 @@ func (s *Server) renderState(ctx context.Context, req *syncRequest, roomID strin
 	if !f.LazyLoadMembers {
 		for _, e := range state {
 			if f.Allows(roomID, e.Type, e.Sender, false) {
-				out = append(out, e.Client)
+				out = append(out, s.renderEvent(req, e))
 			}
 		}
 		return out
@@ -366,7 +374,7 @@ func (s *Server) renderState(ctx context.Context, req *syncRequest, roomID strin
 			seen[*e.StateKey] = true
 			sent = append(sent, *e.StateKey)
 		}
-		out = append(out, e.Client)
+		out = append(out, s.renderEvent(req, e))
 	}
 	for _, e := range timelineEvs {
 		if e.Type == spec.MRoomMember {
