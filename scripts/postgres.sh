@@ -33,7 +33,12 @@ start)
 		chown -R postgres "$dir"
 		run=(runuser -u postgres --)
 	fi
+	# The first free port from 55432 on, so a cluster left running by
+	# another run does not get in the way.
 	port=${PGPORT_TEST:-55432}
+	while (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; do
+		port=$((port + 1))
+	done
 	if [ ! -f "$dir/data/PG_VERSION" ]; then
 		"${run[@]}" "$bin/initdb" -D "$dir/data" -U rohrpost --auth=trust >"$dir/initdb.log" 2>&1
 	fi
