@@ -36,6 +36,7 @@ type Server struct {
 	notifier *notifier
 	typing   *typingState
 	lazy     *lazyMembers
+	unread   *unreadCounter
 
 	consumer jetstream.ConsumeContext
 	quit     chan struct{}
@@ -53,7 +54,7 @@ func New(cfg *config.Config, deps Deps) (*Server, error) {
 		return nil, fmt.Errorf("syncapi room events: %w", err)
 	}
 	s := &Server{cfg: cfg, events: events, store: store, bus: deps.Bus, users: deps.Users, rooms: deps.Rooms,
-		typing: newTypingState(), lazy: newLazyMembers(), quit: make(chan struct{})}
+		typing: newTypingState(), lazy: newLazyMembers(), unread: newUnreadCounter(), quit: make(chan struct{})}
 	start, err := s.latestToken(ctx)
 	if err != nil {
 		return nil, err

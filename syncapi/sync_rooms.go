@@ -219,7 +219,7 @@ func (s *Server) joinedRoom(ctx context.Context, req *syncRequest, m rsstorage.U
 	if err != nil {
 		return nil, err
 	}
-	n, err := s.events.CountUnread(ctx, m.RoomNID, max(readPos, m.StreamPos), to.PDU, req.device.UserID.String())
+	n, err := s.unreadCount(ctx, m.RoomNID, m.RoomID, req.device.UserID.String(), max(readPos, m.StreamPos), to.PDU)
 	if err != nil {
 		return nil, err
 	}
