@@ -49,22 +49,7 @@ func (s *Server) handleMessages(r *http.Request, dev *userapi.Device) (any, erro
 	if err != nil {
 		return nil, err
 	}
-	dir := q.Get("dir")
-	if dir == "" {
-		dir = "b"
-	}
-	if dir != "b" && dir != "f" {
-		return nil, mxhttp.InvalidParam("dir must be b or f")
-	}
-	limit, err := parseLimit(q.Get("limit"), defaultMessagesLimit, maxTimelineLimit)
-	if err != nil {
-		return nil, err
-	}
-	from, hasFrom, err := parsePosition(q.Get("from"))
-	if err != nil {
-		return nil, err
-	}
-	to, hasTo, err := parsePosition(q.Get("to"))
+	p, err := parsePagination(q, defaultMessagesLimit)
 	if err != nil {
 		return nil, err
 	}
@@ -74,30 +59,17 @@ func (s *Server) handleMessages(r *http.Request, dev *userapi.Device) (any, erro
 			return nil, mxhttp.InvalidParam("filter is not a valid RoomEventFilter")
 		}
 	}
-	backwards := dir == "b"
-	if !hasFrom {
-		if backwards {
-			from = a.upto
-		} else {
-			from = a.from
-		}
-	}
-	// The window (lower, upper] this request may read.
-	var lower, upper int64
-	if backwards {
-		lower, upper = a.from, min(from, a.upto)
-		if hasTo {
-			lower = max(lower, to)
-		}
-	} else {
-		lower, upper = max(from, a.from), a.upto
-		if hasTo {
-			upper = min(upper, to)
+	lower, upper := p.window(a)
+	from := p.from
+	if !p.hasFrom {
+		from = upper
+		if !p.backwards {
+			from = lower
 		}
 	}
 	var evs []*rsstorage.Event
 	if lower < upper {
-		evs, err = s.events.RoomEventsFiltered(ctx, a.roomNID, lower, upper, limit, backwards, filter.storageFilter())
+		evs, err = s.events.RoomEventsFiltered(ctx, a.roomNID, lower, upper, p.limit, p.backwards, filter.storageFilter())
 		if err != nil {
 			return nil, err
 		}
@@ -114,11 +86,9 @@ func (s *Server) handleMessages(r *http.Request, dev *userapi.Device) (any, erro
 	// Backwards, "end" is omitted once a page comes back empty: the start
 	// of the visible history. Forwards, it is where to continue live from.
 	switch {
-	case len(evs) > 0 && backwards:
-		resp["end"] = Token{PDU: evs[len(evs)-1].StreamPos - 1}.String()
 	case len(evs) > 0:
-		resp["end"] = Token{PDU: evs[len(evs)-1].StreamPos}.String()
-	case !backwards:
+		resp["end"] = p.next(evs).String()
+	case !p.backwards:
 		resp["end"] = Token{PDU: max(from, lower)}.String()
 	}
 	if filter.LazyLoadMembers {

@@ -5,7 +5,6 @@ import (
 	"net/http"
 
 	"github.com/gorilla/mux"
-	"github.com/rohrpost/rohrpost/internal/mxhttp"
 	"github.com/rohrpost/rohrpost/userapi"
 )
 
@@ -18,43 +17,12 @@ func (s *Server) handleRelations(r *http.Request, dev *userapi.Device) (any, err
 	if err != nil {
 		return nil, err
 	}
-	dir := q.Get("dir")
-	if dir == "" {
-		dir = "b"
-	}
-	if dir != "b" && dir != "f" {
-		return nil, mxhttp.InvalidParam("dir must be b or f")
-	}
-	limit, err := parseLimit(q.Get("limit"), 50, maxTimelineLimit)
+	p, err := parsePagination(q, 50)
 	if err != nil {
 		return nil, err
 	}
-	from, hasFrom, err := parsePosition(q.Get("from"))
-	if err != nil {
-		return nil, err
-	}
-	to, hasTo, err := parsePosition(q.Get("to"))
-	if err != nil {
-		return nil, err
-	}
-	backwards := dir == "b"
-	lower, upper := a.from, a.upto
-	if backwards {
-		if hasFrom {
-			upper = min(upper, from)
-		}
-		if hasTo {
-			lower = max(lower, to)
-		}
-	} else {
-		if hasFrom {
-			lower = max(lower, from)
-		}
-		if hasTo {
-			upper = min(upper, to)
-		}
-	}
-	evs, err := s.events.Relations(ctx, parent.ID, v["relType"], v["eventType"], lower, upper, limit, backwards)
+	lower, upper := p.window(a)
+	evs, err := s.events.Relations(ctx, parent.ID, v["relType"], v["eventType"], lower, upper, p.limit, p.backwards)
 	if err != nil {
 		return nil, err
 	}
@@ -65,13 +33,8 @@ func (s *Server) handleRelations(r *http.Request, dev *userapi.Device) (any, err
 		}
 	}
 	resp := map[string]any{"chunk": chunk}
-	if len(evs) == limit {
-		last := evs[len(evs)-1].StreamPos
-		next := Token{PDU: last}
-		if backwards {
-			next.PDU = last - 1
-		}
-		resp["next_batch"] = next.String()
+	if len(evs) == p.limit && len(evs) > 0 {
+		resp["next_batch"] = p.next(evs).String()
 	}
 	return resp, nil
 }
