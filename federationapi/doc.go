@@ -1,4 +1,5 @@
 // Package federationapi serves /_matrix/federation/* and /_matrix/key/*.
-// For now it publishes the server's signing keys; the server-server API
-// arrives with the federation issue.
+// For now it publishes the server's signing keys and tells third parties
+// whose OpenID token they hold; the server-server API arrives with the
+// federation issue.
 package federationapi

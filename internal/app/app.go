@@ -75,7 +75,7 @@ func New(ctx context.Context, cfg *config.Config) (_ *App, err error) {
 	if err := a.Sync.Start(ctx); err != nil {
 		return nil, err
 	}
-	if a.Fed, err = federationapi.New(a.Keys); err != nil {
+	if a.Fed, err = federationapi.New(a.Keys, a.Users); err != nil {
 		return nil, err
 	}
 	onProfile, onDeactivate := profileHooks(a.Rooms)
