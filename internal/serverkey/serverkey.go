@@ -4,6 +4,7 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
@@ -62,11 +63,12 @@ func Generate() (gomatrixserverlib.KeyID, ed25519.PrivateKey, error) {
 	if err != nil {
 		return "", nil, err
 	}
-	var v [4]byte
+	var v [3]byte
 	if _, err := rand.Read(v[:]); err != nil {
 		return "", nil, err
 	}
-	return gomatrixserverlib.KeyID("ed25519:a_" + base64.RawURLEncoding.EncodeToString(v[:])[:4]), priv, nil
+	// Hex, because a key version may only hold [A-Za-z0-9_].
+	return gomatrixserverlib.KeyID("ed25519:a_" + hex.EncodeToString(v[:])), priv, nil
 }
 
 // LoadOrCreate reads the key at path, or generates and writes one if the
@@ -81,16 +83,8 @@ func LoadOrCreate(path string, server spec.ServerName) (Key, error) {
 		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 			return Key{}, err
 		}
-		f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-		if err != nil {
+		if err := writeNew(path, Format(id, priv)); err != nil {
 			return Key{}, fmt.Errorf("write signing key: %w", err)
-		}
-		if _, err := f.Write(Format(id, priv)); err != nil {
-			_ = f.Close()
-			return Key{}, err
-		}
-		if err := f.Close(); err != nil {
-			return Key{}, err
 		}
 		return Key{ServerName: server, ID: id, Private: priv}, nil
 	}
@@ -102,4 +96,31 @@ func LoadOrCreate(path string, server spec.ServerName) (Key, error) {
 		return Key{}, fmt.Errorf("%s: %w", path, err)
 	}
 	return Key{ServerName: server, ID: id, Private: priv}, nil
+}
+
+// writeNew writes data to path durably and atomically, failing if path
+// exists: the data goes to a synced temporary file that is then hard-linked
+// into place, so a crash never leaves a half-written key.
+func writeNew(path string, data []byte) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".signing-key-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if err := tmp.Chmod(0o600); err != nil {
+		_ = tmp.Close()
+		return err
+	}
+	if _, err := tmp.Write(data); err != nil {
+		_ = tmp.Close()
+		return err
+	}
+	if err := tmp.Sync(); err != nil {
+		_ = tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Link(tmp.Name(), path)
 }
