@@ -9,10 +9,15 @@ import (
 	"strings"
 )
 
-// Migrate applies, in name order, the *.sql files of migrations that this
-// component has not applied yet. Each file runs in its own transaction and
-// is recorded in schema_migrations, so a crash mid-way retries the file.
-func (db *DB) Migrate(ctx context.Context, component string, migrations fs.FS) error {
+// Migrate applies, in name order, the *.sql files in dir of fsys (a
+// component's embedded migrations) that the component has not applied yet.
+// Each file runs in its own transaction and is recorded in
+// schema_migrations, so a crash mid-way retries the file.
+func (db *DB) Migrate(ctx context.Context, component string, fsys fs.FS, dir string) error {
+	migrations, err := fs.Sub(fsys, dir)
+	if err != nil {
+		return err
+	}
 	if _, err := db.writer.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
 		component TEXT NOT NULL, name TEXT NOT NULL, PRIMARY KEY (component, name))`); err != nil {
 		return fmt.Errorf("create schema_migrations: %w", err)

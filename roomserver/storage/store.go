@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io/fs"
 
 	"github.com/rohrpost/rohrpost/internal/sqlutil"
 )
@@ -25,11 +24,7 @@ type Store struct {
 
 // Open migrates the schema and returns the store.
 func Open(ctx context.Context, db *sqlutil.DB) (*Store, error) {
-	sub, err := fs.Sub(migrations, "migrations")
-	if err != nil {
-		return nil, err
-	}
-	if err := db.Migrate(ctx, "roomserver", sub); err != nil {
+	if err := db.Migrate(ctx, "roomserver", migrations, "migrations"); err != nil {
 		return nil, err
 	}
 	return &Store{db: db}, nil

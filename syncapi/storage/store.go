@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"embed"
-	"io/fs"
 
 	"github.com/rohrpost/rohrpost/internal/sqlutil"
 )
@@ -19,11 +18,7 @@ type Store struct {
 
 // Open migrates the schema.
 func Open(ctx context.Context, db *sqlutil.DB) (*Store, error) {
-	sub, err := fs.Sub(migrations, "migrations")
-	if err != nil {
-		return nil, err
-	}
-	if err := db.Migrate(ctx, "syncapi", sub); err != nil {
+	if err := db.Migrate(ctx, "syncapi", migrations, "migrations"); err != nil {
 		return nil, err
 	}
 	return &Store{db: db}, nil

@@ -6,7 +6,6 @@ import (
 	"embed"
 	"errors"
 	"fmt"
-	"io/fs"
 
 	"github.com/rohrpost/rohrpost/internal/sqlutil"
 )
@@ -27,11 +26,7 @@ type Store struct {
 
 // Open migrates the schema and returns the store.
 func Open(ctx context.Context, db *sqlutil.DB) (*Store, error) {
-	sub, err := fs.Sub(migrations, "migrations")
-	if err != nil {
-		return nil, err
-	}
-	if err := db.Migrate(ctx, "userapi", sub); err != nil {
+	if err := db.Migrate(ctx, "userapi", migrations, "migrations"); err != nil {
 		return nil, err
 	}
 	return &Store{db: db}, nil
