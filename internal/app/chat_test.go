@@ -32,6 +32,40 @@ func syncUntil(t *testing.T, cli *mautrix.Client, since string, what string, con
 	return ""
 }
 
+// joinedEvents returns the parsed events of one section ("state",
+// "timeline" or "ephemeral") of a joined room in a sync response.
+func joinedEvents(resp *mautrix.RespSync, room id.RoomID, section string) []*event.Event {
+	jr, ok := resp.Rooms.Join[room]
+	if !ok {
+		return nil
+	}
+	var evs []*event.Event
+	switch section {
+	case "state":
+		evs = jr.State.Events
+	case "timeline":
+		evs = jr.Timeline.Events
+	case "ephemeral":
+		evs = jr.Ephemeral.Events
+	}
+	for _, ev := range evs {
+		_ = ev.Content.ParseRaw(ev.Type)
+	}
+	return evs
+}
+
+// memberIs matches the member event of user with the given membership and,
+// if not empty, display name.
+func memberIs(user id.UserID, membership event.Membership, displayName string) func(*event.Event) bool {
+	return func(ev *event.Event) bool {
+		if ev.Type != event.StateMember || ev.GetStateKey() != user.String() {
+			return false
+		}
+		m := ev.Content.AsMember()
+		return m.Membership == membership && (displayName == "" || m.Displayname == displayName)
+	}
+}
+
 func timelineBodies(resp *mautrix.RespSync, room id.RoomID) []string {
 	var out []string
 	if jr, ok := resp.Rooms.Join[room]; ok {
@@ -65,19 +99,8 @@ func TestTwoUsersChat(t *testing.T) {
 		t.Fatalf("join: %v", err)
 	}
 	aliceSince := syncUntil(t, alice, "", "alice sees bob joined", func(r *mautrix.RespSync) bool {
-		jr, ok := r.Rooms.Join[room]
-		if !ok {
-			return false
-		}
-		for _, ev := range append(jr.State.Events, jr.Timeline.Events...) {
-			if ev.Type == event.StateMember && ev.GetStateKey() == bob.UserID.String() {
-				_ = ev.Content.ParseRaw(ev.Type)
-				if ev.Content.AsMember().Membership == event.MembershipJoin {
-					return true
-				}
-			}
-		}
-		return false
+		evs := append(joinedEvents(r, room, "state"), joinedEvents(r, room, "timeline")...)
+		return slices.ContainsFunc(evs, memberIs(bob.UserID, event.MembershipJoin, ""))
 	})
 
 	sent := []string{"eins", "zwei", "drei"}
@@ -103,37 +126,21 @@ func TestTwoUsersChat(t *testing.T) {
 		t.Fatalf("typing: %v", err)
 	}
 	aliceSince = syncUntil(t, alice, aliceSince, "alice sees bob typing", func(r *mautrix.RespSync) bool {
-		jr, ok := r.Rooms.Join[room]
-		if !ok {
-			return false
-		}
-		for _, ev := range jr.Ephemeral.Events {
-			if ev.Type == event.EphemeralEventTyping {
-				_ = ev.Content.ParseRaw(ev.Type)
-				if slices.Contains(ev.Content.AsTyping().UserIDs, bob.UserID) {
-					return true
-				}
-			}
-		}
-		return false
+		return slices.ContainsFunc(joinedEvents(r, room, "ephemeral"), func(ev *event.Event) bool {
+			return ev.Type == event.EphemeralEventTyping && slices.Contains(ev.Content.AsTyping().UserIDs, bob.UserID)
+		})
 	})
 	if err := bob.MarkRead(ctx, room, lastEvent); err != nil {
 		t.Fatalf("receipt: %v", err)
 	}
 	aliceSince = syncUntil(t, alice, aliceSince, "alice sees bob's receipt", func(r *mautrix.RespSync) bool {
-		jr, ok := r.Rooms.Join[room]
-		if !ok {
-			return false
-		}
-		for _, ev := range jr.Ephemeral.Events {
-			if ev.Type == event.EphemeralEventReceipt {
-				_ = ev.Content.ParseRaw(ev.Type)
-				if _, ok := (*ev.Content.AsReceipt())[lastEvent][event.ReceiptTypeRead][bob.UserID]; ok {
-					return true
-				}
+		return slices.ContainsFunc(joinedEvents(r, room, "ephemeral"), func(ev *event.Event) bool {
+			if ev.Type != event.EphemeralEventReceipt {
+				return false
 			}
-		}
-		return false
+			_, ok := (*ev.Content.AsReceipt())[lastEvent][event.ReceiptTypeRead][bob.UserID]
+			return ok
+		})
 	})
 
 	// A profile change updates bob's member event.
@@ -141,17 +148,7 @@ func TestTwoUsersChat(t *testing.T) {
 		t.Fatalf("displayname: %v", err)
 	}
 	aliceSince = syncUntil(t, alice, aliceSince, "alice sees bob's new name", func(r *mautrix.RespSync) bool {
-		jr, ok := r.Rooms.Join[room]
-		if !ok {
-			return false
-		}
-		for _, ev := range jr.Timeline.Events {
-			if ev.Type == event.StateMember && ev.GetStateKey() == bob.UserID.String() {
-				_ = ev.Content.ParseRaw(ev.Type)
-				return ev.Content.AsMember().Displayname == "Bob vom Amt"
-			}
-		}
-		return false
+		return slices.ContainsFunc(joinedEvents(r, room, "timeline"), memberIs(bob.UserID, event.MembershipJoin, "Bob vom Amt"))
 	})
 
 	// /messages backwards returns the conversation newest first.
@@ -180,16 +177,6 @@ func TestTwoUsersChat(t *testing.T) {
 		return ok
 	})
 	syncUntil(t, alice, aliceSince, "alice sees bob leave", func(r *mautrix.RespSync) bool {
-		jr, ok := r.Rooms.Join[room]
-		if !ok {
-			return false
-		}
-		for _, ev := range jr.Timeline.Events {
-			if ev.Type == event.StateMember && ev.GetStateKey() == bob.UserID.String() {
-				_ = ev.Content.ParseRaw(ev.Type)
-				return ev.Content.AsMember().Membership == event.MembershipLeave
-			}
-		}
-		return false
+		return slices.ContainsFunc(joinedEvents(r, room, "timeline"), memberIs(bob.UserID, event.MembershipLeave, ""))
 	})
 }
