@@ -60,7 +60,7 @@ func (s *Server) putAlias(r *http.Request, dev *userapi.Device) (any, error) {
 
 // isLocalServer asks the set of server names this deployment serves.
 func (s *Server) isLocalServer(name spec.ServerName) bool {
-	return name == s.cfg.ServerName
+	return s.cfg.IsLocal(name)
 }
 
 // deleteAlias is DELETE /directory/room/{roomAlias}.

@@ -283,3 +283,20 @@ func (l Listener) HasResource(name string) bool {
 	}
 	return false
 }
+
+// LocalServerNames are the server names this deployment serves. Code that
+// asks "is this user local" asks this set, never ServerName alone, so that
+// hosting several names (one per agency) changes one place.
+func (c *Config) LocalServerNames() []spec.ServerName {
+	return []spec.ServerName{c.ServerName}
+}
+
+// IsLocal tells whether name is one of the local server names.
+func (c *Config) IsLocal(name spec.ServerName) bool {
+	for _, n := range c.LocalServerNames() {
+		if n == name {
+			return true
+		}
+	}
+	return false
+}

@@ -4,6 +4,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/matrix-org/gomatrixserverlib/spec"
 )
 
 func TestSampleLoads(t *testing.T) {
@@ -59,4 +61,18 @@ func FuzzParse(f *testing.F) {
 	f.Fuzz(func(t *testing.T, s string) {
 		_, _, _ = Parse([]byte(s), "/nonexistent")
 	})
+}
+
+func TestIsLocal(t *testing.T) {
+	cfg := Default()
+	cfg.ServerName = "amt.example"
+	tests := []struct {
+		name string
+		want bool
+	}{{"amt.example", true}, {"other.example", false}, {"amt.example:8448", false}}
+	for _, tc := range tests {
+		if got := cfg.IsLocal(spec.ServerName(tc.name)); got != tc.want {
+			t.Errorf("IsLocal(%s) = %v, want %v", tc.name, got, tc.want)
+		}
+	}
 }

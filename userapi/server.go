@@ -49,9 +49,9 @@ func New(cfg *config.Config, db *sqlutil.DB) (*Server, error) {
 }
 
 // isLocal tells whether name is one of the server names this deployment
-// hosts. Today that is exactly cfg.ServerName.
+// hosts (config.Config.IsLocal).
 func (s *Server) isLocal(name spec.ServerName) bool {
-	return name == s.cfg.ServerName
+	return s.cfg.IsLocal(name)
 }
 
 // passwordCost keeps a zero or out-of-range cost from failing every hash.
