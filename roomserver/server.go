@@ -73,9 +73,13 @@ func New(cfg *config.Config, deps Deps) (*Server, error) {
 // that read events directly (syncapi, federationapi).
 func (s *Server) Store() *storage.Store { return s.store }
 
-// Start runs the input loop.
-func (s *Server) Start() {
+// Start publishes what a crash left unpublished, then runs the input loop.
+func (s *Server) Start(ctx context.Context) error {
+	if err := s.replayUnpublished(ctx); err != nil {
+		return fmt.Errorf("roomserver replay: %w", err)
+	}
 	go s.inputLoop()
+	return nil
 }
 
 // Stop finishes the batch in progress and stops.

@@ -66,7 +66,9 @@ func New(ctx context.Context, cfg *config.Config) (_ *App, err error) {
 	if a.Rooms, err = roomserver.New(cfg, roomserver.Deps{DB: a.DB, Bus: a.Bus, Keys: a.Keys}); err != nil {
 		return nil, err
 	}
-	a.Rooms.Start()
+	if err := a.Rooms.Start(ctx); err != nil {
+		return nil, err
+	}
 	users := &notifyingUsers{API: a.Users}
 	if a.Sync, err = syncapi.New(cfg, syncapi.Deps{DB: a.DB, Bus: a.Bus, Users: users, Rooms: a.Rooms}); err != nil {
 		return nil, err

@@ -292,3 +292,36 @@ func (s *Store) OpenRooms(ctx context.Context) ([]string, error) {
 	}
 	return out, rows.Err()
 }
+
+// StreamEventsAfter returns up to limit stream events with pos > after,
+// oldest first, with their room ids.
+func (s *Store) StreamEventsAfter(ctx context.Context, after int64, limit int) ([]*Event, []string, error) {
+	rows, err := s.db.Read.QueryContext(ctx, `SELECT `+columns("e.")+`, r.room_id FROM events e JOIN rooms r ON r.room_nid = e.room_nid
+		WHERE e.stream_pos > $1 ORDER BY e.stream_pos LIMIT $2`, after, limit)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer rows.Close()
+	var evs []*Event
+	var rooms []string
+	for rows.Next() {
+		var roomID string
+		e, err := scanEvent(scanWithExtra{rows, &roomID})
+		if err != nil {
+			return nil, nil, err
+		}
+		evs = append(evs, e)
+		rooms = append(rooms, roomID)
+	}
+	return evs, rooms, rows.Err()
+}
+
+// scanWithExtra scans the event columns followed by extra destinations.
+type scanWithExtra struct {
+	rows  *sql.Rows
+	extra *string
+}
+
+func (s scanWithExtra) Scan(dest ...any) error {
+	return s.rows.Scan(append(dest, s.extra)...)
+}
