@@ -1,6 +1,7 @@
 package clientapi
 
 import (
+	"errors"
 	"net/http"
 	"strings"
 
@@ -10,7 +11,11 @@ import (
 	"github.com/rohrpost/rohrpost/userapi"
 )
 
-const loginTypePassword = "m.login.password"
+const (
+	loginTypePassword = "m.login.password"
+	loginTypeToken    = "m.login.token"
+	loginTypeSSO      = "m.login.sso"
+)
 
 // userIdentifier is the spec's identifier object of login and
 // m.login.password auth.
@@ -31,6 +36,7 @@ type loginRequest struct {
 	Medium                   string `json:"medium"`
 	Address                  string `json:"address"`
 	Password                 string `json:"password"`
+	Token                    string `json:"token"`
 	DeviceID                 string `json:"device_id"`
 	InitialDeviceDisplayName string `json:"initial_device_display_name"`
 	RefreshToken             bool   `json:"refresh_token"`
@@ -45,7 +51,11 @@ type loginResponse struct {
 
 // loginFlows is GET /login. Only what is implemented is offered.
 func (s *Server) loginFlows(r *http.Request) (any, error) {
-	return map[string]any{"flows": []map[string]string{{"type": loginTypePassword}}}, nil
+	flows := []map[string]string{{"type": loginTypePassword}}
+	if s.cfg.CAS.Enabled {
+		flows = append(flows, map[string]string{"type": loginTypeSSO}, map[string]string{"type": loginTypeToken})
+	}
+	return map[string]any{"flows": flows}, nil
 }
 
 // login is POST /login.
@@ -53,6 +63,9 @@ func (s *Server) login(r *http.Request) (any, error) {
 	var req loginRequest
 	if err := mxhttp.DecodeJSON(r, mxhttp.DefaultMaxBody, &req); err != nil {
 		return nil, err
+	}
+	if req.Type == loginTypeToken {
+		return s.loginWithToken(r, &req)
 	}
 	if req.Type != loginTypePassword {
 		return nil, mxhttp.Unknown("Bad login type.")
@@ -129,4 +142,22 @@ func (s *Server) identifiedUser(id *userIdentifier, legacyUser string) (spec.Use
 		return spec.UserID{}, mxhttp.InvalidParam("Invalid user ID")
 	}
 	return *lower, nil
+}
+
+// loginWithToken is POST /login with m.login.token.
+func (s *Server) loginWithToken(r *http.Request, req *loginRequest) (any, error) {
+	if req.Token == "" {
+		return nil, mxhttp.MissingParam("token is required")
+	}
+	if len(req.DeviceID) > maxDeviceIDLength {
+		return nil, mxhttp.InvalidParam("device_id is too long")
+	}
+	sess, err := s.users.LoginToken(r.Context(), req.Token, req.DeviceID, req.InitialDeviceDisplayName)
+	if errors.Is(err, userapi.ErrUnknownToken) {
+		return nil, mxhttp.Forbidden("Invalid or expired login token")
+	}
+	if err != nil {
+		return nil, userError(err)
+	}
+	return loginResponse{UserID: sess.UserID.String(), AccessToken: sess.AccessToken, DeviceID: sess.DeviceID, HomeServer: string(sess.UserID.Domain())}, nil
 }

@@ -172,23 +172,28 @@ func (s *Server) LoginPassword(ctx context.Context, req LoginRequest) (*Session,
 	if err := s.CheckPassword(ctx, req.User, req.Password); err != nil {
 		return nil, err
 	}
-	dev, token, err := newDevice(req.DeviceID, req.DeviceDisplayName, false)
+	return s.newSession(ctx, req.User, req.DeviceID, req.DeviceDisplayName)
+}
+
+// newSession logs an authenticated user in on a (new or reused) device.
+func (s *Server) newSession(ctx context.Context, user spec.UserID, deviceID, displayName string) (*Session, error) {
+	dev, token, err := newDevice(deviceID, displayName, false)
 	if err != nil {
 		return nil, err
 	}
-	dev.UserID = req.User.String()
+	dev.UserID = user.String()
 	replaced, err := s.store.CreateDevice(ctx, dev)
 	if err != nil {
 		if errors.Is(err, storage.ErrNotFound) {
-			// Deactivated between the password check and now.
+			// The account is missing or was deactivated meanwhile.
 			return nil, ErrDeactivated
 		}
-		return nil, fmt.Errorf("login %s: %w", req.User.String(), err)
+		return nil, fmt.Errorf("login %s: %w", user.String(), err)
 	}
 	if replaced != nil {
 		s.revoke([]storage.Revoked{*replaced})
 	}
-	return &Session{UserID: req.User, DeviceID: dev.DeviceID, AccessToken: token}, nil
+	return &Session{UserID: user, DeviceID: dev.DeviceID, AccessToken: token}, nil
 }
 
 // CheckPassword returns nil if password is the user's password,

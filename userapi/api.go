@@ -17,6 +17,10 @@ type API interface {
 	UpgradeGuest(ctx context.Context, req RegisterRequest) (*Session, error)
 	UsernameAvailable(ctx context.Context, user spec.UserID) (bool, error)
 	LoginPassword(ctx context.Context, req LoginRequest) (*Session, error)
+	// CreateLoginToken and LoginToken implement m.login.token: single sign-on
+	// hands out a short-lived, single-use token the client logs in with.
+	CreateLoginToken(ctx context.Context, user spec.UserID) (string, error)
+	LoginToken(ctx context.Context, token, deviceID, displayName string) (*Session, error)
 	CheckPassword(ctx context.Context, user spec.UserID, password string) error
 	SetPassword(ctx context.Context, user spec.UserID, password string, logoutDevices bool, keepDevice string) error
 	Deactivate(ctx context.Context, user spec.UserID) error
