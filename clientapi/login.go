@@ -64,7 +64,7 @@ func (s *Server) login(r *http.Request) (any, error) {
 	if err := mxhttp.DecodeJSON(r, mxhttp.DefaultMaxBody, &req); err != nil {
 		return nil, err
 	}
-	if req.Type == loginTypeToken {
+	if req.Type == loginTypeToken && s.cfg.CAS.Enabled {
 		return s.loginWithToken(r, &req)
 	}
 	if req.Type != loginTypePassword {
