@@ -19,8 +19,23 @@ const (
 )
 
 // registerOp is the user-interactive auth of POST /register: open
-// registration asks only for m.login.dummy.
-var registerOp = uiaOp{name: "POST /register", flows: [][]string{{stageDummy}}}
+// registration with m.login.dummy, and where recaptcha keys are configured
+// a flow through m.login.recaptcha (the only one when it is required).
+func (s *Server) registerOp() uiaOp {
+	op := uiaOp{name: "POST /register", flows: [][]string{{stageDummy}}}
+	rc := s.cfg.Recaptcha
+	if rc.PrivateKey == "" || rc.SiteverifyAPI == "" {
+		return op
+	}
+	captcha := []string{stageRecaptcha, stageDummy}
+	if rc.Required {
+		op.flows = [][]string{captcha}
+	} else {
+		op.flows = append(op.flows, captcha)
+	}
+	op.params = map[string]any{stageRecaptcha: map[string]string{"public_key": rc.PublicKey}}
+	return op
+}
 
 type registerRequest struct {
 	Username                 string  `json:"username"`
@@ -69,7 +84,8 @@ func (s *Server) register(r *http.Request) (any, error) {
 		return nil, err
 	}
 	delete(fields, "auth")
-	sess, err := s.uia.session(auth.Session, registerOp)
+	op := s.registerOp()
+	sess, err := s.uia.session(auth.Session, op)
 	if err != nil {
 		return nil, err
 	}
@@ -116,7 +132,7 @@ func (s *Server) register(r *http.Request) (any, error) {
 		return nil, mxhttp.InvalidParam("device_id is too long")
 	}
 
-	done, challenge, err := s.continueAuth(r.Context(), sess, auth, registerOp)
+	done, challenge, err := s.continueAuth(r.Context(), sess, auth, op)
 	if !done {
 		return challenge, err
 	}

@@ -6,8 +6,11 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"io"
 	"net/http"
+	"net/url"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -19,8 +22,9 @@ import (
 
 // Stages of user-interactive auth that the server can check.
 const (
-	stageDummy    = "m.login.dummy"
-	stagePassword = "m.login.password"
+	stageDummy     = "m.login.dummy"
+	stagePassword  = "m.login.password"
+	stageRecaptcha = "m.login.recaptcha"
 )
 
 const (
@@ -39,6 +43,8 @@ type uiaOp struct {
 	// user must authenticate; nil when nobody is logged in (registration).
 	user  *spec.UserID
 	flows [][]string
+	// params are the stages' parameters shown in the 401 (public keys).
+	params map[string]any
 }
 
 func (op uiaOp) offers(stage string) bool {
@@ -178,6 +184,8 @@ type authDict struct {
 	// Identifier, or the older User, names who authenticates.
 	Identifier *userIdentifier `json:"identifier"`
 	User       string          `json:"user"`
+	// Response is the m.login.recaptcha answer.
+	Response string `json:"response"`
 }
 
 // parseAuth reads the auth object; absent or null gives the zero value.
@@ -238,6 +246,8 @@ func (s *Server) checkStage(ctx context.Context, auth authDict, op uiaOp) (*mxht
 	switch auth.Type {
 	case stageDummy:
 		return nil, nil
+	case stageRecaptcha:
+		return s.checkRecaptcha(ctx, auth.Response)
 	case stagePassword:
 		if op.user == nil {
 			return nil, mxhttp.Forbidden("Password authentication needs a logged-in user")
@@ -273,9 +283,13 @@ func uiaChallenge(session string, op uiaOp, completed []string, failure *mxhttp.
 	for i, f := range op.flows {
 		flows[i] = uiaFlow{Stages: f}
 	}
+	params := op.params
+	if params == nil {
+		params = map[string]any{}
+	}
 	body := map[string]any{
 		"flows":   flows,
-		"params":  map[string]any{},
+		"params":  params,
 		"session": session,
 	}
 	if len(completed) > 0 || failure != nil {
@@ -289,4 +303,34 @@ func uiaChallenge(session string, op uiaOp, completed []string, failure *mxhttp.
 		body["error"] = failure.Msg
 	}
 	return mxhttp.Response{Status: http.StatusUnauthorized, Body: body}
+}
+
+// checkRecaptcha asks the configured siteverify endpoint whether the
+// captcha response is valid.
+func (s *Server) checkRecaptcha(ctx context.Context, response string) (*mxhttp.Error, error) {
+	if response == "" {
+		return &mxhttp.Error{Code: "M_CAPTCHA_INVALID", Msg: "Missing captcha response"}, nil
+	}
+	form := url.Values{"secret": {s.cfg.Recaptcha.PrivateKey}, "response": {response}}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.cfg.Recaptcha.SiteverifyAPI, strings.NewReader(form.Encode()))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	client, err := s.outboundClient()
+	if err != nil {
+		return nil, err
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return nil, mxhttp.Unknown("The captcha service could not be reached")
+	}
+	defer resp.Body.Close()
+	var verdict struct {
+		Success bool `json:"success"`
+	}
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<16)).Decode(&verdict); err != nil || !verdict.Success {
+		return &mxhttp.Error{Code: "M_CAPTCHA_INVALID", Msg: "Captcha was not accepted"}, nil
+	}
+	return nil, nil
 }
