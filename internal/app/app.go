@@ -2,7 +2,6 @@ package app
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 
@@ -147,6 +146,3 @@ func withCORS(h http.Handler) http.Handler {
 		h.ServeHTTP(w, r)
 	})
 }
-
-// ErrStopped is returned by operations after Close.
-var ErrStopped = errors.New("stopped")
