@@ -158,8 +158,8 @@ func (s *Server) sendMember(ctx context.Context, roomID string, sender, target s
 func (s *Server) membershipChange(membership string) func(*http.Request, *userapi.Device) (any, error) {
 	return func(r *http.Request, dev *userapi.Device) (any, error) {
 		roomID := mux.Vars(r)["roomId"]
-		if _, err := spec.NewRoomID(roomID); err != nil {
-			return nil, mxhttp.InvalidParam("invalid room id")
+		if err := validRoomID(roomID); err != nil {
+			return nil, err
 		}
 		var body membershipBody
 		if err := mxhttp.DecodeJSON(r, mxhttp.DefaultMaxBody, &body); err != nil {
@@ -213,8 +213,8 @@ func (s *Server) membershipChange(membership string) func(*http.Request, *userap
 // leaveRoom is POST /rooms/{roomId}/leave.
 func (s *Server) leaveRoom(r *http.Request, dev *userapi.Device) (any, error) {
 	roomID := mux.Vars(r)["roomId"]
-	if _, err := spec.NewRoomID(roomID); err != nil {
-		return nil, mxhttp.InvalidParam("invalid room id")
+	if err := validRoomID(roomID); err != nil {
+		return nil, err
 	}
 	var body membershipBody
 	if err := mxhttp.DecodeJSON(r, mxhttp.DefaultMaxBody, &body); err != nil {
@@ -241,8 +241,8 @@ func (s *Server) leaveRoom(r *http.Request, dev *userapi.Device) (any, error) {
 // forgetRoom is POST /rooms/{roomId}/forget.
 func (s *Server) forgetRoom(r *http.Request, dev *userapi.Device) (any, error) {
 	roomID := mux.Vars(r)["roomId"]
-	if _, err := spec.NewRoomID(roomID); err != nil {
-		return nil, mxhttp.InvalidParam("invalid room id")
+	if err := validRoomID(roomID); err != nil {
+		return nil, err
 	}
 	current, err := s.rooms.Membership(r.Context(), roomID, dev.UserID)
 	if err != nil {
@@ -269,8 +269,8 @@ func (s *Server) joinedRooms(r *http.Request, dev *userapi.Device) (any, error) 
 // joinedMembers is GET /rooms/{roomId}/joined_members.
 func (s *Server) joinedMembers(r *http.Request, dev *userapi.Device) (any, error) {
 	roomID := mux.Vars(r)["roomId"]
-	if _, err := spec.NewRoomID(roomID); err != nil {
-		return nil, mxhttp.InvalidParam("invalid room id")
+	if err := validRoomID(roomID); err != nil {
+		return nil, err
 	}
 	m, err := s.rooms.Membership(r.Context(), roomID, dev.UserID)
 	if err != nil {
