@@ -37,7 +37,14 @@ func (s *Server) access(ctx context.Context, dev *userapi.Device, roomID string)
 	if err != nil {
 		return nil, err
 	}
-	a := &roomAccess{roomID: roomID, roomNID: room.NID, upto: s.notifier.position().PDU}
+	// The committed stream, not the notifier's position: a client reading
+	// right after its own send must see the event, even before the bus has
+	// delivered it to the notifier.
+	upto, err := s.events.MaxStreamPos(ctx)
+	if err != nil {
+		return nil, err
+	}
+	a := &roomAccess{roomID: roomID, roomNID: room.NID, upto: max(upto, s.notifier.position().PDU)}
 	hv := ""
 	if ev, err := s.rooms.StateEvent(ctx, roomID, spec.MRoomHistoryVisibility, ""); err == nil {
 		hv = gjson.GetBytes(ev.Content, "history_visibility").String()
