@@ -60,7 +60,7 @@ func newTestServer(t *testing.T, configure ...func(*config.Config)) *testServer 
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = db.Close() })
-	users, err := userapi.New(cfg, db)
+	users, err := userapi.New(cfg, db, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -49,6 +49,8 @@ type Config struct {
 	Recaptcha             Recaptcha     `yaml:"recaptcha"`
 	CAS                   CAS           `yaml:"cas"`
 	WellKnown             WellKnown     `yaml:"well_known"`
+	// Gateway is the entry point's view of separate services.
+	Gateway Gateway `yaml:"gateway"`
 }
 
 // Listener is one HTTP(S) port and the APIs it serves.
@@ -120,6 +122,15 @@ type CAS struct {
 type WellKnown struct {
 	ClientBaseURL string `yaml:"client_base_url"`
 	Server        string `yaml:"server"`
+}
+
+// Gateway lists the base URLs of the processes that serve each part of
+// the HTTP API, for the gateway component of a separate-services
+// deployment.
+type Gateway struct {
+	ClientAPI     []string `yaml:"clientapi"`
+	SyncAPI       []string `yaml:"syncapi"`
+	FederationAPI []string `yaml:"federationapi"`
 }
 
 // Default is the zero-configuration server: localhost on 127.0.0.1:8008,
@@ -264,6 +275,17 @@ func (c *Config) Validate() error {
 	if c.DefaultRoomVersion != "" {
 		if !gomatrixserverlib.KnownRoomVersion(gomatrixserverlib.RoomVersion(c.DefaultRoomVersion)) {
 			bad("default_room_version", "unknown room version %q", c.DefaultRoomVersion)
+		}
+	}
+	for _, g := range []struct {
+		key  string
+		urls []string
+	}{{"gateway.clientapi", c.Gateway.ClientAPI}, {"gateway.syncapi", c.Gateway.SyncAPI}, {"gateway.federationapi", c.Gateway.FederationAPI}} {
+		key := g.key
+		for _, raw := range g.urls {
+			if u, err := url.Parse(raw); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+				bad(key, "%q is not an http(s) URL", raw)
+			}
 		}
 	}
 	switch strings.ToLower(c.LogLevel) {

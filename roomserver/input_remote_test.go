@@ -59,7 +59,7 @@ func (rs *remoteServer) buildOn(r *room, sender spec.UserID, evType string, stat
 }
 
 func (rs *remoteServer) input(pdu gomatrixserverlib.PDU) (InputResult, error) {
-	res, err := rs.s.InputEvents(context.Background(), []InputEvent{{Kind: InputNew, PDU: pdu}})
+	res, err := apiOf(rs.t, rs.s).InputEvents(context.Background(), []InputEvent{{Kind: InputNew, PDU: pdu}})
 	if err != nil {
 		return InputResult{}, err
 	}
@@ -78,7 +78,7 @@ func TestRemoteEventsTakeTheInputPath(t *testing.T) {
 	s := newTestServer(t)
 	ctx := context.Background()
 	alice, rob := user(t, "@alice:test.local"), user(t, "@rob:remote.test")
-	created, err := s.CreateRoom(ctx, CreateRoomRequest{Creator: alice, Preset: "public_chat", RoomVersion: "10"})
+	created, err := apiOf(t, s).CreateRoom(ctx, CreateRoomRequest{Creator: alice, Preset: "public_chat", RoomVersion: "10"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -90,7 +90,7 @@ func TestRemoteEventsTakeTheInputPath(t *testing.T) {
 	if res, err := remote.input(join); err != nil || res.Rejected || res.SoftFailed || res.StreamPos == 0 {
 		t.Fatalf("remote join: %+v, %v", res, err)
 	}
-	if m, _ := s.Membership(ctx, room, rob); m != spec.Join {
+	if m, _ := apiOf(t, s).Membership(ctx, room, rob); m != spec.Join {
 		t.Fatalf("rob's membership = %s", m)
 	}
 	if res, _ := remote.input(join); !res.Duplicate {
@@ -104,7 +104,7 @@ func TestRemoteEventsTakeTheInputPath(t *testing.T) {
 		if err != nil || !res.Rejected {
 			t.Fatalf("power grab: %+v, %v", res, err)
 		}
-		if ev, err := s.Event(ctx, pl.EventID()); err == nil {
+		if ev, err := apiOf(t, s).Event(ctx, pl.EventID()); err == nil {
 			t.Fatalf("a rejected event is visible: %s", ev.Client)
 		}
 	})
@@ -118,7 +118,7 @@ func TestRemoteEventsTakeTheInputPath(t *testing.T) {
 
 	t.Run("a fork with other state is resolved into the current state", func(t *testing.T) {
 		base := extremities(t, s, room)
-		if _, err := s.SendEvent(ctx, SendEventRequest{RoomID: room, Sender: alice, Type: spec.MRoomName, StateKey: &empty, Content: json.RawMessage(`{"name":"Amt"}`)}); err != nil {
+		if _, err := apiOf(t, s).SendEvent(ctx, SendEventRequest{RoomID: room, Sender: alice, Type: spec.MRoomName, StateKey: &empty, Content: json.RawMessage(`{"name":"Amt"}`)}); err != nil {
 			t.Fatal(err)
 		}
 		// Rob renames himself on the branch before the room got its name.
@@ -130,16 +130,16 @@ func TestRemoteEventsTakeTheInputPath(t *testing.T) {
 		if got := extremities(t, s, room); len(got) != 2 {
 			t.Fatalf("extremities after a fork = %v, want two", got)
 		}
-		name, err := s.StateEvent(ctx, room, spec.MRoomName, "")
+		name, err := apiOf(t, s).StateEvent(ctx, room, spec.MRoomName, "")
 		if err != nil || string(name.Content) != `{"name":"Amt"}` {
 			t.Fatalf("room name lost in resolution: %v %v", name, err)
 		}
-		member, err := s.StateEvent(ctx, room, spec.MRoomMember, robKey)
+		member, err := apiOf(t, s).StateEvent(ctx, room, spec.MRoomMember, robKey)
 		if err != nil || string(member.Content) != `{"displayname":"Rob","membership":"join"}` {
 			t.Fatalf("rob's rename lost in resolution: %s %v", member.Content, err)
 		}
 		// The next local event merges the branches.
-		merged, err := s.SendEvent(ctx, SendEventRequest{RoomID: room, Sender: alice, Type: "m.room.message", Content: json.RawMessage(`{"body":"merge"}`)})
+		merged, err := apiOf(t, s).SendEvent(ctx, SendEventRequest{RoomID: room, Sender: alice, Type: "m.room.message", Content: json.RawMessage(`{"body":"merge"}`)})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -156,7 +156,7 @@ func TestRemoteEventsTakeTheInputPath(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := s.SendEvent(ctx, SendEventRequest{RoomID: room, Sender: alice, Type: spec.MRoomMember, StateKey: &robKey, Content: json.RawMessage(`{"membership":"ban"}`)}); err != nil {
+		if _, err := apiOf(t, s).SendEvent(ctx, SendEventRequest{RoomID: room, Sender: alice, Type: spec.MRoomMember, StateKey: &robKey, Content: json.RawMessage(`{"membership":"ban"}`)}); err != nil {
 			t.Fatal(err)
 		}
 		late := remote.buildOn(stale, rob, "m.room.message", nil, `{"body":"sneaky"}`, before)
@@ -164,7 +164,7 @@ func TestRemoteEventsTakeTheInputPath(t *testing.T) {
 		if err != nil || !res.SoftFailed {
 			t.Fatalf("late message: %+v, %v", res, err)
 		}
-		if _, err := s.Event(ctx, late.EventID()); err == nil {
+		if _, err := apiOf(t, s).Event(ctx, late.EventID()); err == nil {
 			t.Fatal("a soft-failed event is visible")
 		}
 	})

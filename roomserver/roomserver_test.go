@@ -4,11 +4,14 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 
 	"github.com/matrix-org/gomatrixserverlib/spec"
 	"github.com/rohrpost/rohrpost/config"
+	"github.com/rohrpost/rohrpost/internal/bus"
 	"github.com/rohrpost/rohrpost/internal/serverkey"
 	"github.com/rohrpost/rohrpost/internal/sqlutil"
 	"github.com/rohrpost/rohrpost/internal/testdb"
@@ -34,7 +37,39 @@ func newTestServer(t *testing.T) *Server {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { s.Stop(); _ = db.Close() })
+	serveOverBus(t, s)
 	return s
+}
+
+// overBus holds, with ROHRPOST_TEST_OVER_BUS set, a client over NATS for
+// each test server, so that these tests cover the API both ways.
+var overBus sync.Map // *Server -> API
+
+// apiOf is the API the tests call: the server itself, or a client of it.
+func apiOf(_ testing.TB, s *Server) API {
+	if c, ok := overBus.Load(s); ok {
+		return c.(API)
+	}
+	return s
+}
+
+// serveOverBus serves s on an embedded NATS and routes the tests' calls
+// through a client.
+func serveOverBus(t *testing.T, s *Server) {
+	t.Helper()
+	if os.Getenv("ROHRPOST_TEST_OVER_BUS") == "" {
+		return
+	}
+	conn, err := bus.Connect(context.Background(), bus.Options{StoreDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := Serve(conn.NC, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	overBus.Store(s, NewClient(conn.NC))
+	t.Cleanup(func() { _ = srv.Stop(); conn.Close(); overBus.Delete(s) })
 }
 
 func user(t *testing.T, id string) spec.UserID {
@@ -52,21 +87,21 @@ func TestCreateRoomAllVersions(t *testing.T) {
 	alice := user(t, "@alice:test.local")
 	for _, v := range []string{"1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11", "12"} {
 		t.Run("v"+v, func(t *testing.T) {
-			res, err := s.CreateRoom(ctx, CreateRoomRequest{Creator: alice, RoomVersion: v, Name: "room " + v, Topic: "t"})
+			res, err := apiOf(t, s).CreateRoom(ctx, CreateRoomRequest{Creator: alice, RoomVersion: v, Name: "room " + v, Topic: "t"})
 			if err != nil {
 				t.Fatalf("create: %v", err)
 			}
-			if got, _ := s.RoomVersion(ctx, res.RoomID); got != v {
+			if got, _ := apiOf(t, s).RoomVersion(ctx, res.RoomID); got != v {
 				t.Fatalf("version = %s", got)
 			}
-			if m, _ := s.Membership(ctx, res.RoomID, alice); m != spec.Join {
+			if m, _ := apiOf(t, s).Membership(ctx, res.RoomID, alice); m != spec.Join {
 				t.Fatalf("creator membership = %s", m)
 			}
-			name, err := s.StateEvent(ctx, res.RoomID, spec.MRoomName, "")
+			name, err := apiOf(t, s).StateEvent(ctx, res.RoomID, spec.MRoomName, "")
 			if err != nil || string(name.Content) != `{"name":"room `+v+`"}` {
 				t.Fatalf("name = %v, %v", name, err)
 			}
-			if _, err := s.SendEvent(ctx, SendEventRequest{RoomID: res.RoomID, Sender: alice, Type: "m.room.message", Content: json.RawMessage(`{"body":"hi","msgtype":"m.text"}`)}); err != nil {
+			if _, err := apiOf(t, s).SendEvent(ctx, SendEventRequest{RoomID: res.RoomID, Sender: alice, Type: "m.room.message", Content: json.RawMessage(`{"body":"hi","msgtype":"m.text"}`)}); err != nil {
 				t.Fatalf("send: %v", err)
 			}
 		})
@@ -77,7 +112,7 @@ func TestSendRules(t *testing.T) {
 	s := newTestServer(t)
 	ctx := context.Background()
 	alice, bob := user(t, "@alice:test.local"), user(t, "@bob:test.local")
-	res, err := s.CreateRoom(ctx, CreateRoomRequest{Creator: alice})
+	res, err := apiOf(t, s).CreateRoom(ctx, CreateRoomRequest{Creator: alice})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -99,7 +134,7 @@ func TestSendRules(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := s.SendEvent(ctx, tc.req)
+			_, err := apiOf(t, s).SendEvent(ctx, tc.req)
 			if tc.wantErr == nil && err != nil || tc.wantErr != nil && !errors.Is(err, tc.wantErr) {
 				t.Fatalf("err = %v, want %v", err, tc.wantErr)
 			}
@@ -119,21 +154,21 @@ func TestTransactionIDIsIdempotent(t *testing.T) {
 	s := newTestServer(t)
 	ctx := context.Background()
 	alice := user(t, "@alice:test.local")
-	res, err := s.CreateRoom(ctx, CreateRoomRequest{Creator: alice})
+	res, err := apiOf(t, s).CreateRoom(ctx, CreateRoomRequest{Creator: alice})
 	if err != nil {
 		t.Fatal(err)
 	}
 	req := SendEventRequest{RoomID: res.RoomID, Sender: alice, Type: "m.room.message", Content: json.RawMessage(`{}`), TxnSession: 7, TxnID: "t1"}
-	first, err := s.SendEvent(ctx, req)
+	first, err := apiOf(t, s).SendEvent(ctx, req)
 	if err != nil {
 		t.Fatal(err)
 	}
-	again, err := s.SendEvent(ctx, req)
+	again, err := apiOf(t, s).SendEvent(ctx, req)
 	if err != nil || again.EventID != first.EventID {
 		t.Fatalf("retry gave %v, %v; want %s", again, err, first.EventID)
 	}
 	req.TxnSession = 8
-	other, err := s.SendEvent(ctx, req)
+	other, err := apiOf(t, s).SendEvent(ctx, req)
 	if err != nil || other.EventID == first.EventID {
 		t.Fatalf("another device's txn id gave the same event")
 	}
@@ -143,19 +178,19 @@ func TestRedaction(t *testing.T) {
 	s := newTestServer(t)
 	ctx := context.Background()
 	alice := user(t, "@alice:test.local")
-	res, err := s.CreateRoom(ctx, CreateRoomRequest{Creator: alice, RoomVersion: "11"})
+	res, err := apiOf(t, s).CreateRoom(ctx, CreateRoomRequest{Creator: alice, RoomVersion: "11"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	sent, err := s.SendEvent(ctx, SendEventRequest{RoomID: res.RoomID, Sender: alice, Type: "m.room.message", Content: json.RawMessage(`{"body":"secret","msgtype":"m.text"}`)})
+	sent, err := apiOf(t, s).SendEvent(ctx, SendEventRequest{RoomID: res.RoomID, Sender: alice, Type: "m.room.message", Content: json.RawMessage(`{"body":"secret","msgtype":"m.text"}`)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	red, err := s.SendEvent(ctx, SendEventRequest{RoomID: res.RoomID, Sender: alice, Type: spec.MRoomRedaction, Content: json.RawMessage(`{"reason":"oops"}`), Redacts: sent.EventID})
+	red, err := apiOf(t, s).SendEvent(ctx, SendEventRequest{RoomID: res.RoomID, Sender: alice, Type: spec.MRoomRedaction, Content: json.RawMessage(`{"reason":"oops"}`), Redacts: sent.EventID})
 	if err != nil {
 		t.Fatal(err)
 	}
-	ev, err := s.Event(ctx, sent.EventID)
+	ev, err := apiOf(t, s).Event(ctx, sent.EventID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -179,13 +214,13 @@ func TestStateSurvivesReload(t *testing.T) {
 	s := newTestServer(t)
 	ctx := context.Background()
 	alice := user(t, "@alice:test.local")
-	res, err := s.CreateRoom(ctx, CreateRoomRequest{Creator: alice, Name: "one"})
+	res, err := apiOf(t, s).CreateRoom(ctx, CreateRoomRequest{Creator: alice, Name: "one"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	for i := 0; i < fullSnapshotEvery+5; i++ {
 		key := "k" + string(rune('a'+i%26)) + string(rune('a'+i/26))
-		if _, err := s.SendEvent(ctx, SendEventRequest{RoomID: res.RoomID, Sender: alice, Type: "org.example.state", StateKey: &key, Content: json.RawMessage(`{}`)}); err != nil {
+		if _, err := apiOf(t, s).SendEvent(ctx, SendEventRequest{RoomID: res.RoomID, Sender: alice, Type: "org.example.state", StateKey: &key, Content: json.RawMessage(`{}`)}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -220,26 +255,26 @@ func TestUpgradeRoom(t *testing.T) {
 	alice := user(t, "@alice:test.local")
 	for _, target := range []string{"11", "12"} {
 		t.Run("to v"+target, func(t *testing.T) {
-			res, err := s.CreateRoom(ctx, CreateRoomRequest{Creator: alice, RoomVersion: "10", Name: "alt", AliasLocalpart: "upgrade" + target})
+			res, err := apiOf(t, s).CreateRoom(ctx, CreateRoomRequest{Creator: alice, RoomVersion: "10", Name: "alt", AliasLocalpart: "upgrade" + target})
 			if err != nil {
 				t.Fatal(err)
 			}
-			newID, err := s.UpgradeRoom(ctx, res.RoomID, alice, target)
+			newID, err := apiOf(t, s).UpgradeRoom(ctx, res.RoomID, alice, target)
 			if err != nil {
 				t.Fatalf("upgrade: %v", err)
 			}
-			if v, _ := s.RoomVersion(ctx, newID); v != target {
+			if v, _ := apiOf(t, s).RoomVersion(ctx, newID); v != target {
 				t.Fatalf("new room version %s", v)
 			}
-			name, err := s.StateEvent(ctx, newID, spec.MRoomName, "")
+			name, err := apiOf(t, s).StateEvent(ctx, newID, spec.MRoomName, "")
 			if err != nil || string(name.Content) != `{"name":"alt"}` {
 				t.Fatalf("name not copied: %v %v", name, err)
 			}
-			tomb, err := s.StateEvent(ctx, res.RoomID, "m.room.tombstone", "")
+			tomb, err := apiOf(t, s).StateEvent(ctx, res.RoomID, "m.room.tombstone", "")
 			if err != nil || !json.Valid(tomb.Content) {
 				t.Fatalf("no tombstone: %v", err)
 			}
-			if id, err := s.ResolveAlias(ctx, "#upgrade"+target+":test.local"); err != nil || id != newID {
+			if id, err := apiOf(t, s).ResolveAlias(ctx, "#upgrade"+target+":test.local"); err != nil || id != newID {
 				t.Fatalf("alias points at %s, %v", id, err)
 			}
 		})

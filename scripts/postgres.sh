@@ -4,6 +4,8 @@
 #   scripts/postgres.sh start DIR   -> prints postgres://...; the cluster lives in DIR
 #   scripts/postgres.sh stop DIR
 #
+# PG_FSYNC=on makes it durable (benchmarks); tests run with fsync off.
+#
 # Installs Debian's postgresql package when no server binaries exist.
 set -euo pipefail
 
@@ -43,7 +45,7 @@ start)
 		"${run[@]}" "$bin/initdb" -D "$dir/data" -U rohrpost --auth=trust >"$dir/initdb.log" 2>&1
 	fi
 	"${run[@]}" "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w \
-		-o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=300" start >/dev/null
+		-o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c fsync=${PG_FSYNC:-off} -c max_connections=300" start >/dev/null
 	echo "postgres://rohrpost@127.0.0.1:$port/postgres?sslmode=disable"
 	;;
 stop)

@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
-# The whole test suite: every package with the race detector on SQLite,
+# The whole test suite: every package with the race detector on SQLite
+# with the components calling each other directly (the single process),
 # then again on a throwaway PostgreSQL cluster (installed from Debian's
-# packages when missing). Extra arguments go to `go test`.
+# packages when missing) with every call between components going over
+# NATS request/reply, as separate services make them. Extra arguments go
+# to `go test`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -18,5 +21,5 @@ fi
 pgdir=$(mktemp -d /tmp/rohrpost-pg.XXXXXX)
 trap 'scripts/postgres.sh stop "$pgdir"; rm -rf "$pgdir"' EXIT
 uri=$(scripts/postgres.sh start "$pgdir")
-echo "== tests on PostgreSQL ($uri)"
-ROHRPOST_TEST_POSTGRES="$uri" go test -race -count=1 "$@" ./...
+echo "== tests on PostgreSQL ($uri), components over NATS"
+ROHRPOST_TEST_POSTGRES="$uri" ROHRPOST_TEST_OVER_BUS=1 go test -race -count=1 "$@" ./...

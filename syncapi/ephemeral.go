@@ -40,9 +40,12 @@ func (s *Server) handleTyping(r *http.Request, dev *userapi.Device) (any, error)
 	if body.Timeout != nil && *body.Timeout > 0 {
 		timeout = min(time.Duration(*body.Timeout)*time.Millisecond, maxTypingTimeout)
 	}
-	if pos := s.typing.set(a.roomID, dev.UserID.String(), *body.Typing, timeout); pos != 0 {
-		s.ensureRoomMembers(a.roomID)
-		s.notifier.advanceRoom(Token{Typing: pos}, a.roomID)
+	u := typingUpdate{RoomID: a.roomID, UserID: dev.UserID.String(), Typing: *body.Typing}
+	if u.Typing {
+		u.TimeoutMS = timeout.Milliseconds()
+	}
+	if err := s.publishTyping(r.Context(), u, ""); err != nil {
+		return nil, err
 	}
 	return struct{}{}, nil
 }
@@ -83,8 +86,7 @@ func (s *Server) putReceipt(r *http.Request, dev *userapi.Device, roomID, receip
 		return err
 	}
 	if pos != 0 {
-		s.ensureRoomMembers(a.roomID)
-		s.notifier.advanceRoom(Token{Receipt: pos}, a.roomID, dev.UserID.String())
+		s.publishWake(syncWake{Receipt: pos, RoomID: a.roomID, UserID: dev.UserID.String()})
 	}
 	return nil
 }
@@ -95,12 +97,9 @@ func (s *Server) setFullyRead(r *http.Request, dev *userapi.Device, roomID, even
 		return err
 	}
 	content, _ := json.Marshal(map[string]string{"event_id": e.ID})
-	pos, err := s.users.PutAccountData(r.Context(), dev.UserID, a.roomID, "m.fully_read", content)
-	if err != nil {
-		return err
-	}
-	s.notifier.advance(Token{AccountData: pos}, dev.UserID.String())
-	return nil
+	// The user API announces the change on the bus.
+	_, err = s.users.PutAccountData(r.Context(), dev.UserID, a.roomID, "m.fully_read", content)
+	return err
 }
 
 // handleReadMarkers is POST /rooms/{roomId}/read_markers.
@@ -123,10 +122,4 @@ func (s *Server) handleReadMarkers(r *http.Request, dev *userapi.Device) (any, e
 		}
 	}
 	return struct{}{}, nil
-}
-
-// NotifyAccountData wakes the user's syncs after an account data change
-// made elsewhere (the client API writes account data through userapi).
-func (s *Server) NotifyAccountData(user string, pos int64) {
-	s.notifier.advance(Token{AccountData: pos}, user)
 }

@@ -83,7 +83,7 @@ func (s *Server) setPresence(ctx context.Context, user, presence string, statusM
 	if err != nil {
 		return err
 	}
-	s.wakeCoMembers(ctx, user, Token{Presence: pos})
+	s.publishWake(syncWake{Presence: pos, UserID: user})
 	return nil
 }
 

@@ -2,11 +2,10 @@ package syncapi
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"log/slog"
-	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rohrpost/rohrpost/config"
 	"github.com/rohrpost/rohrpost/internal/bus"
@@ -38,8 +37,9 @@ type Server struct {
 	lazy     *lazyMembers
 	unread   *unreadCounter
 
-	consumer jetstream.ConsumeContext
-	quit     chan struct{}
+	consumers []jetstream.ConsumeContext
+	subs      []*nats.Subscription
+	quit      chan struct{}
 }
 
 // New opens the sync API's storage and reads the current positions.
@@ -84,49 +84,6 @@ func (s *Server) latestToken(ctx context.Context) (Token, error) {
 	return Token{PDU: pdu, Typing: s.typing.position(), Receipt: receipt, AccountData: ad, Presence: presence}, nil
 }
 
-// Start consumes the roomserver's output from now on and expires typing.
-func (s *Server) Start(ctx context.Context) error {
-	if s.bus != nil {
-		cons, err := s.bus.JS.OrderedConsumer(ctx, bus.RoomEventsStream, jetstream.OrderedConsumerConfig{
-			DeliverPolicy: jetstream.DeliverNewPolicy,
-		})
-		if err != nil {
-			return fmt.Errorf("syncapi consumer: %w", err)
-		}
-		s.consumer, err = cons.Consume(func(msg jetstream.Msg) {
-			s.onRoomEvent(msg.Data())
-		})
-		if err != nil {
-			return fmt.Errorf("syncapi consume: %w", err)
-		}
-	}
-	go s.expireTyping()
-	return nil
-}
-
-// Stop ends consumption.
-func (s *Server) Stop() {
-	close(s.quit)
-	if s.consumer != nil {
-		s.consumer.Stop()
-	}
-}
-
-func (s *Server) onRoomEvent(data []byte) {
-	var ev roomserver.OutputEvent
-	if err := json.Unmarshal(data, &ev); err != nil {
-		slog.Error("syncapi: bad output event", "err", err)
-		return
-	}
-	s.ensureRoomMembers(ev.RoomID)
-	var extra []string
-	if ev.Membership != "" && ev.StateKey != nil {
-		s.notifier.setMembership(ev.RoomID, *ev.StateKey, ev.Membership)
-		extra = append(extra, *ev.StateKey)
-	}
-	s.notifier.advanceRoom(Token{PDU: ev.StreamPos}, ev.RoomID, extra...)
-}
-
 // ensureRoomMembers loads a room's members into the notifier once.
 func (s *Server) ensureRoomMembers(roomID string) {
 	if s.notifier.hasRoom(roomID) {
@@ -142,21 +99,4 @@ func (s *Server) ensureRoomMembers(roomID string) {
 		users = append(users, u)
 	}
 	s.notifier.setRoom(roomID, users)
-}
-
-func (s *Server) expireTyping() {
-	tick := time.NewTicker(time.Second)
-	defer tick.Stop()
-	for {
-		select {
-		case <-s.quit:
-			return
-		case now := <-tick.C:
-			rooms, pos := s.typing.expire(now)
-			for _, r := range rooms {
-				s.ensureRoomMembers(r)
-				s.notifier.advanceRoom(Token{Typing: pos}, r)
-			}
-		}
-	}
 }

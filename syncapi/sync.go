@@ -103,11 +103,17 @@ func (s *Server) handleSync(r *http.Request, dev *userapi.Device) (any, error) {
 		}
 	}
 	deadline := time.Now().Add(req.timeout)
+	// What is committed may be ahead of what the bus has told the
+	// notifier yet; a client syncing right after its own write must see it.
+	committed, err := s.latestToken(ctx)
+	if err != nil {
+		return nil, err
+	}
 	for {
 		// Listen before looking, so an event that lands while we build the
 		// response still wakes us.
 		wake, stop := s.notifier.listen(dev.UserID.String())
-		to := s.notifier.position()
+		to := s.notifier.position().Max(committed)
 		resp, err := s.buildSync(ctx, req, to)
 		if err != nil {
 			stop()

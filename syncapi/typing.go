@@ -6,71 +6,98 @@ import (
 	"time"
 )
 
-// typingState is the in-memory typing stream. Typing is ephemeral: it is
-// not stored, and its positions start from the clock at process start so
-// that tokens issued before a restart never look ahead of the new process.
+// typingState is the typing stream as this sync server has applied it.
+// Typing is ephemeral, but every change goes through the TYPING stream on
+// the bus: its sequence numbers are the typing positions in sync tokens,
+// so every replica agrees on them, and replaying the stream's last minutes
+// rebuilds the state after a restart.
 type typingState struct {
 	mu      sync.Mutex
 	pos     int64
-	rooms   map[string]map[string]time.Time // room -> user -> expiry
+	rooms   map[string]map[string]*typingEntry // room -> user
 	roomPos map[string]int64
 }
 
-func newTypingState() *typingState {
-	return &typingState{pos: time.Now().UnixMilli(), rooms: map[string]map[string]time.Time{}, roomPos: map[string]int64{}}
+type typingEntry struct {
+	expires time.Time
+	// seq is the update that set this entry; an expiry names it so that
+	// a refresh in between is not cut short.
+	seq int64
+	// expiring is when this server last asked the stream to expire it.
+	expiring time.Time
 }
 
-// set records a user starting or stopping typing and returns the new
-// position, or 0 when nothing changed.
-func (t *typingState) set(roomID, user string, typing bool, timeout time.Duration) int64 {
+// typingUpdate is one message on the TYPING stream.
+type typingUpdate struct {
+	RoomID    string `json:"room_id"`
+	UserID    string `json:"user_id"`
+	Typing    bool   `json:"typing"`
+	TimeoutMS int64  `json:"timeout_ms,omitempty"`
+	// IfSeq, on a stop, applies it only while the entry is still the one
+	// set by update IfSeq (an expiry); 0 stops unconditionally.
+	IfSeq int64 `json:"if_seq,omitempty"`
+}
+
+func newTypingState() *typingState {
+	return &typingState{rooms: map[string]map[string]*typingEntry{}, roomPos: map[string]int64{}}
+}
+
+// apply takes update seq, published at ts, and tells whether the room's
+// typing users changed.
+func (t *typingState) apply(seq int64, ts time.Time, u typingUpdate) bool {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	users := t.rooms[roomID]
-	_, was := users[user]
-	if typing {
+	t.pos = max(t.pos, seq)
+	users := t.rooms[u.RoomID]
+	old, was := users[u.UserID]
+	if u.Typing {
 		if users == nil {
-			users = map[string]time.Time{}
-			t.rooms[roomID] = users
+			users = map[string]*typingEntry{}
+			t.rooms[u.RoomID] = users
 		}
-		users[user] = time.Now().Add(timeout)
+		users[u.UserID] = &typingEntry{expires: ts.Add(time.Duration(u.TimeoutMS) * time.Millisecond), seq: seq}
 		if was {
-			return 0
+			return false
 		}
 	} else {
-		if !was {
-			return 0
+		if !was || (u.IfSeq != 0 && old.seq != u.IfSeq) {
+			return false
 		}
-		delete(users, user)
+		delete(users, u.UserID)
+		if len(users) == 0 {
+			delete(t.rooms, u.RoomID)
+		}
 	}
-	t.pos++
-	t.roomPos[roomID] = t.pos
-	return t.pos
+	t.roomPos[u.RoomID] = seq
+	return true
 }
 
-// expire drops typing notifications past their timeout and returns the
-// rooms that changed with the new position.
-func (t *typingState) expire(now time.Time) ([]string, int64) {
+// expired lists the stops to publish for entries past their timeout. An
+// entry is listed again only if its stop has not come back for a while.
+func (t *typingState) expired(now time.Time) []typingUpdate {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	var changed []string
+	var out []typingUpdate
 	for roomID, users := range t.rooms {
-		hit := false
-		for u, exp := range users {
-			if now.After(exp) {
-				delete(users, u)
-				hit = true
+		for u, e := range users {
+			if now.After(e.expires) && now.Sub(e.expiring) > 5*time.Second {
+				e.expiring = now
+				out = append(out, typingUpdate{RoomID: roomID, UserID: u, IfSeq: e.seq})
 			}
 		}
-		if hit {
-			t.pos++
-			t.roomPos[roomID] = t.pos
-			changed = append(changed, roomID)
-		}
 	}
-	return changed, t.pos
+	return out
 }
 
-// position is the stream's newest position.
+// startAt sets the position before the stream is replayed: updates older
+// than the replay window are past.
+func (t *typingState) startAt(seq int64) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.pos = max(t.pos, seq)
+}
+
+// position is the newest update applied.
 func (t *typingState) position() int64 {
 	t.mu.Lock()
 	defer t.mu.Unlock()

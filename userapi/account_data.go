@@ -13,7 +13,11 @@ const tagType = "m.tag"
 // PutAccountData stores content for the user (roomID "" for global data)
 // and returns its stream position.
 func (s *Server) PutAccountData(ctx context.Context, user spec.UserID, roomID, dataType string, content json.RawMessage) (int64, error) {
-	return s.store.PutAccountData(ctx, user.String(), roomID, dataType, content)
+	pos, err := s.store.PutAccountData(ctx, user.String(), roomID, dataType, content)
+	if err == nil {
+		s.publishAccountData(user.String(), pos)
+	}
+	return pos, err
 }
 
 // AccountData returns one entry, ErrNotFound if there is none.
@@ -60,7 +64,7 @@ func (s *Server) DeleteTag(ctx context.Context, user spec.UserID, roomID, tag st
 }
 
 func (s *Server) updateTags(ctx context.Context, user spec.UserID, roomID string, change func(map[string]json.RawMessage)) (int64, error) {
-	return s.store.UpdateAccountData(ctx, user.String(), roomID, tagType, func(old []byte) ([]byte, error) {
+	pos, err := s.store.UpdateAccountData(ctx, user.String(), roomID, tagType, func(old []byte) ([]byte, error) {
 		var c tagContent
 		// Unreadable old content is replaced rather than kept forever.
 		if old == nil || json.Unmarshal(old, &c) != nil || c.Tags == nil {
@@ -69,4 +73,8 @@ func (s *Server) updateTags(ctx context.Context, user spec.UserID, roomID string
 		change(c.Tags)
 		return json.Marshal(c)
 	})
+	if err == nil {
+		s.publishAccountData(user.String(), pos)
+	}
+	return pos, err
 }

@@ -9,6 +9,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/rohrpost/rohrpost/config"
+	"github.com/rohrpost/rohrpost/internal/bus"
 	"github.com/rohrpost/rohrpost/internal/sqlutil"
 	"github.com/rohrpost/rohrpost/userapi/storage"
 )
@@ -20,6 +21,9 @@ const DefaultPasswordCost = 10
 type Server struct {
 	cfg   *config.Config
 	store *storage.Store
+	// bus carries change notifications to other components; nil in tests
+	// of this package alone.
+	bus *bus.Conn
 
 	// PasswordCost is the bcrypt cost of new password hashes. Tests lower
 	// it to bcrypt.MinCost; set it before the server is used.
@@ -34,8 +38,8 @@ type Server struct {
 
 var _ API = (*Server)(nil)
 
-// New migrates the userapi tables and returns the server.
-func New(cfg *config.Config, db *sqlutil.DB) (*Server, error) {
+// New migrates the userapi tables and returns the server. b may be nil.
+func New(cfg *config.Config, db *sqlutil.DB, b *bus.Conn) (*Server, error) {
 	store, err := storage.Open(context.Background(), db)
 	if err != nil {
 		return nil, fmt.Errorf("userapi storage: %w", err)
@@ -43,6 +47,7 @@ func New(cfg *config.Config, db *sqlutil.DB) (*Server, error) {
 	return &Server{
 		cfg:          cfg,
 		store:        store,
+		bus:          b,
 		PasswordCost: DefaultPasswordCost,
 		seen:         seenDevices{last: map[int64]seen{}},
 	}, nil

@@ -24,7 +24,7 @@ func newTestServer(t testing.TB) *Server {
 	t.Cleanup(func() { _ = db.Close() })
 	cfg := config.Default()
 	cfg.ServerName = "test"
-	s, err := New(cfg, db)
+	s, err := New(cfg, db, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

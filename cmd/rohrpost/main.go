@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -40,23 +41,41 @@ func run(args []string, stdout, stderr io.Writer) error {
 			return err
 		case "generate-keys":
 			return generateKeys(args[1:], stdout)
+		case "health":
+			return health(args[1:])
 		case "help":
 			args = []string{"-help"}
 		default:
-			return fmt.Errorf("unknown command %q (commands: run, generate-config, generate-keys)", args[0])
+			return fmt.Errorf("unknown command %q (commands: run, generate-config, generate-keys, health)", args[0])
 		}
 	}
 	fs := flag.NewFlagSet("rohrpost", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	configPath := fs.String("config", "", "YAML config file (default: built-in defaults, data under ./data)")
+	components := fs.String("components", "", "run only these components, comma-separated: "+strings.Join(app.Monolith, ",")+","+app.Gateway+" (default: all but gateway, in one process)")
+	listen := fs.String("listen", "", "HOST:PORT for the first listener, overriding the config (separate services sharing one config file)")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments %v", fs.Args())
 	}
 	cfg, err := loadConfig(*configPath, stderr)
 	if err != nil {
 		return err
 	}
-	return serve(cfg, stderr)
+	var opts app.Options
+	if *components != "" {
+		if opts.Components, err = app.ParseComponents(*components); err != nil {
+			return err
+		}
+	}
+	if *listen != "" {
+		if err := overrideListener(cfg, *listen); err != nil {
+			return err
+		}
+	}
+	return serve(cfg, opts, stderr)
 }
 
 func loadConfig(path string, stderr io.Writer) (*config.Config, error) {
@@ -125,7 +144,7 @@ func setupLogging(cfg *config.Config, stderr io.Writer) (func(), error) {
 	return closeFn, nil
 }
 
-func serve(cfg *config.Config, stderr io.Writer) error {
+func serve(cfg *config.Config, opts app.Options, stderr io.Writer) error {
 	closeLog, err := setupLogging(cfg, stderr)
 	if err != nil {
 		return err
@@ -134,7 +153,7 @@ func serve(cfg *config.Config, stderr io.Writer) error {
 	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer cancel()
 
-	a, err := app.New(ctx, cfg)
+	a, err := app.New(ctx, cfg, opts)
 	if err != nil {
 		return err
 	}
@@ -169,7 +188,7 @@ func serve(cfg *config.Config, stderr io.Writer) error {
 		}()
 		slog.Info("listening", "addr", l.Addr(), "tls", l.TLS, "resources", l.Resources)
 	}
-	fmt.Fprintf(stderr, "rohrpost: %s ready on %s\n", cfg.ServerName, listenerList(cfg))
+	fmt.Fprintf(stderr, "rohrpost: %s ready on %s (%s)\n", cfg.ServerName, listenerList(cfg), strings.Join(a.ComponentList(), ","))
 
 	select {
 	case <-ctx.Done():
@@ -207,4 +226,39 @@ func listenerList(cfg *config.Config) string {
 		parts = append(parts, scheme+"://"+l.Addr())
 	}
 	return strings.Join(parts, ", ")
+}
+
+// overrideListener points the first listener at addr.
+func overrideListener(cfg *config.Config, addr string) error {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("--listen: %w", err)
+	}
+	p, err := strconv.Atoi(port)
+	if err != nil || p < 0 || p > 65535 {
+		return fmt.Errorf("--listen: %q is not a port", port)
+	}
+	if len(cfg.Listeners) == 0 {
+		cfg.Listeners = []config.Listener{{Resources: []string{"client", "federation", "media"}}}
+	}
+	cfg.Listeners[0].BindAddress, cfg.Listeners[0].Port = host, p
+	return nil
+}
+
+// health exits 0 when the URL answers 200: a health check for container
+// images that have no curl.
+func health(args []string) error {
+	if len(args) != 1 {
+		return errors.New("usage: rohrpost health URL")
+	}
+	client := &http.Client{Timeout: 5 * time.Second}
+	resp, err := client.Get(args[0])
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("%s answered %s", args[0], resp.Status)
+	}
+	return nil
 }

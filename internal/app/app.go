@@ -2,50 +2,132 @@ package app
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
+	"sort"
+	"strings"
 
 	"github.com/gorilla/mux"
 	"github.com/rohrpost/rohrpost/clientapi"
 	"github.com/rohrpost/rohrpost/config"
 	"github.com/rohrpost/rohrpost/federationapi"
+	"github.com/rohrpost/rohrpost/gateway"
 	"github.com/rohrpost/rohrpost/internal/bus"
 	"github.com/rohrpost/rohrpost/internal/mxhttp"
+	"github.com/rohrpost/rohrpost/internal/rpc"
 	"github.com/rohrpost/rohrpost/internal/serverkey"
 	"github.com/rohrpost/rohrpost/internal/sqlutil"
 	"github.com/rohrpost/rohrpost/roomserver"
+	rsstorage "github.com/rohrpost/rohrpost/roomserver/storage"
 	"github.com/rohrpost/rohrpost/syncapi"
 	"github.com/rohrpost/rohrpost/userapi"
 )
 
-// App is a running rohrpost with every component in this process.
-type App struct {
-	Config *config.Config
-	DB     *sqlutil.DB
-	Bus    *bus.Conn
-	Keys   []serverkey.Key
+// Component names, for --components.
+const (
+	RoomServer    = "roomserver"
+	UserAPI       = "userapi"
+	SyncAPI       = "syncapi"
+	ClientAPI     = "clientapi"
+	FederationAPI = "federationapi"
+	Gateway       = "gateway"
+)
 
-	Users *userapi.Server
-	Rooms *roomserver.Server
-	Sync  *syncapi.Server
-	Fed   *federationapi.Server
-	CS    *clientapi.Server
+// Monolith is what runs when no components are named: everything but the
+// gateway, which only separate services need.
+var Monolith = []string{RoomServer, UserAPI, SyncAPI, ClientAPI, FederationAPI}
+
+// Options choose what runs in this process.
+type Options struct {
+	// Components to run here; empty means Monolith.
+	Components []string
+	// OverBus makes the components of this process call each other over
+	// NATS request/reply, as separate services do. Tests use it to run
+	// every component's API both ways.
+	OverBus bool
+}
+
+// ParseComponents checks a --components list.
+func ParseComponents(list string) ([]string, error) {
+	known := map[string]bool{Gateway: true}
+	for _, c := range Monolith {
+		known[c] = true
+	}
+	var out []string
+	for _, c := range strings.Split(list, ",") {
+		c = strings.TrimSpace(c)
+		if c == "" {
+			continue
+		}
+		if !known[c] {
+			return nil, fmt.Errorf("unknown component %q (known: %s, %s)", c, strings.Join(Monolith, ", "), Gateway)
+		}
+		out = append(out, c)
+	}
+	if len(out) == 0 {
+		return nil, errors.New("no components named")
+	}
+	return out, nil
+}
+
+// App is a running rohrpost: the components this process runs, and
+// clients of the others.
+type App struct {
+	Config     *config.Config
+	DB         *sqlutil.DB
+	Bus        *bus.Conn
+	Keys       []serverkey.Key
+	Components map[string]bool
+
+	// Users and Rooms are the APIs: the local server or a client of a
+	// remote one.
+	Users userapi.API
+	Rooms roomserver.API
+
+	// The components running here; nil when they run elsewhere.
+	LocalUsers *userapi.Server
+	LocalRooms *roomserver.Server
+	Sync       *syncapi.Server
+	Fed        *federationapi.Server
+	CS         *clientapi.Server
+	Gateway    *gateway.Gateway
+
+	served []*rpc.Server
 
 	// Stopping is cancelled when the app begins to stop, so long polls end.
 	Stopping context.Context
 	stop     context.CancelFunc
 }
 
-// New opens storage and the bus and starts every component. cfg must have
-// been Finish()ed.
-func New(ctx context.Context, cfg *config.Config) (_ *App, err error) {
-	a := &App{Config: cfg}
+// New connects storage and the bus and starts this process's components.
+// cfg must have been Finish()ed.
+func New(ctx context.Context, cfg *config.Config, opts Options) (_ *App, err error) {
+	comps := opts.Components
+	if len(comps) == 0 {
+		comps = Monolith
+	}
+	a := &App{Config: cfg, Components: map[string]bool{}}
+	for _, c := range comps {
+		a.Components[c] = true
+	}
+	// Components in one process call each other directly unless told
+	// otherwise; a process without some component reaches it over NATS.
+	overBus := opts.OverBus
 	a.Stopping, a.stop = context.WithCancel(context.Background())
 	defer func() {
 		if err != nil {
 			a.Close()
 		}
 	}()
+	if a.Components[Gateway] {
+		if a.Gateway, err = gateway.New(cfg.Gateway); err != nil {
+			return nil, err
+		}
+	}
+	if a.onlyGateway() {
+		return a, nil
+	}
 	key, err := serverkey.LoadOrCreate(cfg.SigningKeyPath, cfg.ServerName)
 	if err != nil {
 		return nil, fmt.Errorf("signing key: %w", err)
@@ -59,35 +141,78 @@ func New(ctx context.Context, cfg *config.Config) (_ *App, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("bus: %w", err)
 	}
-	if a.Users, err = userapi.New(cfg, a.DB); err != nil {
-		return nil, fmt.Errorf("userapi: %w", err)
+
+	a.Users = userapi.NewClient(a.Bus.NC)
+	if a.Components[UserAPI] {
+		if a.LocalUsers, err = userapi.New(cfg, a.DB, a.Bus); err != nil {
+			return nil, fmt.Errorf("userapi: %w", err)
+		}
+		if err := a.serve(userapi.Serve(a.Bus.NC, a.LocalUsers)); err != nil {
+			return nil, err
+		}
+		if !overBus {
+			a.Users = a.LocalUsers
+		}
 	}
-	if a.Rooms, err = roomserver.New(cfg, roomserver.Deps{DB: a.DB, Bus: a.Bus, Keys: a.Keys}); err != nil {
-		return nil, err
+	a.Rooms = roomserver.NewClient(a.Bus.NC)
+	if a.Components[RoomServer] {
+		if a.LocalRooms, err = roomserver.New(cfg, roomserver.Deps{DB: a.DB, Bus: a.Bus, Keys: a.Keys}); err != nil {
+			return nil, err
+		}
+		if err := a.LocalRooms.Start(ctx); err != nil {
+			return nil, err
+		}
+		if err := a.serve(roomserver.Serve(a.Bus.NC, a.LocalRooms)); err != nil {
+			return nil, err
+		}
+		if !overBus {
+			a.Rooms = a.LocalRooms
+		}
 	}
-	if err := a.Rooms.Start(ctx); err != nil {
-		return nil, err
+	if a.Components[SyncAPI] {
+		if a.Sync, err = syncapi.New(cfg, syncapi.Deps{DB: a.DB, Bus: a.Bus, Users: a.Users, Rooms: a.Rooms}); err != nil {
+			return nil, err
+		}
+		if err := a.Sync.Start(ctx); err != nil {
+			return nil, err
+		}
 	}
-	users := &notifyingUsers{API: a.Users}
-	if a.Sync, err = syncapi.New(cfg, syncapi.Deps{DB: a.DB, Bus: a.Bus, Users: users, Rooms: a.Rooms}); err != nil {
-		return nil, err
+	if a.Components[FederationAPI] {
+		if a.Fed, err = federationapi.New(a.Keys, a.Users); err != nil {
+			return nil, err
+		}
 	}
-	users.sync = a.Sync
-	if err := a.Sync.Start(ctx); err != nil {
-		return nil, err
-	}
-	if a.Fed, err = federationapi.New(a.Keys, a.Users); err != nil {
-		return nil, err
-	}
-	onProfile, onDeactivate := profileHooks(a.Rooms)
-	if a.CS, err = clientapi.New(cfg, clientapi.Deps{Users: users, Rooms: a.Rooms, RoomStore: a.Rooms.Store(), OnProfileChange: onProfile, OnDeactivate: onDeactivate}); err != nil {
-		return nil, err
+	if a.Components[ClientAPI] {
+		// The client API reads room state at past events from the shared
+		// room tables (docs/decisions/0001).
+		roomStore, err := rsstorage.Open(ctx, a.DB)
+		if err != nil {
+			return nil, fmt.Errorf("clientapi room store: %w", err)
+		}
+		onProfile, onDeactivate := profileHooks(a.Rooms)
+		if a.CS, err = clientapi.New(cfg, clientapi.Deps{Users: a.Users, Rooms: a.Rooms, RoomStore: roomStore, OnProfileChange: onProfile, OnDeactivate: onDeactivate}); err != nil {
+			return nil, err
+		}
 	}
 	return a, nil
 }
 
+func (a *App) onlyGateway() bool {
+	return len(a.Components) == 1 && a.Components[Gateway]
+}
+
+// serve keeps a component's NATS endpoint for Close.
+func (a *App) serve(s *rpc.Server, err error) error {
+	if err != nil {
+		return err
+	}
+	a.served = append(a.served, s)
+	return nil
+}
+
 // Handler serves the named resources ("client", "federation", "media",
-// "keys"); none means all.
+// "keys"), none meaning all, from the components running here, and
+// /health.
 func (a *App) Handler(resources ...string) http.Handler {
 	want := map[string]bool{}
 	for _, r := range resources {
@@ -95,18 +220,43 @@ func (a *App) Handler(resources ...string) http.Handler {
 	}
 	all := len(resources) == 0
 	r := mux.NewRouter()
-	r.NotFoundHandler = mxhttp.Handler(func(*http.Request) (any, error) { return nil, mxhttp.Unrecognized(http.StatusNotFound) })
-	r.MethodNotAllowedHandler = mxhttp.Handler(func(*http.Request) (any, error) {
-		return nil, mxhttp.Unrecognized(http.StatusMethodNotAllowed)
-	})
-	if all || want["client"] {
-		a.CS.Routes(r)
-		a.Sync.Routes(r)
+	r.Handle("/health", a.health()).Methods(http.MethodGet)
+	if a.Gateway != nil {
+		r.PathPrefix("/").Handler(a.Gateway)
+		return withCORS(r)
 	}
-	if all || want["federation"] || want["keys"] {
+	mxhttp.UnknownEndpoints(r)
+	if all || want["client"] {
+		// The sync API's routes are the more specific ones; they go first.
+		if a.Sync != nil {
+			a.Sync.Routes(r)
+		}
+		if a.CS != nil {
+			a.CS.Routes(r)
+		}
+	}
+	if (all || want["federation"] || want["keys"]) && a.Fed != nil {
 		a.Fed.Routes(r)
 	}
 	return withCORS(r)
+}
+
+// ComponentList names the components running here.
+func (a *App) ComponentList() []string {
+	comps := make([]string, 0, len(a.Components))
+	for c := range a.Components {
+		comps = append(comps, c)
+	}
+	sort.Strings(comps)
+	return comps
+}
+
+// health answers once New has returned: every component here started.
+func (a *App) health() http.Handler {
+	comps := a.ComponentList()
+	return mxhttp.Handler(func(*http.Request) (any, error) {
+		return map[string]any{"status": "ok", "components": comps}, nil
+	})
 }
 
 // EndRequests cancels the context of every request, ending long polls.
@@ -117,11 +267,14 @@ func (a *App) Close() {
 	if a.stop != nil {
 		a.stop()
 	}
+	for _, s := range a.served {
+		_ = s.Stop()
+	}
 	if a.Sync != nil {
 		a.Sync.Stop()
 	}
-	if a.Rooms != nil {
-		a.Rooms.Stop()
+	if a.LocalRooms != nil {
+		a.LocalRooms.Stop()
 	}
 	if a.Bus != nil {
 		a.Bus.Close()

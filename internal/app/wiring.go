@@ -7,40 +7,8 @@ import (
 
 	"github.com/matrix-org/gomatrixserverlib/spec"
 	"github.com/rohrpost/rohrpost/roomserver"
-	"github.com/rohrpost/rohrpost/syncapi"
 	"github.com/rohrpost/rohrpost/userapi"
 )
-
-// notifyingUsers wakes the sync API after account data changes, which the
-// client API writes through userapi.
-type notifyingUsers struct {
-	userapi.API
-	sync *syncapi.Server
-}
-
-func (n *notifyingUsers) PutAccountData(ctx context.Context, user spec.UserID, roomID, dataType string, content json.RawMessage) (int64, error) {
-	pos, err := n.API.PutAccountData(ctx, user, roomID, dataType, content)
-	if err == nil && n.sync != nil {
-		n.sync.NotifyAccountData(user.String(), pos)
-	}
-	return pos, err
-}
-
-func (n *notifyingUsers) PutTag(ctx context.Context, user spec.UserID, roomID, tag string, content json.RawMessage) (int64, error) {
-	pos, err := n.API.PutTag(ctx, user, roomID, tag, content)
-	if err == nil && n.sync != nil {
-		n.sync.NotifyAccountData(user.String(), pos)
-	}
-	return pos, err
-}
-
-func (n *notifyingUsers) DeleteTag(ctx context.Context, user spec.UserID, roomID, tag string) (int64, error) {
-	pos, err := n.API.DeleteTag(ctx, user, roomID, tag)
-	if err == nil && n.sync != nil {
-		n.sync.NotifyAccountData(user.String(), pos)
-	}
-	return pos, err
-}
 
 // profileHooks makes profile changes update the user's member events, and
 // deactivation leave every room.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"sync/atomic"
 	"testing"
@@ -39,6 +40,13 @@ func Config(dir string) *config.Config {
 	return cfg
 }
 
+// OverBus tells whether ROHRPOST_TEST_OVER_BUS asks for the components to
+// call each other over NATS, as separate services do: the same tests then
+// cover every component's API both ways.
+func OverBus() bool {
+	return os.Getenv("ROHRPOST_TEST_OVER_BUS") != ""
+}
+
 // Start runs a server until the test ends.
 func Start(t testing.TB) *Server {
 	t.Helper()
@@ -48,7 +56,7 @@ func Start(t testing.TB) *Server {
 // StartWith runs a server with cfg until the test ends.
 func StartWith(t testing.TB, cfg *config.Config) *Server {
 	t.Helper()
-	a, err := app.New(context.Background(), cfg)
+	a, err := app.New(context.Background(), cfg, app.Options{OverBus: OverBus()})
 	if err != nil {
 		t.Fatalf("start server: %v", err)
 	}

@@ -19,11 +19,16 @@ const (
 	// accepted, in commit order. Subjects: RoomEventsSubject.
 	RoomEventsStream  = "ROOM_EVENTS"
 	RoomEventsSubject = "rohrpost.roomserver.output"
-	// EphemeralSubject carries typing and similar notifications that need
-	// no persistence (core NATS, not JetStream).
-	EphemeralSubject = "rohrpost.ephemeral"
-	// SyncWakeSubject tells sync servers that some non-room stream advanced.
-	SyncWakeSubject = "rohrpost.sync.wake"
+	// TypingStream orders typing notifications; its sequence numbers are
+	// the typing positions in sync tokens, the same on every sync server.
+	TypingStream  = "TYPING"
+	TypingSubject = "rohrpost.syncapi.typing"
+	// SyncWakeSubject tells every sync server that a stream kept in the
+	// database (receipts, presence) advanced (core NATS: the data is
+	// committed, a lost message only delays delivery).
+	SyncWakeSubject = "rohrpost.syncapi.wake"
+	// AccountDataSubject carries userapi.AccountDataChanged (core NATS).
+	AccountDataSubject = "rohrpost.userapi.account_data"
 )
 
 // Options choose an embedded or external NATS.
@@ -98,6 +103,17 @@ func (c *Conn) ensureStreams(ctx context.Context) error {
 	})
 	if err != nil {
 		return fmt.Errorf("create stream %s: %w", RoomEventsStream, err)
+	}
+	_, err = c.JS.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+		Name:       TypingStream,
+		Subjects:   []string{TypingSubject},
+		Storage:    jetstream.FileStorage,
+		Retention:  jetstream.LimitsPolicy,
+		MaxAge:     10 * time.Minute,
+		Duplicates: 5 * time.Minute,
+	})
+	if err != nil {
+		return fmt.Errorf("create stream %s: %w", TypingStream, err)
 	}
 	return nil
 }

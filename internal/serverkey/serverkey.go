@@ -83,7 +83,13 @@ func LoadOrCreate(path string, server spec.ServerName) (Key, error) {
 		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 			return Key{}, err
 		}
-		if err := writeNew(path, Format(id, priv)); err != nil {
+		err := writeNew(path, Format(id, priv))
+		if errors.Is(err, os.ErrExist) {
+			// Another process sharing the key file (separate services
+			// starting together) was first: use its key.
+			return LoadOrCreate(path, server)
+		}
+		if err != nil {
 			return Key{}, fmt.Errorf("write signing key: %w", err)
 		}
 		return Key{ServerName: server, ID: id, Private: priv}, nil

@@ -18,8 +18,15 @@ func (db *DB) Migrate(ctx context.Context, component string, fsys fs.FS, dir str
 	if err != nil {
 		return err
 	}
-	if _, err := db.writer.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
-		component TEXT NOT NULL, name TEXT NOT NULL, PRIMARY KEY (component, name))`); err != nil {
+	err = db.Write(ctx, func(tx *sql.Tx) error {
+		if err := db.lockMigrations(tx); err != nil {
+			return err
+		}
+		_, err := tx.Exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
+		component TEXT NOT NULL, name TEXT NOT NULL, PRIMARY KEY (component, name))`)
+		return err
+	})
+	if err != nil {
 		return fmt.Errorf("create schema_migrations: %w", err)
 	}
 	names, err := fs.Glob(migrations, "*.sql")
@@ -33,6 +40,9 @@ func (db *DB) Migrate(ctx context.Context, component string, fsys fs.FS, dir str
 			return err
 		}
 		err = db.Write(ctx, func(tx *sql.Tx) error {
+			if err := db.lockMigrations(tx); err != nil {
+				return err
+			}
 			var n int
 			if err := tx.QueryRow(`SELECT COUNT(*) FROM schema_migrations WHERE component = $1 AND name = $2`, component, name).Scan(&n); err != nil {
 				return err
@@ -81,4 +91,19 @@ func firstLine(s string) string {
 		return s[:i]
 	}
 	return s
+}
+
+// migrationLock is an arbitrary constant naming PostgreSQL's advisory lock
+// for migrations.
+const migrationLock = 0x726f6872
+
+// lockMigrations serialises migrations of processes that start at the same
+// time against one PostgreSQL database (separate services); SQLite's single
+// writer serialises them already.
+func (db *DB) lockMigrations(tx *sql.Tx) error {
+	if db.Dialect != Postgres {
+		return nil
+	}
+	_, err := tx.Exec(`SELECT pg_advisory_xact_lock($1)`, migrationLock)
+	return err
 }

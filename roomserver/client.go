@@ -1,0 +1,133 @@
+package roomserver
+
+import (
+	"context"
+	"encoding/json"
+
+	"github.com/matrix-org/gomatrixserverlib/spec"
+	"github.com/nats-io/nats.go"
+	"github.com/rohrpost/rohrpost/internal/rpc"
+)
+
+// Service is the roomserver's name on the bus.
+const Service = "roomserver"
+
+// Sentinels are the errors that keep their identity across processes.
+var Sentinels = []error{ErrRoomNotFound, ErrEventNotFound, ErrForbidden, ErrTooLarge, ErrBadEvent,
+	ErrUnsupportedVersion, ErrAliasExists, ErrAliasNotFound, ErrBadState, ErrMissingPrevEvents, ErrMissingAuthEvents}
+
+// Serve answers API calls from other processes with api.
+func Serve(nc *nats.Conn, api API) (*rpc.Server, error) {
+	return rpc.Serve[API](nc, Service, api, Sentinels)
+}
+
+// Client is the roomserver API of another process, called over NATS.
+type Client struct{ rpc *rpc.Client }
+
+var _ API = (*Client)(nil)
+
+// NewClient calls the roomserver over nc.
+func NewClient(nc *nats.Conn) *Client {
+	return &Client{rpc: rpc.NewClient(nc, Service, Sentinels)}
+}
+
+func (c *Client) CreateRoom(ctx context.Context, req CreateRoomRequest) (out *CreateRoomResponse, err error) {
+	err = c.rpc.Call(ctx, "CreateRoom", []any{req}, &out)
+	return
+}
+
+func (c *Client) SendEvent(ctx context.Context, req SendEventRequest) (out *SendEventResponse, err error) {
+	err = c.rpc.Call(ctx, "SendEvent", []any{req}, &out)
+	return
+}
+
+func (c *Client) InputEvents(ctx context.Context, events []InputEvent) (out []InputResult, err error) {
+	err = c.rpc.Call(ctx, "InputEvents", []any{events}, &out)
+	return
+}
+
+func (c *Client) RoomVersion(ctx context.Context, roomID string) (out string, err error) {
+	err = c.rpc.Call(ctx, "RoomVersion", []any{roomID}, &out)
+	return
+}
+
+func (c *Client) CurrentState(ctx context.Context, roomID string) (out []json.RawMessage, err error) {
+	err = c.rpc.Call(ctx, "CurrentState", []any{roomID}, &out)
+	return
+}
+
+func (c *Client) StateEvent(ctx context.Context, roomID string, evType string, stateKey string) (out *StateEvent, err error) {
+	err = c.rpc.Call(ctx, "StateEvent", []any{roomID, evType, stateKey}, &out)
+	return
+}
+
+func (c *Client) Membership(ctx context.Context, roomID string, user spec.UserID) (out string, err error) {
+	err = c.rpc.Call(ctx, "Membership", []any{roomID, user}, &out)
+	return
+}
+
+func (c *Client) JoinedMembers(ctx context.Context, roomID string) (out map[string]MemberProfile, err error) {
+	err = c.rpc.Call(ctx, "JoinedMembers", []any{roomID}, &out)
+	return
+}
+
+func (c *Client) JoinedRooms(ctx context.Context, user spec.UserID) (out []string, err error) {
+	err = c.rpc.Call(ctx, "JoinedRooms", []any{user}, &out)
+	return
+}
+
+func (c *Client) ForgetRoom(ctx context.Context, roomID string, user spec.UserID) error {
+	return c.rpc.Call(ctx, "ForgetRoom", []any{roomID, user})
+}
+
+func (c *Client) RoomSummary(ctx context.Context, roomID string, user spec.UserID) (out *Summary, err error) {
+	err = c.rpc.Call(ctx, "RoomSummary", []any{roomID, user}, &out)
+	return
+}
+
+func (c *Client) Event(ctx context.Context, eventID string) (out *Event, err error) {
+	err = c.rpc.Call(ctx, "Event", []any{eventID}, &out)
+	return
+}
+
+func (c *Client) PutAlias(ctx context.Context, alias string, roomID string, creator spec.UserID) error {
+	return c.rpc.Call(ctx, "PutAlias", []any{alias, roomID, creator})
+}
+
+func (c *Client) ResolveAlias(ctx context.Context, alias string) (out string, err error) {
+	err = c.rpc.Call(ctx, "ResolveAlias", []any{alias}, &out)
+	return
+}
+
+func (c *Client) DeleteAlias(ctx context.Context, alias string, user spec.UserID) error {
+	return c.rpc.Call(ctx, "DeleteAlias", []any{alias, user})
+}
+
+func (c *Client) RoomAliases(ctx context.Context, roomID string) (out []string, err error) {
+	err = c.rpc.Call(ctx, "RoomAliases", []any{roomID}, &out)
+	return
+}
+
+func (c *Client) SetVisibility(ctx context.Context, roomID string, visibility string) error {
+	return c.rpc.Call(ctx, "SetVisibility", []any{roomID, visibility})
+}
+
+func (c *Client) Visibility(ctx context.Context, roomID string) (out string, err error) {
+	err = c.rpc.Call(ctx, "Visibility", []any{roomID}, &out)
+	return
+}
+
+func (c *Client) PublicRooms(ctx context.Context) (out []PublicRoom, err error) {
+	err = c.rpc.Call(ctx, "PublicRooms", nil, &out)
+	return
+}
+
+func (c *Client) OpenRooms(ctx context.Context) (out []string, err error) {
+	err = c.rpc.Call(ctx, "OpenRooms", nil, &out)
+	return
+}
+
+func (c *Client) UpgradeRoom(ctx context.Context, roomID string, user spec.UserID, newVersion string) (out string, err error) {
+	err = c.rpc.Call(ctx, "UpgradeRoom", []any{roomID, user, newVersion}, &out)
+	return
+}

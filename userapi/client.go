@@ -1,0 +1,174 @@
+package userapi
+
+import (
+	"context"
+	"encoding/json"
+
+	"github.com/matrix-org/gomatrixserverlib/spec"
+	"github.com/nats-io/nats.go"
+	"github.com/rohrpost/rohrpost/internal/rpc"
+)
+
+// Service is the user API's name on the bus.
+const Service = "userapi"
+
+// Sentinels are the errors that keep their identity across processes.
+var Sentinels = []error{ErrUserInUse, ErrInvalidUsername, ErrBadCredentials, ErrUnknownToken, ErrNotFound,
+	ErrDeactivated, ErrInvalidFilter, ErrNotGuest}
+
+// Serve answers API calls from other processes with api.
+func Serve(nc *nats.Conn, api API) (*rpc.Server, error) {
+	return rpc.Serve[API](nc, Service, api, Sentinels)
+}
+
+// Client is the user API of another process, called over NATS.
+type Client struct{ rpc *rpc.Client }
+
+var _ API = (*Client)(nil)
+
+// NewClient calls the user API over nc.
+func NewClient(nc *nats.Conn) *Client {
+	return &Client{rpc: rpc.NewClient(nc, Service, Sentinels)}
+}
+
+func (c *Client) Register(ctx context.Context, req RegisterRequest) (out *Session, err error) {
+	err = c.rpc.Call(ctx, "Register", []any{req}, &out)
+	return
+}
+
+func (c *Client) UpgradeGuest(ctx context.Context, req RegisterRequest) (out *Session, err error) {
+	err = c.rpc.Call(ctx, "UpgradeGuest", []any{req}, &out)
+	return
+}
+
+func (c *Client) UsernameAvailable(ctx context.Context, user spec.UserID) (out bool, err error) {
+	err = c.rpc.Call(ctx, "UsernameAvailable", []any{user}, &out)
+	return
+}
+
+func (c *Client) LoginPassword(ctx context.Context, req LoginRequest) (out *Session, err error) {
+	err = c.rpc.Call(ctx, "LoginPassword", []any{req}, &out)
+	return
+}
+
+func (c *Client) CreateLoginToken(ctx context.Context, user spec.UserID) (out string, err error) {
+	err = c.rpc.Call(ctx, "CreateLoginToken", []any{user}, &out)
+	return
+}
+
+func (c *Client) LoginToken(ctx context.Context, token string, deviceID string, displayName string) (out *Session, err error) {
+	err = c.rpc.Call(ctx, "LoginToken", []any{token, deviceID, displayName}, &out)
+	return
+}
+
+func (c *Client) CheckPassword(ctx context.Context, user spec.UserID, password string) error {
+	return c.rpc.Call(ctx, "CheckPassword", []any{user, password})
+}
+
+func (c *Client) SetPassword(ctx context.Context, user spec.UserID, password string, logoutDevices bool, keepDevice string) error {
+	return c.rpc.Call(ctx, "SetPassword", []any{user, password, logoutDevices, keepDevice})
+}
+
+func (c *Client) Deactivate(ctx context.Context, user spec.UserID) error {
+	return c.rpc.Call(ctx, "Deactivate", []any{user})
+}
+
+func (c *Client) Account(ctx context.Context, user spec.UserID) (out *Account, err error) {
+	err = c.rpc.Call(ctx, "Account", []any{user}, &out)
+	return
+}
+
+func (c *Client) VerifyAccessToken(ctx context.Context, token string) (out *Device, err error) {
+	err = c.rpc.Call(ctx, "VerifyAccessToken", []any{token}, &out)
+	return
+}
+
+func (c *Client) DeviceSeen(ctx context.Context, dev *Device, ip string, userAgent string) error {
+	return c.rpc.Call(ctx, "DeviceSeen", []any{dev, ip, userAgent})
+}
+
+func (c *Client) Logout(ctx context.Context, device *Device) error {
+	return c.rpc.Call(ctx, "Logout", []any{device})
+}
+
+func (c *Client) LogoutAll(ctx context.Context, user spec.UserID) error {
+	return c.rpc.Call(ctx, "LogoutAll", []any{user})
+}
+
+func (c *Client) Devices(ctx context.Context, user spec.UserID) (out []DeviceInfo, err error) {
+	err = c.rpc.Call(ctx, "Devices", []any{user}, &out)
+	return
+}
+
+func (c *Client) Device(ctx context.Context, user spec.UserID, deviceID string) (out *DeviceInfo, err error) {
+	err = c.rpc.Call(ctx, "Device", []any{user, deviceID}, &out)
+	return
+}
+
+func (c *Client) UpdateDevice(ctx context.Context, user spec.UserID, deviceID string, displayName *string) error {
+	return c.rpc.Call(ctx, "UpdateDevice", []any{user, deviceID, displayName})
+}
+
+func (c *Client) DeleteDevices(ctx context.Context, user spec.UserID, deviceIDs []string) error {
+	return c.rpc.Call(ctx, "DeleteDevices", []any{user, deviceIDs})
+}
+
+func (c *Client) CreateOpenIDToken(ctx context.Context, user spec.UserID) (out *OpenIDToken, err error) {
+	err = c.rpc.Call(ctx, "CreateOpenIDToken", []any{user}, &out)
+	return
+}
+
+func (c *Client) OpenIDTokenOwner(ctx context.Context, token string) (out spec.UserID, err error) {
+	err = c.rpc.Call(ctx, "OpenIDTokenOwner", []any{token}, &out)
+	return
+}
+
+func (c *Client) Profile(ctx context.Context, user spec.UserID) (out *Profile, err error) {
+	err = c.rpc.Call(ctx, "Profile", []any{user}, &out)
+	return
+}
+
+func (c *Client) SetProfile(ctx context.Context, user spec.UserID, displayName *string, avatarURL *string) (out *Profile, err error) {
+	err = c.rpc.Call(ctx, "SetProfile", []any{user, displayName, avatarURL}, &out)
+	return
+}
+
+func (c *Client) PutAccountData(ctx context.Context, user spec.UserID, roomID string, dataType string, content json.RawMessage) (out int64, err error) {
+	err = c.rpc.Call(ctx, "PutAccountData", []any{user, roomID, dataType, content}, &out)
+	return
+}
+
+func (c *Client) AccountData(ctx context.Context, user spec.UserID, roomID string, dataType string) (out json.RawMessage, err error) {
+	err = c.rpc.Call(ctx, "AccountData", []any{user, roomID, dataType}, &out)
+	return
+}
+
+func (c *Client) AccountDataSince(ctx context.Context, user spec.UserID, from int64, to int64) (out []AccountDataItem, err error) {
+	err = c.rpc.Call(ctx, "AccountDataSince", []any{user, from, to}, &out)
+	return
+}
+
+func (c *Client) AccountDataPosition(ctx context.Context) (out int64, err error) {
+	err = c.rpc.Call(ctx, "AccountDataPosition", nil, &out)
+	return
+}
+
+func (c *Client) PutTag(ctx context.Context, user spec.UserID, roomID string, tag string, content json.RawMessage) (out int64, err error) {
+	err = c.rpc.Call(ctx, "PutTag", []any{user, roomID, tag, content}, &out)
+	return
+}
+
+func (c *Client) DeleteTag(ctx context.Context, user spec.UserID, roomID string, tag string) (out int64, err error) {
+	err = c.rpc.Call(ctx, "DeleteTag", []any{user, roomID, tag}, &out)
+	return
+}
+
+func (c *Client) PutFilter(ctx context.Context, user spec.UserID, filter json.RawMessage) (out string, err error) {
+	err = c.rpc.Call(ctx, "PutFilter", []any{user, filter}, &out)
+	return
+}
+
+func (c *Client) Filter(ctx context.Context, user spec.UserID, filterID string) (out json.RawMessage, err error) {
+	err = c.rpc.Call(ctx, "Filter", []any{user, filterID}, &out)
+	return
+}
