@@ -1,15 +1,19 @@
 package clientapi
 
 import (
+	"context"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha1"
 	"encoding/hex"
+	"errors"
+	"fmt"
 	"net/http"
 	"strings"
-	"sync"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/rohrpost/rohrpost/internal/bus"
 	"github.com/rohrpost/rohrpost/internal/mxhttp"
 	"github.com/rohrpost/rohrpost/userapi"
 )
@@ -22,50 +26,66 @@ import (
 
 const (
 	nonceLifetime = 5 * time.Minute
-	// maxNonces bounds the memory unauthenticated GETs can claim.
-	maxNonces = 10000
+	// maxNonceBytes bounds the storage unauthenticated GETs can claim.
+	maxNonceBytes = 8 << 20
 )
 
-// registrationNonces are the nonces handed out and not yet used. Each
-// works once.
+// registrationNonces are the nonces handed out and not yet used, in a
+// NATS key-value bucket that every replica shares. Each works once.
 type registrationNonces struct {
-	mu     sync.Mutex
-	issued map[string]time.Time
+	kv jetstream.KeyValue
 }
 
-func newRegistrationNonces() *registrationNonces {
-	return &registrationNonces{issued: map[string]time.Time{}}
+func newRegistrationNonces(ctx context.Context, b *bus.Conn) (*registrationNonces, error) {
+	kv, err := b.KeyValue(ctx, jetstream.KeyValueConfig{
+		Bucket: "REGISTRATION_NONCES",
+		TTL:    nonceLifetime,
+		// Unauthenticated GETs create nonces: bound them.
+		MaxBytes: maxNonceBytes,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("registration nonces: %w", err)
+	}
+	return &registrationNonces{kv: kv}, nil
 }
 
-func (n *registrationNonces) issue(now time.Time) (string, error) {
+func (n *registrationNonces) issue(ctx context.Context) (string, error) {
 	var b [16]byte
 	if _, err := rand.Read(b[:]); err != nil {
 		return "", err
 	}
 	nonce := hex.EncodeToString(b[:])
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	if len(n.issued) >= maxNonces {
-		for k, t := range n.issued {
-			if now.Sub(t) > nonceLifetime {
-				delete(n.issued, k)
-			}
-		}
-		if len(n.issued) >= maxNonces {
+	if _, err := n.kv.Create(ctx, nonce, []byte{1}); err != nil {
+		if isStoreFull(err) {
 			return "", &mxhttp.Error{Status: http.StatusTooManyRequests, Code: "M_LIMIT_EXCEEDED", Msg: "Too many registration nonces outstanding"}
 		}
+		return "", err
 	}
-	n.issued[nonce] = now
 	return nonce, nil
 }
 
-// take uses up the nonce and tells whether it was valid.
-func (n *registrationNonces) take(nonce string, now time.Time) bool {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	t, ok := n.issued[nonce]
-	delete(n.issued, nonce)
-	return ok && now.Sub(t) <= nonceLifetime
+// take uses up the nonce and tells whether it was valid: of two requests
+// with the same nonce, on any replicas, one wins.
+func (n *registrationNonces) take(ctx context.Context, nonce string) (bool, error) {
+	if len(nonce) != 32 || strings.Trim(nonce, "0123456789abcdef") != "" {
+		return false, nil
+	}
+	entry, err := n.kv.Get(ctx, nonce)
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	err = n.kv.Purge(ctx, nonce, jetstream.LastRevision(entry.Revision()))
+	if err != nil {
+		var apiErr *jetstream.APIError
+		if errors.As(err, &apiErr) || errors.Is(err, jetstream.ErrKeyExists) {
+			return false, nil // someone else took it first
+		}
+		return false, err
+	}
+	return true, nil
 }
 
 func (s *Server) sharedSecretEnabled() error {
@@ -80,7 +100,7 @@ func (s *Server) adminRegisterNonce(r *http.Request) (any, error) {
 	if err := s.sharedSecretEnabled(); err != nil {
 		return nil, err
 	}
-	nonce, err := s.nonces.issue(time.Now())
+	nonce, err := s.nonces.issue(r.Context())
 	if err != nil {
 		return nil, err
 	}
@@ -126,7 +146,11 @@ func (s *Server) adminRegister(r *http.Request) (any, error) {
 			return nil, mxhttp.MissingParam("Missing " + name)
 		}
 	}
-	if !s.nonces.take(req.Nonce, time.Now()) {
+	valid, err := s.nonces.take(r.Context(), req.Nonce)
+	if err != nil {
+		return nil, err
+	}
+	if !valid {
 		return nil, mxhttp.Unknown("Unrecognised nonce")
 	}
 	want := registrationMAC(s.cfg.RegistrationSharedSecret, &req)

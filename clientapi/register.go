@@ -85,13 +85,13 @@ func (s *Server) register(r *http.Request) (any, error) {
 	}
 	delete(fields, "auth")
 	op := s.registerOp()
-	sess, err := s.uia.session(auth.Session, op)
+	sess, err := s.uia.session(r.Context(), auth.Session, op)
 	if err != nil {
 		return nil, err
 	}
 	// A retry of a finished registration gets the same answer.
-	if res := s.uia.result(sess); res != nil {
-		return res, nil
+	if sess.Result != nil {
+		return sess.Result, nil
 	}
 	// Later rounds may send only auth; the first round's fields count.
 	var params json.RawMessage
@@ -101,7 +101,10 @@ func (s *Server) register(r *http.Request) (any, error) {
 		}
 	}
 	var req registerRequest
-	if params = s.uia.params(sess, params); params != nil {
+	if params, err = s.uia.params(r.Context(), sess, params); err != nil {
+		return nil, err
+	}
+	if params != nil {
 		if err := mxhttp.Unmarshal(params, &req); err != nil {
 			return nil, err
 		}
@@ -159,7 +162,9 @@ func (s *Server) register(r *http.Request) (any, error) {
 		return nil, userError(err)
 	}
 	res := newRegisterResponse(created)
-	s.uia.setResult(sess, res)
+	if err := s.uia.setResult(r.Context(), sess, res); err != nil {
+		return nil, err
+	}
 	return res, nil
 }
 

@@ -5,6 +5,7 @@ import (
 
 	"github.com/matrix-org/gomatrixserverlib/spec"
 	"github.com/rohrpost/rohrpost/config"
+	"github.com/rohrpost/rohrpost/internal/bus"
 	"github.com/rohrpost/rohrpost/roomserver"
 	rsstorage "github.com/rohrpost/rohrpost/roomserver/storage"
 	"github.com/rohrpost/rohrpost/userapi"
@@ -14,6 +15,8 @@ import (
 type Deps struct {
 	Users userapi.API
 	Rooms roomserver.API
+	// Bus holds state that every replica shares (authentication sessions).
+	Bus *bus.Conn
 	// RoomStore is read for room state at past events, which the
 	// roomserver API does not offer. Nil disables those reads.
 	RoomStore *rsstorage.Store
@@ -41,6 +44,15 @@ type Server struct {
 
 // New builds the client API.
 func New(cfg *config.Config, deps Deps) (*Server, error) {
-	return &Server{cfg: cfg, users: deps.Users, rooms: deps.Rooms, roomStore: deps.RoomStore, uia: newUIASessions(), nonces: newRegistrationNonces(),
+	ctx := context.Background()
+	uia, err := newUIASessions(ctx, deps.Bus)
+	if err != nil {
+		return nil, err
+	}
+	nonces, err := newRegistrationNonces(ctx, deps.Bus)
+	if err != nil {
+		return nil, err
+	}
+	return &Server{cfg: cfg, users: deps.Users, rooms: deps.Rooms, roomStore: deps.RoomStore, uia: uia, nonces: nonces,
 		onProfileChange: deps.OnProfileChange, onDeactivate: deps.OnDeactivate}, nil
 }

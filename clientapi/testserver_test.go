@@ -17,6 +17,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/rohrpost/rohrpost/config"
+	"github.com/rohrpost/rohrpost/internal/bus"
 	"github.com/rohrpost/rohrpost/internal/mxhttp"
 	"github.com/rohrpost/rohrpost/internal/sqlutil"
 	"github.com/rohrpost/rohrpost/userapi"
@@ -60,7 +61,8 @@ func newTestServer(t *testing.T, configure ...func(*config.Config)) *testServer 
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = db.Close() })
-	users, err := userapi.New(cfg, db, nil)
+	b := testBus(t)
+	users, err := userapi.New(cfg, db, b)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -68,6 +70,7 @@ func newTestServer(t *testing.T, configure ...func(*config.Config)) *testServer 
 	ts := &testServer{t: t, cfg: cfg, users: users}
 	cs, err := New(cfg, Deps{
 		Users: users,
+		Bus:   b,
 		OnProfileChange: func(_ context.Context, user spec.UserID, p userapi.Profile) {
 			ts.mu.Lock()
 			defer ts.mu.Unlock()
@@ -191,4 +194,15 @@ func passwordAuth(a account, password, session string) map[string]any {
 		auth["session"] = session
 	}
 	return auth
+}
+
+// testBus is an embedded NATS for the state replicas share.
+func testBus(t *testing.T) *bus.Conn {
+	t.Helper()
+	b, err := bus.Connect(context.Background(), bus.Options{StoreDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(b.Close)
+	return b
 }

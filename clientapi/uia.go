@@ -6,16 +6,18 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/matrix-org/gomatrixserverlib/spec"
+	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/rohrpost/rohrpost/internal/bus"
 	"github.com/rohrpost/rohrpost/internal/mxhttp"
 	"github.com/rohrpost/rohrpost/userapi"
 )
@@ -30,9 +32,9 @@ const (
 const (
 	// uiaLifetime is how long a client has to finish a flow.
 	uiaLifetime = 30 * time.Minute
-	// maxUIASessions bounds the memory that unauthenticated requests
+	// maxUIABytes bounds the storage that unauthenticated requests
 	// (POST /register) can claim.
-	maxUIASessions = 100000
+	maxUIABytes = 64 << 20
 )
 
 // uiaOp is one operation that needs user-interactive auth.
@@ -56,87 +58,134 @@ func (op uiaOp) offers(stage string) bool {
 	return false
 }
 
-// uiaSessions are the sessions in progress. They live in memory: a
-// restart only makes clients start their flow again.
+// uiaSessions are the sessions in progress. They live in a NATS key-value
+// bucket, not in memory, so that a client may continue a session on any
+// replica of the client API; the bucket's age limit expires them.
 type uiaSessions struct {
-	mu        sync.Mutex
-	sessions  map[string]*uiaSession
-	lastSweep time.Time
+	kv jetstream.KeyValue
 }
 
-// uiaSession is one client's progress; its fields are guarded by
-// uiaSessions.mu.
+// uiaSession is one client's progress.
 type uiaSession struct {
-	id        string
-	op        string
-	user      string
-	created   time.Time
-	completed []string
-	// params is the request body (without auth) the registration was
+	ID        string    `json:"id"`
+	Op        string    `json:"op"`
+	User      string    `json:"user,omitempty"`
+	Created   time.Time `json:"created"`
+	Completed []string  `json:"completed,omitempty"`
+	// Params is the request body (without auth) the registration was
 	// started with, so that later rounds may send only auth.
-	params json.RawMessage
-	// result is the response of the finished operation, returned again
+	Params json.RawMessage `json:"params,omitempty"`
+	// Result is the response of the finished operation, returned again
 	// when a client retries with the same session.
-	result any
+	Result json.RawMessage `json:"result,omitempty"`
+
+	rev uint64
 }
 
-func newUIASessions() *uiaSessions {
-	return &uiaSessions{sessions: map[string]*uiaSession{}}
+func newUIASessions(ctx context.Context, b *bus.Conn) (*uiaSessions, error) {
+	kv, err := b.KeyValue(ctx, jetstream.KeyValueConfig{
+		Bucket: "UIA_SESSIONS",
+		TTL:    uiaLifetime,
+		// Unauthenticated POST /register creates sessions: bound them.
+		MaxBytes: maxUIABytes,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("uia sessions: %w", err)
+	}
+	return &uiaSessions{kv: kv}, nil
 }
 
 // session returns the session with this id, or a new one when id is "".
-func (u *uiaSessions) session(id string, op uiaOp) (*uiaSession, error) {
+func (u *uiaSessions) session(ctx context.Context, id string, op uiaOp) (*uiaSession, error) {
 	user := ""
 	if op.user != nil {
 		user = op.user.String()
 	}
-	now := time.Now()
-	u.mu.Lock()
-	defer u.mu.Unlock()
 	if id == "" {
-		u.sweep(now, len(u.sessions) >= maxUIASessions)
-		if len(u.sessions) >= maxUIASessions {
-			return nil, &mxhttp.Error{Status: http.StatusTooManyRequests, Code: "M_LIMIT_EXCEEDED", Msg: "Too many authentication sessions in progress"}
-		}
 		var b [18]byte
 		if _, err := rand.Read(b[:]); err != nil {
 			return nil, err
 		}
-		sess := &uiaSession{id: base64.RawURLEncoding.EncodeToString(b[:]), op: op.name, user: user, created: now}
-		u.sessions[sess.id] = sess
+		sess := &uiaSession{ID: base64.RawURLEncoding.EncodeToString(b[:]), Op: op.name, User: user, Created: time.Now()}
+		data, _ := json.Marshal(sess)
+		rev, err := u.kv.Create(ctx, sess.ID, data)
+		if errors.Is(err, jetstream.ErrKeyExists) {
+			return nil, errors.New("uia: session id collision")
+		}
+		if err != nil {
+			if isStoreFull(err) {
+				return nil, &mxhttp.Error{Status: http.StatusTooManyRequests, Code: "M_LIMIT_EXCEEDED", Msg: "Too many authentication sessions in progress"}
+			}
+			return nil, err
+		}
+		sess.rev = rev
 		return sess, nil
 	}
-	sess, ok := u.sessions[id]
-	if !ok || now.Sub(sess.created) > uiaLifetime {
-		return nil, mxhttp.Unknown("Unknown session ID")
+	sess, err := u.load(ctx, id)
+	if err != nil {
+		return nil, err
 	}
-	if sess.op != op.name || sess.user != user {
+	if sess.Op != op.name || sess.User != user {
 		return nil, mxhttp.Forbidden("Requested operation has changed during the UI authentication session.")
 	}
 	return sess, nil
 }
 
-// sweep drops expired sessions, at most once a minute unless forced.
-func (u *uiaSessions) sweep(now time.Time, force bool) {
-	if !force && now.Sub(u.lastSweep) < time.Minute {
-		return
+func (u *uiaSessions) load(ctx context.Context, id string) (*uiaSession, error) {
+	if !validSessionID(id) {
+		return nil, mxhttp.Unknown("Unknown session ID")
 	}
-	u.lastSweep = now
-	for id, s := range u.sessions {
-		if now.Sub(s.created) > uiaLifetime {
-			delete(u.sessions, id)
+	entry, err := u.kv.Get(ctx, id)
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return nil, mxhttp.Unknown("Unknown session ID")
+	}
+	if err != nil {
+		return nil, err
+	}
+	var sess uiaSession
+	if err := json.Unmarshal(entry.Value(), &sess); err != nil || time.Since(sess.Created) > uiaLifetime {
+		return nil, mxhttp.Unknown("Unknown session ID")
+	}
+	sess.rev = entry.Revision()
+	return &sess, nil
+}
+
+// update applies change to the stored session; when another request
+// changed it meanwhile, change is applied again to the newer version.
+func (u *uiaSessions) update(ctx context.Context, sess *uiaSession, change func(*uiaSession)) error {
+	for range 10 {
+		change(sess)
+		data, _ := json.Marshal(sess)
+		rev, err := u.kv.Update(ctx, sess.ID, data, sess.rev)
+		if err == nil {
+			sess.rev = rev
+			return nil
 		}
+		if !errors.Is(err, jetstream.ErrKeyExists) {
+			return err
+		}
+		fresh, err := u.load(ctx, sess.ID)
+		if err != nil {
+			return err
+		}
+		*sess = *fresh
 	}
+	return errors.New("uia: session changed too often")
 }
 
 // complete records a finished stage and tells whether a flow is now done.
-func (u *uiaSessions) complete(sess *uiaSession, stage string, flows [][]string) (done bool, completed []string) {
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	if stage != "" && !slices.Contains(sess.completed, stage) {
-		sess.completed = append(sess.completed, stage)
+func (u *uiaSessions) complete(ctx context.Context, sess *uiaSession, stage string, flows [][]string) (done bool, completed []string, err error) {
+	if stage != "" && !slices.Contains(sess.Completed, stage) {
+		err = u.update(ctx, sess, func(s *uiaSession) {
+			if !slices.Contains(s.Completed, stage) {
+				s.Completed = append(s.Completed, stage)
+			}
+		})
+		if err != nil {
+			return false, nil, err
+		}
 	}
-	completed = slices.Clone(sess.completed)
+	completed = slices.Clone(sess.Completed)
 	for _, f := range flows {
 		all := true
 		for _, st := range f {
@@ -146,34 +195,48 @@ func (u *uiaSessions) complete(sess *uiaSession, stage string, flows [][]string)
 			}
 		}
 		if all {
-			return true, completed
+			return true, completed, nil
 		}
 	}
-	return false, completed
+	return false, completed, nil
 }
 
-func (u *uiaSessions) result(sess *uiaSession) any {
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	return sess.result
-}
-
-func (u *uiaSessions) setResult(sess *uiaSession, result any) {
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	sess.result = result
+func (u *uiaSessions) setResult(ctx context.Context, sess *uiaSession, result any) error {
+	data, err := json.Marshal(result)
+	if err != nil {
+		return err
+	}
+	return u.update(ctx, sess, func(s *uiaSession) { s.Result = data })
 }
 
 // params returns the remembered request body if body is empty, and
 // otherwise remembers body.
-func (u *uiaSessions) params(sess *uiaSession, body json.RawMessage) json.RawMessage {
-	u.mu.Lock()
-	defer u.mu.Unlock()
+func (u *uiaSessions) params(ctx context.Context, sess *uiaSession, body json.RawMessage) (json.RawMessage, error) {
 	if body == nil {
-		return sess.params
+		return sess.Params, nil
 	}
-	sess.params = body
-	return body
+	return body, u.update(ctx, sess, func(s *uiaSession) { s.Params = body })
+}
+
+// validSessionID keeps client input to the characters session ids are
+// made of, which are also what key-value keys allow.
+func validSessionID(id string) bool {
+	if id == "" || len(id) > 64 {
+		return false
+	}
+	for _, c := range id {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+// isStoreFull tells whether the bus refused a write for lack of space.
+func isStoreFull(err error) bool {
+	var apiErr *jetstream.APIError
+	// 10077 is JetStream's "store failed", which a full bucket gives.
+	return errors.As(err, &apiErr) && (apiErr.ErrorCode == 10077 || strings.Contains(apiErr.Description, "maximum bytes"))
 }
 
 // authDict is the "auth" object of a request.
@@ -205,7 +268,7 @@ func parseAuth(raw json.RawMessage) (authDict, error) {
 // a new or continued session. It returns done when a flow is complete;
 // otherwise what to answer: a 401 challenge as the body, or an error.
 func (s *Server) interactiveAuth(ctx context.Context, auth authDict, op uiaOp) (done bool, challenge any, err error) {
-	sess, err := s.uia.session(auth.Session, op)
+	sess, err := s.uia.session(ctx, auth.Session, op)
 	if err != nil {
 		return false, nil, err
 	}
@@ -233,11 +296,14 @@ func (s *Server) continueAuth(ctx context.Context, sess *uiaSession, auth authDi
 			stage = auth.Type
 		}
 	}
-	done, completed := s.uia.complete(sess, stage, op.flows)
+	done, completed, err := s.uia.complete(ctx, sess, stage, op.flows)
+	if err != nil {
+		return false, nil, err
+	}
 	if done {
 		return true, nil, nil
 	}
-	return false, uiaChallenge(sess.id, op, completed, failure), nil
+	return false, uiaChallenge(sess.ID, op, completed, failure), nil
 }
 
 // checkStage verifies one stage. A wrong credential is a failure the

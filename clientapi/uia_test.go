@@ -1,6 +1,7 @@
 package clientapi
 
 import (
+	"context"
 	"errors"
 	"testing"
 	"time"
@@ -14,16 +15,22 @@ func TestUIASessions(t *testing.T) {
 	alice := spec.NewUserIDOrPanic("@alice:test", false)
 	bob := spec.NewUserIDOrPanic("@bob:test", false)
 	op := uiaOp{name: "POST /x", user: &alice, flows: [][]string{{stageDummy, stagePassword}, {"m.login.other"}}}
-	u := newUIASessions()
-	sess, err := u.session("", op)
+	ctx := context.Background()
+	u, err := newUIASessions(ctx, testBus(t))
 	if err != nil {
 		t.Fatal(err)
 	}
-	expired, err := u.session("", op)
+	sess, err := u.session(ctx, "", op)
 	if err != nil {
 		t.Fatal(err)
 	}
-	expired.created = time.Now().Add(-2 * uiaLifetime)
+	expired, err := u.session(ctx, "", op)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := u.update(ctx, expired, func(s *uiaSession) { s.Created = time.Now().Add(-2 * uiaLifetime) }); err != nil {
+		t.Fatal(err)
+	}
 
 	tests := []struct {
 		name string
@@ -31,16 +38,17 @@ func TestUIASessions(t *testing.T) {
 		op   uiaOp
 		code string
 	}{
-		{"same op", sess.id, op, ""},
-		{"other op", sess.id, uiaOp{name: "POST /y", user: &alice}, "M_FORBIDDEN"},
-		{"other user", sess.id, uiaOp{name: "POST /x", user: &bob}, "M_FORBIDDEN"},
-		{"no user", sess.id, uiaOp{name: "POST /x"}, "M_FORBIDDEN"},
+		{"same op", sess.ID, op, ""},
+		{"other op", sess.ID, uiaOp{name: "POST /y", user: &alice}, "M_FORBIDDEN"},
+		{"other user", sess.ID, uiaOp{name: "POST /x", user: &bob}, "M_FORBIDDEN"},
+		{"no user", sess.ID, uiaOp{name: "POST /x"}, "M_FORBIDDEN"},
 		{"unknown", "nope", op, "M_UNKNOWN"},
-		{"expired", expired.id, op, "M_UNKNOWN"},
+		{"not a session id", "a.b>*", op, "M_UNKNOWN"},
+		{"expired", expired.ID, op, "M_UNKNOWN"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := u.session(tc.id, tc.op)
+			_, err := u.session(ctx, tc.id, tc.op)
 			var mx *mxhttp.Error
 			switch {
 			case tc.code == "" && err != nil:
@@ -63,17 +71,14 @@ func TestUIASessions(t *testing.T) {
 		{stagePassword, true, 2},
 	}
 	for _, st := range steps {
-		done, completed := u.complete(sess, st.stage, op.flows)
-		if done != st.done || len(completed) != st.n {
-			t.Errorf("after %q: done %v, completed %v", st.stage, done, completed)
+		done, completed, err := u.complete(ctx, sess, st.stage, op.flows)
+		if err != nil || done != st.done || len(completed) != st.n {
+			t.Errorf("after %q: done %v, completed %v, err %v", st.stage, done, completed, err)
 		}
 	}
-
-	u.sweep(time.Now(), true)
-	if _, ok := u.sessions[expired.id]; ok {
-		t.Error("expired session survived a sweep")
-	}
-	if _, ok := u.sessions[sess.id]; !ok {
-		t.Error("live session swept")
+	// Another replica reading the session sees the same progress.
+	again, err := u.session(ctx, sess.ID, op)
+	if err != nil || len(again.Completed) != 2 {
+		t.Errorf("stored session %+v, err %v", again, err)
 	}
 }

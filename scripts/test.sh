@@ -3,8 +3,9 @@
 # with the components calling each other directly (the single process),
 # then again on a throwaway PostgreSQL cluster (installed from Debian's
 # packages when missing) with every call between components going over
-# NATS request/reply, as separate services make them. Extra arguments go
-# to `go test`.
+# NATS request/reply, as separate services make them; that run also starts
+# a whole separate-services deployment (scripts/services.sh) and kills
+# each of its processes in turn. Extra arguments go to `go test`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -22,4 +23,4 @@ pgdir=$(mktemp -d /tmp/rohrpost-pg.XXXXXX)
 trap 'scripts/postgres.sh stop "$pgdir"; rm -rf "$pgdir"' EXIT
 uri=$(scripts/postgres.sh start "$pgdir")
 echo "== tests on PostgreSQL ($uri), components over NATS"
-ROHRPOST_TEST_POSTGRES="$uri" ROHRPOST_TEST_OVER_BUS=1 go test -race -count=1 "$@" ./...
+ROHRPOST_TEST_POSTGRES="$uri" ROHRPOST_TEST_OVER_BUS=1 ROHRPOST_TEST_SERVICES=1 go test -race -count=1 "$@" ./...

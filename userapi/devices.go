@@ -57,7 +57,7 @@ func (s *Server) revoke(revoked []storage.Revoked) {
 	for i, r := range revoked {
 		hashes[i] = r.TokenHash
 	}
-	s.tokens.forget(hashes...)
+	s.forgetTokens(hashes...)
 	s.seen.forget(revoked)
 }
 
@@ -125,7 +125,7 @@ func (s *Server) UpdateDevice(ctx context.Context, user spec.UserID, deviceID st
 		return userError(err)
 	}
 	// The cached device carries the old name.
-	s.tokens.forget(d.TokenHash)
+	s.forgetTokens(d.TokenHash)
 	return nil
 }
 

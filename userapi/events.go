@@ -2,8 +2,10 @@ package userapi
 
 import (
 	"encoding/json"
+	"fmt"
 	"log/slog"
 
+	"github.com/nats-io/nats.go"
 	"github.com/rohrpost/rohrpost/internal/bus"
 )
 
@@ -23,5 +25,53 @@ func (s *Server) publishAccountData(user string, pos int64) {
 	data, _ := json.Marshal(AccountDataChanged{UserID: user, StreamPos: pos})
 	if err := s.bus.NC.Publish(bus.AccountDataSubject, data); err != nil {
 		slog.Warn("userapi: publish account data change", "user", user, "err", err)
+	}
+}
+
+// tokensForgotten is published on bus.TokensForgottenSubject so that every
+// replica of the user API drops the devices from its token cache.
+type tokensForgotten struct {
+	Hashes [][]byte `json:"hashes"`
+}
+
+// forgetTokens drops cached devices here and on every other replica. The
+// change is committed first, so a replica that misses the message and
+// has the device cached is the only risk; it is why the message goes out
+// before the caller is answered.
+func (s *Server) forgetTokens(hashes ...[]byte) {
+	s.tokens.forget(hashes...)
+	if s.bus == nil || len(hashes) == 0 {
+		return
+	}
+	data, _ := json.Marshal(tokensForgotten{Hashes: hashes})
+	if err := s.bus.NC.Publish(bus.TokensForgottenSubject, data); err != nil {
+		slog.Error("userapi: publish forgotten tokens", "err", err)
+	}
+}
+
+// followForgottenTokens applies other replicas' revocations.
+func (s *Server) followForgottenTokens() error {
+	if s.bus == nil {
+		return nil
+	}
+	sub, err := s.bus.NC.Subscribe(bus.TokensForgottenSubject, func(m *nats.Msg) {
+		var f tokensForgotten
+		if err := json.Unmarshal(m.Data, &f); err != nil {
+			slog.Warn("userapi: bad forgotten tokens", "err", err)
+			return
+		}
+		s.tokens.forget(f.Hashes...)
+	})
+	if err != nil {
+		return fmt.Errorf("userapi: subscribe: %w", err)
+	}
+	s.subs = append(s.subs, sub)
+	return s.bus.NC.Flush()
+}
+
+// Stop ends the user API's subscriptions.
+func (s *Server) Stop() {
+	for _, sub := range s.subs {
+		_ = sub.Unsubscribe()
 	}
 }

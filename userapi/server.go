@@ -6,6 +6,7 @@ import (
 	"sync"
 
 	"github.com/matrix-org/gomatrixserverlib/spec"
+	"github.com/nats-io/nats.go"
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/rohrpost/rohrpost/config"
@@ -23,7 +24,8 @@ type Server struct {
 	store *storage.Store
 	// bus carries change notifications to other components; nil in tests
 	// of this package alone.
-	bus *bus.Conn
+	bus  *bus.Conn
+	subs []*nats.Subscription
 
 	// PasswordCost is the bcrypt cost of new password hashes. Tests lower
 	// it to bcrypt.MinCost; set it before the server is used.
@@ -44,13 +46,17 @@ func New(cfg *config.Config, db *sqlutil.DB, b *bus.Conn) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("userapi storage: %w", err)
 	}
-	return &Server{
+	s := &Server{
 		cfg:          cfg,
 		store:        store,
 		bus:          b,
 		PasswordCost: DefaultPasswordCost,
 		seen:         seenDevices{last: map[int64]seen{}},
-	}, nil
+	}
+	if err := s.followForgottenTokens(); err != nil {
+		return nil, err
+	}
+	return s, nil
 }
 
 // isLocal tells whether name is one of the server names this deployment

@@ -64,13 +64,23 @@ func startDeployment(t *testing.T) *deployment {
 	if os.Getenv("ROHRPOST_TEST_SERVICES") == "" {
 		t.Skip("starts a whole services deployment with PostgreSQL and nats-server; scripts/test.sh sets ROHRPOST_TEST_SERVICES=1")
 	}
-	d := &deployment{t: t, dir: t.TempDir(), port: freePortRange(t, 8)}
+	// Not t.TempDir(): PostgreSQL runs as its own user when the tests run
+	// as root and must be able to reach its directory.
+	dir, err := os.MkdirTemp("", "rohrpost-services-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	d := &deployment{t: t, dir: dir, port: freePortRange(t, 8)}
 	t.Cleanup(func() {
 		if t.Failed() {
 			out, _ := exec.Command("sh", "-c", "tail -n 30 "+d.dir+"/logs/*.log").CombinedOutput()
 			t.Logf("logs:\n%s", out)
 		}
 		_ = exec.Command("../../scripts/services.sh", "down", d.dir).Run()
+		_ = os.RemoveAll(d.dir)
 	})
 	out := d.script("up", fmt.Sprint(d.port), d.dir)
 	if !strings.Contains(out, "ready on") {
@@ -218,6 +228,8 @@ func killEachProcess(t *testing.T, d *deployment, alice, bob *mautrix.Client, ro
 
 	var smu sync.Mutex
 	var seen []id.EventID
+	var lastSince string
+	var lastSyncAt time.Time
 	seenCount := map[id.EventID]int{}
 	syncDone := make(chan struct{})
 	syncErr := make(chan error, 1)
@@ -248,6 +260,9 @@ func killEachProcess(t *testing.T, d *deployment, alice, bob *mautrix.Client, ro
 				smu.Unlock()
 			}
 			since = resp.NextBatch
+			smu.Lock()
+			lastSince, lastSyncAt = since, time.Now()
+			smu.Unlock()
 		}
 	}()
 
@@ -303,7 +318,10 @@ func killEachProcess(t *testing.T, d *deployment, alice, bob *mautrix.Client, ro
 		}
 	}
 	if len(seen) < len(want) {
-		t.Fatalf("/sync delivered %d of %d acknowledged events", len(seen), len(want))
+		again, err := bob.SyncRequest(context.Background(), 0, lastSince, "", false, "")
+		found := err == nil && timelineHas(again, roomID, want[len(want)-1])
+		t.Fatalf("/sync delivered %d of %d acknowledged events; last sync answered %v ago with %s; a sync from there now finds the last event: %v (err %v)",
+			len(seen), len(want), time.Since(lastSyncAt), lastSince, found, err)
 	}
 	// seen may hold events sent after the last acknowledgement (a send
 	// whose answer was lost when the sender stopped); the acknowledged

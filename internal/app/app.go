@@ -190,7 +190,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *App, err err
 			return nil, fmt.Errorf("clientapi room store: %w", err)
 		}
 		onProfile, onDeactivate := profileHooks(a.Rooms)
-		if a.CS, err = clientapi.New(cfg, clientapi.Deps{Users: a.Users, Rooms: a.Rooms, RoomStore: roomStore, OnProfileChange: onProfile, OnDeactivate: onDeactivate}); err != nil {
+		if a.CS, err = clientapi.New(cfg, clientapi.Deps{Users: a.Users, Rooms: a.Rooms, Bus: a.Bus, RoomStore: roomStore, OnProfileChange: onProfile, OnDeactivate: onDeactivate}); err != nil {
 			return nil, err
 		}
 	}
@@ -275,6 +275,9 @@ func (a *App) Close() {
 	}
 	if a.LocalRooms != nil {
 		a.LocalRooms.Stop()
+	}
+	if a.LocalUsers != nil {
+		a.LocalUsers.Stop()
 	}
 	if a.Bus != nil {
 		a.Bus.Close()

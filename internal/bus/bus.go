@@ -29,6 +29,9 @@ const (
 	SyncWakeSubject = "rohrpost.syncapi.wake"
 	// AccountDataSubject carries userapi.AccountDataChanged (core NATS).
 	AccountDataSubject = "rohrpost.userapi.account_data"
+	// TokensForgottenSubject tells every user API replica which access
+	// tokens to drop from its cache (core NATS).
+	TokensForgottenSubject = "rohrpost.userapi.tokens_forgotten"
 )
 
 // Options choose an embedded or external NATS.
@@ -128,4 +131,10 @@ func (c *Conn) Close() {
 		c.embedded.Shutdown()
 		c.embedded.WaitForShutdown()
 	}
+}
+
+// KeyValue opens (creating or updating) a key-value bucket: small shared
+// state such as authentication sessions that every replica must see.
+func (c *Conn) KeyValue(ctx context.Context, cfg jetstream.KeyValueConfig) (jetstream.KeyValue, error) {
+	return c.JS.CreateOrUpdateKeyValue(ctx, cfg)
 }
