@@ -4,10 +4,13 @@
 package gateway
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httputil"
 	"net/url"
@@ -87,52 +90,137 @@ func copyRoutes(r *mux.Router, to http.Handler, register func(*mux.Router)) erro
 
 // pool is the processes of one component.
 type pool struct {
-	name    string
-	proxies []*httputil.ReverseProxy
-	next    atomic.Uint64
+	name      string
+	upstreams []*upstream
+	proxy     *httputil.ReverseProxy
+	next      atomic.Uint64
 	// sticky sends a user's requests to the same process, where the
 	// per-device caches of the sync API are warm.
 	sticky bool
 }
 
+// upstream is one process; down marks it unreachable for a moment after
+// a connection to it failed, so that requests go to the others.
+type upstream struct {
+	url       *url.URL
+	downUntil atomic.Int64 // unix nanoseconds
+}
+
+// downFor is how long a process that refused a connection is skipped.
+const downFor = 2 * time.Second
+
+// maxRetryBody is the largest request body kept for a retry on another
+// process; larger ones (uploads) are not retried.
+const maxRetryBody = 1 << 20
+
 func newPool(name string, urls []string, sticky bool) (*pool, error) {
 	p := &pool{name: name, sticky: sticky}
-	transport := &http.Transport{
-		Proxy:               nil,
-		MaxIdleConnsPerHost: 256,
-		IdleConnTimeout:     90 * time.Second,
-	}
 	for _, raw := range urls {
 		u, err := url.Parse(raw)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			return nil, fmt.Errorf("config key gateway.%s: %q is not an http(s) URL", name, raw)
 		}
-		p.proxies = append(p.proxies, &httputil.ReverseProxy{
-			Rewrite: func(pr *httputil.ProxyRequest) {
-				pr.SetURL(u)
-				pr.SetXForwarded()
-				pr.Out.Host = pr.In.Host
-			},
-			Transport:    transport,
-			ErrorHandler: p.unavailable,
-		})
+		p.upstreams = append(p.upstreams, &upstream{url: u})
+	}
+	transport := &http.Transport{
+		MaxIdleConnsPerHost: 256,
+		IdleConnTimeout:     90 * time.Second,
+	}
+	p.proxy = &httputil.ReverseProxy{
+		Rewrite: func(pr *httputil.ProxyRequest) {
+			pr.Out.URL.Scheme = "http"
+			pr.SetXForwarded()
+			pr.Out.Host = pr.In.Host
+		},
+		Transport:    &failover{pool: p, next: transport},
+		ErrorHandler: p.unavailable,
 	}
 	return p, nil
 }
 
 func (p *pool) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	var i uint64
+	p.proxy.ServeHTTP(w, r)
+}
+
+// order is the sequence of processes to try for r: the preferred one
+// first, those marked down last.
+func (p *pool) order(r *http.Request) []*upstream {
+	var start uint64
 	if tok := accessToken(r); p.sticky && tok != "" {
 		h := fnv.New64a()
 		_, _ = h.Write([]byte(tok))
-		i = h.Sum64()
+		start = h.Sum64()
 	} else {
-		i = p.next.Add(1)
+		start = p.next.Add(1)
 	}
-	p.proxies[i%uint64(len(p.proxies))].ServeHTTP(w, r)
+	n := uint64(len(p.upstreams))
+	now := time.Now().UnixNano()
+	up := make([]*upstream, 0, n)
+	var down []*upstream
+	for i := range n {
+		u := p.upstreams[(start+i)%n]
+		if u.downUntil.Load() > now {
+			down = append(down, u)
+		} else {
+			up = append(up, u)
+		}
+	}
+	return append(up, down...)
 }
 
-// unavailable answers in Matrix form when a process cannot be reached, so
+// failover sends a request to the pool's processes in order until one
+// accepts the connection. A refused connection never reached a process,
+// so trying another is safe for every method.
+type failover struct {
+	pool *pool
+	next http.RoundTripper
+}
+
+func (f *failover) RoundTrip(req *http.Request) (*http.Response, error) {
+	var body []byte
+	if req.Body != nil && req.Body != http.NoBody {
+		if req.ContentLength < 0 || req.ContentLength > maxRetryBody {
+			return f.send(req, f.pool.order(req)[0])
+		}
+		var err error
+		if body, err = io.ReadAll(req.Body); err != nil {
+			return nil, err
+		}
+		_ = req.Body.Close()
+	}
+	var lastErr error
+	for _, u := range f.pool.order(req) {
+		out := req.Clone(req.Context())
+		if body != nil {
+			out.Body = io.NopCloser(bytes.NewReader(body))
+		}
+		resp, err := f.send(out, u)
+		if err == nil {
+			return resp, nil
+		}
+		lastErr = err
+		var op *net.OpError
+		if !errors.As(err, &op) || op.Op != "dial" || req.Context().Err() != nil {
+			return nil, err
+		}
+	}
+	return nil, lastErr
+}
+
+func (f *failover) send(req *http.Request, u *upstream) (*http.Response, error) {
+	req.URL.Scheme, req.URL.Host = u.url.Scheme, u.url.Host
+	if u.url.Path != "" && u.url.Path != "/" {
+		req.URL.Path = strings.TrimSuffix(u.url.Path, "/") + req.URL.Path
+	}
+	resp, err := f.next.RoundTrip(req)
+	var op *net.OpError
+	if errors.As(err, &op) && op.Op == "dial" {
+		u.downUntil.Store(time.Now().Add(downFor).UnixNano())
+	}
+	return resp, err
+}
+
+// unavailable answers in Matrix form when no process can be reached, so
 // that clients retry.
 func (p *pool) unavailable(w http.ResponseWriter, r *http.Request, err error) {
 	if r.Context().Err() != nil {
