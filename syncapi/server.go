@@ -14,6 +14,7 @@ import (
 	rsstorage "github.com/rohrpost/rohrpost/roomserver/storage"
 	"github.com/rohrpost/rohrpost/syncapi/storage"
 	"github.com/rohrpost/rohrpost/userapi"
+	uastorage "github.com/rohrpost/rohrpost/userapi/storage"
 )
 
 // Deps are the sync API's collaborators.
@@ -26,16 +27,20 @@ type Deps struct {
 
 // Server is the sync API.
 type Server struct {
-	cfg      *config.Config
-	events   *rsstorage.Store
-	store    *storage.Store
-	bus      *bus.Conn
-	users    userapi.API
-	rooms    roomserver.API
-	notifier *notifier
-	typing   *typingState
-	lazy     *lazyMembers
-	unread   *unreadCounter
+	cfg    *config.Config
+	events *rsstorage.Store
+	// accountData is the user API's account data table, read directly
+	// like the room tables (docs/decisions/0001): each sync reads it.
+	accountData *uastorage.Store
+	store       *storage.Store
+	bus         *bus.Conn
+	users       userapi.API
+	rooms       roomserver.API
+	notifier    *notifier
+	typing      *typingState
+	lazy        *lazyMembers
+	unread      *unreadCounter
+	filters     filterCache
 
 	consumers []jetstream.ConsumeContext
 	subs      []*nats.Subscription
@@ -53,7 +58,11 @@ func New(cfg *config.Config, deps Deps) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("syncapi room events: %w", err)
 	}
-	s := &Server{cfg: cfg, events: events, store: store, bus: deps.Bus, users: deps.Users, rooms: deps.Rooms,
+	accountData, err := uastorage.Open(ctx, deps.DB)
+	if err != nil {
+		return nil, fmt.Errorf("syncapi account data: %w", err)
+	}
+	s := &Server{cfg: cfg, events: events, accountData: accountData, store: store, bus: deps.Bus, users: deps.Users, rooms: deps.Rooms,
 		typing: newTypingState(), lazy: newLazyMembers(), unread: newUnreadCounter(), quit: make(chan struct{})}
 	start, err := s.latestToken(ctx)
 	if err != nil {
@@ -73,7 +82,7 @@ func (s *Server) latestToken(ctx context.Context) (Token, error) {
 	if err != nil {
 		return Token{}, err
 	}
-	ad, err := s.users.AccountDataPosition(ctx)
+	ad, err := s.accountData.AccountDataPosition(ctx)
 	if err != nil {
 		return Token{}, err
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/rohrpost/rohrpost/internal/mxhttp"
@@ -75,7 +76,11 @@ func (s *Server) parseSyncRequest(r *http.Request, dev *userapi.Device) (*syncRe
 // loadFilter reads an inline filter or a stored one by id.
 func (s *Server) loadFilter(ctx context.Context, dev *userapi.Device, v string) (*Filter, error) {
 	raw := []byte(v)
+	key := dev.UserID.String() + " " + v
 	if v[0] != '{' {
+		if f, ok := s.filters.get(key); ok {
+			return f, nil
+		}
 		stored, err := s.users.Filter(ctx, dev.UserID, v)
 		if err != nil {
 			return nil, mxhttp.InvalidParam("unknown filter id")
@@ -86,7 +91,35 @@ func (s *Server) loadFilter(ctx context.Context, dev *userapi.Device, v string) 
 	if err != nil {
 		return nil, mxhttp.InvalidParam("filter is not a valid filter definition")
 	}
+	if v[0] != '{' {
+		s.filters.put(key, f)
+	}
 	return f, nil
+}
+
+// filterCache keeps parsed stored filters. A stored filter never changes,
+// so an entry never goes stale; the cache only needs a bound.
+type filterCache struct {
+	mu      sync.Mutex
+	entries map[string]*Filter
+}
+
+const maxCachedFilters = 10000
+
+func (c *filterCache) get(key string) (*Filter, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	f, ok := c.entries[key]
+	return f, ok
+}
+
+func (c *filterCache) put(key string, f *Filter) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.entries == nil || len(c.entries) >= maxCachedFilters {
+		c.entries = map[string]*Filter{}
+	}
+	c.entries[key] = f
 }
 
 // handleSync is GET /sync: answer at once if anything is new for the user,

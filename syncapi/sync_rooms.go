@@ -11,6 +11,7 @@ import (
 	rsstorage "github.com/rohrpost/rohrpost/roomserver/storage"
 	"github.com/rohrpost/rohrpost/syncapi/storage"
 	"github.com/rohrpost/rohrpost/userapi"
+	uastorage "github.com/rohrpost/rohrpost/userapi/storage"
 	"github.com/tidwall/gjson"
 	"github.com/tidwall/sjson"
 )
@@ -36,13 +37,13 @@ func (s *Server) buildSync(ctx context.Context, req *syncRequest, to Token) (_ *
 		return nil, err
 	}
 
-	items, err := s.users.AccountDataSince(ctx, dev.UserID, since.AccountData, to.AccountData)
+	items, err := s.accountData.AccountDataSince(ctx, user, since.AccountData, to.AccountData)
 	if err != nil {
 		return nil, err
 	}
 	roomData := map[string][]json.RawMessage{}
 	for _, it := range items {
-		ev, _ := json.Marshal(map[string]any{"type": it.Type, "content": it.Content})
+		ev, _ := json.Marshal(map[string]any{"type": it.Type, "content": json.RawMessage(it.Content)})
 		if it.RoomID == "" {
 			if req.filter.AccountData.Allows(it.Type, "") {
 				resp.AccountData.Events = append(resp.AccountData.Events, ev)
@@ -538,8 +539,8 @@ func (s *Server) leftRoom(ctx context.Context, req *syncRequest, m rsstorage.Use
 
 // ignoredUsers reads the user's m.ignored_user_list.
 func (s *Server) ignoredUsers(ctx context.Context, dev *userapi.Device) (map[string]bool, error) {
-	raw, err := s.users.AccountData(ctx, dev.UserID, "", "m.ignored_user_list")
-	if errors.Is(err, userapi.ErrNotFound) || len(raw) == 0 {
+	raw, err := s.accountData.AccountData(ctx, dev.UserID.String(), "", "m.ignored_user_list")
+	if errors.Is(err, uastorage.ErrNotFound) || len(raw) == 0 {
 		return nil, nil
 	}
 	if err != nil {

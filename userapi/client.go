@@ -21,14 +21,22 @@ func Serve(nc *nats.Conn, api API) (*rpc.Server, error) {
 	return rpc.Serve[API](nc, Service, api, Sentinels)
 }
 
-// Client is the user API of another process, called over NATS.
-type Client struct{ rpc *rpc.Client }
+// Client is the user API of another process, called over NATS. It keeps
+// what every request asks (is this token valid, was this device seen
+// lately) in memory, as the server does; see client_cache.go.
+type Client struct {
+	rpc    *rpc.Client
+	tokens tokenCache
+	seen   seenDevices
+}
 
 var _ API = (*Client)(nil)
 
 // NewClient calls the user API over nc.
 func NewClient(nc *nats.Conn) *Client {
-	return &Client{rpc: rpc.NewClient(nc, Service, Sentinels)}
+	c := &Client{rpc: rpc.NewClient(nc, Service, Sentinels), seen: seenDevices{last: map[int64]seen{}}}
+	c.followForgottenTokens(nc)
+	return c
 }
 
 func (c *Client) Register(ctx context.Context, req RegisterRequest) (out *Session, err error) {
@@ -65,34 +73,9 @@ func (c *Client) CheckPassword(ctx context.Context, user spec.UserID, password s
 	return c.rpc.Call(ctx, "CheckPassword", []any{user, password})
 }
 
-func (c *Client) SetPassword(ctx context.Context, user spec.UserID, password string, logoutDevices bool, keepDevice string) error {
-	return c.rpc.Call(ctx, "SetPassword", []any{user, password, logoutDevices, keepDevice})
-}
-
-func (c *Client) Deactivate(ctx context.Context, user spec.UserID) error {
-	return c.rpc.Call(ctx, "Deactivate", []any{user})
-}
-
 func (c *Client) Account(ctx context.Context, user spec.UserID) (out *Account, err error) {
 	err = c.rpc.Call(ctx, "Account", []any{user}, &out)
 	return
-}
-
-func (c *Client) VerifyAccessToken(ctx context.Context, token string) (out *Device, err error) {
-	err = c.rpc.Call(ctx, "VerifyAccessToken", []any{token}, &out)
-	return
-}
-
-func (c *Client) DeviceSeen(ctx context.Context, dev *Device, ip string, userAgent string) error {
-	return c.rpc.Call(ctx, "DeviceSeen", []any{dev, ip, userAgent})
-}
-
-func (c *Client) Logout(ctx context.Context, device *Device) error {
-	return c.rpc.Call(ctx, "Logout", []any{device})
-}
-
-func (c *Client) LogoutAll(ctx context.Context, user spec.UserID) error {
-	return c.rpc.Call(ctx, "LogoutAll", []any{user})
 }
 
 func (c *Client) Devices(ctx context.Context, user spec.UserID) (out []DeviceInfo, err error) {
@@ -103,14 +86,6 @@ func (c *Client) Devices(ctx context.Context, user spec.UserID) (out []DeviceInf
 func (c *Client) Device(ctx context.Context, user spec.UserID, deviceID string) (out *DeviceInfo, err error) {
 	err = c.rpc.Call(ctx, "Device", []any{user, deviceID}, &out)
 	return
-}
-
-func (c *Client) UpdateDevice(ctx context.Context, user spec.UserID, deviceID string, displayName *string) error {
-	return c.rpc.Call(ctx, "UpdateDevice", []any{user, deviceID, displayName})
-}
-
-func (c *Client) DeleteDevices(ctx context.Context, user spec.UserID, deviceIDs []string) error {
-	return c.rpc.Call(ctx, "DeleteDevices", []any{user, deviceIDs})
 }
 
 func (c *Client) CreateOpenIDToken(ctx context.Context, user spec.UserID) (out *OpenIDToken, err error) {

@@ -154,6 +154,19 @@ type seenDevices struct {
 	last map[int64]seen
 }
 
+// changed records a request and tells whether it is worth storing: a new
+// address or client, or the last record is old.
+func (d *seenDevices) changed(session int64, ip, userAgent string, now time.Time) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	prev, ok := d.last[session]
+	if ok && prev.ip == ip && prev.userAgent == userAgent && now.Sub(prev.at) < seenInterval {
+		return false
+	}
+	d.last[session] = seen{ip: ip, userAgent: userAgent, at: now}
+	return true
+}
+
 func (d *seenDevices) forget(revoked []storage.Revoked) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -166,14 +179,9 @@ func (d *seenDevices) forget(revoked []storage.Revoked) {
 // a change of address or client, or a minute passing, costs a write.
 func (s *Server) DeviceSeen(ctx context.Context, dev *Device, ip, userAgent string) error {
 	now := time.Now()
-	s.seen.mu.Lock()
-	prev, ok := s.seen.last[dev.SessionID]
-	if ok && prev.ip == ip && prev.userAgent == userAgent && now.Sub(prev.at) < seenInterval {
-		s.seen.mu.Unlock()
+	if !s.seen.changed(dev.SessionID, ip, userAgent, now) {
 		return nil
 	}
-	s.seen.last[dev.SessionID] = seen{ip: ip, userAgent: userAgent, at: now}
-	s.seen.mu.Unlock()
 	if err := s.store.TouchDevice(ctx, dev.SessionID, now.UnixMilli(), ip, userAgent); err != nil {
 		slog.Warn("record device last seen", "user", dev.UserID.String(), "device", dev.ID, "err", err)
 		return err

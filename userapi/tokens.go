@@ -73,6 +73,8 @@ type tokenCache struct {
 	entries sync.Map // [32]byte -> *Device
 	mu      sync.Mutex
 	epoch   uint64
+	// disabled turns caching off (a client that cannot hear revocations).
+	disabled bool
 }
 
 func (c *tokenCache) get(h [32]byte) (*Device, bool) {
@@ -92,9 +94,17 @@ func (c *tokenCache) begin() uint64 {
 func (c *tokenCache) put(h [32]byte, dev *Device, epoch uint64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.epoch == epoch {
+	if c.epoch == epoch && !c.disabled {
 		c.entries.Store(h, dev)
 	}
+}
+
+// clear drops every entry.
+func (c *tokenCache) clear() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.epoch++
+	c.entries.Clear()
 }
 
 func (c *tokenCache) forget(hashes ...[]byte) {

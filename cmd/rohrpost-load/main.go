@@ -27,7 +27,7 @@ func main() {
 	senders := flag.Int("senders", 10, "concurrent senders in the room")
 	receivers := flag.Int("receivers", 20, "long-polling /sync receivers")
 	messages := flag.Int("messages", 100, "messages per sender")
-	pid := flag.Int("pid", 0, "server process id, to report its resident memory")
+	pids := flag.String("pid", "", "server process ids, comma-separated, to report their resident memory (summed for separate services)")
 	timeout := flag.Duration("timeout", 5*time.Minute, "give up after this long")
 	flag.Parse()
 	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
@@ -41,8 +41,8 @@ func main() {
 	fmt.Printf("send throughput:      %.1f events/s\n", res.throughput)
 	fmt.Printf("send latency:         p50 %v  p99 %v\n", res.sendP50, res.sendP99)
 	fmt.Printf("delivery latency:     p50 %v  p99 %v  (%d deliveries to %d receivers)\n", res.deliverP50, res.deliverP99, res.deliveries, *receivers)
-	if *pid != 0 {
-		if rss, err := residentMemory(*pid); err == nil {
+	if *pids != "" {
+		if rss, err := totalResidentMemory(*pids); err == nil {
 			fmt.Printf("server resident mem:  %.1f MiB\n", float64(rss)/(1<<20))
 		}
 	}
@@ -218,6 +218,23 @@ func percentiles(d []time.Duration) (p50, p99 time.Duration) {
 	s := append([]time.Duration(nil), d...)
 	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
 	return s[len(s)*50/100], s[min(len(s)-1, len(s)*99/100)]
+}
+
+// totalResidentMemory sums residentMemory over a comma-separated list.
+func totalResidentMemory(pids string) (int64, error) {
+	var total int64
+	for _, f := range strings.Split(pids, ",") {
+		pid, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil {
+			return 0, fmt.Errorf("pid %q: %w", f, err)
+		}
+		rss, err := residentMemory(pid)
+		if err != nil {
+			return 0, err
+		}
+		total += rss
+	}
+	return total, nil
 }
 
 // residentMemory reads VmRSS of a process, in bytes.
