@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"net/netip"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -51,6 +52,9 @@ type Config struct {
 	WellKnown             WellKnown     `yaml:"well_known"`
 	// Gateway is the entry point's view of separate services.
 	Gateway Gateway `yaml:"gateway"`
+	// TrustedProxies are the addresses (CIDRs) of reverse proxies, such as
+	// the gateway, whose X-Forwarded-For names the client.
+	TrustedProxies []string `yaml:"trusted_proxies"`
 }
 
 // Listener is one HTTP(S) port and the APIs it serves.
@@ -288,12 +292,32 @@ func (c *Config) Validate() error {
 			}
 		}
 	}
+	for i, p := range c.TrustedProxies {
+		if _, err := netip.ParsePrefix(p); err != nil {
+			if _, err := netip.ParseAddr(p); err != nil {
+				bad(fmt.Sprintf("trusted_proxies[%d]", i), "%q is neither an address nor a CIDR", p)
+			}
+		}
+	}
 	switch strings.ToLower(c.LogLevel) {
 	case "", "debug", "info", "warn", "warning", "error":
 	default:
 		bad("log_level", "%q is not one of debug, info, warn, error", c.LogLevel)
 	}
 	return errors.Join(errs...)
+}
+
+// TrustedProxyPrefixes parses TrustedProxies (validated by Validate).
+func (c *Config) TrustedProxyPrefixes() []netip.Prefix {
+	var out []netip.Prefix
+	for _, p := range c.TrustedProxies {
+		if pre, err := netip.ParsePrefix(p); err == nil {
+			out = append(out, pre)
+		} else if a, err := netip.ParseAddr(p); err == nil {
+			out = append(out, netip.PrefixFrom(a, a.BitLen()))
+		}
+	}
+	return out
 }
 
 // HasResource tells whether any listener serves the named API.

@@ -139,6 +139,7 @@ up() {
 	registration_shared_secret: services-secret
 	rate_limiting:
 	  enabled: false
+	trusted_proxies: [127.0.0.1]
 	gateway:
 	  clientapi: [http://127.0.0.1:$(port_of "$dir" clientapi-1), http://127.0.0.1:$(port_of "$dir" clientapi-2)]
 	  syncapi: [http://127.0.0.1:$(port_of "$dir" syncapi-1), http://127.0.0.1:$(port_of "$dir" syncapi-2)]

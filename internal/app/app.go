@@ -225,6 +225,7 @@ func (a *App) Handler(resources ...string) http.Handler {
 		r.PathPrefix("/").Handler(a.Gateway)
 		return withCORS(r)
 	}
+	trusted := a.Config.TrustedProxyPrefixes()
 	mxhttp.UnknownEndpoints(r)
 	if all || want["client"] {
 		// The sync API's routes are the more specific ones; they go first.
@@ -238,7 +239,7 @@ func (a *App) Handler(resources ...string) http.Handler {
 	if (all || want["federation"] || want["keys"]) && a.Fed != nil {
 		a.Fed.Routes(r)
 	}
-	return withCORS(r)
+	return withCORS(withRealIP(trusted, r))
 }
 
 // ComponentList names the components running here.
