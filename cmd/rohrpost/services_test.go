@@ -205,9 +205,17 @@ func killEachProcess(t *testing.T, d *deployment, alice, bob *mautrix.Client, ro
 	var acked []id.EventID
 	ackCount := func() int { mu.Lock(); defer mu.Unlock(); return len(acked) }
 
+	// The sender starts once the receiver has its first token, so that
+	// every acknowledged event comes in an incremental sync.
+	synced := make(chan struct{})
 	senderDone := make(chan struct{})
 	go func() {
 		defer close(senderDone)
+		select {
+		case <-synced:
+		case <-ctx.Done():
+			return
+		}
 		for i := 0; ctx.Err() == nil; i++ {
 			txn := fmt.Sprintf("kill-%d", i)
 			for ctx.Err() == nil {
@@ -242,6 +250,7 @@ func killEachProcess(t *testing.T, d *deployment, alice, bob *mautrix.Client, ro
 			return
 		}
 		since := first.NextBatch
+		close(synced)
 		for syncCtx.Err() == nil {
 			resp, err := retrySync(syncCtx, bob, since, filter, 5000)
 			if err != nil {
