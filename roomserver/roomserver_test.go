@@ -280,3 +280,44 @@ func TestUpgradeRoom(t *testing.T) {
 		})
 	}
 }
+
+// A second roomserver on the same database refuses to start while the
+// first runs, and starts once it stopped.
+func TestOnlyOneRoomserver(t *testing.T) {
+	opts := testdb.Options(t)
+	db, err := sqlutil.Open(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	key, err := serverkey.LoadOrCreate(filepath.Join(t.TempDir(), "key"), "test.local")
+	if err != nil {
+		t.Fatal(err)
+	}
+	deps := Deps{DB: db, Keys: []serverkey.Key{key}}
+	first, err := New(config.Default(), deps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := first.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	// Another process: its own connections to the same database.
+	other, err := sqlutil.Open(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	if _, err := New(config.Default(), Deps{DB: other, Keys: deps.Keys}); err == nil {
+		t.Fatal("a second roomserver started beside the first")
+	}
+	first.Stop()
+	second, err := New(config.Default(), Deps{DB: other, Keys: deps.Keys})
+	if err != nil {
+		t.Fatalf("after the first stopped: %v", err)
+	}
+	if err := second.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	second.Stop()
+}

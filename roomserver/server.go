@@ -3,6 +3,7 @@ package roomserver
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -40,13 +41,30 @@ type Server struct {
 
 	// counters are owned by the input loop.
 	counters storage.Counters
+	// unlock releases the database lock that makes this the only
+	// roomserver.
+	unlock func()
 }
 
 var _ API = (*Server)(nil)
 
 // New opens the roomserver's storage; Start begins accepting input.
-func New(cfg *config.Config, deps Deps) (*Server, error) {
+func New(cfg *config.Config, deps Deps) (_ *Server, err error) {
 	ctx := context.Background()
+	// Exactly one roomserver may write the rooms: its counters and the
+	// current state it holds in memory would go wrong beside another.
+	unlock, err := deps.DB.ExclusiveLock(ctx, "roomserver")
+	if errors.Is(err, sqlutil.ErrLocked) {
+		return nil, errors.New("roomserver: another roomserver is running against this database")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("roomserver lock: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			unlock()
+		}
+	}()
 	store, err := storage.Open(ctx, deps.DB)
 	if err != nil {
 		return nil, fmt.Errorf("roomserver storage: %w", err)
@@ -65,7 +83,7 @@ func New(cfg *config.Config, deps Deps) (*Server, error) {
 	return &Server{
 		cfg: cfg, store: store, bus: deps.Bus, keys: keys,
 		rooms: map[string]*room{}, tasks: make(chan *task, 1024),
-		quit: make(chan struct{}), done: make(chan struct{}), counters: counters,
+		quit: make(chan struct{}), done: make(chan struct{}), counters: counters, unlock: unlock,
 	}, nil
 }
 
@@ -86,6 +104,7 @@ func (s *Server) Start(ctx context.Context) error {
 func (s *Server) Stop() {
 	close(s.quit)
 	<-s.done
+	s.unlock()
 }
 
 // isLocal tells whether a server name is one this deployment serves.

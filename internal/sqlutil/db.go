@@ -50,6 +50,8 @@ type DB struct {
 	Read   *sql.DB
 	writer *sql.DB
 	commit *groupCommitter
+	// path is the SQLite file, for lock files beside it.
+	path string
 }
 
 // ErrUnsupported is returned for an unknown database type.
@@ -67,6 +69,7 @@ func Open(opts Options) (*DB, error) {
 			return nil, fmt.Errorf("create database directory: %w", err)
 		}
 		db.Dialect = SQLite
+		db.path = opts.Path
 		// FULL synchronous: a commit is on disk before the caller hears of it.
 		// Group commit makes the fsync per batch, not per event, affordable.
 		q := url.Values{}
