@@ -4,7 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"path/filepath"
+	"os"
 	"strings"
 	"testing"
 
@@ -12,24 +12,46 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/rohrpost/rohrpost/config"
+	"github.com/rohrpost/rohrpost/internal/bus"
 	"github.com/rohrpost/rohrpost/internal/sqlutil"
+	"github.com/rohrpost/rohrpost/internal/testdb"
 )
 
-func newTestServer(t testing.TB) *Server {
+// newTestServer is the API as the tests call it: the server itself, or with
+// ROHRPOST_TEST_OVER_BUS set a client of it over NATS (with its caches), so
+// that these tests cover the API both ways.
+func newTestServer(t testing.TB) API {
 	t.Helper()
-	db, err := sqlutil.Open(sqlutil.Options{Type: "sqlite", Path: filepath.Join(t.TempDir(), "test.db")})
+	db, err := sqlutil.Open(testdb.Options(t))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = db.Close() })
 	cfg := config.Default()
 	cfg.ServerName = "test"
-	s, err := New(cfg, db, nil)
+	overBus := os.Getenv("ROHRPOST_TEST_OVER_BUS") != ""
+	var b *bus.Conn
+	if overBus {
+		if b, err = bus.Connect(context.Background(), bus.Options{StoreDir: t.TempDir()}); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(b.Close)
+	}
+	s, err := New(cfg, db, b)
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(s.Stop)
 	s.PasswordCost = bcrypt.MinCost
-	return s
+	if !overBus {
+		return s
+	}
+	srv, err := Serve(b.NC, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = srv.Stop() })
+	return NewClient(b.NC)
 }
 
 func uid(t testing.TB, s string) spec.UserID {
@@ -194,18 +216,18 @@ func TestTokenRevocation(t *testing.T) {
 	ctx := context.Background()
 	tests := []struct {
 		name   string
-		revoke func(s *Server, user spec.UserID, dev *Device) error
+		revoke func(s API, user spec.UserID, dev *Device) error
 	}{
-		{"logout", func(s *Server, _ spec.UserID, dev *Device) error { return s.Logout(ctx, dev) }},
-		{"logout all", func(s *Server, user spec.UserID, _ *Device) error { return s.LogoutAll(ctx, user) }},
-		{"delete device", func(s *Server, user spec.UserID, dev *Device) error {
+		{"logout", func(s API, _ spec.UserID, dev *Device) error { return s.Logout(ctx, dev) }},
+		{"logout all", func(s API, user spec.UserID, _ *Device) error { return s.LogoutAll(ctx, user) }},
+		{"delete device", func(s API, user spec.UserID, dev *Device) error {
 			return s.DeleteDevices(ctx, user, []string{dev.ID})
 		}},
-		{"password change", func(s *Server, user spec.UserID, _ *Device) error {
+		{"password change", func(s API, user spec.UserID, _ *Device) error {
 			return s.SetPassword(ctx, user, "new", true, "OTHER")
 		}},
-		{"deactivate", func(s *Server, user spec.UserID, _ *Device) error { return s.Deactivate(ctx, user) }},
-		{"login again with the device id", func(s *Server, user spec.UserID, dev *Device) error {
+		{"deactivate", func(s API, user spec.UserID, _ *Device) error { return s.Deactivate(ctx, user) }},
+		{"login again with the device id", func(s API, user spec.UserID, dev *Device) error {
 			_, err := s.LoginPassword(ctx, LoginRequest{User: user, Password: "pw", DeviceID: dev.ID})
 			return err
 		}},

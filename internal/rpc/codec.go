@@ -1,6 +1,7 @@
 package rpc
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"reflect"
@@ -73,7 +74,7 @@ func toWire(v reflect.Value) (any, error) {
 		if v.IsNil() {
 			return nil, nil
 		}
-		return json.RawMessage(v.Bytes()), nil
+		return encodeRaw(v.Bytes()), nil
 	}
 	switch t.Kind() {
 	case reflect.Pointer:
@@ -158,7 +159,11 @@ func fromWire(raw json.RawMessage, t reflect.Type) (reflect.Value, error) {
 		return out, nil
 	}
 	if t == rawMessageType {
-		out.SetBytes(append([]byte(nil), raw...))
+		b, err := decodeRaw(raw)
+		if err != nil {
+			return out, err
+		}
+		out.SetBytes(b)
 		return out, nil
 	}
 	switch t.Kind() {
@@ -286,4 +291,45 @@ func decodeValues(data []byte, types []reflect.Type) ([]reflect.Value, error) {
 		out[i] = v
 	}
 	return out, nil
+}
+
+// rawMarker wraps a json.RawMessage that is not valid JSON (a client's
+// broken filter, on its way to the component that rejects it), which
+// could not be embedded as it is. A valid value that happens to look like
+// the wrapper is wrapped too, so decoding is exact.
+const rawMarker = "rohrpost.rpc.raw"
+
+type wrappedRaw struct {
+	Raw string `json:"rohrpost.rpc.raw"`
+}
+
+func encodeRaw(b []byte) any {
+	if json.Valid(b) && !isWrapped(b) {
+		return json.RawMessage(b)
+	}
+	return wrappedRaw{Raw: string(b)}
+}
+
+func decodeRaw(raw json.RawMessage) ([]byte, error) {
+	if isWrapped(raw) {
+		var w wrappedRaw
+		if err := json.Unmarshal(raw, &w); err != nil {
+			return nil, err
+		}
+		return []byte(w.Raw), nil
+	}
+	return append([]byte(nil), raw...), nil
+}
+
+// isWrapped tells whether b is an object whose only key is rawMarker.
+func isWrapped(b []byte) bool {
+	if !bytes.Contains(b, []byte(rawMarker)) {
+		return false
+	}
+	var m map[string]json.RawMessage
+	if json.Unmarshal(b, &m) != nil || len(m) != 1 {
+		return false
+	}
+	_, ok := m[rawMarker]
+	return ok
 }

@@ -36,3 +36,33 @@ func FuzzDecode(f *testing.F) {
 		}
 	})
 }
+
+// A json.RawMessage crosses the wire unchanged, valid JSON or not; only
+// insignificant whitespace in valid JSON is dropped.
+func TestRawMessageIsExact(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{`{"a":1}`, `{"a":1}`},
+		{`[1, 2]`, `[1,2]`},
+		{`"s"`, `"s"`},
+		{``, ``},
+		{`{`, `{`},
+		{`not json`, `not json`},
+		{`{"rohrpost.rpc.raw":"x"}`, `{"rohrpost.rpc.raw":"x"}`},
+		{"{\"rohrpost.rpc.raw\" : \"x\"}", "{\"rohrpost.rpc.raw\" : \"x\"}"},
+		{`{"rohrpost.rpc.raw":"x","b":1}`, `{"rohrpost.rpc.raw":"x","b":1}`},
+	}
+	for _, tc := range tests {
+		in := tc.in
+		data, err := encodeValues([]reflect.Value{reflect.ValueOf(json.RawMessage(in))})
+		if err != nil {
+			t.Fatalf("%q: %v", in, err)
+		}
+		vals, err := decodeValues(data, []reflect.Type{reflect.TypeFor[json.RawMessage]()})
+		if err != nil {
+			t.Fatalf("%q: %v", in, err)
+		}
+		if got := string(vals[0].Bytes()); got != tc.want {
+			t.Errorf("%q came back as %q, want %q", in, got, tc.want)
+		}
+	}
+}
