@@ -3,6 +3,7 @@ package clientapi
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"net/http"
 	"slices"
@@ -50,8 +51,8 @@ func (s *Server) putAlias(r *http.Request, dev *userapi.Device) (any, error) {
 		return nil, mxhttp.InvalidParam("alias must be on this server")
 	}
 	if err := s.rooms.PutAlias(r.Context(), alias, body.RoomID, dev.UserID); err != nil {
-		if err == roomserver.ErrAliasExists {
-			return nil, mxhttp.Unknown("Room alias already exists")
+		if errors.Is(err, roomserver.ErrAliasExists) {
+			return nil, &mxhttp.Error{Status: http.StatusConflict, Code: "M_UNKNOWN", Msg: "Room alias " + alias + " already exists."}
 		}
 		return nil, roomError(err)
 	}

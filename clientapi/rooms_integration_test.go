@@ -202,6 +202,10 @@ func TestCanonicalAlias(t *testing.T) {
 	// Deleting an alias takes it out of the canonical alias event; other
 	// aliases stay.
 	alice.must("PUT", "/directory/room/"+esc("#second:"+server), map[string]any{"room_id": roomID})
+	// An alias that exists cannot be put again: 409, as the spec says.
+	if status, res := alice.do("PUT", "/directory/room/"+esc("#second:"+server), map[string]any{"room_id": roomID}); status != 409 || res["errcode"] != "M_UNKNOWN" {
+		t.Errorf("second PUT of an alias: %d %v", status, res)
+	}
 	alice.must("PUT", path, map[string]any{"alias": alias, "alt_aliases": []string{alias, "#second:" + server}})
 	alice.must("DELETE", "/directory/room/"+esc(alias), nil)
 	got := alice.must("GET", path, nil)
