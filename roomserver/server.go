@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rohrpost/rohrpost/config"
 	"github.com/rohrpost/rohrpost/internal/bus"
@@ -117,25 +119,61 @@ func (s *Server) publish(outputs []OutputEvent) {
 	if s.bus == nil || len(outputs) == 0 {
 		return
 	}
-	futures := make([]jetstream.PubAckFuture, 0, len(outputs))
+	pending := outputs
+	for attempt := 0; len(pending) > 0; attempt++ {
+		if attempt > 0 {
+			// The events are committed and acknowledged: keep trying
+			// until the bus takes them, or the process stops (then the
+			// replay on the next start publishes them).
+			delay := min(time.Duration(attempt)*100*time.Millisecond, 2*time.Second)
+			slog.Warn("roomserver: retrying publication", "events", len(pending), "attempt", attempt)
+			select {
+			case <-time.After(delay):
+			case <-s.quit:
+				return
+			}
+		}
+		pending = s.publishOnce(pending)
+	}
+}
+
+// publishOnce publishes outputs and returns them from the first one the
+// bus did not take. The event id is the message id, so that JetStream
+// drops the copies a retry sends of events it had taken.
+func (s *Server) publishOnce(outputs []OutputEvent) []OutputEvent {
+	futures := make([]jetstream.PubAckFuture, len(outputs))
 	for i := range outputs {
 		data, err := json.Marshal(&outputs[i])
 		if err != nil {
 			slog.Error("marshal output event", "err", err)
 			continue
 		}
-		f, err := s.bus.JS.PublishAsync(bus.RoomEventsSubject, data)
+		msg := nats.NewMsg(bus.RoomEventsSubject)
+		msg.Data = data
+		msg.Header.Set(jetstream.MsgIDHeader, outputs[i].EventID)
+		f, err := s.bus.JS.PublishMsgAsync(msg)
 		if err != nil {
 			slog.Error("publish output event", "event_id", outputs[i].EventID, "err", err)
+			return outputs[i:]
+		}
+		futures[i] = f
+	}
+	failed := -1
+	for i, f := range futures {
+		if f == nil {
 			continue
 		}
-		futures = append(futures, f)
-	}
-	for _, f := range futures {
 		select {
 		case <-f.Ok():
 		case err := <-f.Err():
-			slog.Error("publish output event", "err", err)
+			slog.Error("publish output event", "event_id", outputs[i].EventID, "err", err)
+			if failed < 0 {
+				failed = i
+			}
 		}
 	}
+	if failed >= 0 {
+		return outputs[failed:]
+	}
+	return nil
 }
