@@ -246,7 +246,12 @@ func (s *Server) renderTimeline(req *syncRequest, roomID string, evs []*rsstorag
 	if len(evs) > 0 {
 		prev.PDU = evs[0].StreamPos - 1
 	}
-	tl.PrevBatch = prev.String()
+	// A timeline that starts with the room's creation has nothing before
+	// it; the spec lets prev_batch be left out then, and a client that
+	// pages back from it would only get an empty page.
+	if limited || len(evs) == 0 || !isCreateEvent(evs[0]) {
+		tl.PrevBatch = prev.String()
+	}
 	for _, e := range evs {
 		if e.StateKey == nil && req.ignored[e.Sender] {
 			continue
@@ -261,6 +266,10 @@ func hasURL(e *rsstorage.Event) bool {
 }
 
 // renderEvent is an event in the format the request's filter asks for.
+func isCreateEvent(e *rsstorage.Event) bool {
+	return e.Type == spec.MRoomCreate && e.StateKey != nil && *e.StateKey == ""
+}
+
 func (s *Server) renderEvent(req *syncRequest, e *rsstorage.Event) json.RawMessage {
 	if req.filter.EventFormat == "federation" {
 		return e.PDU

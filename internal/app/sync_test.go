@@ -220,3 +220,49 @@ func TestLazyLoadedMembersAreSentOnce(t *testing.T) {
 		t.Fatalf("incremental lazy sync resent members %v", got)
 	}
 }
+
+// A timeline that begins with the room's creation has no prev_batch: there
+// is nothing earlier. A limited one has, and paging back from it finds the
+// events the timeline left out.
+func TestPrevBatchOnlyWhenThereIsMore(t *testing.T) {
+	srv := apptest.Start(t)
+	ctx := context.Background()
+	alice := srv.Register(t, "alice")
+	room, err := alice.CreateRoom(ctx, &mautrix.ReqCreateRoom{Preset: "private_chat"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := alice.SendText(ctx, room.RoomID, "erste Nachricht"); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name     string
+		filter   string
+		wantPrev bool
+	}{
+		{"whole room in the timeline", `{"room":{"timeline":{"limit":50}}}`, false},
+		{"limited timeline", `{"room":{"timeline":{"limit":1}}}`, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			resp, err := alice.SyncRequest(ctx, 0, "", tc.filter, false, "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			tl := resp.Rooms.Join[room.RoomID].Timeline
+			if (tl.PrevBatch != "") != tc.wantPrev {
+				t.Fatalf("prev_batch %q, limited %v", tl.PrevBatch, tl.Limited)
+			}
+			if !tc.wantPrev {
+				return
+			}
+			page, err := alice.Messages(ctx, room.RoomID, tl.PrevBatch, "", mautrix.DirectionBackward, nil, 10)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(page.Chunk) == 0 {
+				t.Fatal("paging back from prev_batch found nothing")
+			}
+		})
+	}
+}
