@@ -1,9 +1,12 @@
 package clientapi
 
 import (
+	"fmt"
 	"net/http"
+	"strings"
 
 	"github.com/gorilla/mux"
+	"github.com/matrix-org/gomatrixserverlib/spec"
 
 	"github.com/rohrpost/rohrpost/internal/mxhttp"
 	"github.com/rohrpost/rohrpost/userapi"
@@ -60,7 +63,50 @@ func parseFilter(body []byte) (*syncFilter, error) {
 	default:
 		return nil, mxhttp.BadJSON("event_format must be client or federation")
 	}
+	if err := f.checkIDs(); err != nil {
+		return nil, err
+	}
 	return &f, nil
+}
+
+// checkIDs rejects room and user lists that hold something other than
+// room and user ids: such a filter would silently match nothing.
+func (f *syncFilter) checkIDs() error {
+	var rooms, users [][]string
+	addEvent := func(e *eventFilter) {
+		if e != nil {
+			users = append(users, e.Senders, e.NotSenders)
+		}
+	}
+	addRoomEvent := func(e *roomEventFilter) {
+		if e != nil {
+			addEvent(&e.eventFilter)
+			rooms = append(rooms, e.Rooms, e.NotRooms)
+		}
+	}
+	addEvent(f.AccountData)
+	addEvent(f.Presence)
+	if r := f.Room; r != nil {
+		rooms = append(rooms, r.Rooms, r.NotRooms)
+		for _, e := range []*roomEventFilter{r.AccountData, r.Ephemeral, r.State, r.Timeline} {
+			addRoomEvent(e)
+		}
+	}
+	for _, list := range rooms {
+		for _, id := range list {
+			if !strings.HasPrefix(id, "!") || len(id) < 2 {
+				return mxhttp.BadJSON(fmt.Sprintf("%q is not a room id", id))
+			}
+		}
+	}
+	for _, list := range users {
+		for _, id := range list {
+			if _, err := spec.NewUserID(id, true); err != nil {
+				return mxhttp.BadJSON(fmt.Sprintf("%q is not a user id", id))
+			}
+		}
+	}
+	return nil
 }
 
 // postFilter is POST /user/{userId}/filter.
