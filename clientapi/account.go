@@ -75,6 +75,13 @@ func (s *Server) deactivate(r *http.Request, dev *userapi.Device) (any, error) {
 	if done, challenge, err := s.interactiveAuth(r.Context(), auth, op); !done {
 		return challenge, err
 	}
+	// Erase first: once deactivated, the account's events must already
+	// be served redacted to newcomers.
+	if req.Erase {
+		if err := s.users.Erase(r.Context(), dev.UserID); err != nil {
+			return nil, userError(err)
+		}
+	}
 	if err := s.users.Deactivate(r.Context(), dev.UserID); err != nil {
 		return nil, userError(err)
 	}

@@ -51,9 +51,13 @@ func (s *Server) Start(ctx context.Context) error {
 	if err := s.followTyping(ctx); err != nil {
 		return err
 	}
+	if err := s.loadErased(ctx); err != nil {
+		return fmt.Errorf("syncapi erased users: %w", err)
+	}
 	for subject, h := range map[string]nats.MsgHandler{
 		bus.SyncWakeSubject:    func(m *nats.Msg) { s.onWake(m.Data) },
 		bus.AccountDataSubject: func(m *nats.Msg) { s.onAccountData(m.Data) },
+		bus.UserErasedSubject:  func(m *nats.Msg) { s.onErased(m.Data) },
 	} {
 		sub, err := s.bus.NC.Subscribe(subject, h)
 		if err != nil {

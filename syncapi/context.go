@@ -28,7 +28,7 @@ func (s *Server) visibleEvent(r *http.Request, dev *userapi.Device, roomID, even
 	if e.RoomNID != a.roomNID || e.StreamPos == 0 || e.StreamPos > a.upto || !a.view.visible(e, dev.UserID.String()) {
 		return nil, nil, mxhttp.NotFound("Event not found")
 	}
-	return a, e, nil
+	return a, a.view.maybeErase(e, dev.UserID.String()), nil
 }
 
 // handleEvent is GET /rooms/{roomId}/event/{eventId}.

@@ -41,6 +41,7 @@ type Server struct {
 	lazy        *lazyMembers
 	unread      *unreadCounter
 	filters     filterCache
+	erased      erasedUsers
 
 	consumers []jetstream.ConsumeContext
 	subs      []*nats.Subscription

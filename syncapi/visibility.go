@@ -3,6 +3,7 @@ package syncapi
 import (
 	"context"
 
+	"github.com/matrix-org/gomatrixserverlib"
 	"github.com/matrix-org/gomatrixserverlib/spec"
 	rsstorage "github.com/rohrpost/rohrpost/roomserver/storage"
 	"github.com/tidwall/gjson"
@@ -19,6 +20,10 @@ type historyView struct {
 	// open is true when every event is visible: the user is joined and the
 	// room's history was never restricted.
 	open bool
+	// erased senders, and the room version to redact their events with
+	// (erasure.go); nil when nobody is erased.
+	erased  map[string]bool
+	version gomatrixserverlib.IRoomVersion
 }
 
 type stateChange struct {
@@ -47,14 +52,18 @@ func (s *Server) historyViewOf(ctx context.Context, roomNID int64, user string, 
 	}
 	if joinedNow && !restricted {
 		v.open = true
-		return v, nil
+	} else {
+		ms, err := s.events.StateHistory(ctx, roomNID, spec.MRoomMember, user)
+		if err != nil {
+			return nil, err
+		}
+		v.membership = []stateChange{}
+		for _, e := range ms {
+			v.membership = append(v.membership, stateChange{e.StreamPos, e.Membership})
+		}
 	}
-	ms, err := s.events.StateHistory(ctx, roomNID, spec.MRoomMember, user)
-	if err != nil {
+	if err := s.loadErasure(ctx, v, roomNID, user); err != nil {
 		return nil, err
-	}
-	for _, e := range ms {
-		v.membership = append(v.membership, stateChange{e.StreamPos, e.Membership})
 	}
 	return v, nil
 }
@@ -100,15 +109,16 @@ func (v *historyView) visible(e *rsstorage.Event, user string) bool {
 	return false
 }
 
-// filter keeps the visible events.
+// filter keeps the visible events, erased users' ones redacted where the
+// user could not see them when they were sent.
 func (v *historyView) filter(evs []*rsstorage.Event, user string) []*rsstorage.Event {
-	if v.open {
+	if v.open && v.erased == nil {
 		return evs
 	}
 	out := evs[:0:0]
 	for _, e := range evs {
 		if v.visible(e, user) {
-			out = append(out, e)
+			out = append(out, v.maybeErase(e, user))
 		}
 	}
 	return out
@@ -118,14 +128,14 @@ func (v *historyView) filter(evs []*rsstorage.Event, user string) []*rsstorage.E
 // part of the room's current state: a client must learn the state it
 // shows, even if it changed while the user could not see the room.
 func (s *Server) syncFilter(ctx context.Context, v *historyView, roomNID int64, evs []*rsstorage.Event, user string) ([]*rsstorage.Event, error) {
-	if v.open {
+	if v.open && v.erased == nil {
 		return evs, nil
 	}
 	var current map[int64]bool
 	out := evs[:0:0]
 	for _, e := range evs {
 		if v.visible(e, user) {
-			out = append(out, e)
+			out = append(out, v.maybeErase(e, user))
 			continue
 		}
 		if e.StateKey == nil {

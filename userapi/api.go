@@ -24,6 +24,9 @@ type API interface {
 	CheckPassword(ctx context.Context, user spec.UserID, password string) error
 	SetPassword(ctx context.Context, user spec.UserID, password string, logoutDevices bool, keepDevice string) error
 	Deactivate(ctx context.Context, user spec.UserID) error
+	// Erase marks the user's events to be served redacted to those who
+	// could not see them before (deactivation with erase: true).
+	Erase(ctx context.Context, user spec.UserID) error
 	Account(ctx context.Context, user spec.UserID) (*Account, error)
 
 	// Devices and access tokens

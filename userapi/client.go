@@ -147,3 +147,7 @@ func (c *Client) Filter(ctx context.Context, user spec.UserID, filterID string) 
 	err = c.rpc.Call(ctx, "Filter", []any{user, filterID}, &out)
 	return
 }
+
+func (c *Client) Erase(ctx context.Context, user spec.UserID) error {
+	return c.rpc.Call(ctx, "Erase", []any{user})
+}

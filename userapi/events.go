@@ -1,10 +1,12 @@
 package userapi
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"log/slog"
 
+	"github.com/matrix-org/gomatrixserverlib/spec"
 	"github.com/nats-io/nats.go"
 	"github.com/rohrpost/rohrpost/internal/bus"
 )
@@ -74,4 +76,24 @@ func (s *Server) Stop() {
 	for _, sub := range s.subs {
 		_ = sub.Unsubscribe()
 	}
+}
+
+// UserErased is published on bus.UserErasedSubject when an account was
+// erased, so that sync servers serve its events redacted from then on.
+type UserErased struct {
+	UserID string `json:"user_id"`
+}
+
+// Erase marks the account erased and tells the sync servers.
+func (s *Server) Erase(ctx context.Context, user spec.UserID) error {
+	if err := s.store.SetErased(ctx, user.String()); err != nil {
+		return userError(err)
+	}
+	if s.bus != nil {
+		data, _ := json.Marshal(UserErased{UserID: user.String()})
+		if err := s.bus.NC.Publish(bus.UserErasedSubject, data); err != nil {
+			slog.Error("userapi: publish erasure", "user", user.String(), "err", err)
+		}
+	}
+	return nil
 }

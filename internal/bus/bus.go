@@ -32,6 +32,9 @@ const (
 	// TokensForgottenSubject tells every user API replica which access
 	// tokens to drop from its cache (core NATS).
 	TokensForgottenSubject = "rohrpost.userapi.tokens_forgotten"
+	// UserErasedSubject carries userapi.UserErased (core NATS; sync
+	// servers also read the erased accounts at start).
+	UserErasedSubject = "rohrpost.userapi.user_erased"
 )
 
 // Options choose an embedded or external NATS.

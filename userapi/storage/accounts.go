@@ -182,3 +182,37 @@ func (s *Store) UpgradeGuest(ctx context.Context, userID, passwordHash, displayN
 	}
 	return stale, nil
 }
+
+// SetErased marks the account erased.
+func (s *Store) SetErased(ctx context.Context, userID string) error {
+	return s.db.Write(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE accounts SET erased = TRUE WHERE user_id = $1`, userID)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n == 0 {
+			return fmt.Errorf("account %s: %w", userID, ErrNotFound)
+		}
+		return nil
+	})
+}
+
+// ErasedUsers lists the erased accounts.
+func (s *Store) ErasedUsers(ctx context.Context) ([]string, error) {
+	rows, err := s.db.Read.QueryContext(ctx, `SELECT user_id FROM accounts WHERE erased`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var u string
+		if err := rows.Scan(&u); err != nil {
+			return nil, err
+		}
+		out = append(out, u)
+	}
+	return out, rows.Err()
+}
