@@ -343,3 +343,36 @@ func TestGuestsLeaveWhenGuestAccessEnds(t *testing.T) {
 		}
 	}
 }
+
+func TestSendEventSizeAndLegacyPost(t *testing.T) {
+	srv := apptest.Start(t)
+	alice := register(t, srv, "alice")
+	roomID := alice.createRoom(map[string]any{})
+	big := strings.Repeat("A", 70000)
+	tests := []struct {
+		name, method, path string
+		content            map[string]any
+		status             int
+		errcode            string
+	}{
+		{"put message", "PUT", "/send/m.room.message/t1", map[string]any{"msgtype": "m.text", "body": "hi"}, 200, ""},
+		{"post message without txn id", "POST", "/send/m.room.message", map[string]any{"msgtype": "m.text", "body": "hi"}, 200, ""},
+		{"put message too large", "PUT", "/send/m.room.message/t2", map[string]any{"msgtype": "m.text", "body": big}, 413, "M_TOO_LARGE"},
+		{"post message too large", "POST", "/send/m.room.message", map[string]any{"msgtype": "m.text", "body": big}, 413, "M_TOO_LARGE"},
+		{"state too large", "PUT", "/state/oooooooh", map[string]any{"key": big}, 413, "M_TOO_LARGE"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			status, res := alice.do(tc.method, "/rooms/"+esc(roomID)+tc.path, tc.content)
+			if status != tc.status || (tc.errcode != "" && res["errcode"] != tc.errcode) {
+				t.Fatalf("got %d %v, want %d %s", status, res, tc.status, tc.errcode)
+			}
+		})
+	}
+	// Without a transaction id every POST is a new event.
+	a := alice.must("POST", "/rooms/"+esc(roomID)+"/send/m.room.message", map[string]any{"body": "x"})["event_id"]
+	b := alice.must("POST", "/rooms/"+esc(roomID)+"/send/m.room.message", map[string]any{"body": "x"})["event_id"]
+	if a == b {
+		t.Errorf("two POSTs without a transaction id gave the same event %v", a)
+	}
+}

@@ -92,6 +92,7 @@ func (s *Server) Routes(r *mux.Router) {
 		c.Handle("/rooms/{roomId}/state/{eventType}", auth(s.putState)).Methods(http.MethodPut)
 		c.Handle("/rooms/{roomId}/state/{eventType}/{stateKey:.*}", auth(s.putState)).Methods(http.MethodPut)
 		c.Handle("/rooms/{roomId}/send/{eventType}/{txnId}", auth(s.sendEvent)).Methods(http.MethodPut)
+		c.Handle("/rooms/{roomId}/send/{eventType}", auth(s.sendEvent)).Methods(http.MethodPost) // legacy: no transaction id
 		c.Handle("/rooms/{roomId}/redact/{eventId}/{txnId}", auth(s.redactEvent)).Methods(http.MethodPut)
 		c.Handle("/rooms/{roomId}/upgrade", auth(s.upgradeRoom)).Methods(http.MethodPost)
 		c.Handle("/user_directory/search", auth(s.searchUserDirectory)).Methods(http.MethodPost)

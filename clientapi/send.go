@@ -36,7 +36,10 @@ func readContent(r *http.Request) (json.RawMessage, error) {
 	return json.RawMessage(body), nil
 }
 
-// sendEvent is PUT /rooms/{roomId}/send/{eventType}/{txnId}.
+// sendEvent is PUT /rooms/{roomId}/send/{eventType}/{txnId}, and the
+// older POST /rooms/{roomId}/send/{eventType} that predates transaction ids
+// (still called by some clients and SyTest): without a txnId the send is
+// not idempotent, every call makes a new event.
 func (s *Server) sendEvent(r *http.Request, dev *userapi.Device) (any, error) {
 	v := mux.Vars(r)
 	if err := validRoomID(v["roomId"]); err != nil {
