@@ -39,33 +39,13 @@ func NewClient(nc *nats.Conn) *Client {
 	return c
 }
 
-func (c *Client) Register(ctx context.Context, req RegisterRequest) (out *Session, err error) {
-	err = c.rpc.Call(ctx, "Register", []any{req}, &out)
-	return
-}
-
-func (c *Client) UpgradeGuest(ctx context.Context, req RegisterRequest) (out *Session, err error) {
-	err = c.rpc.Call(ctx, "UpgradeGuest", []any{req}, &out)
-	return
-}
-
 func (c *Client) UsernameAvailable(ctx context.Context, user spec.UserID) (out bool, err error) {
 	err = c.rpc.Call(ctx, "UsernameAvailable", []any{user}, &out)
 	return
 }
 
-func (c *Client) LoginPassword(ctx context.Context, req LoginRequest) (out *Session, err error) {
-	err = c.rpc.Call(ctx, "LoginPassword", []any{req}, &out)
-	return
-}
-
 func (c *Client) CreateLoginToken(ctx context.Context, user spec.UserID) (out string, err error) {
 	err = c.rpc.Call(ctx, "CreateLoginToken", []any{user}, &out)
-	return
-}
-
-func (c *Client) LoginToken(ctx context.Context, token string, deviceID string, displayName string) (out *Session, err error) {
-	err = c.rpc.Call(ctx, "LoginToken", []any{token, deviceID, displayName}, &out)
 	return
 }
 

@@ -69,6 +69,33 @@ func (c *Client) Deactivate(ctx context.Context, user spec.UserID) error {
 	return c.rpc.Call(ctx, "Deactivate", []any{user})
 }
 
+// Logging in (or registering) with an existing device id replaces that
+// device's token.
+
+func (c *Client) Register(ctx context.Context, req RegisterRequest) (out *Session, err error) {
+	defer c.tokens.clear()
+	err = c.rpc.Call(ctx, "Register", []any{req}, &out)
+	return
+}
+
+func (c *Client) UpgradeGuest(ctx context.Context, req RegisterRequest) (out *Session, err error) {
+	defer c.tokens.clear()
+	err = c.rpc.Call(ctx, "UpgradeGuest", []any{req}, &out)
+	return
+}
+
+func (c *Client) LoginPassword(ctx context.Context, req LoginRequest) (out *Session, err error) {
+	defer c.tokens.clear()
+	err = c.rpc.Call(ctx, "LoginPassword", []any{req}, &out)
+	return
+}
+
+func (c *Client) LoginToken(ctx context.Context, token, deviceID, displayName string) (out *Session, err error) {
+	defer c.tokens.clear()
+	err = c.rpc.Call(ctx, "LoginToken", []any{token, deviceID, displayName}, &out)
+	return
+}
+
 func (c *Client) UpdateDevice(ctx context.Context, user spec.UserID, deviceID string, displayName *string) error {
 	defer c.tokens.clear()
 	return c.rpc.Call(ctx, "UpdateDevice", []any{user, deviceID, displayName})
