@@ -15,10 +15,16 @@ type notifier struct {
 	// members maps a room to its joined (and invited) users; a room absent
 	// from the map is loaded on first use.
 	members map[string]map[string]struct{}
+	// peekers maps a room to the users with a /sync waiting that peeks
+	// into it (MSC2753), counted per waiting request. They are registered
+	// by the waiting requests themselves, so every sync server knows the
+	// peekers it has to wake without sharing peeks in memory.
+	peekers map[string]map[string]int
 }
 
 func newNotifier(start Token) *notifier {
-	return &notifier{current: start, waiters: map[string]map[chan struct{}]struct{}{}, members: map[string]map[string]struct{}{}}
+	return &notifier{current: start, waiters: map[string]map[chan struct{}]struct{}{}, members: map[string]map[string]struct{}{},
+		peekers: map[string]map[string]int{}}
 }
 
 // position is the newest token.
@@ -53,6 +59,37 @@ func (n *notifier) listen(user string) (chan struct{}, func()) {
 	}
 }
 
+// watchPeeks makes updates to the rooms wake user as if they were a
+// member, until the returned func is called.
+func (n *notifier) watchPeeks(user string, rooms []string) func() {
+	if len(rooms) == 0 {
+		return func() {}
+	}
+	n.mu.Lock()
+	for _, r := range rooms {
+		set := n.peekers[r]
+		if set == nil {
+			set = map[string]int{}
+			n.peekers[r] = set
+		}
+		set[user]++
+	}
+	n.mu.Unlock()
+	return func() {
+		n.mu.Lock()
+		defer n.mu.Unlock()
+		for _, r := range rooms {
+			set := n.peekers[r]
+			if set[user]--; set[user] <= 0 {
+				delete(set, user)
+			}
+			if len(set) == 0 {
+				delete(n.peekers, r)
+			}
+		}
+	}
+}
+
 // advance moves the position and wakes the given users.
 func (n *notifier) advance(to Token, users ...string) {
 	n.mu.Lock()
@@ -68,6 +105,9 @@ func (n *notifier) advanceRoom(to Token, roomID string, extra ...string) {
 	n.mu.Lock()
 	n.current = n.current.Max(to)
 	for u := range n.members[roomID] {
+		n.wakeLocked(u)
+	}
+	for u := range n.peekers[roomID] {
 		n.wakeLocked(u)
 	}
 	for _, u := range extra {

@@ -26,6 +26,8 @@ func (s *Server) Routes(r *mux.Router) {
 		c.Handle("/rooms/{roomId}/read_markers", auth(s.handleReadMarkers)).Methods(http.MethodPost)
 		c.Handle("/presence/{userId}/status", auth(s.handleGetPresence)).Methods(http.MethodGet)
 		c.Handle("/presence/{userId}/status", auth(s.handlePutPresence)).Methods(http.MethodPut)
+		c.Handle("/peek/{roomIdOrAlias}", auth(s.handlePeek)).Methods(http.MethodPost)    // MSC2753
+		c.Handle("/rooms/{roomId}/unpeek", auth(s.handleUnpeek)).Methods(http.MethodPost) // MSC2753
 	}
 	v1 := r.PathPrefix("/_matrix/client/v1").Subrouter()
 	v1.Handle("/rooms/{roomId}/relations/{eventId}", auth(s.handleRelations)).Methods(http.MethodGet)

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/rohrpost/rohrpost/internal/mxhttp"
+	"github.com/rohrpost/rohrpost/syncapi/storage"
 	"github.com/rohrpost/rohrpost/userapi"
 )
 
@@ -29,6 +30,8 @@ type syncRequest struct {
 	timeout     time.Duration
 	fullState   bool
 	filter      *Filter
+	// peeks are the device's peeks (MSC2753), read for each attempt.
+	peeks []storage.Peek
 }
 
 func (s *Server) parseSyncRequest(r *http.Request, dev *userapi.Device) (*syncRequest, error) {
@@ -145,7 +148,13 @@ func (s *Server) handleSync(r *http.Request, dev *userapi.Device) (any, error) {
 	for {
 		// Listen before looking, so an event that lands while we build the
 		// response still wakes us.
-		wake, stop := s.notifier.listen(dev.UserID.String())
+		wake, stopListening := s.notifier.listen(dev.UserID.String())
+		if req.peeks, err = s.store.PeeksOfDevice(ctx, dev.UserID.String(), dev.ID); err != nil {
+			stopListening()
+			return nil, err
+		}
+		unwatch := s.notifier.watchPeeks(dev.UserID.String(), activePeeks(req.peeks))
+		stop := func() { stopListening(); unwatch() }
 		to := s.notifier.position().Max(committed)
 		resp, err := s.buildSync(ctx, req, to)
 		if err != nil {
@@ -190,6 +199,8 @@ type syncRooms struct {
 	Invite map[string]*invitedRoom `json:"invite"`
 	Leave  map[string]*leftRoom    `json:"leave"`
 	Knock  map[string]any          `json:"knock"`
+	// Peek holds the rooms the device peeks into (MSC2753).
+	Peek map[string]*joinedRoom `json:"peek"`
 }
 
 type eventList struct {
@@ -242,14 +253,14 @@ type leftRoom struct {
 }
 
 func (r *syncResponse) empty() bool {
-	return len(r.Rooms.Join)+len(r.Rooms.Invite)+len(r.Rooms.Leave)+len(r.AccountData.Events)+len(r.ToDevice.Events)+len(r.Presence.Events) == 0
+	return len(r.Rooms.Join)+len(r.Rooms.Invite)+len(r.Rooms.Leave)+len(r.Rooms.Peek)+len(r.AccountData.Events)+len(r.ToDevice.Events)+len(r.Presence.Events) == 0
 }
 
 func newSyncResponse(next Token) *syncResponse {
 	return &syncResponse{
 		NextBatch: next.String(),
 		Rooms: syncRooms{Join: map[string]*joinedRoom{}, Invite: map[string]*invitedRoom{},
-			Leave: map[string]*leftRoom{}, Knock: map[string]any{}},
+			Leave: map[string]*leftRoom{}, Knock: map[string]any{}, Peek: map[string]*joinedRoom{}},
 		AccountData: eventList{Events: []json.RawMessage{}},
 		Presence:    eventList{Events: []json.RawMessage{}},
 		ToDevice:    eventList{Events: []json.RawMessage{}},

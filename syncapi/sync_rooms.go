@@ -26,6 +26,10 @@ func (s *Server) buildSync(ctx context.Context, req *syncRequest, to Token) (_ *
 	if !initial {
 		since = *req.since
 	}
+	// The peek position is the device's own: its newest peek.
+	for _, p := range req.peeks {
+		to.Peek = max(to.Peek, p.StreamPos)
+	}
 	next := to
 	if !initial {
 		// A token from the future (another replica, a restarted typing
@@ -103,6 +107,9 @@ func (s *Server) buildSync(ctx context.Context, req *syncRequest, to Token) (_ *
 			}
 		}
 	}
+	if err := s.addPeekedRooms(ctx, req, memberships, since, to, resp); err != nil {
+		return nil, err
+	}
 	more, err := s.presenceOfNewMembers(ctx, req, newlyJoined, joiners, resp.Presence.Events)
 	if err != nil {
 		return nil, err
@@ -149,7 +156,6 @@ func (s *Server) timelineWindow(ctx context.Context, roomNID, lower, upper int64
 }
 
 func (s *Server) joinedRoom(ctx context.Context, req *syncRequest, m rsstorage.UserMembership, since, to Token, accountData []json.RawMessage) (*joinedRoom, error) {
-	f := &req.filter.Room
 	initial := req.since == nil
 	newlyJoined := false
 	if !initial && m.StreamPos > since.PDU {
@@ -161,60 +167,9 @@ func (s *Server) joinedRoom(ctx context.Context, req *syncRequest, m rsstorage.U
 		}
 		newlyJoined = before != spec.Join
 	}
-	full := initial || newlyJoined || req.fullState
-	limit := f.Timeline.limit(defaultTimelineLimit, maxTimelineLimit)
-
-	lower := since.PDU
-	if initial || newlyJoined {
-		lower = 0
-	}
-	view, err := s.historyViewOf(ctx, m.RoomNID, req.device.UserID.String(), true)
-	if err != nil {
+	jr, err := s.roomSection(ctx, req, m.RoomNID, m.RoomID, since, to, accountData, newlyJoined, true)
+	if err != nil || jr == nil {
 		return nil, err
-	}
-	evs, limited, err := s.timelineWindow(ctx, m.RoomNID, lower, to.PDU, limit, &f.Timeline, func(b []*rsstorage.Event) ([]*rsstorage.Event, error) {
-		return s.syncFilter(ctx, view, m.RoomNID, b, req.device.UserID.String())
-	})
-	if err != nil {
-		return nil, err
-	}
-	// A room the client has just joined has history it has never seen.
-	limited = limited || newlyJoined
-	jr := &joinedRoom{
-		State:       eventList{Events: []json.RawMessage{}},
-		Timeline:    s.renderTimeline(req, m.RoomID, evs, limited, lower, to),
-		Ephemeral:   eventList{Events: []json.RawMessage{}},
-		AccountData: eventList{Events: append([]json.RawMessage{}, accountData...)},
-	}
-	var stateEvs []*rsstorage.Event
-	switch {
-	case full:
-		stateEvs, err = s.stateAtTimelineStart(ctx, m.RoomNID, evs)
-	case limited && len(evs) > 0:
-		stateEvs, err = s.stateBetween(ctx, m.RoomNID, since.PDU, evs[0].StreamPos-1)
-	}
-	if err != nil {
-		return nil, err
-	}
-	jr.State.Events = s.renderState(ctx, req, m.RoomID, stateEvs, evs, full)
-	if !initial {
-		for _, e := range evs {
-			if e.Membership == spec.Join && *e.StateKey != req.device.UserID.String() {
-				jr.joiners = append(jr.joiners, *e.StateKey)
-			}
-		}
-	}
-
-	if err := s.addEphemeral(ctx, req, m.RoomID, since, to, jr); err != nil {
-		return nil, err
-	}
-	if !full && len(jr.Timeline.Events) == 0 && len(jr.State.Events) == 0 && len(jr.Ephemeral.Events) == 0 && len(jr.AccountData.Events) == 0 {
-		return nil, nil
-	}
-	if full || len(jr.State.Events) > 0 || hasMemberEvent(evs) {
-		if sum, err := s.rooms.RoomSummary(ctx, m.RoomID, req.device.UserID); err == nil {
-			jr.Summary = &roomSummary{Heroes: sum.Heroes, Joined: &sum.Joined, Invited: &sum.Invited}
-		}
 	}
 	readPos, err := s.store.ReadPosition(ctx, m.RoomID, req.device.UserID.String())
 	if err != nil {
@@ -225,6 +180,72 @@ func (s *Server) joinedRoom(ctx context.Context, req *syncRequest, m rsstorage.U
 		return nil, err
 	}
 	jr.Unread = &unreadCounts{Notifications: n}
+	return jr, nil
+}
+
+// roomSection is the timeline, state, ephemeral events and summary of a
+// room the user sees whole: one they are joined to, or one they peek into
+// (joined false). fresh says the client has not had the room since the
+// last sync, so it gets its state from the start. It is nil when an
+// incremental sync has nothing new for the room.
+func (s *Server) roomSection(ctx context.Context, req *syncRequest, roomNID int64, roomID string, since, to Token, accountData []json.RawMessage, fresh, joined bool) (*joinedRoom, error) {
+	f := &req.filter.Room
+	initial := req.since == nil
+	full := initial || fresh || req.fullState
+	limit := f.Timeline.limit(defaultTimelineLimit, maxTimelineLimit)
+
+	lower := since.PDU
+	if initial || fresh {
+		lower = 0
+	}
+	view, err := s.historyViewOf(ctx, roomNID, req.device.UserID.String(), joined)
+	if err != nil {
+		return nil, err
+	}
+	evs, limited, err := s.timelineWindow(ctx, roomNID, lower, to.PDU, limit, &f.Timeline, func(b []*rsstorage.Event) ([]*rsstorage.Event, error) {
+		return s.syncFilter(ctx, view, roomNID, b, req.device.UserID.String())
+	})
+	if err != nil {
+		return nil, err
+	}
+	// A room the client has just joined has history it has never seen.
+	limited = limited || fresh
+	jr := &joinedRoom{
+		State:       eventList{Events: []json.RawMessage{}},
+		Timeline:    s.renderTimeline(req, roomID, evs, limited, lower, to),
+		Ephemeral:   eventList{Events: []json.RawMessage{}},
+		AccountData: eventList{Events: append([]json.RawMessage{}, accountData...)},
+	}
+	var stateEvs []*rsstorage.Event
+	switch {
+	case full:
+		stateEvs, err = s.stateAtTimelineStart(ctx, roomNID, evs)
+	case limited && len(evs) > 0:
+		stateEvs, err = s.stateBetween(ctx, roomNID, since.PDU, evs[0].StreamPos-1)
+	}
+	if err != nil {
+		return nil, err
+	}
+	jr.State.Events = s.renderState(ctx, req, roomID, stateEvs, evs, full)
+	if !initial && joined {
+		for _, e := range evs {
+			if e.Membership == spec.Join && *e.StateKey != req.device.UserID.String() {
+				jr.joiners = append(jr.joiners, *e.StateKey)
+			}
+		}
+	}
+
+	if err := s.addEphemeral(ctx, req, roomID, since, to, jr); err != nil {
+		return nil, err
+	}
+	if !full && len(jr.Timeline.Events) == 0 && len(jr.State.Events) == 0 && len(jr.Ephemeral.Events) == 0 && len(jr.AccountData.Events) == 0 {
+		return nil, nil
+	}
+	if full || len(jr.State.Events) > 0 || hasMemberEvent(evs) {
+		if sum, err := s.rooms.RoomSummary(ctx, roomID, req.device.UserID); err == nil {
+			jr.Summary = &roomSummary{Heroes: sum.Heroes, Joined: &sum.Joined, Invited: &sum.Invited}
+		}
+	}
 	return jr, nil
 }
 

@@ -7,17 +7,20 @@ import (
 )
 
 // Token is a position in every stream a client syncs. It is written
-// "s<pdu>_<typing>_<receipt>_<accountdata>_<presence>"; tokens from older versions
-// with fewer parts read the missing ones as 0.
+// "s<pdu>_<typing>_<receipt>_<accountdata>_<presence>_<peek>"; tokens from
+// older versions with fewer parts read the missing ones as 0.
 type Token struct {
 	PDU         int64
 	Typing      int64
 	Receipt     int64
 	AccountData int64
 	Presence    int64
+	// Peek is the newest position of the device's own peeks (MSC2753); a
+	// peek with a later position is new to the device.
+	Peek int64
 }
 
-const tokenParts = 5
+const tokenParts = 6
 
 // ErrBadToken is returned for anything that is not a token of ours.
 var ErrBadToken = errors.New("malformed stream token")
@@ -36,7 +39,7 @@ func (t Token) String() string {
 }
 
 func (t Token) parts() [tokenParts]int64 {
-	return [tokenParts]int64{t.PDU, t.Typing, t.Receipt, t.AccountData, t.Presence}
+	return [tokenParts]int64{t.PDU, t.Typing, t.Receipt, t.AccountData, t.Presence, t.Peek}
 }
 
 // ParseToken reads a token; it rejects everything it did not write.
@@ -57,7 +60,7 @@ func ParseToken(s string) (Token, error) {
 		}
 		v[i] = n
 	}
-	return Token{PDU: v[0], Typing: v[1], Receipt: v[2], AccountData: v[3], Presence: v[4]}, nil
+	return Token{PDU: v[0], Typing: v[1], Receipt: v[2], AccountData: v[3], Presence: v[4], Peek: v[5]}, nil
 }
 
 // After tells whether any stream of t is ahead of o.
@@ -74,5 +77,5 @@ func (t Token) After(o Token) bool {
 // Max is the per-stream maximum.
 func (t Token) Max(o Token) Token {
 	return Token{PDU: max(t.PDU, o.PDU), Typing: max(t.Typing, o.Typing), Receipt: max(t.Receipt, o.Receipt),
-		AccountData: max(t.AccountData, o.AccountData), Presence: max(t.Presence, o.Presence)}
+		AccountData: max(t.AccountData, o.AccountData), Presence: max(t.Presence, o.Presence), Peek: max(t.Peek, o.Peek)}
 }
