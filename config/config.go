@@ -83,6 +83,9 @@ type Database struct {
 type NATS struct {
 	Addresses []string `yaml:"addresses"`
 	StoreDir  string   `yaml:"store_dir"`
+	// Replicas is how many servers of a NATS cluster keep each stream and
+	// key-value bucket (1 to 5; 3 for a three-server cluster).
+	Replicas int `yaml:"replicas"`
 }
 
 type RateLimiting struct {
@@ -291,6 +294,12 @@ func (c *Config) Validate() error {
 				bad(key, "%q is not an http(s) URL", raw)
 			}
 		}
+	}
+	if c.NATS.Replicas < 0 || c.NATS.Replicas > 5 {
+		bad("nats.replicas", "%d is not between 1 and 5", c.NATS.Replicas)
+	}
+	if c.NATS.Replicas > 1 && len(c.NATS.Addresses) == 0 {
+		bad("nats.replicas", "needs an external NATS cluster (nats.addresses)")
 	}
 	for i, p := range c.TrustedProxies {
 		if _, err := netip.ParsePrefix(p); err != nil {

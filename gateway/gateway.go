@@ -123,12 +123,20 @@ func newPool(name string, urls []string, sticky bool) (*pool, error) {
 		p.upstreams = append(p.upstreams, &upstream{url: u})
 	}
 	transport := &http.Transport{
+		// A machine that is switched off does not refuse connections; it
+		// must not hold a request for the system's connect timeout.
+		DialContext:         (&net.Dialer{Timeout: 3 * time.Second}).DialContext,
 		MaxIdleConnsPerHost: 256,
 		IdleConnTimeout:     90 * time.Second,
 	}
 	p.proxy = &httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			pr.Out.URL.Scheme = "http"
+			// Keep what a proxy in front of the gateway said about the
+			// client; components believe it only from trusted_proxies.
+			if xff := pr.In.Header.Values("X-Forwarded-For"); len(xff) > 0 {
+				pr.Out.Header["X-Forwarded-For"] = xff
+			}
 			pr.SetXForwarded()
 			pr.Out.Host = pr.In.Host
 		},

@@ -54,6 +54,13 @@ func (s *Server) Start(ctx context.Context) error {
 	if err := s.loadErased(ctx); err != nil {
 		return fmt.Errorf("syncapi erased users: %w", err)
 	}
+	// Erasures broadcast while the connection was down are lost: read
+	// them again.
+	s.bus.OnReconnect(func() {
+		if err := s.loadErased(context.Background()); err != nil {
+			slog.Error("syncapi: reload erased users", "err", err)
+		}
+	})
 	for subject, h := range map[string]nats.MsgHandler{
 		bus.SyncWakeSubject:    func(m *nats.Msg) { s.onWake(m.Data) },
 		bus.AccountDataSubject: func(m *nats.Msg) { s.onAccountData(m.Data) },

@@ -6,6 +6,7 @@ import (
 
 	"github.com/matrix-org/gomatrixserverlib/spec"
 	"github.com/nats-io/nats.go"
+	"github.com/rohrpost/rohrpost/internal/bus"
 	"github.com/rohrpost/rohrpost/internal/rpc"
 )
 
@@ -32,10 +33,12 @@ type Client struct {
 
 var _ API = (*Client)(nil)
 
-// NewClient calls the user API over nc.
-func NewClient(nc *nats.Conn) *Client {
-	c := &Client{rpc: rpc.NewClient(nc, Service, Sentinels), seen: seenDevices{last: map[int64]seen{}}}
-	c.followForgottenTokens(nc)
+// NewClient calls the user API over the bus.
+func NewClient(b *bus.Conn) *Client {
+	c := &Client{rpc: rpc.NewClient(b.NC, Service, Sentinels), seen: seenDevices{last: map[int64]seen{}}}
+	c.followForgottenTokens(b.NC)
+	// Revocations broadcast while the connection was down are lost.
+	b.OnReconnect(c.tokens.clear)
 	return c
 }
 

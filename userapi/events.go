@@ -56,6 +56,8 @@ func (s *Server) followForgottenTokens() error {
 	if s.bus == nil {
 		return nil
 	}
+	// Revocations broadcast while the connection was down are lost.
+	s.bus.OnReconnect(s.tokens.clear)
 	sub, err := s.bus.NC.Subscribe(bus.TokensForgottenSubject, func(m *nats.Msg) {
 		var f tokensForgotten
 		if err := json.Unmarshal(m.Data, &f); err != nil {

@@ -51,7 +51,7 @@ func newTestServer(t testing.TB) API {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = srv.Stop() })
-	return NewClient(b.NC)
+	return NewClient(b)
 }
 
 func uid(t testing.TB, s string) spec.UserID {

@@ -137,12 +137,12 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *App, err err
 	if err != nil {
 		return nil, fmt.Errorf("database: %w", err)
 	}
-	a.Bus, err = bus.Connect(ctx, bus.Options{Addresses: cfg.NATS.Addresses, StoreDir: cfg.NATS.StoreDir})
+	a.Bus, err = bus.Connect(ctx, bus.Options{Addresses: cfg.NATS.Addresses, StoreDir: cfg.NATS.StoreDir, Replicas: cfg.NATS.Replicas})
 	if err != nil {
 		return nil, fmt.Errorf("bus: %w", err)
 	}
 
-	a.Users = userapi.NewClient(a.Bus.NC)
+	a.Users = userapi.NewClient(a.Bus)
 	if a.Components[UserAPI] {
 		if a.LocalUsers, err = userapi.New(cfg, a.DB, a.Bus); err != nil {
 			return nil, fmt.Errorf("userapi: %w", err)

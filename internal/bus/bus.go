@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -43,6 +44,8 @@ type Options struct {
 	Addresses []string
 	// StoreDir is where the embedded server keeps JetStream data.
 	StoreDir string
+	// Replicas of each stream and bucket in a cluster; 0 means 1.
+	Replicas int
 }
 
 // Conn is a connection to the bus and, when embedded, the server itself.
@@ -50,12 +53,34 @@ type Conn struct {
 	NC       *nats.Conn
 	JS       jetstream.JetStream
 	embedded *server.Server
+	replicas int
+
+	mu          sync.Mutex
+	onReconnect []func()
+}
+
+// OnReconnect registers f to run after the connection to an external
+// NATS came back: whatever was broadcast meanwhile is lost, so caches
+// kept up to date by broadcasts must be dropped.
+func (c *Conn) OnReconnect(f func()) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.onReconnect = append(c.onReconnect, f)
+}
+
+func (c *Conn) reconnected(*nats.Conn) {
+	c.mu.Lock()
+	fs := append([]func(){}, c.onReconnect...)
+	c.mu.Unlock()
+	for _, f := range fs {
+		f()
+	}
 }
 
 // Connect starts an embedded server or dials the external cluster, then
 // makes sure the streams exist.
 func Connect(ctx context.Context, opts Options) (*Conn, error) {
-	c := &Conn{}
+	c := &Conn{replicas: max(opts.Replicas, 1)}
 	var err error
 	if len(opts.Addresses) == 0 {
 		ns, err := server.NewServer(&server.Options{
@@ -82,7 +107,7 @@ func Connect(ctx context.Context, opts Options) (*Conn, error) {
 		}
 	} else {
 		c.NC, err = nats.Connect(strings.Join(opts.Addresses, ","), nats.Name("rohrpost"),
-			nats.MaxReconnects(-1), nats.ReconnectWait(500*time.Millisecond))
+			nats.MaxReconnects(-1), nats.ReconnectWait(500*time.Millisecond), nats.ReconnectHandler(c.reconnected))
 		if err != nil {
 			return nil, fmt.Errorf("connect to nats %v: %w", opts.Addresses, err)
 		}
@@ -102,6 +127,7 @@ func Connect(ctx context.Context, opts Options) (*Conn, error) {
 func (c *Conn) ensureStreams(ctx context.Context) error {
 	_, err := c.JS.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
 		Name:      RoomEventsStream,
+		Replicas:  c.replicas,
 		Subjects:  []string{RoomEventsSubject},
 		Storage:   jetstream.FileStorage,
 		Retention: jetstream.LimitsPolicy,
@@ -112,6 +138,7 @@ func (c *Conn) ensureStreams(ctx context.Context) error {
 	}
 	_, err = c.JS.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
 		Name:       TypingStream,
+		Replicas:   c.replicas,
 		Subjects:   []string{TypingSubject},
 		Storage:    jetstream.FileStorage,
 		Retention:  jetstream.LimitsPolicy,
@@ -139,5 +166,6 @@ func (c *Conn) Close() {
 // KeyValue opens (creating or updating) a key-value bucket: small shared
 // state such as authentication sessions that every replica must see.
 func (c *Conn) KeyValue(ctx context.Context, cfg jetstream.KeyValueConfig) (jetstream.KeyValue, error) {
+	cfg.Replicas = c.replicas
 	return c.JS.CreateOrUpdateKeyValue(ctx, cfg)
 }
