@@ -113,6 +113,12 @@ func (s *Server) runBatch(tasks []*task) {
 		}
 		s.roomsMu.Unlock()
 		s.publish(b.outputs)
+		for _, e := range b.write.Events {
+			if e.SelfDestructTS != 0 {
+				s.wakeSelfDestruct()
+				break
+			}
+		}
 	}
 	s.finish(tasks)
 }

@@ -40,6 +40,9 @@ type Server struct {
 	tasks chan *task
 	quit  chan struct{}
 	done  chan struct{}
+	// selfDestructWake nudges the loop that prunes self-destructing
+	// events (self_destruct.go).
+	selfDestructWake chan struct{}
 
 	// counters are owned by the input loop.
 	counters storage.Counters
@@ -86,6 +89,7 @@ func New(cfg *config.Config, deps Deps) (_ *Server, err error) {
 		cfg: cfg, store: store, bus: deps.Bus, keys: keys,
 		rooms: map[string]*room{}, tasks: make(chan *task, 1024),
 		quit: make(chan struct{}), done: make(chan struct{}), counters: counters, unlock: unlock,
+		selfDestructWake: make(chan struct{}, 1),
 	}, nil
 }
 
@@ -99,6 +103,7 @@ func (s *Server) Start(ctx context.Context) error {
 		return fmt.Errorf("roomserver replay: %w", err)
 	}
 	go s.inputLoop()
+	go s.selfDestructLoop()
 	return nil
 }
 

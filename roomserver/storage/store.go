@@ -65,6 +65,9 @@ type Event struct {
 	TxnSession     int64
 	TxnID          string
 	HasURL         bool
+	// SelfDestructTS is when the event is to be pruned (MSC2228), in
+	// milliseconds since the epoch; 0 for never. Only written on insert.
+	SelfDestructTS int64
 	PDU            []byte
 	Client         []byte
 }
