@@ -295,9 +295,23 @@ func isCreateEvent(e *rsstorage.Event) bool {
 
 func (s *Server) renderEvent(req *syncRequest, e *rsstorage.Event) json.RawMessage {
 	if req.filter.EventFormat == "federation" {
-		return e.PDU
+		return federationEvent(e)
 	}
 	return s.clientEvent(req.device.SessionID, e)
+}
+
+// federationEvent is the event as servers exchange it, with its event id:
+// from room version 3 on a PDU does not carry its id (servers compute it
+// from the hash), but a client has no business hashing events to learn
+// which one it holds.
+func federationEvent(e *rsstorage.Event) json.RawMessage {
+	if gjson.GetBytes(e.PDU, "event_id").Exists() {
+		return e.PDU
+	}
+	if out, err := sjson.SetBytes(e.PDU, "event_id", e.ID); err == nil {
+		return out
+	}
+	return e.PDU
 }
 
 // clientEvent returns the stored client JSON, with unsigned.transaction_id

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 
@@ -271,5 +272,37 @@ func TestPrevBatchPagesBack(t *testing.T) {
 				t.Fatalf("before the create event: %d events, end %q", len(rest.Chunk), rest.End)
 			}
 		})
+	}
+}
+
+func TestSyncFederationEventFormat(t *testing.T) {
+	srv := apptest.Start(t)
+	ctx := context.Background()
+	alice := srv.Register(t, "alice")
+	room, err := alice.CreateRoom(ctx, &mautrix.ReqCreateRoom{Preset: "private_chat"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sent, err := alice.SendText(ctx, room.RoomID, "hello")
+	if err != nil {
+		t.Fatal(err)
+	}
+	status, body := rawSync(t, alice, "timeout=0&filter="+url.QueryEscape(`{"event_format":"federation","room":{"timeline":{"limit":1}}}`))
+	if status != http.StatusOK {
+		t.Fatalf("sync: %d %v", status, body)
+	}
+	joined := body["rooms"].(map[string]any)["join"].(map[string]any)[room.RoomID.String()].(map[string]any)
+	evs := joined["timeline"].(map[string]any)["events"].([]any)
+	if len(evs) != 1 {
+		t.Fatalf("timeline = %v", evs)
+	}
+	ev := evs[0].(map[string]any)
+	for _, k := range []string{"event_id", "content", "room_id", "sender", "origin_server_ts", "type", "prev_events", "auth_events", "depth", "hashes", "signatures"} {
+		if _, ok := ev[k]; !ok {
+			t.Errorf("federation format event has no %q: %v", k, ev)
+		}
+	}
+	if ev["event_id"] != sent.EventID.String() {
+		t.Errorf("event_id = %v, want %s", ev["event_id"], sent.EventID)
 	}
 }
