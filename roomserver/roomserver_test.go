@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"reflect"
 	"sync"
 	"testing"
 
@@ -279,6 +280,76 @@ func TestUpgradeRoom(t *testing.T) {
 			}
 		})
 	}
+}
+
+// A moderator allowed to send tombstones upgrades the room: the new room
+// ends with the old room's power levels (the moderator raised only while
+// sending the initial state), and the old room's power levels, which the
+// moderator may not change, stay as they were.
+func TestUpgradeRoomByModerator(t *testing.T) {
+	s := newTestServer(t)
+	ctx := context.Background()
+	alice, bob := user(t, "@alice:test.local"), user(t, "@bob:test.local")
+	res, err := apiOf(t, s).CreateRoom(ctx, CreateRoomRequest{Creator: alice, RoomVersion: "10", Preset: "public_chat", Name: "mods"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bobKey, empty := bob.String(), ""
+	if _, err := apiOf(t, s).SendEvent(ctx, SendEventRequest{RoomID: res.RoomID, Sender: bob, Type: spec.MRoomMember, StateKey: &bobKey, Content: json.RawMessage(`{"membership":"join"}`)}); err != nil {
+		t.Fatal(err)
+	}
+	pl, err := apiOf(t, s).StateEvent(ctx, res.RoomID, spec.MRoomPowerLevels, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var levels map[string]any
+	if err := json.Unmarshal(pl.Content, &levels); err != nil {
+		t.Fatal(err)
+	}
+	levels["users"].(map[string]any)[bob.String()] = 50
+	levels["events"].(map[string]any)["m.room.tombstone"] = 50
+	content, _ := json.Marshal(levels)
+	if _, err := apiOf(t, s).SendEvent(ctx, SendEventRequest{RoomID: res.RoomID, Sender: alice, Type: spec.MRoomPowerLevels, StateKey: &empty, Content: content}); err != nil {
+		t.Fatal(err)
+	}
+	oldPL, err := apiOf(t, s).StateEvent(ctx, res.RoomID, spec.MRoomPowerLevels, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	newID, err := apiOf(t, s).UpgradeRoom(ctx, res.RoomID, bob, "11")
+	if err != nil {
+		t.Fatalf("upgrade by a moderator: %v", err)
+	}
+	newPL, err := apiOf(t, s).StateEvent(ctx, newID, spec.MRoomPowerLevels, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !jsonEqual(t, newPL.Content, oldPL.Content) {
+		t.Errorf("new room power levels %s, want the old room's %s", newPL.Content, oldPL.Content)
+	}
+	if name, err := apiOf(t, s).StateEvent(ctx, newID, spec.MRoomName, ""); err != nil || string(name.Content) != `{"name":"mods"}` {
+		t.Errorf("name not copied: %v %v", name, err)
+	}
+	afterPL, err := apiOf(t, s).StateEvent(ctx, res.RoomID, spec.MRoomPowerLevels, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !jsonEqual(t, afterPL.Content, oldPL.Content) {
+		t.Errorf("old room power levels changed to %s", afterPL.Content)
+	}
+}
+
+func jsonEqual(t *testing.T, a, b json.RawMessage) bool {
+	t.Helper()
+	var x, y any
+	if err := json.Unmarshal(a, &x); err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &y); err != nil {
+		t.Fatal(err)
+	}
+	return reflect.DeepEqual(x, y)
 }
 
 // A second roomserver on the same database refuses to start while the

@@ -43,8 +43,16 @@ func (s *Server) UpgradeRoom(ctx context.Context, roomID string, user spec.UserI
 			creation["m.federate"] = f.Value()
 		}
 	}
+	// restorePL, when set, is the old room's power levels, sent to the new
+	// room once the upgrader, raised for the room's creation, is done.
+	var restorePL json.RawMessage
 	if pl := old.get(spec.MRoomPowerLevels, ""); pl != nil {
 		req.PowerLevelContentOverride = json.RawMessage(pl.pdu.Content())
+		if !verImpl.PrivilegedCreators() {
+			if raised, ok := raiseUpgrader(pl.pdu, user.String()); ok {
+				req.PowerLevelContentOverride, restorePL = raised, json.RawMessage(pl.pdu.Content())
+			}
+		}
 	}
 	for _, t := range upgradeCopiedState {
 		if ev := old.get(t, ""); ev != nil {
@@ -85,14 +93,24 @@ func (s *Server) UpgradeRoom(ctx context.Context, roomID string, user spec.UserI
 			return "", err
 		}
 	}
-	if err := s.restrictOldRoom(ctx, roomID, user); err != nil {
-		return "", err
+	// The spec restricts the old room only "if possible": a moderator
+	// allowed to upgrade may not be allowed to change power levels.
+	if canSendState(old, user.String(), spec.MRoomPowerLevels) {
+		if err := s.restrictOldRoom(ctx, roomID, user); err != nil {
+			return "", err
+		}
 	}
 	if err := s.moveAliases(ctx, roomID, replacement, user); err != nil {
 		return "", err
 	}
 	if err := s.copyBans(ctx, old, replacement, user); err != nil {
 		return "", err
+	}
+	if restorePL != nil {
+		empty := ""
+		if _, err := s.SendEvent(ctx, SendEventRequest{RoomID: replacement, Sender: user, Type: spec.MRoomPowerLevels, StateKey: &empty, Content: restorePL}); err != nil {
+			return "", fmt.Errorf("power levels in new room: %w", err)
+		}
 	}
 	if old.visibility == "public" {
 		if err := s.SetVisibility(ctx, replacement, "public"); err != nil {
@@ -190,4 +208,38 @@ func (s *Server) copyBans(ctx context.Context, old *room, newID string, user spe
 		}
 	}
 	return nil
+}
+
+// raiseUpgrader returns the old room's power levels with the upgrader
+// raised to the highest level any state event or ban needs, when they are
+// below it: the upgrader sends the new room's initial state, its copied
+// bans and its canonical alias, whatever their level in the old room.
+// ok is false when the upgrader needs no raise.
+func raiseUpgrader(plEvent gomatrixserverlib.PDU, upgrader string) (json.RawMessage, bool) {
+	pl, err := plEvent.PowerLevels()
+	if err != nil {
+		return nil, false
+	}
+	needed := max(pl.StateDefault, pl.Ban)
+	for _, level := range pl.Events {
+		needed = max(needed, level)
+	}
+	if pl.UserLevel(spec.SenderID(upgrader)) >= needed {
+		return nil, false
+	}
+	var content map[string]json.RawMessage
+	if json.Unmarshal(plEvent.Content(), &content) != nil {
+		return nil, false
+	}
+	users := map[string]json.RawMessage{}
+	if raw, ok := content["users"]; ok && json.Unmarshal(raw, &users) != nil {
+		return nil, false
+	}
+	users[upgrader], _ = json.Marshal(needed)
+	content["users"], _ = json.Marshal(users)
+	raised, err := json.Marshal(content)
+	if err != nil {
+		return nil, false
+	}
+	return raised, true
 }
