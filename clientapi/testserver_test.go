@@ -12,7 +12,6 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/gorilla/mux"
 	"github.com/matrix-org/gomatrixserverlib/spec"
 	"golang.org/x/crypto/bcrypt"
 
@@ -85,8 +84,7 @@ func newTestServer(t *testing.T, configure ...func(*config.Config)) *testServer 
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := mux.NewRouter()
-	r.NotFoundHandler = mxhttp.Handler(func(*http.Request) (any, error) { return nil, mxhttp.Unrecognized(http.StatusNotFound) })
+	r := mxhttp.NewRouter()
 	cs.Routes(r)
 	ts.handler = r
 	return ts

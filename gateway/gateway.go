@@ -45,8 +45,7 @@ func New(cfg config.Gateway) (*Gateway, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := mux.NewRouter()
-	mxhttp.UnknownEndpoints(r)
+	r := mxhttp.NewRouter()
 	// Routes are registered in the order the monolith registers them, so
 	// the first match is the same.
 	if err := copyRoutes(r, sync, func(t *mux.Router) { (&syncapi.Server{}).Routes(t) }); err != nil {

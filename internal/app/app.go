@@ -8,7 +8,6 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/gorilla/mux"
 	"github.com/rohrpost/rohrpost/clientapi"
 	"github.com/rohrpost/rohrpost/config"
 	"github.com/rohrpost/rohrpost/federationapi"
@@ -219,14 +218,13 @@ func (a *App) Handler(resources ...string) http.Handler {
 		want[r] = true
 	}
 	all := len(resources) == 0
-	r := mux.NewRouter()
+	r := mxhttp.NewRouter()
 	r.Handle("/health", a.health()).Methods(http.MethodGet)
 	if a.Gateway != nil {
 		r.PathPrefix("/").Handler(a.Gateway)
 		return withCORS(r)
 	}
 	trusted := a.Config.TrustedProxyPrefixes()
-	mxhttp.UnknownEndpoints(r)
 	if all || want["client"] {
 		// The sync API's routes are the more specific ones; they go first.
 		if a.Sync != nil {
