@@ -2,7 +2,9 @@ package roomserver
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
+	"fmt"
 	"path/filepath"
 	"testing"
 	"time"
@@ -15,78 +17,135 @@ import (
 	"github.com/rohrpost/rohrpost/internal/testdb"
 )
 
-// Events committed but never published (here: the bus lost its store) are
-// published on the next start, in order and each once.
+// After a crash the bus may lack events the database holds: committed but
+// never published, or published after the last time the roomserver
+// recorded how far it got. Whatever the recorded position and the bus
+// together do not vouch for is published on the next start, in order,
+// each once; what aged out of the stream is not published again.
 func TestUnpublishedEventsAreReplayedOnStart(t *testing.T) {
-	ctx := context.Background()
-	dir := t.TempDir()
-	db, err := sqlutil.Open(testdb.Options(t))
-	if err != nil {
-		t.Fatal(err)
+	tests := []struct {
+		name string
+		// recordedBehind lowers the recorded position by this many events;
+		// -1 clears it.
+		recordedBehind int64
+		// busLost starts on an empty bus store; agedOut purges the stream.
+		busLost, agedOut bool
+		// wantFrom is the first position on the bus after the restart;
+		// 0 means nothing was published again.
+		wantFrom func(committed int64) int64
+	}{
+		{"bus lost, nothing recorded", -1, true, false, func(int64) int64 { return 1 }},
+		{"stream aged out, record lags two events", 2, false, true, func(c int64) int64 { return c - 1 }},
+		{"stream aged out, record current", 0, false, true, func(int64) int64 { return 0 }},
+		{"stream intact, record lags", 3, false, false, func(int64) int64 { return 1 }},
 	}
-	defer db.Close()
-	key, err := serverkey.LoadOrCreate(filepath.Join(dir, "key"), "test.local")
-	if err != nil {
-		t.Fatal(err)
-	}
-	start := func(storeDir string) (*Server, *bus.Conn) {
-		conn, err := bus.Connect(ctx, bus.Options{StoreDir: filepath.Join(dir, storeDir)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		s, err := New(config.Default(), Deps{DB: db, Bus: conn, Keys: []serverkey.Key{key}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := s.Start(ctx); err != nil {
-			t.Fatal(err)
-		}
-		return s, conn
-	}
-	first, firstBus := start("nats-a")
-	alice := user(t, "@alice:test.local")
-	room, err := first.CreateRoom(ctx, CreateRoomRequest{Creator: alice})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i := 0; i < 3; i++ {
-		if _, err := first.SendEvent(ctx, SendEventRequest{RoomID: room.RoomID, Sender: alice, Type: "m.room.message", Content: json.RawMessage(`{}`)}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	committed := first.counters.StreamPos
-	first.Stop()
-	firstBus.Close()
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := context.Background()
+			dir := t.TempDir()
+			db, err := sqlutil.Open(testdb.Options(t))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer db.Close()
+			key, err := serverkey.LoadOrCreate(filepath.Join(dir, "key"), "test.local")
+			if err != nil {
+				t.Fatal(err)
+			}
+			start := func(storeDir string) (*Server, *bus.Conn) {
+				conn, err := bus.Connect(ctx, bus.Options{StoreDir: filepath.Join(dir, storeDir)})
+				if err != nil {
+					t.Fatal(err)
+				}
+				s, err := New(config.Default(), Deps{DB: db, Bus: conn, Keys: []serverkey.Key{key}})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := s.Start(ctx); err != nil {
+					t.Fatal(err)
+				}
+				return s, conn
+			}
+			first, firstBus := start("nats-a")
+			alice := user(t, "@alice:test.local")
+			room, err := first.CreateRoom(ctx, CreateRoomRequest{Creator: alice})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i := 0; i < 3; i++ {
+				if _, err := first.SendEvent(ctx, SendEventRequest{RoomID: room.RoomID, Sender: alice, Type: "m.room.message", Content: json.RawMessage(`{}`)}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			committed := first.counters.StreamPos
+			first.Stop()
+			if got, err := first.store.PublishedPosition(ctx); err != nil || got != committed {
+				t.Fatalf("recorded position after stop is %d (%v), want %d", got, err, committed)
+			}
+			if tc.agedOut {
+				stream, err := firstBus.JS.Stream(ctx, bus.RoomEventsStream)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := stream.Purge(ctx); err != nil {
+					t.Fatal(err)
+				}
+			}
+			firstBus.Close()
+			recorded := committed - tc.recordedBehind
+			if tc.recordedBehind < 0 {
+				recorded = 0
+			}
+			if err := db.Write(ctx, func(tx *sql.Tx) error {
+				_, err := tx.ExecContext(ctx, `UPDATE published_position SET stream_pos = $1`, recorded)
+				return err
+			}); err != nil {
+				t.Fatal(err)
+			}
 
-	second, secondBus := start("nats-b")
-	defer func() { second.Stop(); secondBus.Close() }()
-	stream, err := secondBus.JS.Stream(ctx, bus.RoomEventsStream)
-	if err != nil {
-		t.Fatal(err)
-	}
-	info, err := stream.Info(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if info.State.Msgs != uint64(committed) {
-		t.Fatalf("bus holds %d events after replay, want %d", info.State.Msgs, committed)
-	}
-	for seq := uint64(1); seq <= info.State.Msgs; seq++ {
-		msg, err := stream.GetMsg(ctx, seq)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var ev OutputEvent
-		if err := json.Unmarshal(msg.Data, &ev); err != nil || ev.StreamPos != int64(seq) {
-			t.Fatalf("message %d has position %d (%v), want in order", seq, ev.StreamPos, err)
-		}
-	}
-	// A second start replays nothing more.
-	if err := second.replayUnpublished(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if info, _ := stream.Info(ctx); info.State.Msgs != uint64(committed) {
-		t.Fatalf("replay published duplicates: %d messages", info.State.Msgs)
+			storeDir := "nats-a"
+			if tc.busLost {
+				storeDir = "nats-b"
+			}
+			second, secondBus := start(storeDir)
+			defer func() { second.Stop(); secondBus.Close() }()
+			stream, err := secondBus.JS.Stream(ctx, bus.RoomEventsStream)
+			if err != nil {
+				t.Fatal(err)
+			}
+			info, err := stream.Info(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var positions []int64
+			for seq := info.State.FirstSeq; seq <= info.State.LastSeq && info.State.Msgs > 0; seq++ {
+				msg, err := stream.GetMsg(ctx, seq)
+				if err != nil {
+					t.Fatal(err)
+				}
+				var ev OutputEvent
+				if err := json.Unmarshal(msg.Data, &ev); err != nil {
+					t.Fatal(err)
+				}
+				positions = append(positions, ev.StreamPos)
+			}
+			var want []int64
+			if from := tc.wantFrom(committed); from > 0 {
+				for p := from; p <= committed; p++ {
+					want = append(want, p)
+				}
+			}
+			if fmt.Sprint(positions) != fmt.Sprint(want) {
+				t.Fatalf("bus holds positions %v after the restart, want %v", positions, want)
+			}
+			// A second replay publishes nothing more.
+			if err := second.replayUnpublished(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if again, _ := stream.Info(ctx); again.State.Msgs != info.State.Msgs {
+				t.Fatalf("replay published duplicates: %d messages, had %d", again.State.Msgs, info.State.Msgs)
+			}
+		})
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -46,6 +47,12 @@ type Server struct {
 
 	// counters are owned by the input loop.
 	counters storage.Counters
+	// published is the stream position up to which the bus has taken
+	// every event; recordPublished keeps it in the database.
+	published atomic.Int64
+	// recordedPublished is what the database holds.
+	recordMu          sync.Mutex
+	recordedPublished int64
 	// unlock releases the database lock that makes this the only
 	// roomserver.
 	unlock func()
@@ -104,6 +111,7 @@ func (s *Server) Start(ctx context.Context) error {
 	}
 	go s.inputLoop()
 	go s.selfDestructLoop()
+	go s.recordPublishedLoop()
 	return nil
 }
 
@@ -111,6 +119,7 @@ func (s *Server) Start(ctx context.Context) error {
 func (s *Server) Stop() {
 	close(s.quit)
 	<-s.done
+	s.recordPublished()
 	s.unlock()
 }
 
@@ -124,6 +133,14 @@ func (s *Server) publish(outputs []OutputEvent) {
 	if s.bus == nil || len(outputs) == 0 {
 		return
 	}
+	defer func() {
+		select {
+		case <-s.quit:
+			// Given up on: the replay at the next start publishes the rest.
+		default:
+			s.notePublished(outputs)
+		}
+	}()
 	pending := outputs
 	for attempt := 0; len(pending) > 0; attempt++ {
 		if attempt > 0 {

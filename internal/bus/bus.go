@@ -124,6 +124,11 @@ func Connect(ctx context.Context, opts Options) (*Conn, error) {
 	return c, nil
 }
 
+// RoomEventsMaxAge is how long the output stream keeps an event: long
+// enough for a consumer to come back after downtime, short enough that
+// the bus does not hold a second copy of the room history.
+const RoomEventsMaxAge = 7 * 24 * time.Hour
+
 func (c *Conn) ensureStreams(ctx context.Context) error {
 	_, err := c.JS.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
 		Name:      RoomEventsStream,
@@ -131,7 +136,7 @@ func (c *Conn) ensureStreams(ctx context.Context) error {
 		Subjects:  []string{RoomEventsSubject},
 		Storage:   jetstream.FileStorage,
 		Retention: jetstream.LimitsPolicy,
-		MaxAge:    7 * 24 * time.Hour,
+		MaxAge:    RoomEventsMaxAge,
 	})
 	if err != nil {
 		return fmt.Errorf("create stream %s: %w", RoomEventsStream, err)

@@ -146,3 +146,19 @@ func (s *Store) Forget(ctx context.Context, roomNID int64, userID string) error 
 		return err
 	})
 }
+
+// PublishedPosition is the stream position up to which every event is
+// known to be on the bus.
+func (s *Store) PublishedPosition(ctx context.Context) (int64, error) {
+	var p int64
+	err := s.db.Read.QueryRowContext(ctx, `SELECT stream_pos FROM published_position WHERE id = 1`).Scan(&p)
+	return p, err
+}
+
+// SetPublishedPosition moves the published position forward, never back.
+func (s *Store) SetPublishedPosition(ctx context.Context, pos int64) error {
+	return s.db.Write(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `UPDATE published_position SET stream_pos = $1 WHERE id = 1 AND stream_pos < $1`, pos)
+		return err
+	})
+}
