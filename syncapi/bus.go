@@ -21,12 +21,15 @@ import (
 // account data from the user API.
 
 // syncWake is published on bus.SyncWakeSubject after a sync server wrote
-// a receipt or a presence change.
+// a receipt, a presence change or a peek.
 type syncWake struct {
-	Receipt  int64  `json:"receipt,omitempty"`
-	Presence int64  `json:"presence,omitempty"`
-	RoomID   string `json:"room_id,omitempty"`
-	UserID   string `json:"user_id"`
+	Receipt  int64 `json:"receipt,omitempty"`
+	Presence int64 `json:"presence,omitempty"`
+	// Peek says the user's peeks changed; the position is per device and
+	// read from the database by each sync.
+	Peek   bool   `json:"peek,omitempty"`
+	RoomID string `json:"room_id,omitempty"`
+	UserID string `json:"user_id"`
 }
 
 // Start follows the bus from now on and expires typing.
@@ -209,6 +212,9 @@ func (s *Server) applyWake(w syncWake) {
 	}
 	if w.Presence != 0 {
 		s.wakeCoMembers(context.Background(), w.UserID, Token{Presence: w.Presence})
+	}
+	if w.Peek {
+		s.notifier.advance(Token{}, w.UserID)
 	}
 }
 

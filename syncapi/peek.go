@@ -42,9 +42,8 @@ func (s *Server) handlePeek(r *http.Request, dev *userapi.Device) (any, error) {
 	if _, err := s.store.SetPeek(ctx, dev.UserID.String(), dev.ID, roomID, true); err != nil {
 		return nil, err
 	}
-	// A /sync of this user waiting here gets the room at once. (Sync
-	// servers elsewhere show it with the next update that wakes the user.)
-	s.notifier.advance(Token{}, dev.UserID.String())
+	// A /sync of this device waiting on any sync server gets the room at once.
+	s.publishWake(syncWake{Peek: true, UserID: dev.UserID.String()})
 	return map[string]string{"room_id": roomID}, nil
 }
 
@@ -61,7 +60,7 @@ func (s *Server) handleUnpeek(r *http.Request, dev *userapi.Device) (any, error)
 	if _, err := s.store.SetPeek(r.Context(), dev.UserID.String(), dev.ID, roomID, false); err != nil {
 		return nil, err
 	}
-	s.notifier.advance(Token{}, dev.UserID.String())
+	s.publishWake(syncWake{Peek: true, UserID: dev.UserID.String()})
 	return struct{}{}, nil
 }
 

@@ -148,6 +148,38 @@ func TestServicesDeployment(t *testing.T) {
 		if resp == nil || !typingHas(resp, room.RoomID, alice.UserID) {
 			t.Fatal("typing set on syncapi-2 did not reach the long-poll on syncapi-1")
 		}
+		// A peek made through syncapi-2 wakes the same device's long-poll
+		// on syncapi-1.
+		if _, err := alice.SendStateEvent(ctx, room.RoomID, event.StateHistoryVisibility, "",
+			map[string]any{"history_visibility": "world_readable"}); err != nil {
+			t.Fatal(err)
+		}
+		carol := apptest.RegisterAt(t, gw, "carol")
+		carolOnSync1, carolOnSync2 := at(t, d.url(3), carol), at(t, d.url(4), carol)
+		carolFirst, err := carolOnSync1.SyncRequest(ctx, 0, "", "", false, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		peeked := make(chan map[string]any, 1)
+		go func() {
+			var body map[string]any
+			url := carolOnSync1.BuildURLWithQuery(mautrix.ClientURLPath{"v3", "sync"},
+				map[string]string{"since": carolFirst.NextBatch, "timeout": "20000"})
+			if _, err := carolOnSync1.MakeRequest(ctx, "GET", url, nil, &body); err != nil {
+				t.Error(err)
+			}
+			peeked <- body
+		}()
+		time.Sleep(300 * time.Millisecond)
+		if _, err := carolOnSync2.MakeRequest(ctx, "POST", carolOnSync2.BuildClientURL("v3", "peek", room.RoomID), struct{}{}, nil); err != nil {
+			t.Fatal(err)
+		}
+		body := <-peeked
+		rooms, _ := body["rooms"].(map[string]any)
+		peeks, _ := rooms["peek"].(map[string]any)
+		if _, ok := peeks[room.RoomID.String()]; !ok {
+			t.Fatalf("the long-poll on syncapi-1 did not wake with the peek made through syncapi-2: rooms = %v", rooms)
+		}
 	})
 
 	t.Run("kill -9 each process", func(t *testing.T) {
