@@ -392,3 +392,39 @@ func TestOnlyOneRoomserver(t *testing.T) {
 	}
 	second.Stop()
 }
+
+// Room versions 6 and later require canonical JSON: no floats, integers
+// within ±(2^53-1). Earlier versions take any JSON number.
+func TestCanonicalJSONContent(t *testing.T) {
+	s := newTestServer(t)
+	ctx := context.Background()
+	alice := user(t, "@alice:test.local")
+	rooms := map[string]string{}
+	for _, v := range []string{"5", "6", "11"} {
+		res, err := apiOf(t, s).CreateRoom(ctx, CreateRoomRequest{Creator: alice, RoomVersion: v})
+		if err != nil {
+			t.Fatal(err)
+		}
+		rooms[v] = res.RoomID
+	}
+	tests := []struct {
+		version, content string
+		wantErr          bool
+	}{
+		{"6", `{"n":9007199254740991}`, false},
+		{"6", `{"n":-9007199254740991}`, false},
+		{"6", `{"n":9007199254740992}`, true},
+		{"11", `{"deep":{"n":[-9007199254740992]}}`, true},
+		{"6", `{"n":1.1}`, true},
+		{"6", `{"n":1e3}`, true},
+		{"6", `{"s":"1.1"}`, false},
+		{"5", `{"n":1.1}`, false},
+		{"5", `{"n":9007199254740992}`, false},
+	}
+	for _, tc := range tests {
+		_, err := apiOf(t, s).SendEvent(ctx, SendEventRequest{RoomID: rooms[tc.version], Sender: alice, Type: "m.room.message", Content: json.RawMessage(tc.content)})
+		if gotErr := errors.Is(err, ErrBadEvent); gotErr != tc.wantErr || (err != nil && !gotErr) {
+			t.Errorf("room v%s, content %s: err = %v, want bad event: %v", tc.version, tc.content, err, tc.wantErr)
+		}
+	}
+}

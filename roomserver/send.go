@@ -74,6 +74,11 @@ func (b *batch) build(r *room, sender spec.UserID, evType string, stateKey *stri
 	if len(content) == 0 {
 		content = json.RawMessage("{}")
 	}
+	// From room version 6 on, other servers reject events whose JSON is
+	// not canonical (floats, integers beyond ±(2^53-1)); refuse them here.
+	if err := r.version.CheckCanonicalJSON(content); err != nil {
+		return nil, fmt.Errorf("%w: content is not canonical JSON for room version %s: integers must lie within ±(2^53-1) and floats are not allowed", ErrBadEvent, r.version.Version())
+	}
 	proto := &gomatrixserverlib.ProtoEvent{
 		SenderID: sender.String(), RoomID: r.id, Type: evType, StateKey: stateKey, Content: spec.RawJSON(content),
 	}
