@@ -2,6 +2,7 @@ package clientapi
 
 import (
 	"encoding/json"
+	"errors"
 	"net/http"
 
 	"github.com/rohrpost/rohrpost/internal/mxhttp"
@@ -92,18 +93,58 @@ func (s *Server) deactivate(r *http.Request, dev *userapi.Device) (any, error) {
 	return map[string]string{"id_server_unbind_result": "no-support"}, nil
 }
 
-// threepids is GET /account/3pid. Accounts have no third-party
-// identifiers on this server.
-func (s *Server) threepids(r *http.Request, dev *userapi.Device) (any, error) {
-	return map[string]any{"threepids": []any{}}, nil
+// password is POST /account/password: a logged-in user changes the
+// password; without an access token, proving the account's e-mail
+// address resets it.
+func (s *Server) password(r *http.Request) (any, error) {
+	if userapi.AccessToken(r) != "" {
+		return s.noGuests(s.changePassword)(r)
+	}
+	return s.resetPassword(r)
 }
 
-// passwordResetToken answers the requestToken endpoints of password
-// reset: no account has an email address or phone number.
-func (s *Server) passwordResetToken(r *http.Request) (any, error) {
-	var body map[string]json.RawMessage
-	if err := mxhttp.DecodeJSON(r, mxhttp.DefaultMaxBody, &body); err != nil {
+// resetPassword sets the password of the account whose address the
+// client validated, and logs out its devices unless asked not to.
+func (s *Server) resetPassword(r *http.Request) (any, error) {
+	var req passwordRequest
+	if err := mxhttp.DecodeJSON(r, mxhttp.DefaultMaxBody, &req); err != nil {
 		return nil, err
 	}
-	return nil, &mxhttp.Error{Status: http.StatusBadRequest, Code: "M_THREEPID_NOT_FOUND", Msg: "No account has this third-party identifier"}
+	auth, err := parseAuth(req.Auth)
+	if err != nil {
+		return nil, err
+	}
+	if s.mailer == nil {
+		return nil, mxhttp.MissingToken("Missing access token")
+	}
+	if req.NewPassword == "" {
+		return nil, mxhttp.MissingParam("Missing new_password")
+	}
+	if len(req.NewPassword) > maxPasswordLength {
+		return nil, mxhttp.InvalidParam("Password is too long")
+	}
+	op := uiaOp{name: "POST /account/password (reset)", flows: [][]string{{stageEmail}}}
+	sess, err := s.uia.session(r.Context(), auth.Session, op)
+	if err != nil {
+		return nil, err
+	}
+	if done, challenge, err := s.continueAuth(r.Context(), sess, auth, op); !done {
+		return challenge, err
+	}
+	t, err := s.users.ValidatedThreePID(r.Context(), sess.Email.SID, sess.Email.ClientSecret)
+	if err != nil {
+		return nil, userError(err)
+	}
+	user, err := s.users.ThreePIDOwner(r.Context(), t.Medium, t.Address)
+	if errors.Is(err, userapi.ErrNotFound) {
+		return nil, &mxhttp.Error{Status: http.StatusBadRequest, Code: "M_THREEPID_NOT_FOUND", Msg: "No account has this address"}
+	}
+	if err != nil {
+		return nil, err
+	}
+	logout := req.LogoutDevices == nil || *req.LogoutDevices
+	if err := s.users.SetPassword(r.Context(), user, req.NewPassword, logout, ""); err != nil {
+		return nil, userError(err)
+	}
+	return struct{}{}, nil
 }

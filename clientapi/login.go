@@ -1,6 +1,7 @@
 package clientapi
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"strings"
@@ -77,7 +78,7 @@ func (s *Server) login(r *http.Request) (any, error) {
 			id = &userIdentifier{Type: "m.id.thirdparty", Medium: req.Medium, Address: req.Address}
 		}
 	}
-	user, err := s.identifiedUser(id, "")
+	user, err := s.identifiedUser(r.Context(), id, "")
 	if err != nil {
 		return nil, err
 	}
@@ -104,7 +105,7 @@ func (s *Server) login(r *http.Request) (any, error) {
 // identifiedUser resolves an identifier (or, with id nil, the legacy
 // "user" field) to a local user id. A localpart or full user id is
 // matched case-insensitively, as registration lower-cases it.
-func (s *Server) identifiedUser(id *userIdentifier, legacyUser string) (spec.UserID, error) {
+func (s *Server) identifiedUser(ctx context.Context, id *userIdentifier, legacyUser string) (spec.UserID, error) {
 	if id == nil {
 		if legacyUser == "" {
 			return spec.UserID{}, mxhttp.MissingParam("Missing identifier")
@@ -113,9 +114,11 @@ func (s *Server) identifiedUser(id *userIdentifier, legacyUser string) (spec.Use
 	}
 	switch id.Type {
 	case "m.id.user":
-	case "m.id.thirdparty", "m.id.phone":
-		// No account has a third-party identifier.
-		return spec.UserID{}, mxhttp.Forbidden("Unknown third-party identifier")
+	case "m.id.thirdparty":
+		return s.threePIDUser(ctx, id.Medium, id.Address)
+	case "m.id.phone":
+		// No account has a phone number.
+		return spec.UserID{}, mxhttp.Forbidden("Invalid username or password")
 	default:
 		return spec.UserID{}, mxhttp.Unknown("Unknown identifier type")
 	}
@@ -142,6 +145,26 @@ func (s *Server) identifiedUser(id *userIdentifier, legacyUser string) (spec.Use
 		return spec.UserID{}, mxhttp.InvalidParam("Invalid user ID")
 	}
 	return *lower, nil
+}
+
+// threePIDUser is the account an address is bound to. An unknown address
+// fails like a wrong password, so that logins do not reveal addresses.
+func (s *Server) threePIDUser(ctx context.Context, medium, address string) (spec.UserID, error) {
+	if medium == "" || address == "" {
+		return spec.UserID{}, mxhttp.MissingParam("A third-party identifier needs medium and address")
+	}
+	if medium == userapi.MediumEmail {
+		canonical, err := userapi.CanonicalEmail(address)
+		if err != nil {
+			return spec.UserID{}, mxhttp.Forbidden("Invalid username or password")
+		}
+		address = canonical
+	}
+	user, err := s.users.ThreePIDOwner(ctx, medium, address)
+	if errors.Is(err, userapi.ErrNotFound) {
+		return spec.UserID{}, mxhttp.Forbidden("Invalid username or password")
+	}
+	return user, err
 }
 
 // loginWithToken is POST /login with m.login.token.

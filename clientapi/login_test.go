@@ -1,6 +1,7 @@
 package clientapi
 
 import (
+	"context"
 	"net/http"
 	"strings"
 	"testing"
@@ -98,7 +99,7 @@ func FuzzIdentifiedUser(f *testing.F) {
 	}
 	s := &Server{cfg: newTestConfig()}
 	f.Fuzz(func(t *testing.T, name string) {
-		user, err := s.identifiedUser(&userIdentifier{Type: "m.id.user", User: name}, "")
+		user, err := s.identifiedUser(context.Background(), &userIdentifier{Type: "m.id.user", User: name}, "")
 		if err != nil {
 			return
 		}

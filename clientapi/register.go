@@ -3,7 +3,9 @@ package clientapi
 import (
 	"encoding/json"
 	"errors"
+	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/matrix-org/gomatrixserverlib/spec"
@@ -18,16 +20,28 @@ const (
 	maxDeviceIDLength = 255
 )
 
-// registerOp is the user-interactive auth of POST /register: open
-// registration with m.login.dummy, and where recaptcha keys are configured
-// a flow through m.login.recaptcha (the only one when it is required).
+// registerOp is the user-interactive auth of POST /register: without
+// verification (m.login.dummy) where the config allows it, proving an
+// e-mail address where an SMTP server is configured, and where recaptcha
+// keys are configured a flow through m.login.recaptcha. Required e-mail
+// or captcha leave only the flows that have them.
 func (s *Server) registerOp() uiaOp {
-	op := uiaOp{name: "POST /register", flows: [][]string{{stageDummy}}}
+	op := uiaOp{name: "POST /register"}
+	emailRequired := slices.Contains(s.cfg.RegistrationsRequire3PID, userapi.MediumEmail)
+	if s.cfg.EnableRegistrationWithoutVerification && !emailRequired {
+		op.flows = append(op.flows, []string{stageDummy})
+	}
+	if s.mailer != nil {
+		op.flows = append(op.flows, []string{stageEmail})
+	}
 	rc := s.cfg.Recaptcha
 	if rc.PrivateKey == "" || rc.SiteverifyAPI == "" {
 		return op
 	}
 	captcha := []string{stageRecaptcha, stageDummy}
+	if emailRequired {
+		captcha = []string{stageRecaptcha, stageEmail}
+	}
 	if rc.Required {
 		op.flows = [][]string{captcha}
 	} else {
@@ -161,6 +175,13 @@ func (s *Server) register(r *http.Request) (any, error) {
 	if err != nil {
 		return nil, userError(err)
 	}
+	if sess.Email != nil {
+		// The address was validated for this registration; someone may
+		// have bound it meanwhile, which leaves the account without it.
+		if err := s.users.AddThreePID(r.Context(), created.UserID, sess.Email.SID, sess.Email.ClientSecret); err != nil {
+			slog.Warn("clientapi: binding the registration's address", "user_id", created.UserID.String(), "err", err)
+		}
+	}
 	res := newRegisterResponse(created)
 	if err := s.uia.setResult(r.Context(), sess, res); err != nil {
 		return nil, err
@@ -244,13 +265,12 @@ func (s *Server) newLocalUser(localpart string) (*spec.UserID, error) {
 	return user, nil
 }
 
-// threepidDenied answers the requestToken endpoints of registration and
-// of adding a 3PID: the server has no way to validate email addresses or
-// phone numbers.
+// threepidDenied answers the msisdn requestToken endpoints: the server
+// sends no SMS, so it cannot validate phone numbers.
 func (s *Server) threepidDenied(r *http.Request) (any, error) {
 	var body map[string]json.RawMessage
 	if err := mxhttp.DecodeJSON(r, mxhttp.DefaultMaxBody, &body); err != nil {
 		return nil, err
 	}
-	return nil, &mxhttp.Error{Status: http.StatusForbidden, Code: "M_THREEPID_DENIED", Msg: "Third-party identifiers are not supported by this server"}
+	return nil, &mxhttp.Error{Status: http.StatusForbidden, Code: "M_THREEPID_DENIED", Msg: "This server cannot validate phone numbers"}
 }

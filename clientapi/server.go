@@ -2,6 +2,7 @@ package clientapi
 
 import (
 	"context"
+	"github.com/rohrpost/rohrpost/internal/mailer"
 
 	"github.com/matrix-org/gomatrixserverlib/spec"
 	"github.com/rohrpost/rohrpost/config"
@@ -37,6 +38,8 @@ type Server struct {
 	uia       *uiaSessions
 	// nonces are the outstanding shared-secret registration nonces.
 	nonces *registrationNonces
+	// mailer sends validation links; nil when no SMTP server is configured.
+	mailer *mailer.Mailer
 
 	onProfileChange func(ctx context.Context, user spec.UserID, p userapi.Profile)
 	onDeactivate    func(ctx context.Context, user spec.UserID)
@@ -54,5 +57,11 @@ func New(cfg *config.Config, deps Deps) (*Server, error) {
 		return nil, err
 	}
 	return &Server{cfg: cfg, users: deps.Users, rooms: deps.Rooms, roomStore: deps.RoomStore, uia: uia, nonces: nonces,
-		onProfileChange: deps.OnProfileChange, onDeactivate: deps.OnDeactivate}, nil
+		mailer: newMailer(cfg), onProfileChange: deps.OnProfileChange, onDeactivate: deps.OnDeactivate}, nil
+}
+
+func newMailer(cfg *config.Config) *mailer.Mailer {
+	e := cfg.Email
+	return mailer.New(mailer.Config{Host: e.SMTPHost, Port: e.SMTPPort, From: e.NotifFrom, Username: e.SMTPUser,
+		Password: e.SMTPPass, RequireTLS: e.RequireTransportSecurity, HelloName: string(cfg.ServerName)})
 }

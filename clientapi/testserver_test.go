@@ -44,6 +44,7 @@ func newTestConfig() *config.Config {
 	cfg := config.Default()
 	cfg.ServerName = "test"
 	cfg.EnableRegistration = true
+	cfg.EnableRegistrationWithoutVerification = true
 	cfg.AllowGuestAccess = true
 	cfg.RegistrationSharedSecret = testSecret
 	return cfg

@@ -27,6 +27,7 @@ const (
 	stageDummy     = "m.login.dummy"
 	stagePassword  = "m.login.password"
 	stageRecaptcha = "m.login.recaptcha"
+	stageEmail     = "m.login.email.identity"
 )
 
 const (
@@ -78,6 +79,9 @@ type uiaSession struct {
 	// Result is the response of the finished operation, returned again
 	// when a client retries with the same session.
 	Result json.RawMessage `json:"result,omitempty"`
+	// Email is the session of the validated address that completed
+	// m.login.email.identity.
+	Email *threePIDCreds `json:"email,omitempty"`
 
 	rev uint64
 }
@@ -249,6 +253,17 @@ type authDict struct {
 	User       string          `json:"user"`
 	// Response is the m.login.recaptcha answer.
 	Response string `json:"response"`
+	// ThreePIDCreds names the validated session of m.login.email.identity;
+	// OldThreePIDCreds is its older spelling.
+	ThreePIDCreds    *threePIDCreds `json:"threepid_creds"`
+	OldThreePIDCreds *threePIDCreds `json:"threepidCreds"`
+}
+
+func (a authDict) threePIDCreds() *threePIDCreds {
+	if a.ThreePIDCreds != nil {
+		return a.ThreePIDCreds
+	}
+	return a.OldThreePIDCreds
 }
 
 // parseAuth reads the auth object; absent or null gives the zero value.
@@ -295,6 +310,12 @@ func (s *Server) continueAuth(ctx context.Context, sess *uiaSession, auth authDi
 		if failure == nil {
 			stage = auth.Type
 		}
+		if failure == nil && stage == stageEmail {
+			creds := auth.threePIDCreds()
+			if err := s.uia.update(ctx, sess, func(x *uiaSession) { x.Email = creds }); err != nil {
+				return false, nil, err
+			}
+		}
 	}
 	done, completed, err := s.uia.complete(ctx, sess, stage, op.flows)
 	if err != nil {
@@ -314,11 +335,31 @@ func (s *Server) checkStage(ctx context.Context, auth authDict, op uiaOp) (*mxht
 		return nil, nil
 	case stageRecaptcha:
 		return s.checkRecaptcha(ctx, auth.Response)
+	case stageEmail:
+		creds := auth.threePIDCreds()
+		if err := creds.check(); err != nil {
+			return nil, err
+		}
+		t, err := s.users.ValidatedThreePID(ctx, creds.SID, creds.ClientSecret)
+		if errors.Is(err, userapi.ErrNotValidated) {
+			return &mxhttp.Error{Code: "M_THREEPID_AUTH_FAILED", Msg: "The address has not been validated yet"}, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		// An operation on an account accepts only that account's address.
+		if op.user != nil {
+			owner, err := s.users.ThreePIDOwner(ctx, t.Medium, t.Address)
+			if err != nil || owner != *op.user {
+				return &mxhttp.Error{Code: "M_THREEPID_AUTH_FAILED", Msg: "The address does not belong to this account"}, nil
+			}
+		}
+		return nil, nil
 	case stagePassword:
 		if op.user == nil {
 			return nil, mxhttp.Forbidden("Password authentication needs a logged-in user")
 		}
-		user, err := s.identifiedUser(auth.Identifier, auth.User)
+		user, err := s.identifiedUser(ctx, auth.Identifier, auth.User)
 		if err != nil {
 			return nil, err
 		}

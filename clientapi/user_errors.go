@@ -2,6 +2,7 @@ package clientapi
 
 import (
 	"errors"
+	"net/http"
 
 	"github.com/rohrpost/rohrpost/internal/mxhttp"
 	"github.com/rohrpost/rohrpost/userapi"
@@ -29,6 +30,10 @@ func userError(err error) error {
 		return mxhttp.BadJSON("Filter must be a JSON object")
 	case errors.Is(err, userapi.ErrNotGuest):
 		return mxhttp.Forbidden("Only guest accounts can be upgraded")
+	case errors.Is(err, userapi.ErrThreePIDInUse):
+		return &mxhttp.Error{Status: http.StatusBadRequest, Code: "M_THREEPID_IN_USE", Msg: "This address is already bound to an account"}
+	case errors.Is(err, userapi.ErrNotValidated), errors.Is(err, userapi.ErrBadToken):
+		return &mxhttp.Error{Status: http.StatusBadRequest, Code: "M_THREEPID_AUTH_FAILED", Msg: "The address has not been validated in this session"}
 	case errors.Is(err, userapi.ErrNotFound):
 		// The userapi's message names what is missing ("device X: not found").
 		return mxhttp.NotFound(err.Error())

@@ -34,7 +34,7 @@ func (s *Server) capabilities(r *http.Request, dev *userapi.Device) (any, error)
 		"m.room_versions":   map[string]any{"default": s.cfg.DefaultRoomVersion, "available": available},
 		"m.set_displayname": map[string]bool{"enabled": true},
 		"m.set_avatar_url":  map[string]bool{"enabled": true},
-		"m.3pid_changes":    map[string]bool{"enabled": false},
+		"m.3pid_changes":    map[string]bool{"enabled": s.mailer != nil},
 		"m.get_login_token": map[string]bool{"enabled": false},
 	}}, nil
 }

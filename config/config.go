@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"net/mail"
 	"net/netip"
 	"net/url"
 	"os"
@@ -33,7 +34,10 @@ type Config struct {
 	RegistrationSharedSecret              string `yaml:"registration_shared_secret"`
 	EnableRegistration                    bool   `yaml:"enable_registration"`
 	EnableRegistrationWithoutVerification bool   `yaml:"enable_registration_without_verification"`
-	AllowGuestAccess                      bool   `yaml:"allow_guest_access"`
+	// RegistrationsRequire3PID lists the media ("email") every new
+	// account must prove.
+	RegistrationsRequire3PID []string `yaml:"registrations_require_3pid"`
+	AllowGuestAccess         bool     `yaml:"allow_guest_access"`
 
 	// DefaultRoomVersion is used by createRoom when the client names none.
 	DefaultRoomVersion string `yaml:"default_room_version"`
@@ -106,11 +110,22 @@ type RoomDirectory struct {
 	AllowPublicRoomsWithoutAuth    bool `yaml:"allow_public_rooms_without_auth"`
 }
 
+// Email is the SMTP server through which rohrpost mails the tokens that
+// prove an address (registration, adding an address, password reset).
+// Without smtp_host the server handles no e-mail addresses.
 type Email struct {
-	SMTPHost  string `yaml:"smtp_host"`
-	SMTPPort  int    `yaml:"smtp_port"`
-	NotifFrom string `yaml:"notif_from"`
+	SMTPHost string `yaml:"smtp_host"`
+	SMTPPort int    `yaml:"smtp_port"`
+	SMTPUser string `yaml:"smtp_user"`
+	SMTPPass string `yaml:"smtp_pass"`
+	// RequireTransportSecurity refuses to send unless the SMTP server
+	// offers STARTTLS.
+	RequireTransportSecurity bool   `yaml:"require_transport_security"`
+	NotifFrom                string `yaml:"notif_from"`
 }
+
+// Enabled tells whether e-mail addresses can be validated.
+func (e Email) Enabled() bool { return e.SMTPHost != "" }
 
 type Recaptcha struct {
 	Required      bool   `yaml:"required"`
@@ -294,6 +309,28 @@ func (c *Config) Validate() error {
 				bad(key, "%q is not an http(s) URL", raw)
 			}
 		}
+	}
+	if c.Email.Enabled() {
+		if a, err := mail.ParseAddress(c.Email.NotifFrom); err != nil || a.Name != "" {
+			bad("email.notif_from", "%q is not an e-mail address", c.Email.NotifFrom)
+		}
+		if c.Email.SMTPPort < 0 || c.Email.SMTPPort > 65535 {
+			bad("email.smtp_port", "%d is not a port", c.Email.SMTPPort)
+		}
+		if c.PublicBaseURL == "" {
+			bad("public_baseurl", "must be set when email is configured: the links in the mails point there")
+		}
+	}
+	for _, m := range c.RegistrationsRequire3PID {
+		if m != "email" {
+			bad("registrations_require_3pid", "%q is not supported; only email is", m)
+		} else if !c.Email.Enabled() {
+			bad("registrations_require_3pid", "email needs email.smtp_host")
+		}
+	}
+	if c.EnableRegistration && !c.EnableRegistrationWithoutVerification && !c.Email.Enabled() &&
+		(c.Recaptcha.PrivateKey == "" || c.Recaptcha.SiteverifyAPI == "") {
+		bad("enable_registration", "open registration needs a way to verify new users: set enable_registration_without_verification: true, or configure email or recaptcha")
 	}
 	if c.NATS.Replicas < 0 || c.NATS.Replicas > 5 {
 		bad("nats.replicas", "%d is not between 1 and 5", c.NATS.Replicas)

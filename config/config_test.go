@@ -43,6 +43,11 @@ func TestInvalidConfigNamesKeys(t *testing.T) {
 		{"postgres without uri", "database:\n  type: postgres\n", "database.uri"},
 		{"bad room version", "default_room_version: '99'\n", "default_room_version"},
 		{"bad resource", "listeners:\n  - port: 1\n    resources: [magic]\n", "listeners[0].resources"},
+		{"bad sender address", "public_baseurl: https://m.example\nemail:\n  smtp_host: mail\n  notif_from: 'Matrix <m@example>'\n", "email.notif_from"},
+		{"email without public_baseurl", "email:\n  smtp_host: mail\n  notif_from: m@example.org\n", "public_baseurl"},
+		{"required 3pid without email", "registrations_require_3pid: [email]\n", "registrations_require_3pid"},
+		{"required phone number", "registrations_require_3pid: [msisdn]\n", "registrations_require_3pid"},
+		{"registration without verification", "enable_registration: true\n", "enable_registration"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

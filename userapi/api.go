@@ -60,6 +60,21 @@ type API interface {
 	PutTag(ctx context.Context, user spec.UserID, roomID, tag string, content json.RawMessage) (int64, error)
 	DeleteTag(ctx context.Context, user spec.UserID, roomID, tag string) (int64, error)
 
+	// Third-party ids: e-mail addresses proven by a mailed token
+	// (threepids.go). RequestValidation returns the token to mail, or no
+	// token when the client repeats a send attempt.
+	RequestValidation(ctx context.Context, req ValidationRequest) (*Validation, error)
+	SubmitValidationToken(ctx context.Context, sid, clientSecret, token string) (nextLink string, err error)
+	// ValidatedThreePID is the address of a validated session; ErrNotValidated
+	// otherwise.
+	ValidatedThreePID(ctx context.Context, sid, clientSecret string) (*ThreePID, error)
+	// AddThreePID binds the address of a validated session to user.
+	AddThreePID(ctx context.Context, user spec.UserID, sid, clientSecret string) error
+	DeleteThreePID(ctx context.Context, user spec.UserID, medium, address string) error
+	ThreePIDs(ctx context.Context, user spec.UserID) ([]ThreePID, error)
+	// ThreePIDOwner is the user an address is bound to; ErrNotFound if none.
+	ThreePIDOwner(ctx context.Context, medium, address string) (spec.UserID, error)
+
 	// Filters
 	PutFilter(ctx context.Context, user spec.UserID, filter json.RawMessage) (string, error)
 	Filter(ctx context.Context, user spec.UserID, filterID string) (json.RawMessage, error)
@@ -75,6 +90,9 @@ var (
 	ErrDeactivated     = errors.New("account deactivated")
 	ErrInvalidFilter   = errors.New("filter is not a JSON object")
 	ErrNotGuest        = errors.New("not a guest account")
+	ErrThreePIDInUse   = errors.New("third-party id already in use")
+	ErrNotValidated    = errors.New("third-party id not validated")
+	ErrBadToken        = errors.New("wrong validation token")
 )
 
 // AccountKind distinguishes full accounts from guests.

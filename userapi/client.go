@@ -15,7 +15,7 @@ const Service = "userapi"
 
 // Sentinels are the errors that keep their identity across processes.
 var Sentinels = []error{ErrUserInUse, ErrInvalidUsername, ErrBadCredentials, ErrUnknownToken, ErrNotFound,
-	ErrDeactivated, ErrInvalidFilter, ErrNotGuest}
+	ErrDeactivated, ErrInvalidFilter, ErrNotGuest, ErrThreePIDInUse, ErrNotValidated, ErrBadToken}
 
 // Serve answers API calls from other processes with api.
 func Serve(nc *nats.Conn, api API) (*rpc.Server, error) {
@@ -133,4 +133,37 @@ func (c *Client) Filter(ctx context.Context, user spec.UserID, filterID string) 
 
 func (c *Client) Erase(ctx context.Context, user spec.UserID) error {
 	return c.rpc.Call(ctx, "Erase", []any{user})
+}
+
+func (c *Client) RequestValidation(ctx context.Context, req ValidationRequest) (out *Validation, err error) {
+	err = c.rpc.Call(ctx, "RequestValidation", []any{req}, &out)
+	return
+}
+
+func (c *Client) SubmitValidationToken(ctx context.Context, sid, clientSecret, token string) (out string, err error) {
+	err = c.rpc.Call(ctx, "SubmitValidationToken", []any{sid, clientSecret, token}, &out)
+	return
+}
+
+func (c *Client) ValidatedThreePID(ctx context.Context, sid, clientSecret string) (out *ThreePID, err error) {
+	err = c.rpc.Call(ctx, "ValidatedThreePID", []any{sid, clientSecret}, &out)
+	return
+}
+
+func (c *Client) AddThreePID(ctx context.Context, user spec.UserID, sid, clientSecret string) error {
+	return c.rpc.Call(ctx, "AddThreePID", []any{user, sid, clientSecret})
+}
+
+func (c *Client) DeleteThreePID(ctx context.Context, user spec.UserID, medium, address string) error {
+	return c.rpc.Call(ctx, "DeleteThreePID", []any{user, medium, address})
+}
+
+func (c *Client) ThreePIDs(ctx context.Context, user spec.UserID) (out []ThreePID, err error) {
+	err = c.rpc.Call(ctx, "ThreePIDs", []any{user}, &out)
+	return
+}
+
+func (c *Client) ThreePIDOwner(ctx context.Context, medium, address string) (out spec.UserID, err error) {
+	err = c.rpc.Call(ctx, "ThreePIDOwner", []any{medium, address}, &out)
+	return
 }

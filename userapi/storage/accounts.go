@@ -112,6 +112,9 @@ func (s *Store) Deactivate(ctx context.Context, userID string) ([]Revoked, error
 		} else if n == 0 {
 			return fmt.Errorf("account %s: %w", userID, ErrNotFound)
 		}
+		if err := deleteThreePIDs(ctx, tx, userID); err != nil {
+			return err
+		}
 		revoked, err = deleteDevicesWhere(ctx, tx, `user_id = $1`, userID)
 		return err
 	})
