@@ -89,7 +89,8 @@ func (s *Server) deactivate(r *http.Request, dev *userapi.Device) (any, error) {
 	if s.onDeactivate != nil {
 		s.onDeactivate(r.Context(), dev.UserID)
 	}
-	// No 3PIDs were ever bound, so there is nothing to unbind.
+	// Addresses were never bound at an identity server, so none is asked
+	// to unbind them; the account's own bindings went with it.
 	return map[string]string{"id_server_unbind_result": "no-support"}, nil
 }
 
