@@ -175,11 +175,11 @@ func (s *Server) joinedRoom(ctx context.Context, req *syncRequest, m rsstorage.U
 	if err != nil {
 		return nil, err
 	}
-	n, err := s.unreadCount(ctx, m.RoomNID, m.RoomID, req.device.UserID.String(), max(readPos, m.StreamPos), to.PDU)
+	counts, err := s.unreadCount(ctx, m.RoomNID, m.RoomID, req.device.UserID.String(), max(readPos, m.StreamPos), to.PDU)
 	if err != nil {
 		return nil, err
 	}
-	jr.Unread = &unreadCounts{Notifications: n}
+	jr.Unread = &counts
 	return jr, nil
 }
 

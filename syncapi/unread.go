@@ -18,15 +18,17 @@ type unreadCounter struct {
 
 type unreadEntry struct {
 	from, upto int64
-	n          int
+	// n notify, highlights of them highlight.
+	n, highlights int
 }
 
 func newUnreadCounter() *unreadCounter {
 	return &unreadCounter{entries: map[string]unreadEntry{}}
 }
 
-// unreadCount returns the number of messages by others in (from, to].
-func (s *Server) unreadCount(ctx context.Context, roomNID int64, roomID, user string, from, to int64) (int, error) {
+// unreadCount returns how many events by others in (from, to] notify the
+// user, and how many of those highlight.
+func (s *Server) unreadCount(ctx context.Context, roomNID int64, roomID, user string, from, to int64) (unreadCounts, error) {
 	u := s.unread
 	key := roomID + "|" + user
 	u.mu.Lock()
@@ -36,11 +38,12 @@ func (s *Server) unreadCount(ctx context.Context, roomNID int64, roomID, user st
 		e = unreadEntry{from: from, upto: from}
 	}
 	if e.upto < to {
-		n, err := s.events.CountUnread(ctx, roomNID, e.upto, to, user)
+		n, h, err := s.events.CountUnread(ctx, roomNID, e.upto, to, user)
 		if err != nil {
-			return 0, err
+			return unreadCounts{}, err
 		}
 		e.n += n
+		e.highlights += h
 		e.upto = to
 	}
 	u.mu.Lock()
@@ -52,5 +55,5 @@ func (s *Server) unreadCount(ctx context.Context, roomNID int64, roomID, user st
 	}
 	u.entries[key] = e
 	u.mu.Unlock()
-	return e.n, nil
+	return unreadCounts{Notifications: e.n, Highlights: e.highlights}, nil
 }

@@ -217,14 +217,21 @@ func (s *Store) TxnEventID(ctx context.Context, session int64, txnID string) (st
 	return id, err
 }
 
-// CountUnread counts the messages of others in a room with after < pos <= upto.
-func (s *Store) CountUnread(ctx context.Context, roomNID, after, upto int64, user string) (int, error) {
-	var n int
-	err := s.db.Read.QueryRowContext(ctx, `SELECT COUNT(*) FROM events WHERE room_nid = $1 AND stream_pos > $2 AND stream_pos <= $3
-		AND sender != $4 AND type IN ('m.room.message', 'm.room.encrypted', 'm.sticker', 'm.call.invite', 'm.poll.start', 'org.matrix.msc3381.poll.start')`,
-		roomNID, after, upto, user).Scan(&n)
-	return n, err
+// CountUnread counts the events in (after, upto] of a room by others than
+// user that the default push rules notify user of, and of those the ones
+// that highlight (see roomserver/pushclass.go).
+func (s *Store) CountUnread(ctx context.Context, roomNID, after, upto int64, user string) (notifications, highlights int, err error) {
+	mention := "% " + likeEscaper.Replace(user) + " %"
+	// SQLite numbers parameters in the order they appear: keep $1 first.
+	err = s.db.Read.QueryRowContext(ctx, `SELECT COUNT(*),
+		COALESCE(SUM(CASE WHEN push_class = 2 OR (' ' || mentions || ' ') LIKE $1 ESCAPE '\' THEN 1 ELSE 0 END), 0)
+		FROM events WHERE room_nid = $2 AND stream_pos > $3 AND stream_pos <= $4 AND sender != $5 AND push_class > 0`,
+		mention, roomNID, after, upto, user).Scan(&notifications, &highlights)
+	return notifications, highlights, err
 }
+
+// likeEscaper makes a string match itself in a LIKE pattern with ESCAPE '\'.
+var likeEscaper = strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
 
 // StateHistory returns every stream event of a room that set the given
 // state key, oldest first.

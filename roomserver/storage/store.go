@@ -65,12 +65,25 @@ type Event struct {
 	TxnSession     int64
 	TxnID          string
 	HasURL         bool
+	// PushClass and Mentions are what the default push rules make of
+	// the event (roomserver/pushclass.go).
+	PushClass int
+	// Mentions are the user ids of content.m.mentions.user_ids, space
+	// separated.
+	Mentions string
 	// SelfDestructTS is when the event is to be pruned (MSC2228), in
 	// milliseconds since the epoch; 0 for never. Only written on insert.
 	SelfDestructTS int64
 	PDU            []byte
 	Client         []byte
 }
+
+// Push classes of events.
+const (
+	PushNone         = 0
+	PushNotify       = 1
+	PushHighlightAll = 2
+)
 
 // Counters are the highest ids in use, for the input loop to continue from.
 type Counters struct {
