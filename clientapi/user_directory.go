@@ -39,41 +39,32 @@ func (s *Server) searchUserDirectory(r *http.Request, dev *userapi.Device) (any,
 			limit = maxDirectoryResults
 		}
 	}
-	term := strings.ToLower(strings.TrimSpace(*body.SearchTerm))
+	term := strings.TrimSpace(*body.SearchTerm)
 	ctx := r.Context()
-	shared, err := s.rooms.JoinedRooms(ctx, dev.UserID)
+	// One more than asked tells whether the results are limited.
+	found, err := s.rooms.SearchMembers(ctx, roomserver.SearchMembersRequest{Searcher: dev.UserID, Term: term, Limit: limit + 1})
 	if err != nil {
 		return nil, err
 	}
-	open, err := s.rooms.OpenRooms(ctx)
-	if err != nil {
-		return nil, err
+	byUser := map[string]directoryUser{}
+	for _, m := range found.Results {
+		byUser[m.UserID] = directoryUser{UserID: m.UserID, DisplayName: m.DisplayName, AvatarURL: m.AvatarURL}
 	}
-	// Members of open rooms are visible to all; members of other rooms
-	// only to those who share the room, which never makes the searcher
-	// their own match.
-	found := map[string]roomserver.MemberProfile{}
-	collect := func(rooms []string, includeSelf bool) {
-		for _, roomID := range rooms {
-			members, err := s.rooms.JoinedMembers(ctx, roomID)
-			if err != nil {
-				continue
-			}
-			for u, p := range members {
-				if _, seen := found[u]; seen || (!includeSelf && u == dev.UserID.String()) {
-					continue
-				}
-				if strings.Contains(strings.ToLower(u), term) || strings.Contains(strings.ToLower(p.DisplayName), term) {
-					found[u] = p
-				}
+	if s.cfg.UserDirectory.SearchAllUsers && !dev.IsGuest {
+		// Room profiles, where a user has one, win over the global one.
+		all, err := s.users.SearchProfiles(ctx, dev.UserID.Domain(), term, limit+1)
+		if err != nil {
+			return nil, err
+		}
+		for _, e := range all {
+			if _, ok := byUser[e.UserID]; !ok && e.UserID != dev.UserID.String() {
+				byUser[e.UserID] = directoryUser{UserID: e.UserID, DisplayName: e.DisplayName, AvatarURL: e.AvatarURL}
 			}
 		}
 	}
-	collect(open, true)
-	collect(shared, false)
-	results := make([]directoryUser, 0, len(found))
-	for u, p := range found {
-		results = append(results, directoryUser{UserID: u, DisplayName: p.DisplayName, AvatarURL: p.AvatarURL})
+	results := make([]directoryUser, 0, len(byUser))
+	for _, u := range byUser {
+		results = append(results, u)
 	}
 	sort.Slice(results, func(i, j int) bool { return results[i].UserID < results[j].UserID })
 	limited := len(results) > limit

@@ -48,6 +48,7 @@ type Config struct {
 	AppServiceConfigFiles []string      `yaml:"app_service_config_files"`
 	URLPreview            Toggle        `yaml:"url_preview"`
 	RoomDirectory         RoomDirectory `yaml:"room_directory"`
+	UserDirectory         UserDirectory `yaml:"user_directory"`
 	ServerNotices         Toggle        `yaml:"server_notices"`
 	Presence              Toggle        `yaml:"presence"`
 	Email                 Email         `yaml:"email"`
@@ -103,6 +104,14 @@ type TLSClient struct {
 
 type Toggle struct {
 	Enabled bool `yaml:"enabled"`
+}
+
+// UserDirectory is what /user_directory/search finds. By default the
+// users who share a room with the searcher or sit in a public room; with
+// search_all_users also every other active account of the searcher's own
+// server name (never those of other tenants of the deployment).
+type UserDirectory struct {
+	SearchAllUsers bool `yaml:"search_all_users"`
 }
 
 type RoomDirectory struct {

@@ -159,8 +159,3 @@ func summarise(r *room) PublicRoom {
 	}
 	return p
 }
-
-// OpenRooms lists rooms anyone may join or read.
-func (s *Server) OpenRooms(ctx context.Context) ([]string, error) {
-	return s.store.OpenRooms(ctx)
-}

@@ -36,9 +36,11 @@ type API interface {
 	SetVisibility(ctx context.Context, roomID, visibility string) error
 	Visibility(ctx context.Context, roomID string) (string, error)
 	PublicRooms(ctx context.Context) ([]PublicRoom, error)
-	// OpenRooms lists rooms with a public join rule or world-readable
-	// history, whose members everyone may find in the user directory.
-	OpenRooms(ctx context.Context) ([]string, error)
+	// SearchMembers is the user directory over room memberships: joined
+	// members of the rooms the searcher is in and of open rooms (public
+	// join rule or world-readable history), matched on user id and room
+	// display name.
+	SearchMembers(ctx context.Context, req SearchMembersRequest) (*SearchMembersResponse, error)
 
 	UpgradeRoom(ctx context.Context, roomID string, user spec.UserID, newVersion string) (string, error)
 }
@@ -122,6 +124,26 @@ type Event struct {
 	Sender    string
 	StreamPos int64
 	Client    json.RawMessage
+}
+
+type SearchMembersRequest struct {
+	Searcher spec.UserID
+	// Term is matched case-insensitively as a substring.
+	Term  string
+	Limit int
+}
+
+// SearchMembersResponse holds the matches by user id; Limited tells that
+// more than Limit matched.
+type SearchMembersResponse struct {
+	Results []DirectoryMember
+	Limited bool
+}
+
+// DirectoryMember is a user found by SearchMembers.
+type DirectoryMember struct {
+	UserID string
+	MemberProfile
 }
 
 type MemberProfile struct {

@@ -122,8 +122,8 @@ func (c *Client) PublicRooms(ctx context.Context) (out []PublicRoom, err error) 
 	return
 }
 
-func (c *Client) OpenRooms(ctx context.Context) (out []string, err error) {
-	err = c.rpc.Call(ctx, "OpenRooms", nil, &out)
+func (c *Client) SearchMembers(ctx context.Context, req SearchMembersRequest) (out *SearchMembersResponse, err error) {
+	err = c.rpc.Call(ctx, "SearchMembers", []any{req}, &out)
 	return
 }
 

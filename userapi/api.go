@@ -47,6 +47,10 @@ type API interface {
 
 	// Profiles (local users only)
 	Profile(ctx context.Context, user spec.UserID) (*Profile, error)
+	// SearchProfiles finds the active accounts of one server name whose
+	// user id or display name contains term (case-insensitive), by user
+	// id; at most limit.
+	SearchProfiles(ctx context.Context, serverName spec.ServerName, term string, limit int) ([]DirectoryEntry, error)
 	SetProfile(ctx context.Context, user spec.UserID, displayName, avatarURL *string) (*Profile, error)
 
 	// Account data; type "m.tag" per room holds tags.
@@ -157,6 +161,13 @@ type Account struct {
 	IsAdmin     bool
 	Deactivated bool
 	HasPassword bool
+}
+
+// DirectoryEntry is a user found by SearchProfiles.
+type DirectoryEntry struct {
+	UserID      string
+	DisplayName string
+	AvatarURL   string
 }
 
 type Profile struct {

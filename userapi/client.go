@@ -167,3 +167,8 @@ func (c *Client) ThreePIDOwner(ctx context.Context, medium, address string) (out
 	err = c.rpc.Call(ctx, "ThreePIDOwner", []any{medium, address}, &out)
 	return
 }
+
+func (c *Client) SearchProfiles(ctx context.Context, serverName spec.ServerName, term string, limit int) (out []DirectoryEntry, err error) {
+	err = c.rpc.Call(ctx, "SearchProfiles", []any{serverName, term, limit}, &out)
+	return
+}

@@ -3,6 +3,7 @@ package userapi
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/matrix-org/gomatrixserverlib/spec"
 )
@@ -31,4 +32,16 @@ func (s *Server) SetProfile(ctx context.Context, user spec.UserID, displayName, 
 		return nil, userError(err)
 	}
 	return &Profile{DisplayName: p.DisplayName, AvatarURL: p.AvatarURL}, nil
+}
+
+func (s *Server) SearchProfiles(ctx context.Context, serverName spec.ServerName, term string, limit int) ([]DirectoryEntry, error) {
+	rows, err := s.store.SearchProfiles(ctx, string(serverName), strings.ToLower(term), limit)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]DirectoryEntry, len(rows))
+	for i, r := range rows {
+		out[i] = DirectoryEntry{UserID: r.UserID, DisplayName: r.DisplayName, AvatarURL: r.AvatarURL}
+	}
+	return out, nil
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/rohrpost/rohrpost/internal/apptest"
 	"maunium.net/go/mautrix"
+	"maunium.net/go/mautrix/event"
 	"maunium.net/go/mautrix/id"
 )
 
@@ -58,5 +59,51 @@ func TestUserDirectoryVisibility(t *testing.T) {
 	}
 	if !finds(carol, "beispiel", bob.UserID) {
 		t.Fatal("a member of a public room must be found by anyone")
+	}
+}
+
+// With search_all_users every active account of the server is found,
+// also without a shared room; the room's display name wins over the
+// global one where the searcher shares a room.
+func TestUserDirectorySearchAllUsers(t *testing.T) {
+	cfg := apptest.Config(t.TempDir())
+	cfg.UserDirectory.SearchAllUsers = true
+	srv := apptest.StartWith(t, cfg)
+	ctx := context.Background()
+	alice, bob, carol := srv.Register(t, "alice"), srv.Register(t, "bob"), srv.Register(t, "carol")
+	if err := bob.SetDisplayName(ctx, "Bärbel Beispiel"); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := carol.SearchUserDirectory(ctx, "BÄRBEL", 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The spec's field is display_name; mautrix reads displayname, so it
+	// lands in Extra.
+	name := func(u *mautrix.UserDirectoryEntry) any { return u.Extra["display_name"] }
+	if len(resp.Results) != 1 || resp.Results[0].UserID != bob.UserID || name(resp.Results[0]) != "Bärbel Beispiel" {
+		t.Fatalf("carol's search for BÄRBEL: %+v", *resp.Results[0])
+	}
+	room, err := alice.CreateRoom(ctx, &mautrix.ReqCreateRoom{Preset: "private_chat", Invite: []id.UserID{bob.UserID}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bob.JoinRoomByID(ctx, room.RoomID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bob.SendStateEvent(ctx, room.RoomID, event.StateMember, bob.UserID.String(),
+		map[string]any{"membership": "join", "displayname": "Bärbel im Referat"}); err != nil {
+		t.Fatal(err)
+	}
+	resp, err = alice.SearchUserDirectory(ctx, "bärbel", 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(resp.Results) != 1 || name(resp.Results[0]) != "Bärbel im Referat" {
+		t.Fatalf("alice's search: %+v, want bob once with his room name", resp.Results)
+	}
+	// Searchers do not find themselves.
+	if resp, _ := bob.SearchUserDirectory(ctx, "bärbel", 10); len(resp.Results) != 0 {
+		t.Fatalf("bob finds %+v", resp.Results)
 	}
 }

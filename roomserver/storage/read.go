@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/rohrpost/rohrpost/internal/sqlutil"
@@ -331,4 +332,83 @@ type scanWithExtra struct {
 
 func (s scanWithExtra) Scan(dest ...any) error {
 	return s.rows.Scan(append(dest, s.extra)...)
+}
+
+// DirectoryMember is a joined member as the user directory sees it.
+type DirectoryMember struct {
+	UserID string
+	// Client is the member event in the client format (for the profile).
+	Client []byte
+	// InOpenRoom is set when the row comes from a public or world-readable
+	// room, whose members every user may find.
+	InOpenRoom bool
+}
+
+// DirectoryMembers lists the joined members of the rooms searcher is
+// joined to and of the open rooms, a user once per room.
+func (s *Store) DirectoryMembers(ctx context.Context, searcher string) ([]DirectoryMember, error) {
+	const columns = `SELECT m.user_id, e.client FROM memberships m JOIN events e ON e.event_nid = m.event_nid
+		JOIN rooms r ON r.room_nid = m.room_nid WHERE m.membership = 'join' AND `
+	out, err := s.directoryRows(ctx, false, columns+`m.room_nid IN
+		(SELECT room_nid FROM memberships WHERE user_id = $1 AND membership = 'join')`, searcher)
+	if err != nil {
+		return nil, err
+	}
+	open, err := s.OpenRooms(ctx)
+	if err != nil {
+		return nil, err
+	}
+	// Bounded parameter lists: SQLite takes at most 32,766.
+	const chunk = 1000
+	for len(open) > 0 {
+		n := min(chunk, len(open))
+		rows, err := s.directoryRows(ctx, true, columns+`r.room_id IN (`+placeholders(1, n)+`)`, anySlice(open[:n])...)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, rows...)
+		open = open[n:]
+	}
+	return out, nil
+}
+
+func (s *Store) directoryRows(ctx context.Context, inOpenRoom bool, query string, args ...any) ([]DirectoryMember, error) {
+	rows, err := s.db.Read.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []DirectoryMember
+	for rows.Next() {
+		m := DirectoryMember{InOpenRoom: inOpenRoom}
+		if err := rows.Scan(&m.UserID, &m.Client); err != nil {
+			return nil, err
+		}
+		out = append(out, m)
+	}
+	return out, rows.Err()
+}
+
+// placeholders is "$from, $from+1, …" for n parameters, or a NULL that
+// matches nothing when n is 0.
+func placeholders(from, n int) string {
+	if n == 0 {
+		return "NULL"
+	}
+	var b strings.Builder
+	for i := range n {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString("$" + strconv.Itoa(from+i))
+	}
+	return b.String()
+}
+
+func anySlice(ss []string) []any {
+	out := make([]any, len(ss))
+	for i, s := range ss {
+		out[i] = s
+	}
+	return out
 }

@@ -47,6 +47,9 @@ func (s *Store) CreateAccount(ctx context.Context, acc Account, displayName stri
 			acc.UserID, displayName); err != nil {
 			return fmt.Errorf("insert profile: %w", err)
 		}
+		if err := updateSearchText(ctx, tx, acc.UserID); err != nil {
+			return err
+		}
 		if dev != nil {
 			if sessionID, name, _, err = insertDevice(ctx, tx, dev); err != nil {
 				return err
@@ -150,6 +153,9 @@ func (s *Store) UpgradeGuest(ctx context.Context, userID, passwordHash, displayN
 		if _, err := tx.ExecContext(ctx, `UPDATE profiles SET displayname = $1 WHERE user_id = $2 AND displayname = ''`,
 			displayName, userID); err != nil {
 			return fmt.Errorf("upgrade profile: %w", err)
+		}
+		if err := updateSearchText(ctx, tx, userID); err != nil {
+			return err
 		}
 		rows, err := tx.QueryContext(ctx, `SELECT session_id, token_hash FROM devices WHERE user_id = $1`, userID)
 		if err != nil {

@@ -33,7 +33,10 @@ func (s *Store) SetProfile(ctx context.Context, userID string, displayName, avat
 				avatar_url = COALESCE($2, avatar_url)
 			WHERE user_id = $3 RETURNING displayname, avatar_url`,
 			nullString(displayName), nullString(avatarURL), userID).Scan(&p.DisplayName, &p.AvatarURL)
-		return notFound(err, "profile of "+userID)
+		if err != nil {
+			return notFound(err, "profile of "+userID)
+		}
+		return updateSearchText(ctx, tx, userID)
 	})
 	if err != nil {
 		return nil, err

@@ -1,0 +1,41 @@
+package roomserver
+
+import (
+	"context"
+	"sort"
+	"strings"
+
+	"github.com/tidwall/gjson"
+)
+
+// SearchMembers runs the user directory's search over the memberships in
+// the database, without loading rooms into memory and in one call however
+// many rooms the searcher shares. The searcher finds themself only where
+// anyone could: in an open room.
+func (s *Server) SearchMembers(ctx context.Context, req SearchMembersRequest) (*SearchMembersResponse, error) {
+	rows, err := s.store.DirectoryMembers(ctx, req.Searcher.String())
+	if err != nil {
+		return nil, err
+	}
+	term := strings.ToLower(req.Term)
+	found := map[string]MemberProfile{}
+	for _, m := range rows {
+		if _, seen := found[m.UserID]; seen || (m.UserID == req.Searcher.String() && !m.InOpenRoom) {
+			continue
+		}
+		p := MemberProfile{DisplayName: gjson.GetBytes(m.Client, "content.displayname").String(),
+			AvatarURL: gjson.GetBytes(m.Client, "content.avatar_url").String()}
+		if strings.Contains(strings.ToLower(m.UserID), term) || strings.Contains(strings.ToLower(p.DisplayName), term) {
+			found[m.UserID] = p
+		}
+	}
+	res := &SearchMembersResponse{Results: make([]DirectoryMember, 0, len(found))}
+	for u, p := range found {
+		res.Results = append(res.Results, DirectoryMember{UserID: u, MemberProfile: p})
+	}
+	sort.Slice(res.Results, func(i, j int) bool { return res.Results[i].UserID < res.Results[j].UserID })
+	if req.Limit > 0 && len(res.Results) > req.Limit {
+		res.Results, res.Limited = res.Results[:req.Limit], true
+	}
+	return res, nil
+}
