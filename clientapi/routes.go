@@ -63,6 +63,8 @@ func (s *Server) Routes(r *mux.Router) {
 		c.Handle("/user/{userId}/rooms/{roomId}/tags/{tag}", s.noGuests(s.deleteTag)).Methods(http.MethodDelete)
 		c.Handle("/admin/whois/{userId}", auth(s.whois)).Methods(http.MethodGet)
 		c.Handle("/user/{userId}/openid/request_token", s.noGuests(s.requestOpenIDToken)).Methods(http.MethodPost)
+		c.Handle("/pushrules/", s.noGuests(s.pushRules)).Methods(http.MethodGet, http.MethodPut, http.MethodDelete)
+		c.Handle("/pushrules/{rest:.+}", s.noGuests(s.pushRules)).Methods(http.MethodGet, http.MethodPut, http.MethodDelete)
 	}
 	r.HandleFunc(submitTokenPath, s.submitTokenLink).Methods(http.MethodGet)
 	r.Handle(submitTokenPath, mxhttp.Handler(s.submitTokenJSON)).Methods(http.MethodPost)

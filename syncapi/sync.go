@@ -11,6 +11,7 @@ import (
 	"github.com/rohrpost/rohrpost/internal/mxhttp"
 	"github.com/rohrpost/rohrpost/syncapi/storage"
 	"github.com/rohrpost/rohrpost/userapi"
+	"github.com/rohrpost/rohrpost/userapi/pushrules"
 )
 
 const (
@@ -32,6 +33,9 @@ type syncRequest struct {
 	filter      *Filter
 	// peeks are the device's peeks (MSC2753), read for each attempt.
 	peeks []storage.Peek
+	// pushRules are the user's push rules when the user changed any; nil
+	// means the defaults, which mute no room.
+	pushRules *pushrules.Ruleset
 }
 
 func (s *Server) parseSyncRequest(r *http.Request, dev *userapi.Device) (*syncRequest, error) {

@@ -11,6 +11,7 @@ import (
 	rsstorage "github.com/rohrpost/rohrpost/roomserver/storage"
 	"github.com/rohrpost/rohrpost/syncapi/storage"
 	"github.com/rohrpost/rohrpost/userapi"
+	"github.com/rohrpost/rohrpost/userapi/pushrules"
 	uastorage "github.com/rohrpost/rohrpost/userapi/storage"
 	"github.com/tidwall/gjson"
 	"github.com/tidwall/sjson"
@@ -37,6 +38,9 @@ func (s *Server) buildSync(ctx context.Context, req *syncRequest, to Token) (_ *
 		next = to.Max(since)
 	}
 	resp := newSyncResponse(next)
+	if req.pushRules, err = s.pushRules(ctx, dev); err != nil {
+		return nil, err
+	}
 	if req.ignored, err = s.ignoredUsers(ctx, dev); err != nil {
 		return nil, err
 	}
@@ -178,6 +182,14 @@ func (s *Server) joinedRoom(ctx context.Context, req *syncRequest, m rsstorage.U
 	counts, err := s.unreadCount(ctx, m.RoomNID, m.RoomID, req.device.UserID.String(), max(readPos, m.StreamPos), to.PDU)
 	if err != nil {
 		return nil, err
+	}
+	if req.pushRules != nil {
+		switch req.pushRules.RoomMode(m.RoomID) {
+		case pushrules.Muted:
+			counts = unreadCounts{}
+		case pushrules.MentionsOnly:
+			counts.Notifications = counts.Highlights
+		}
 	}
 	jr.Unread = &counts
 	return jr, nil
@@ -581,6 +593,20 @@ func (s *Server) leftRoom(ctx context.Context, req *syncRequest, m rsstorage.Use
 	}
 	lr.State.Events = s.renderState(ctx, req, m.RoomID, stateEvs, evs, full)
 	return lr, nil
+}
+
+// pushRules reads the user's push rules, nil when the user has none of
+// their own.
+func (s *Server) pushRules(ctx context.Context, dev *userapi.Device) (*pushrules.Ruleset, error) {
+	raw, err := s.accountData.AccountData(ctx, dev.UserID.String(), "", userapi.PushRulesType)
+	if errors.Is(err, uastorage.ErrNotFound) || len(raw) == 0 {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	rs := pushrules.Load(raw, dev.UserID.String())
+	return &rs, nil
 }
 
 // ignoredUsers reads the user's m.ignored_user_list.

@@ -6,6 +6,7 @@ import (
 	"errors"
 
 	"github.com/matrix-org/gomatrixserverlib/spec"
+	"github.com/rohrpost/rohrpost/userapi/pushrules"
 )
 
 // API is the user component's contract.
@@ -78,6 +79,11 @@ type API interface {
 	ThreePIDs(ctx context.Context, user spec.UserID) ([]ThreePID, error)
 	// ThreePIDOwner is the user an address is bound to; ErrNotFound if none.
 	ThreePIDOwner(ctx context.Context, medium, address string) (spec.UserID, error)
+
+	// Push rules: the server defaults merged with the user's changes,
+	// kept as the account data m.push_rules (pushrules.go).
+	PushRules(ctx context.Context, user spec.UserID) (*pushrules.Ruleset, error)
+	UpdatePushRules(ctx context.Context, user spec.UserID, change PushRuleChange) error
 
 	// Filters
 	PutFilter(ctx context.Context, user spec.UserID, filter json.RawMessage) (string, error)

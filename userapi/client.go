@@ -8,6 +8,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/rohrpost/rohrpost/internal/bus"
 	"github.com/rohrpost/rohrpost/internal/rpc"
+	"github.com/rohrpost/rohrpost/userapi/pushrules"
 )
 
 // Service is the user API's name on the bus.
@@ -15,7 +16,8 @@ const Service = "userapi"
 
 // Sentinels are the errors that keep their identity across processes.
 var Sentinels = []error{ErrUserInUse, ErrInvalidUsername, ErrBadCredentials, ErrUnknownToken, ErrNotFound,
-	ErrDeactivated, ErrInvalidFilter, ErrNotGuest, ErrThreePIDInUse, ErrNotValidated, ErrBadToken}
+	ErrDeactivated, ErrInvalidFilter, ErrNotGuest, ErrThreePIDInUse, ErrNotValidated, ErrBadToken,
+	pushrules.ErrNotFound, pushrules.ErrInvalid, pushrules.ErrNoAnchor}
 
 // Serve answers API calls from other processes with api.
 func Serve(nc *nats.Conn, api API) (*rpc.Server, error) {
@@ -171,4 +173,13 @@ func (c *Client) ThreePIDOwner(ctx context.Context, medium, address string) (out
 func (c *Client) SearchProfiles(ctx context.Context, serverName spec.ServerName, term string, limit int) (out []DirectoryEntry, err error) {
 	err = c.rpc.Call(ctx, "SearchProfiles", []any{serverName, term, limit}, &out)
 	return
+}
+
+func (c *Client) PushRules(ctx context.Context, user spec.UserID) (out *pushrules.Ruleset, err error) {
+	err = c.rpc.Call(ctx, "PushRules", []any{user}, &out)
+	return
+}
+
+func (c *Client) UpdatePushRules(ctx context.Context, user spec.UserID, change PushRuleChange) error {
+	return c.rpc.Call(ctx, "UpdatePushRules", []any{user, change})
 }

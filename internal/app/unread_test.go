@@ -8,6 +8,7 @@ import (
 	"maunium.net/go/mautrix"
 	"maunium.net/go/mautrix/event"
 	"maunium.net/go/mautrix/id"
+	"maunium.net/go/mautrix/pushrules"
 )
 
 // The unread counts follow the spec's default push rules: messages,
@@ -97,5 +98,75 @@ func TestUnreadCountsFollowDefaultPushRules(t *testing.T) {
 	}
 	if n, h := counts(); n != 0 || h != 0 {
 		t.Fatalf("after the read receipt: %d, %d; want 0, 0", n, h)
+	}
+}
+
+// Element's room settings are push rules: "mute" is an override rule on
+// the room id, "mentions and keywords" a room rule without notify. The
+// counts of /sync follow them, and the rules reach the client as the
+// m.push_rules account data.
+func TestPushRulesShapeUnreadCounts(t *testing.T) {
+	srv := apptest.Start(t)
+	ctx := context.Background()
+	alice, bob := srv.Register(t, "alice"), srv.Register(t, "bob")
+	rules, err := bob.GetPushRules(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rules.Override) == 0 || rules.Override[0].RuleID != ".m.rule.master" || len(rules.Underride) != 5 {
+		t.Fatalf("default rules: %+v", rules)
+	}
+	room, err := alice.CreateRoom(ctx, &mautrix.ReqCreateRoom{Preset: "public_chat"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bob.JoinRoomByID(ctx, room.RoomID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := alice.SendText(ctx, room.RoomID, "für alle"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := alice.SendMessageEvent(ctx, room.RoomID, event.EventMessage, map[string]any{"msgtype": "m.text", "body": "bob!",
+		"m.mentions": map[string]any{"user_ids": []string{bob.UserID.String()}}}); err != nil {
+		t.Fatal(err)
+	}
+	counts := func() (int, int, bool) {
+		t.Helper()
+		resp, err := bob.SyncRequest(ctx, 0, "", "", false, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var sawRules bool
+		for _, ev := range resp.AccountData.Events {
+			sawRules = sawRules || ev.Type.Type == "m.push_rules"
+		}
+		u := resp.Rooms.Join[room.RoomID].UnreadNotifications
+		return u.NotificationCount, u.HighlightCount, sawRules
+	}
+	if n, h, _ := counts(); n != 2 || h != 1 {
+		t.Fatalf("by default: %d, %d; want 2, 1", n, h)
+	}
+	if err := bob.PutPushRule(ctx, "global", pushrules.RoomRule, room.RoomID.String(), &mautrix.ReqPutPushRule{Actions: []pushrules.PushActionType{}}); err != nil {
+		t.Fatal(err)
+	}
+	if n, h, saw := counts(); n != 1 || h != 1 || !saw {
+		t.Fatalf("mentions only: %d, %d, rules in account data %v; want 1, 1, true", n, h, saw)
+	}
+	if err := bob.PutPushRule(ctx, "global", pushrules.OverrideRule, room.RoomID.String(), &mautrix.ReqPutPushRule{
+		Actions:    []pushrules.PushActionType{},
+		Conditions: []pushrules.PushCondition{{Kind: pushrules.KindEventMatch, Key: "room_id", Pattern: room.RoomID.String()}},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if n, h, _ := counts(); n != 0 || h != 0 {
+		t.Fatalf("muted: %d, %d; want 0, 0", n, h)
+	}
+	for _, kind := range []pushrules.PushRuleType{pushrules.OverrideRule, pushrules.RoomRule} {
+		if err := bob.DeletePushRule(ctx, "global", kind, room.RoomID.String()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n, h, _ := counts(); n != 2 || h != 1 {
+		t.Fatalf("rules deleted: %d, %d; want 2, 1", n, h)
 	}
 }
