@@ -103,5 +103,6 @@ func (s *Server) Routes(r *mux.Router) {
 		c.Handle("/rooms/{roomId}/redact/{eventId}/{txnId}", auth(s.redactEvent)).Methods(http.MethodPut)
 		c.Handle("/rooms/{roomId}/upgrade", auth(s.upgradeRoom)).Methods(http.MethodPost)
 		c.Handle("/user_directory/search", auth(s.searchUserDirectory)).Methods(http.MethodPost)
+		c.Handle("/voip/turnServer", auth(s.turnServer)).Methods(http.MethodGet)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/matrix-org/gomatrixserverlib"
 	"github.com/matrix-org/gomatrixserverlib/spec"
@@ -49,12 +50,19 @@ type Config struct {
 	URLPreview            Toggle        `yaml:"url_preview"`
 	RoomDirectory         RoomDirectory `yaml:"room_directory"`
 	UserDirectory         UserDirectory `yaml:"user_directory"`
-	ServerNotices         Toggle        `yaml:"server_notices"`
-	Presence              Toggle        `yaml:"presence"`
-	Email                 Email         `yaml:"email"`
-	Recaptcha             Recaptcha     `yaml:"recaptcha"`
-	CAS                   CAS           `yaml:"cas"`
-	WellKnown             WellKnown     `yaml:"well_known"`
+	// TURN servers for calls (GET /voip/turnServer), with Synapse's keys.
+	TURNURIs         []string  `yaml:"turn_uris"`
+	TURNSharedSecret string    `yaml:"turn_shared_secret"`
+	TURNUsername     string    `yaml:"turn_username"`
+	TURNPassword     string    `yaml:"turn_password"`
+	TURNUserLifetime Duration  `yaml:"turn_user_lifetime"`
+	TURNAllowGuests  bool      `yaml:"turn_allow_guests"`
+	ServerNotices    Toggle    `yaml:"server_notices"`
+	Presence         Toggle    `yaml:"presence"`
+	Email            Email     `yaml:"email"`
+	Recaptcha        Recaptcha `yaml:"recaptcha"`
+	CAS              CAS       `yaml:"cas"`
+	WellKnown        WellKnown `yaml:"well_known"`
 	// Gateway is the entry point's view of separate services.
 	Gateway Gateway `yaml:"gateway"`
 	// TrustedProxies are the addresses (CIDRs) of reverse proxies, such as
@@ -180,6 +188,8 @@ func Default() *Config {
 		RateLimiting:       RateLimiting{Enabled: true},
 		TLSClient:          TLSClient{Verify: true},
 		Presence:           Toggle{Enabled: true},
+		TURNUserLifetime:   Duration(time.Hour),
+		TURNAllowGuests:    true,
 	}
 }
 
@@ -340,6 +350,17 @@ func (c *Config) Validate() error {
 	if c.EnableRegistration && !c.EnableRegistrationWithoutVerification && !c.Email.Enabled() &&
 		(c.Recaptcha.PrivateKey == "" || c.Recaptcha.SiteverifyAPI == "") {
 		bad("enable_registration", "open registration needs a way to verify new users: set enable_registration_without_verification: true, or configure email or recaptcha")
+	}
+	for i, u := range c.TURNURIs {
+		if !strings.HasPrefix(u, "turn:") && !strings.HasPrefix(u, "turns:") {
+			bad(fmt.Sprintf("turn_uris[%d]", i), "%q is not a turn: or turns: URI", u)
+		}
+	}
+	if len(c.TURNURIs) > 0 && c.TURNSharedSecret == "" && (c.TURNUsername == "" || c.TURNPassword == "") {
+		bad("turn_uris", "TURN needs turn_shared_secret, or turn_username and turn_password")
+	}
+	if c.TURNUserLifetime <= 0 {
+		bad("turn_user_lifetime", "must be positive")
 	}
 	if c.NATS.Replicas < 0 || c.NATS.Replicas > 5 {
 		bad("nats.replicas", "%d is not between 1 and 5", c.NATS.Replicas)
