@@ -104,5 +104,8 @@ func (s *Server) Routes(r *mux.Router) {
 		c.Handle("/rooms/{roomId}/upgrade", auth(s.upgradeRoom)).Methods(http.MethodPost)
 		c.Handle("/user_directory/search", auth(s.searchUserDirectory)).Methods(http.MethodPost)
 		c.Handle("/voip/turnServer", auth(s.turnServer)).Methods(http.MethodGet)
+		c.Handle("/rooms/{roomId}/report/{eventId}", auth(s.reportEvent)).Methods(http.MethodPost)
+		c.Handle("/rooms/{roomId}/report", auth(s.reportRoom)).Methods(http.MethodPost)
+		c.Handle("/users/{userId}/report", auth(s.reportUser)).Methods(http.MethodPost)
 	}
 }

@@ -85,6 +85,11 @@ type API interface {
 	PushRules(ctx context.Context, user spec.UserID) (*pushrules.Ruleset, error)
 	UpdatePushRules(ctx context.Context, user spec.UserID, change PushRuleChange) error
 
+	// Reports of content to the administrators (reports.go); Reports
+	// lists them newest first for the admin API.
+	Report(ctx context.Context, r Report) error
+	Reports(ctx context.Context, before int64, limit int) ([]Report, error)
+
 	// Filters
 	PutFilter(ctx context.Context, user spec.UserID, filter json.RawMessage) (string, error)
 	Filter(ctx context.Context, user spec.UserID, filterID string) (json.RawMessage, error)
@@ -167,6 +172,18 @@ type Account struct {
 	IsAdmin     bool
 	Deactivated bool
 	HasPassword bool
+}
+
+// Report is a report of an event, a room or a user; ID and ReceivedTS are
+// the server's.
+type Report struct {
+	ID         int64
+	Reporter   spec.UserID
+	RoomID     string
+	EventID    string
+	UserID     string
+	Reason     string
+	ReceivedTS int64
 }
 
 // DirectoryEntry is a user found by SearchProfiles.

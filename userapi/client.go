@@ -183,3 +183,12 @@ func (c *Client) PushRules(ctx context.Context, user spec.UserID) (out *pushrule
 func (c *Client) UpdatePushRules(ctx context.Context, user spec.UserID, change PushRuleChange) error {
 	return c.rpc.Call(ctx, "UpdatePushRules", []any{user, change})
 }
+
+func (c *Client) Report(ctx context.Context, r Report) error {
+	return c.rpc.Call(ctx, "Report", []any{r})
+}
+
+func (c *Client) Reports(ctx context.Context, before int64, limit int) (out []Report, err error) {
+	err = c.rpc.Call(ctx, "Reports", []any{before, limit}, &out)
+	return
+}
