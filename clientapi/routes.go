@@ -108,4 +108,6 @@ func (s *Server) Routes(r *mux.Router) {
 		c.Handle("/rooms/{roomId}/report", auth(s.reportRoom)).Methods(http.MethodPost)
 		c.Handle("/users/{userId}/report", auth(s.reportUser)).Methods(http.MethodPost)
 	}
+	v1 := r.PathPrefix("/_matrix/client/v1").Subrouter()
+	v1.Handle("/rooms/{roomId}/hierarchy", auth(s.spaceHierarchy)).Methods(http.MethodGet)
 }

@@ -41,6 +41,8 @@ type API interface {
 	// join rule or world-readable history), matched on user id and room
 	// display name.
 	SearchMembers(ctx context.Context, req SearchMembersRequest) (*SearchMembersResponse, error)
+	// SpaceHierarchy is one page of a space's tree (hierarchy.go).
+	SpaceHierarchy(ctx context.Context, req HierarchyRequest) (*HierarchyResponse, error)
 
 	UpgradeRoom(ctx context.Context, roomID string, user spec.UserID, newVersion string) (string, error)
 }

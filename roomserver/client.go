@@ -13,7 +13,7 @@ import (
 const Service = "roomserver"
 
 // Sentinels are the errors that keep their identity across processes.
-var Sentinels = []error{ErrRoomNotFound, ErrEventNotFound, ErrForbidden, ErrTooLarge, ErrBadEvent,
+var Sentinels = []error{ErrBadPagination, ErrRoomNotFound, ErrEventNotFound, ErrForbidden, ErrTooLarge, ErrBadEvent,
 	ErrUnsupportedVersion, ErrAliasExists, ErrAliasNotFound, ErrBadState, ErrMissingPrevEvents, ErrMissingAuthEvents}
 
 // Serve answers API calls from other processes with api.
@@ -129,5 +129,10 @@ func (c *Client) SearchMembers(ctx context.Context, req SearchMembersRequest) (o
 
 func (c *Client) UpgradeRoom(ctx context.Context, roomID string, user spec.UserID, newVersion string) (out string, err error) {
 	err = c.rpc.Call(ctx, "UpgradeRoom", []any{roomID, user, newVersion}, &out)
+	return
+}
+
+func (c *Client) SpaceHierarchy(ctx context.Context, req HierarchyRequest) (out *HierarchyResponse, err error) {
+	err = c.rpc.Call(ctx, "SpaceHierarchy", []any{req}, &out)
 	return
 }
