@@ -43,7 +43,7 @@ func (s *Server) handleEvent(r *http.Request, dev *userapi.Device) (any, error) 
 	if err != nil {
 		return nil, err
 	}
-	return s.clientEvent(dev.SessionID, e), nil
+	return s.render(r.Context(), dev, e), nil
 }
 
 // handleContext is GET /rooms/{roomId}/context/{eventId}.
@@ -76,7 +76,7 @@ func (s *Server) handleContext(r *http.Request, dev *userapi.Device) (any, error
 		out := make([]json.RawMessage, 0, len(evs))
 		for _, ev := range a.view.filter(evs, dev.UserID.String()) {
 			if filter.Allows(a.roomID, ev.Type, ev.Sender, hasURL(ev)) {
-				out = append(out, s.clientEvent(dev.SessionID, ev))
+				out = append(out, s.render(ctx, dev, ev))
 			}
 		}
 		return out
@@ -124,7 +124,7 @@ func (s *Server) handleContext(r *http.Request, dev *userapi.Device) (any, error
 		state = append(state, ev.Client)
 	}
 	return map[string]any{
-		"event": s.clientEvent(dev.SessionID, e), "events_before": render(before), "events_after": render(after),
+		"event": s.render(ctx, dev, e), "events_before": render(before), "events_after": render(after),
 		"start": start.String(), "end": end.String(), "state": state,
 	}, nil
 }

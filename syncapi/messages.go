@@ -79,7 +79,7 @@ func (s *Server) handleMessages(r *http.Request, dev *userapi.Device) (any, erro
 	chunk := make([]json.RawMessage, 0, len(evs))
 	var senders []string
 	for _, e := range a.view.filter(evs, dev.UserID.String()) {
-		chunk = append(chunk, s.clientEvent(dev.SessionID, e))
+		chunk = append(chunk, s.render(ctx, dev, e))
 		senders = append(senders, e.Sender)
 	}
 	resp["chunk"] = chunk

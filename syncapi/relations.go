@@ -29,7 +29,7 @@ func (s *Server) handleRelations(r *http.Request, dev *userapi.Device) (any, err
 	chunk := make([]json.RawMessage, 0, len(evs))
 	for _, e := range a.view.filter(evs, dev.UserID.String()) {
 		if e.RoomNID == a.roomNID {
-			chunk = append(chunk, s.clientEvent(dev.SessionID, e))
+			chunk = append(chunk, s.render(ctx, dev, e))
 		}
 	}
 	resp := map[string]any{"chunk": chunk}

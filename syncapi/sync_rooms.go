@@ -224,7 +224,7 @@ func (s *Server) roomSection(ctx context.Context, req *syncRequest, roomNID int6
 	limited = limited || fresh
 	jr := &joinedRoom{
 		State:       eventList{Events: []json.RawMessage{}},
-		Timeline:    s.renderTimeline(req, roomID, evs, limited, lower, to),
+		Timeline:    s.renderTimeline(ctx, req, roomID, evs, limited, lower, to),
 		Ephemeral:   eventList{Events: []json.RawMessage{}},
 		AccountData: eventList{Events: append([]json.RawMessage{}, accountData...)},
 	}
@@ -272,7 +272,7 @@ func hasMemberEvent(evs []*rsstorage.Event) bool {
 
 // renderTimeline turns stored events into the timeline section, applying
 // the filter and adding transaction ids for the requesting device.
-func (s *Server) renderTimeline(req *syncRequest, roomID string, evs []*rsstorage.Event, limited bool, lower int64, to Token) timeline {
+func (s *Server) renderTimeline(ctx context.Context, req *syncRequest, roomID string, evs []*rsstorage.Event, limited bool, lower int64, to Token) timeline {
 	tl := timeline{Events: make([]json.RawMessage, 0, len(evs)), Limited: limited}
 	prev := to
 	prev.PDU = lower
@@ -291,7 +291,7 @@ func (s *Server) renderTimeline(req *syncRequest, roomID string, evs []*rsstorag
 		if e.StateKey == nil && req.ignored[e.Sender] {
 			continue
 		}
-		tl.Events = append(tl.Events, s.renderEvent(req, e))
+		tl.Events = append(tl.Events, s.renderTimelineEvent(ctx, req, e))
 	}
 	return tl
 }
@@ -310,6 +310,15 @@ func (s *Server) renderEvent(req *syncRequest, e *rsstorage.Event) json.RawMessa
 		return federationEvent(e)
 	}
 	return s.clientEvent(req.device.SessionID, e)
+}
+
+// renderTimelineEvent is renderEvent with the thread aggregation of
+// thread roots in the client format.
+func (s *Server) renderTimelineEvent(ctx context.Context, req *syncRequest, e *rsstorage.Event) json.RawMessage {
+	if req.filter.EventFormat == "federation" {
+		return federationEvent(e)
+	}
+	return s.render(ctx, req.device, e)
 }
 
 // federationEvent is the event as servers exchange it, with its event id:
@@ -576,7 +585,7 @@ func (s *Server) leftRoom(ctx context.Context, req *syncRequest, m rsstorage.Use
 	to.PDU = m.StreamPos
 	lr := &leftRoom{
 		State:       eventList{Events: []json.RawMessage{}},
-		Timeline:    s.renderTimeline(req, m.RoomID, evs, limited, lower, to),
+		Timeline:    s.renderTimeline(ctx, req, m.RoomID, evs, limited, lower, to),
 		AccountData: eventList{Events: append([]json.RawMessage{}, accountData...)},
 	}
 	var stateEvs []*rsstorage.Event

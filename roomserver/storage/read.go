@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 
 	"github.com/rohrpost/rohrpost/internal/sqlutil"
@@ -17,7 +16,7 @@ import (
 func columns(p string) string {
 	return strings.NewReplacer("@", p).Replace(`@event_nid, @room_nid, @event_id, COALESCE(@stream_pos, 0), @type, @state_key, @sender, @depth, @origin_ts,
 	@snapshot_before, COALESCE(@membership, ''), @rejected, @redacted, COALESCE(@relates_to, ''), COALESCE(@rel_type, ''),
-	COALESCE(@txn_session, 0), COALESCE(@txn_id, ''), @pdu, @client`)
+	COALESCE(@txn_session, 0), COALESCE(@txn_id, ''), @pdu, @client, @thread_count, COALESCE(@thread_latest, 0)`)
 }
 
 var eventColumns = columns("")
@@ -27,7 +26,7 @@ func scanEvent(sc interface{ Scan(...any) error }) (*Event, error) {
 	var stateKey sql.NullString
 	var rejected, redacted int
 	if err := sc.Scan(&e.NID, &e.RoomNID, &e.ID, &e.StreamPos, &e.Type, &stateKey, &e.Sender, &e.Depth, &e.OriginTS,
-		&e.SnapshotBefore, &e.Membership, &rejected, &redacted, &e.RelatesTo, &e.RelType, &e.TxnSession, &e.TxnID, &e.PDU, &e.Client); err != nil {
+		&e.SnapshotBefore, &e.Membership, &rejected, &redacted, &e.RelatesTo, &e.RelType, &e.TxnSession, &e.TxnID, &e.PDU, &e.Client, &e.ThreadCount, &e.ThreadLatest); err != nil {
 		return nil, err
 	}
 	if stateKey.Valid {
@@ -362,7 +361,7 @@ func (s *Store) DirectoryMembers(ctx context.Context, searcher string) ([]Direct
 	const chunk = 1000
 	for len(open) > 0 {
 		n := min(chunk, len(open))
-		rows, err := s.directoryRows(ctx, true, columns+`r.room_id IN (`+placeholders(1, n)+`)`, anySlice(open[:n])...)
+		rows, err := s.directoryRows(ctx, true, columns+`r.room_id IN (`+sqlutil.InList(1, n)+`)`, anySlice(open[:n])...)
 		if err != nil {
 			return nil, err
 		}
@@ -389,26 +388,50 @@ func (s *Store) directoryRows(ctx context.Context, inOpenRoom bool, query string
 	return out, rows.Err()
 }
 
-// placeholders is "$from, $from+1, …" for n parameters, or a NULL that
-// matches nothing when n is 0.
-func placeholders(from, n int) string {
-	if n == 0 {
-		return "NULL"
-	}
-	var b strings.Builder
-	for i := range n {
-		if i > 0 {
-			b.WriteString(", ")
-		}
-		b.WriteString("$" + strconv.Itoa(from+i))
-	}
-	return b.String()
-}
-
 func anySlice(ss []string) []any {
 	out := make([]any, len(ss))
 	for i, s := range ss {
 		out[i] = s
 	}
 	return out
+}
+
+// ThreadRoots lists a room's thread roots with the newest activity first:
+// those whose newest reply is before the stream position before (0 for
+// all), at most limit; with participant set only threads that user
+// started or replied in.
+func (s *Store) ThreadRoots(ctx context.Context, roomNID, before int64, participant string, limit int) ([]*Event, error) {
+	if before <= 0 {
+		before = 1 << 62
+	}
+	q := `SELECT ` + eventColumns + ` FROM events WHERE room_nid = $1 AND thread_latest IS NOT NULL AND thread_latest < $2`
+	args := []any{roomNID, before}
+	if participant != "" {
+		q += ` AND (sender = $3 OR EXISTS (SELECT 1 FROM events r WHERE r.relates_to = events.event_id
+			AND r.rel_type = 'm.thread' AND r.sender = $3 AND r.stream_pos IS NOT NULL))`
+		args = append(args, participant)
+	}
+	args = append(args, limit)
+	q += fmt.Sprintf(` ORDER BY thread_latest DESC LIMIT $%d`, len(args))
+	return scanEvents(s.db.Read.QueryContext(ctx, q, args...))
+}
+
+// ThreadParticipant tells whether user replied in the thread of root.
+func (s *Store) ThreadParticipant(ctx context.Context, root, user string) (bool, error) {
+	var n int
+	err := s.db.Read.QueryRowContext(ctx, `SELECT COUNT(*) FROM events WHERE relates_to = $1 AND rel_type = 'm.thread'
+		AND sender = $2 AND stream_pos IS NOT NULL`, root, user).Scan(&n)
+	return n > 0, err
+}
+
+// EventAtPosition is the stream event at pos.
+func (s *Store) EventAtPosition(ctx context.Context, pos int64) (*Event, error) {
+	evs, err := scanEvents(s.db.Read.QueryContext(ctx, `SELECT `+eventColumns+` FROM events WHERE stream_pos = $1`, pos))
+	if err != nil {
+		return nil, err
+	}
+	if len(evs) == 0 {
+		return nil, ErrNotFound
+	}
+	return evs[0], nil
 }

@@ -71,6 +71,10 @@ type Event struct {
 	// Mentions are the user ids of content.m.mentions.user_ids, space
 	// separated.
 	Mentions string
+	// ThreadCount and ThreadLatest summarise the thread of a thread root:
+	// its replies and the stream position of the newest. Read only; the
+	// store keeps them as replies are written.
+	ThreadCount, ThreadLatest int64
 	// SelfDestructTS is when the event is to be pruned (MSC2228), in
 	// milliseconds since the epoch; 0 for never. Only written on insert.
 	SelfDestructTS int64

@@ -107,6 +107,9 @@ func (s *Store) WriteBatch(tx *sql.Tx, b *Batch) error {
 			return err
 		}
 	}
+	if err := updateThreads(tx, b.Events); err != nil {
+		return err
+	}
 	for _, sn := range b.Snapshots {
 		delta, _ := json.Marshal(sn.Delta)
 		if _, err := tx.Exec(`INSERT INTO state_snapshots (snapshot_nid, room_nid, parent_nid, delta) VALUES ($1, $2, $3, $4)`,
@@ -160,4 +163,34 @@ func boolInt(b bool) int {
 		return 1
 	}
 	return 0
+}
+
+// updateThreads counts the batch's accepted m.thread replies into their
+// roots' summaries.
+func updateThreads(tx *sql.Tx, events []Event) error {
+	type summary struct{ count, latest int64 }
+	roots := map[string]*summary{}
+	var order []string
+	for _, e := range events {
+		if e.RelType != "m.thread" || e.RelatesTo == "" || e.StreamPos == 0 || e.Rejected {
+			continue
+		}
+		sm := roots[e.RelatesTo]
+		if sm == nil {
+			sm = &summary{}
+			roots[e.RelatesTo] = sm
+			order = append(order, e.RelatesTo)
+		}
+		sm.count++
+		sm.latest = max(sm.latest, e.StreamPos)
+	}
+	for _, root := range order {
+		sm := roots[root]
+		if _, err := tx.Exec(`UPDATE events SET thread_count = thread_count + $1,
+			thread_latest = CASE WHEN thread_latest IS NULL OR thread_latest < $2 THEN $2 ELSE thread_latest END
+			WHERE event_id = $3`, sm.count, sm.latest, root); err != nil {
+			return fmt.Errorf("thread summary of %s: %w", root, err)
+		}
+	}
+	return nil
 }
