@@ -35,6 +35,7 @@ func (b *batch) apply(r *room, pdu gomatrixserverlib.PDU, meta eventMeta) *stora
 	ev.HasURL = gjson.GetBytes(pdu.Content(), "url").Type == gjson.String
 	ev.SelfDestructTS = selfDestructAt(pdu)
 	classifyPush(r, pdu, &ev)
+	ev.SearchText = SearchText(pdu.Type(), pdu.Content())
 	if rel := gjson.GetBytes(pdu.Content(), `m\.relates_to`); rel.IsObject() {
 		ev.RelatesTo, ev.RelType = rel.Get("event_id").String(), rel.Get("rel_type").String()
 	}

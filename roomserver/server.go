@@ -111,6 +111,7 @@ func (s *Server) Start(ctx context.Context) error {
 	}
 	go s.inputLoop()
 	go s.selfDestructLoop()
+	go s.backfillSearchText()
 	go s.recordPublishedLoop()
 	return nil
 }
@@ -121,6 +122,27 @@ func (s *Server) Stop() {
 	<-s.done
 	s.recordPublished()
 	s.unlock()
+}
+
+// backfillSearchText fills the search column of events stored before it
+// existed, beside the input loop (each page is one short write).
+func (s *Server) backfillSearchText() {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		select {
+		case <-s.quit:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	n, err := s.store.BackfillSearchText(ctx, SearchText)
+	if err != nil && ctx.Err() == nil {
+		slog.Warn("roomserver: search backfill", "err", err)
+	}
+	if n > 0 {
+		slog.Info("roomserver: search text backfilled", "events", n)
+	}
 }
 
 // isLocal tells whether a server name is one this deployment serves.

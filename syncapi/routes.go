@@ -17,6 +17,7 @@ func (s *Server) Routes(r *mux.Router) {
 		c := r.PathPrefix("/_matrix/client/" + v).Subrouter()
 		c.Handle("/sync", auth(s.handleSync)).Methods(http.MethodGet)
 		c.Handle("/events", auth(s.handleEvents)).Methods(http.MethodGet)
+		c.Handle("/search", auth(s.handleSearch)).Methods(http.MethodPost)
 		c.Handle("/rooms/{roomId}/event/{eventId}", auth(s.handleEvent)).Methods(http.MethodGet)
 		c.Handle("/rooms/{roomId}/members", auth(s.handleMembers)).Methods(http.MethodGet)
 		c.Handle("/rooms/{roomId}/messages", auth(s.handleMessages)).Methods(http.MethodGet)

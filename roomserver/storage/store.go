@@ -71,6 +71,8 @@ type Event struct {
 	// Mentions are the user ids of content.m.mentions.user_ids, space
 	// separated.
 	Mentions string
+	// SearchText is what /search matches (roomserver.SearchText).
+	SearchText string
 	// ThreadCount and ThreadLatest summarise the thread of a thread root:
 	// its replies and the stream position of the newest. Read only; the
 	// store keeps them as replies are written.

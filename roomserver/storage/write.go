@@ -89,8 +89,8 @@ func (s *Store) WriteBatch(tx *sql.Tx, b *Batch) error {
 	if len(b.Events) > 0 {
 		stmt, err := tx.Prepare(`INSERT INTO events (event_nid, room_nid, event_id, stream_pos, type, state_key, sender, depth, origin_ts,
 			snapshot_before, membership, rejected, redacted, relates_to, rel_type, txn_session, txn_id, pdu, client, has_url, self_destruct_ts,
-			push_class, mentions)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23)`)
+			push_class, mentions, search_text)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24)`)
 		if err != nil {
 			return err
 		}
@@ -98,7 +98,7 @@ func (s *Store) WriteBatch(tx *sql.Tx, b *Batch) error {
 			if _, err := stmt.Exec(e.NID, e.RoomNID, e.ID, nullInt(e.StreamPos), e.Type, e.StateKey, e.Sender, e.Depth, e.OriginTS,
 				e.SnapshotBefore, nullStr(e.Membership), boolInt(e.Rejected), boolInt(e.Redacted), nullStr(e.RelatesTo), nullStr(e.RelType),
 				nullInt(e.TxnSession), nullStr(e.TxnID), e.PDU, e.Client, boolInt(e.HasURL), nullInt(e.SelfDestructTS),
-				e.PushClass, nullStr(e.Mentions)); err != nil {
+				e.PushClass, nullStr(e.Mentions), nullStr(e.SearchText)); err != nil {
 				_ = stmt.Close()
 				return fmt.Errorf("insert event %s: %w", e.ID, err)
 			}
@@ -137,7 +137,7 @@ func (s *Store) WriteBatch(tx *sql.Tx, b *Batch) error {
 		}
 	}
 	for _, r := range b.Redactions {
-		if _, err := tx.Exec(`UPDATE events SET redacted = 1, pdu = $1, client = $2, self_destruct_ts = NULL WHERE event_nid = $3`, r.PDU, r.Client, r.EventNID); err != nil {
+		if _, err := tx.Exec(`UPDATE events SET redacted = 1, pdu = $1, client = $2, self_destruct_ts = NULL, search_text = NULL WHERE event_nid = $3`, r.PDU, r.Client, r.EventNID); err != nil {
 			return fmt.Errorf("redact: %w", err)
 		}
 	}
