@@ -32,6 +32,7 @@ func (s *Server) Routes(r *mux.Router) {
 	}
 	v1 := r.PathPrefix("/_matrix/client/v1").Subrouter()
 	v1.Handle("/rooms/{roomId}/threads", auth(s.handleThreads)).Methods(http.MethodGet)
+	v1.Handle("/rooms/{roomId}/timestamp_to_event", auth(s.handleTimestampToEvent)).Methods(http.MethodGet)
 	v1.Handle("/rooms/{roomId}/relations/{eventId}", auth(s.handleRelations)).Methods(http.MethodGet)
 	v1.Handle("/rooms/{roomId}/relations/{eventId}/{relType}", auth(s.handleRelations)).Methods(http.MethodGet)
 	v1.Handle("/rooms/{roomId}/relations/{eventId}/{relType}/{eventType}", auth(s.handleRelations)).Methods(http.MethodGet)

@@ -435,3 +435,23 @@ func (s *Store) EventAtPosition(ctx context.Context, pos int64) (*Event, error) 
 	}
 	return evs[0], nil
 }
+
+// EventNearTimestamp is the room's stream event closest to ts (ms) in
+// direction: the first at or after ts forwards, the last at or before
+// ts backwards. Timestamps are the senders'; ties go by stream order.
+func (s *Store) EventNearTimestamp(ctx context.Context, roomNID, ts int64, forwards bool) (*Event, error) {
+	q := `SELECT ` + eventColumns + ` FROM events WHERE room_nid = $1 AND stream_pos IS NOT NULL AND origin_ts <= $2
+		ORDER BY origin_ts DESC, stream_pos DESC LIMIT 1`
+	if forwards {
+		q = `SELECT ` + eventColumns + ` FROM events WHERE room_nid = $1 AND stream_pos IS NOT NULL AND origin_ts >= $2
+		ORDER BY origin_ts ASC, stream_pos ASC LIMIT 1`
+	}
+	evs, err := scanEvents(s.db.Read.QueryContext(ctx, q, roomNID, ts))
+	if err != nil {
+		return nil, err
+	}
+	if len(evs) == 0 {
+		return nil, ErrNotFound
+	}
+	return evs[0], nil
+}
