@@ -84,6 +84,7 @@ func (s *Server) Routes(r *mux.Router) {
 		c.Handle("/rooms/{roomId}/invite", auth(s.membershipChange("invite"))).Methods(http.MethodPost)
 		c.Handle("/rooms/{roomId}/join", auth(s.joinRoom)).Methods(http.MethodPost)
 		c.Handle("/join/{roomIdOrAlias}", auth(s.joinRoom)).Methods(http.MethodPost)
+		c.Handle("/knock/{roomIdOrAlias}", s.noGuests(s.knockRoom)).Methods(http.MethodPost)
 		c.Handle("/rooms/{roomId}/leave", auth(s.leaveRoom)).Methods(http.MethodPost)
 		c.Handle("/rooms/{roomId}/forget", auth(s.forgetRoom)).Methods(http.MethodPost)
 		c.Handle("/rooms/{roomId}/kick", auth(s.membershipChange("kick"))).Methods(http.MethodPost)

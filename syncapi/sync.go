@@ -202,7 +202,7 @@ type syncRooms struct {
 	Join   map[string]*joinedRoom  `json:"join"`
 	Invite map[string]*invitedRoom `json:"invite"`
 	Leave  map[string]*leftRoom    `json:"leave"`
-	Knock  map[string]any          `json:"knock"`
+	Knock  map[string]*knockedRoom `json:"knock"`
 	// Peek holds the rooms the device peeks into (MSC2753).
 	Peek map[string]*joinedRoom `json:"peek"`
 }
@@ -250,6 +250,10 @@ type invitedRoom struct {
 	InviteState eventList `json:"invite_state"`
 }
 
+type knockedRoom struct {
+	KnockState eventList `json:"knock_state"`
+}
+
 type leftRoom struct {
 	State       eventList `json:"state"`
 	Timeline    timeline  `json:"timeline"`
@@ -257,14 +261,14 @@ type leftRoom struct {
 }
 
 func (r *syncResponse) empty() bool {
-	return len(r.Rooms.Join)+len(r.Rooms.Invite)+len(r.Rooms.Leave)+len(r.Rooms.Peek)+len(r.AccountData.Events)+len(r.ToDevice.Events)+len(r.Presence.Events) == 0
+	return len(r.Rooms.Join)+len(r.Rooms.Invite)+len(r.Rooms.Knock)+len(r.Rooms.Leave)+len(r.Rooms.Peek)+len(r.AccountData.Events)+len(r.ToDevice.Events)+len(r.Presence.Events) == 0
 }
 
 func newSyncResponse(next Token) *syncResponse {
 	return &syncResponse{
 		NextBatch: next.String(),
 		Rooms: syncRooms{Join: map[string]*joinedRoom{}, Invite: map[string]*invitedRoom{},
-			Leave: map[string]*leftRoom{}, Knock: map[string]any{}, Peek: map[string]*joinedRoom{}},
+			Leave: map[string]*leftRoom{}, Knock: map[string]*knockedRoom{}, Peek: map[string]*joinedRoom{}},
 		AccountData: eventList{Events: []json.RawMessage{}},
 		Presence:    eventList{Events: []json.RawMessage{}},
 		ToDevice:    eventList{Events: []json.RawMessage{}},

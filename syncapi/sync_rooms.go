@@ -98,6 +98,14 @@ func (s *Server) buildSync(ctx context.Context, req *syncRequest, to Token) (_ *
 				}
 				resp.Rooms.Invite[m.RoomID] = ir
 			}
+		case spec.Knock:
+			if changed {
+				kr, err := s.invitedRoom(ctx, m)
+				if err != nil {
+					return nil, err
+				}
+				resp.Rooms.Knock[m.RoomID] = &knockedRoom{KnockState: kr.InviteState}
+			}
 		case spec.Leave, spec.Ban:
 			if m.Forgotten {
 				continue
@@ -523,6 +531,8 @@ func receiptEvent(receipts []storage.Receipt, viewer string) json.RawMessage {
 var strippedTypes = []string{spec.MRoomCreate, spec.MRoomJoinRules, spec.MRoomName, "m.room.avatar",
 	spec.MRoomCanonicalAlias, "m.room.encryption", spec.MRoomTopic}
 
+// invitedRoom is the stripped state an invitee sees; a knocking user sees
+// the same with their knock.
 func (s *Server) invitedRoom(ctx context.Context, m rsstorage.UserMembership) (*invitedRoom, error) {
 	ir := &invitedRoom{InviteState: eventList{Events: []json.RawMessage{}}}
 	for _, t := range strippedTypes {
