@@ -176,3 +176,28 @@ func TestRoomMode(t *testing.T) {
 		t.Error("the master rule mutes every room")
 	}
 }
+
+// Whatever a client stored as m.push_rules (clients may write account
+// data directly), loading it never fails and keeps every default.
+func FuzzLoad(f *testing.F) {
+	rs := Defaults("@a:b")
+	doc, _ := rs.Marshal()
+	f.Add(doc)
+	f.Add([]byte(`{"global":{"override":[{"rule_id":"x","default":false,"enabled":true,"actions":null,"conditions":null}]}}`))
+	f.Add([]byte(`{"global":{"room":[{"rule_id":".m.rule.master","default":true}]}}`))
+	f.Fuzz(func(t *testing.T, stored []byte) {
+		got := Load(stored, "@a:b")
+		for _, kind := range Kinds {
+			want, _ := rs.Kind(kind)
+			have, _ := got.Kind(kind)
+			for _, d := range want {
+				if _, err := got.Get(kind, d.RuleID); err != nil {
+					t.Fatalf("default %s lost from %s (%d rules)", d.RuleID, kind, len(have))
+				}
+			}
+		}
+		if _, err := got.Marshal(); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
