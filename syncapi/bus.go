@@ -21,15 +21,17 @@ import (
 // account data from the user API.
 
 // syncWake is published on bus.SyncWakeSubject after a sync server wrote
-// a receipt, a presence change or a peek.
+// a receipt, a presence change, a peek or a to-device message.
 type syncWake struct {
 	Receipt  int64 `json:"receipt,omitempty"`
 	Presence int64 `json:"presence,omitempty"`
 	// Peek says the user's peeks changed; the position is per device and
 	// read from the database by each sync.
-	Peek   bool   `json:"peek,omitempty"`
-	RoomID string `json:"room_id,omitempty"`
-	UserID string `json:"user_id"`
+	Peek bool `json:"peek,omitempty"`
+	// ToDevice is the position of messages sent to the user's devices.
+	ToDevice int64  `json:"to_device,omitempty"`
+	RoomID   string `json:"room_id,omitempty"`
+	UserID   string `json:"user_id"`
 }
 
 // Start follows the bus from now on and expires typing.
@@ -75,6 +77,12 @@ func (s *Server) Start(ctx context.Context) error {
 		}
 		s.subs = append(s.subs, sub)
 	}
+	// One replica drops a deleted device's inbox.
+	sub, err := s.bus.NC.QueueSubscribe(bus.DevicesDeletedSubject, "syncapi", func(m *nats.Msg) { s.onDevicesDeleted(m.Data) })
+	if err != nil {
+		return fmt.Errorf("syncapi subscribe %s: %w", bus.DevicesDeletedSubject, err)
+	}
+	s.subs = append(s.subs, sub)
 	// The subscriptions must be in place before requests are served, or
 	// a sync server could miss its own first wakes.
 	if err := s.bus.NC.FlushTimeout(10 * time.Second); err != nil {
@@ -215,6 +223,9 @@ func (s *Server) applyWake(w syncWake) {
 	}
 	if w.Peek {
 		s.notifier.advance(Token{}, w.UserID)
+	}
+	if w.ToDevice != 0 {
+		s.notifier.advance(Token{ToDevice: w.ToDevice}, w.UserID)
 	}
 }
 

@@ -91,7 +91,11 @@ func (s *Server) latestToken(ctx context.Context) (Token, error) {
 	if err != nil {
 		return Token{}, err
 	}
-	return Token{PDU: pdu, Typing: s.typing.position(), Receipt: receipt, AccountData: ad, Presence: presence}, nil
+	toDevice, err := s.store.MaxToDevicePos(ctx)
+	if err != nil {
+		return Token{}, err
+	}
+	return Token{PDU: pdu, Typing: s.typing.position(), Receipt: receipt, AccountData: ad, Presence: presence, ToDevice: toDevice}, nil
 }
 
 // ensureRoomMembers loads a room's members into the notifier once.

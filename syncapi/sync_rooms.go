@@ -37,7 +37,13 @@ func (s *Server) buildSync(ctx context.Context, req *syncRequest, to Token) (_ *
 		// clock) must not move the client backwards.
 		next = to.Max(since)
 	}
+	toDevice, toDevicePos, err := s.toDeviceEvents(ctx, dev, since.ToDevice, to.ToDevice, initial)
+	if err != nil {
+		return nil, err
+	}
+	next.ToDevice = toDevicePos
 	resp := newSyncResponse(next)
+	resp.ToDevice.Events = append(resp.ToDevice.Events, toDevice...)
 	if req.pushRules, err = s.pushRules(ctx, dev); err != nil {
 		return nil, err
 	}

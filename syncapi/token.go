@@ -7,8 +7,8 @@ import (
 )
 
 // Token is a position in every stream a client syncs. It is written
-// "s<pdu>_<typing>_<receipt>_<accountdata>_<presence>_<peek>"; tokens from
-// older versions with fewer parts read the missing ones as 0.
+// "s<pdu>_<typing>_<receipt>_<accountdata>_<presence>_<peek>_<todevice>_<devicelist>";
+// tokens from older versions with fewer parts read the missing ones as 0.
 type Token struct {
 	PDU         int64
 	Typing      int64
@@ -18,9 +18,14 @@ type Token struct {
 	// Peek is the newest position of the device's own peeks (MSC2753); a
 	// peek with a later position is new to the device.
 	Peek int64
+	// ToDevice is the position in the to-device inbox: messages up to it
+	// were delivered, and syncing from it acknowledges them.
+	ToDevice int64
+	// DeviceList is the position in the userapi's key changes.
+	DeviceList int64
 }
 
-const tokenParts = 6
+const tokenParts = 8
 
 // ErrBadToken is returned for anything that is not a token of ours.
 var ErrBadToken = errors.New("malformed stream token")
@@ -39,7 +44,7 @@ func (t Token) String() string {
 }
 
 func (t Token) parts() [tokenParts]int64 {
-	return [tokenParts]int64{t.PDU, t.Typing, t.Receipt, t.AccountData, t.Presence, t.Peek}
+	return [tokenParts]int64{t.PDU, t.Typing, t.Receipt, t.AccountData, t.Presence, t.Peek, t.ToDevice, t.DeviceList}
 }
 
 // ParseToken reads a token; it rejects everything it did not write.
@@ -60,7 +65,7 @@ func ParseToken(s string) (Token, error) {
 		}
 		v[i] = n
 	}
-	return Token{PDU: v[0], Typing: v[1], Receipt: v[2], AccountData: v[3], Presence: v[4], Peek: v[5]}, nil
+	return Token{PDU: v[0], Typing: v[1], Receipt: v[2], AccountData: v[3], Presence: v[4], Peek: v[5], ToDevice: v[6], DeviceList: v[7]}, nil
 }
 
 // After tells whether any stream of t is ahead of o.
@@ -77,5 +82,6 @@ func (t Token) After(o Token) bool {
 // Max is the per-stream maximum.
 func (t Token) Max(o Token) Token {
 	return Token{PDU: max(t.PDU, o.PDU), Typing: max(t.Typing, o.Typing), Receipt: max(t.Receipt, o.Receipt),
-		AccountData: max(t.AccountData, o.AccountData), Presence: max(t.Presence, o.Presence), Peek: max(t.Peek, o.Peek)}
+		AccountData: max(t.AccountData, o.AccountData), Presence: max(t.Presence, o.Presence), Peek: max(t.Peek, o.Peek),
+		ToDevice: max(t.ToDevice, o.ToDevice), DeviceList: max(t.DeviceList, o.DeviceList)}
 }

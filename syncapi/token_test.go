@@ -9,15 +9,16 @@ func TestParseToken(t *testing.T) {
 		want Token
 		ok   bool
 	}{
-		{"full", "s12_3_4_5_6_7", Token{12, 3, 4, 5, 6, 7}, true},
-		{"without peek", "s12_3_4_5_6", Token{12, 3, 4, 5, 6, 0}, true},
+		{"full", "s12_3_4_5_6_7_8_9", Token{12, 3, 4, 5, 6, 7, 8, 9}, true},
+		{"without the e2ee streams", "s12_3_4_5_6_7", Token{12, 3, 4, 5, 6, 7, 0, 0}, true},
+		{"without peek", "s12_3_4_5_6", Token{PDU: 12, Typing: 3, Receipt: 4, AccountData: 5, Presence: 6}, true},
 		{"old short form", "s12", Token{PDU: 12}, true},
 		{"zeroes", "s0_0_0_0", Token{}, true},
 		{"empty", "", Token{}, false},
 		{"no prefix", "12_3", Token{}, false},
 		{"garbage", "sabc", Token{}, false},
 		{"negative", "s-1", Token{}, false},
-		{"too many parts", "s1_2_3_4_5_6_7", Token{}, false},
+		{"too many parts", "s1_2_3_4_5_6_7_8_9", Token{}, false},
 		{"leading zero", "s01", Token{}, false},
 		{"plus sign", "s+1", Token{}, false},
 		{"empty part", "s1__2", Token{}, false},

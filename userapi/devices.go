@@ -53,6 +53,7 @@ func (s *Server) revoke(revoked []storage.Revoked) {
 	if len(revoked) == 0 {
 		return
 	}
+	s.publishDevicesDeleted(revoked)
 	hashes := make([][]byte, len(revoked))
 	for i, r := range revoked {
 		hashes[i] = r.TokenHash

@@ -9,6 +9,7 @@ import (
 	"github.com/matrix-org/gomatrixserverlib/spec"
 	"github.com/nats-io/nats.go"
 	"github.com/rohrpost/rohrpost/internal/bus"
+	"github.com/rohrpost/rohrpost/userapi/storage"
 )
 
 // AccountDataChanged is published on bus.AccountDataSubject after a user's
@@ -98,4 +99,32 @@ func (s *Server) Erase(ctx context.Context, user spec.UserID) error {
 		}
 	}
 	return nil
+}
+
+// DevicesDeleted is published on bus.DevicesDeletedSubject after devices
+// were deleted (logout, deletion, password change, deactivation), so that
+// their to-device inboxes go too.
+type DevicesDeleted struct {
+	UserID    string   `json:"user_id"`
+	DeviceIDs []string `json:"device_ids"`
+}
+
+// publishDevicesDeleted tells the sync servers which of the revoked
+// devices were deleted; a lost message leaves an inbox nobody reads.
+func (s *Server) publishDevicesDeleted(revoked []storage.Revoked) {
+	if s.bus == nil {
+		return
+	}
+	byUser := map[string][]string{}
+	for _, r := range revoked {
+		if r.DeviceID != "" {
+			byUser[r.UserID] = append(byUser[r.UserID], r.DeviceID)
+		}
+	}
+	for user, devices := range byUser {
+		data, _ := json.Marshal(DevicesDeleted{UserID: user, DeviceIDs: devices})
+		if err := s.bus.NC.Publish(bus.DevicesDeletedSubject, data); err != nil {
+			slog.Warn("userapi: publish deleted devices", "user", user, "err", err)
+		}
+	}
 }

@@ -3,6 +3,7 @@ package apptest
 import (
 	"context"
 	"fmt"
+	"net"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -20,6 +21,7 @@ type Server struct {
 	App  *app.App
 	HTTP *httptest.Server
 	URL  string
+	cfg  *config.Config
 }
 
 // Config returns a test configuration with open registration and no rate
@@ -61,12 +63,36 @@ func StartWith(t testing.TB, cfg *config.Config) *Server {
 		t.Fatalf("start server: %v", err)
 	}
 	srv := httptest.NewServer(a.Handler())
-	t.Cleanup(func() {
-		a.EndRequests()
-		srv.Close()
-		a.Close()
-	})
-	return &Server{App: a, HTTP: srv, URL: srv.URL}
+	s := &Server{App: a, HTTP: srv, URL: srv.URL, cfg: cfg}
+	t.Cleanup(s.stop)
+	return s
+}
+
+func (s *Server) stop() {
+	s.App.EndRequests()
+	s.HTTP.Close()
+	s.App.Close()
+}
+
+// Restart stops the server and starts it again on the same data and the
+// same address, so that clients carry on.
+func (s *Server) Restart(t testing.TB) {
+	t.Helper()
+	addr := s.HTTP.Listener.Addr().String()
+	s.stop()
+	a, err := app.New(context.Background(), s.cfg, app.Options{OverBus: OverBus()})
+	if err != nil {
+		t.Fatalf("restart server: %v", err)
+	}
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Fatalf("listen again on %s: %v", addr, err)
+	}
+	srv := httptest.NewUnstartedServer(a.Handler())
+	srv.Listener.Close()
+	srv.Listener = l
+	srv.Start()
+	s.App, s.HTTP = a, srv
 }
 
 var userCounter atomic.Int64

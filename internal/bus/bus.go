@@ -33,6 +33,8 @@ const (
 	// TokensForgottenSubject tells every user API replica which access
 	// tokens to drop from its cache (core NATS).
 	TokensForgottenSubject = "rohrpost.userapi.tokens_forgotten"
+	// DevicesDeletedSubject carries userapi.DevicesDeleted.
+	DevicesDeletedSubject = "rohrpost.userapi.devices_deleted"
 	// UserErasedSubject carries userapi.UserErased (core NATS; sync
 	// servers also read the erased accounts at start).
 	UserErasedSubject = "rohrpost.userapi.user_erased"

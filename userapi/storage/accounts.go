@@ -21,6 +21,8 @@ type Account struct {
 type Revoked struct {
 	SessionID int64
 	TokenHash []byte
+	// UserID and DeviceID are set when the device was deleted.
+	UserID, DeviceID string
 }
 
 // CreateAccount inserts the account with its profile and, if dev is not

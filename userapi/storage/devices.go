@@ -214,7 +214,7 @@ func (s *Store) deleteDevices(ctx context.Context, where string, args ...any) ([
 }
 
 func deleteDevicesWhere(ctx context.Context, tx *sql.Tx, where string, args ...any) ([]Revoked, error) {
-	rows, err := tx.QueryContext(ctx, `DELETE FROM devices WHERE `+where+` RETURNING session_id, token_hash`, args...)
+	rows, err := tx.QueryContext(ctx, `DELETE FROM devices WHERE `+where+` RETURNING session_id, token_hash, user_id, device_id`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("delete devices: %w", err)
 	}
@@ -222,7 +222,7 @@ func deleteDevicesWhere(ctx context.Context, tx *sql.Tx, where string, args ...a
 	var out []Revoked
 	for rows.Next() {
 		var r Revoked
-		if err := rows.Scan(&r.SessionID, &r.TokenHash); err != nil {
+		if err := rows.Scan(&r.SessionID, &r.TokenHash, &r.UserID, &r.DeviceID); err != nil {
 			return nil, err
 		}
 		out = append(out, r)
