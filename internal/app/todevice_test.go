@@ -153,4 +153,3 @@ func loginAgain(t *testing.T, srv *apptest.Server, cli *mautrix.Client, deviceID
 	_ = resp
 	return other
 }
-
