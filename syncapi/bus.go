@@ -70,6 +70,7 @@ func (s *Server) Start(ctx context.Context) error {
 		bus.SyncWakeSubject:    func(m *nats.Msg) { s.onWake(m.Data) },
 		bus.AccountDataSubject: func(m *nats.Msg) { s.onAccountData(m.Data) },
 		bus.UserErasedSubject:  func(m *nats.Msg) { s.onErased(m.Data) },
+		bus.KeyChangesSubject:  func(m *nats.Msg) { s.onKeyChange(m.Data) },
 	} {
 		sub, err := s.bus.NC.Subscribe(subject, h)
 		if err != nil {

@@ -19,6 +19,7 @@ func (s *Server) Routes(r *mux.Router) {
 		c.Handle("/events", auth(s.handleEvents)).Methods(http.MethodGet)
 		c.Handle("/search", auth(s.handleSearch)).Methods(http.MethodPost)
 		c.Handle("/sendToDevice/{eventType}/{txnId}", auth(s.handleSendToDevice)).Methods(http.MethodPut)
+		c.Handle("/keys/changes", auth(s.handleKeyChanges)).Methods(http.MethodGet)
 		c.Handle("/rooms/{roomId}/event/{eventId}", auth(s.handleEvent)).Methods(http.MethodGet)
 		c.Handle("/rooms/{roomId}/members", auth(s.handleMembers)).Methods(http.MethodGet)
 		c.Handle("/rooms/{roomId}/messages", auth(s.handleMessages)).Methods(http.MethodGet)

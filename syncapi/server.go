@@ -95,7 +95,12 @@ func (s *Server) latestToken(ctx context.Context) (Token, error) {
 	if err != nil {
 		return Token{}, err
 	}
-	return Token{PDU: pdu, Typing: s.typing.position(), Receipt: receipt, AccountData: ad, Presence: presence, ToDevice: toDevice}, nil
+	keys, err := s.accountData.KeyChangePosition(ctx)
+	if err != nil {
+		return Token{}, err
+	}
+	return Token{PDU: pdu, Typing: s.typing.position(), Receipt: receipt, AccountData: ad, Presence: presence, ToDevice: toDevice,
+		DeviceList: keys}, nil
 }
 
 // ensureRoomMembers loads a room's members into the notifier once.

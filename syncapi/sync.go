@@ -196,6 +196,9 @@ type syncResponse struct {
 	ToDevice    eventList      `json:"to_device"`
 	DeviceLists deviceLists    `json:"device_lists"`
 	OTKCounts   map[string]int `json:"device_one_time_keys_count"`
+	// FallbackKeyTypes are the algorithms of the device's unused fallback
+	// keys.
+	FallbackKeyTypes []string `json:"device_unused_fallback_key_types"`
 }
 
 type syncRooms struct {
@@ -261,7 +264,8 @@ type leftRoom struct {
 }
 
 func (r *syncResponse) empty() bool {
-	return len(r.Rooms.Join)+len(r.Rooms.Invite)+len(r.Rooms.Knock)+len(r.Rooms.Leave)+len(r.Rooms.Peek)+len(r.AccountData.Events)+len(r.ToDevice.Events)+len(r.Presence.Events) == 0
+	return len(r.Rooms.Join)+len(r.Rooms.Invite)+len(r.Rooms.Knock)+len(r.Rooms.Leave)+len(r.Rooms.Peek)+len(r.AccountData.Events)+
+		len(r.ToDevice.Events)+len(r.Presence.Events)+len(r.DeviceLists.Changed)+len(r.DeviceLists.Left) == 0
 }
 
 func newSyncResponse(next Token) *syncResponse {
@@ -269,10 +273,11 @@ func newSyncResponse(next Token) *syncResponse {
 		NextBatch: next.String(),
 		Rooms: syncRooms{Join: map[string]*joinedRoom{}, Invite: map[string]*invitedRoom{},
 			Leave: map[string]*leftRoom{}, Knock: map[string]*knockedRoom{}, Peek: map[string]*joinedRoom{}},
-		AccountData: eventList{Events: []json.RawMessage{}},
-		Presence:    eventList{Events: []json.RawMessage{}},
-		ToDevice:    eventList{Events: []json.RawMessage{}},
-		DeviceLists: deviceLists{Changed: []string{}, Left: []string{}},
-		OTKCounts:   map[string]int{},
+		AccountData:      eventList{Events: []json.RawMessage{}},
+		Presence:         eventList{Events: []json.RawMessage{}},
+		ToDevice:         eventList{Events: []json.RawMessage{}},
+		DeviceLists:      deviceLists{Changed: []string{}, Left: []string{}},
+		OTKCounts:        map[string]int{},
+		FallbackKeyTypes: []string{},
 	}
 }

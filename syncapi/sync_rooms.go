@@ -44,6 +44,17 @@ func (s *Server) buildSync(ctx context.Context, req *syncRequest, to Token) (_ *
 	next.ToDevice = toDevicePos
 	resp := newSyncResponse(next)
 	resp.ToDevice.Events = append(resp.ToDevice.Events, toDevice...)
+	if err := s.keyCounts(ctx, dev, resp); err != nil {
+		return nil, err
+	}
+	if !initial {
+		changed, left, err := s.deviceLists(ctx, user, since, to)
+		if err != nil {
+			return nil, err
+		}
+		resp.DeviceLists.Changed = append(resp.DeviceLists.Changed, changed...)
+		resp.DeviceLists.Left = append(resp.DeviceLists.Left, left...)
+	}
 	if req.pushRules, err = s.pushRules(ctx, dev); err != nil {
 		return nil, err
 	}

@@ -90,6 +90,17 @@ type API interface {
 	Report(ctx context.Context, r Report) error
 	Reports(ctx context.Context, before int64, limit int) ([]Report, error)
 
+	// End-to-end encryption keys (keys.go, crosssigning.go).
+	UploadKeys(ctx context.Context, req KeyUploadRequest) (map[string]int, error)
+	QueryKeys(ctx context.Context, requester spec.UserID, users map[string][]string) (*QueryKeysResponse, error)
+	ClaimKeys(ctx context.Context, claims map[string]map[string]string) (map[string]map[string]map[string]json.RawMessage, error)
+	OneTimeKeyCounts(ctx context.Context, user spec.UserID, deviceID string) (map[string]int, error)
+	UnusedFallbackKeyTypes(ctx context.Context, user spec.UserID, deviceID string) ([]string, error)
+	KeyChanges(ctx context.Context, from, to int64) ([]string, error)
+	UploadCrossSigningKeys(ctx context.Context, user spec.UserID, up CrossSigningUpload) error
+	HasMasterKey(ctx context.Context, user spec.UserID) (bool, error)
+	UploadSignatures(ctx context.Context, user spec.UserID, signed map[string]map[string]json.RawMessage) (map[string]map[string]SignatureFailure, error)
+
 	// Filters
 	PutFilter(ctx context.Context, user spec.UserID, filter json.RawMessage) (string, error)
 	Filter(ctx context.Context, user spec.UserID, filterID string) (json.RawMessage, error)

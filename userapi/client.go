@@ -17,7 +17,7 @@ const Service = "userapi"
 // Sentinels are the errors that keep their identity across processes.
 var Sentinels = []error{ErrUserInUse, ErrInvalidUsername, ErrBadCredentials, ErrUnknownToken, ErrNotFound,
 	ErrDeactivated, ErrInvalidFilter, ErrNotGuest, ErrThreePIDInUse, ErrNotValidated, ErrBadToken,
-	pushrules.ErrNotFound, pushrules.ErrInvalid, pushrules.ErrNoAnchor}
+	pushrules.ErrNotFound, pushrules.ErrInvalid, pushrules.ErrNoAnchor, ErrBadKeys}
 
 // Serve answers API calls from other processes with api.
 func Serve(nc *nats.Conn, api API) (*rpc.Server, error) {
@@ -190,5 +190,49 @@ func (c *Client) Report(ctx context.Context, r Report) error {
 
 func (c *Client) Reports(ctx context.Context, before int64, limit int) (out []Report, err error) {
 	err = c.rpc.Call(ctx, "Reports", []any{before, limit}, &out)
+	return
+}
+
+func (c *Client) UploadKeys(ctx context.Context, req KeyUploadRequest) (out map[string]int, err error) {
+	err = c.rpc.Call(ctx, "UploadKeys", []any{req}, &out)
+	return
+}
+
+func (c *Client) QueryKeys(ctx context.Context, requester spec.UserID, users map[string][]string) (out *QueryKeysResponse, err error) {
+	err = c.rpc.Call(ctx, "QueryKeys", []any{requester, users}, &out)
+	return
+}
+
+func (c *Client) ClaimKeys(ctx context.Context, claims map[string]map[string]string) (out map[string]map[string]map[string]json.RawMessage, err error) {
+	err = c.rpc.Call(ctx, "ClaimKeys", []any{claims}, &out)
+	return
+}
+
+func (c *Client) OneTimeKeyCounts(ctx context.Context, user spec.UserID, deviceID string) (out map[string]int, err error) {
+	err = c.rpc.Call(ctx, "OneTimeKeyCounts", []any{user, deviceID}, &out)
+	return
+}
+
+func (c *Client) UnusedFallbackKeyTypes(ctx context.Context, user spec.UserID, deviceID string) (out []string, err error) {
+	err = c.rpc.Call(ctx, "UnusedFallbackKeyTypes", []any{user, deviceID}, &out)
+	return
+}
+
+func (c *Client) KeyChanges(ctx context.Context, from, to int64) (out []string, err error) {
+	err = c.rpc.Call(ctx, "KeyChanges", []any{from, to}, &out)
+	return
+}
+
+func (c *Client) UploadCrossSigningKeys(ctx context.Context, user spec.UserID, up CrossSigningUpload) error {
+	return c.rpc.Call(ctx, "UploadCrossSigningKeys", []any{user, up})
+}
+
+func (c *Client) HasMasterKey(ctx context.Context, user spec.UserID) (out bool, err error) {
+	err = c.rpc.Call(ctx, "HasMasterKey", []any{user}, &out)
+	return
+}
+
+func (c *Client) UploadSignatures(ctx context.Context, user spec.UserID, signed map[string]map[string]json.RawMessage) (out map[string]map[string]SignatureFailure, err error) {
+	err = c.rpc.Call(ctx, "UploadSignatures", []any{user, signed}, &out)
 	return
 }

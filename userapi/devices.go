@@ -54,6 +54,7 @@ func (s *Server) revoke(revoked []storage.Revoked) {
 		return
 	}
 	s.publishDevicesDeleted(revoked)
+	s.dropDeviceKeys(revoked)
 	hashes := make([][]byte, len(revoked))
 	for i, r := range revoked {
 		hashes[i] = r.TokenHash

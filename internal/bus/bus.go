@@ -33,6 +33,8 @@ const (
 	// TokensForgottenSubject tells every user API replica which access
 	// tokens to drop from its cache (core NATS).
 	TokensForgottenSubject = "rohrpost.userapi.tokens_forgotten"
+	// KeyChangesSubject carries userapi.KeyChanged.
+	KeyChangesSubject = "rohrpost.userapi.key_changes"
 	// DevicesDeletedSubject carries userapi.DevicesDeleted.
 	DevicesDeletedSubject = "rohrpost.userapi.devices_deleted"
 	// UserErasedSubject carries userapi.UserErased (core NATS; sync

@@ -455,3 +455,84 @@ func (s *Store) EventNearTimestamp(ctx context.Context, roomNID, ts int64, forwa
 	}
 	return evs[0], nil
 }
+
+// SharedUsers lists the users joined to any room user is joined to, user
+// included when joined anywhere.
+func (s *Store) SharedUsers(ctx context.Context, user string) (map[string]bool, error) {
+	rows, err := s.db.Read.QueryContext(ctx, `SELECT DISTINCT m2.user_id FROM memberships m1
+		JOIN memberships m2 ON m2.room_nid = m1.room_nid
+		WHERE m1.user_id = $1 AND m1.membership = 'join' AND m2.membership = 'join'`, user)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string]bool{}
+	for rows.Next() {
+		var u string
+		if err := rows.Scan(&u); err != nil {
+			return nil, err
+		}
+		out[u] = true
+	}
+	return out, rows.Err()
+}
+
+// MembershipChange is a member's current membership of a room.
+type MembershipChange struct {
+	RoomNID    int64
+	UserID     string
+	Membership string
+}
+
+// MembershipChangesSince lists the memberships that changed in (from, to]
+// in the rooms user is joined to or was in (the rooms of roomNIDs).
+func (s *Store) MembershipChangesSince(ctx context.Context, roomNIDs []int64, from, to int64) ([]MembershipChange, error) {
+	if len(roomNIDs) == 0 {
+		return nil, nil
+	}
+	args := []any{from, to}
+	for _, n := range roomNIDs {
+		args = append(args, n)
+	}
+	rows, err := s.db.Read.QueryContext(ctx, `SELECT room_nid, user_id, membership FROM memberships
+		WHERE stream_pos > $1 AND stream_pos <= $2 AND room_nid IN (`+sqlutil.InList(3, len(roomNIDs))+`)`, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []MembershipChange
+	for rows.Next() {
+		var m MembershipChange
+		if err := rows.Scan(&m.RoomNID, &m.UserID, &m.Membership); err != nil {
+			return nil, err
+		}
+		out = append(out, m)
+	}
+	return out, rows.Err()
+}
+
+// JoinedUsersOfRooms lists who is joined to the rooms.
+func (s *Store) JoinedUsersOfRooms(ctx context.Context, roomNIDs []int64) ([]string, error) {
+	if len(roomNIDs) == 0 {
+		return nil, nil
+	}
+	args := make([]any, len(roomNIDs))
+	for i, n := range roomNIDs {
+		args[i] = n
+	}
+	rows, err := s.db.Read.QueryContext(ctx, `SELECT DISTINCT user_id FROM memberships WHERE membership = 'join'
+		AND room_nid IN (`+sqlutil.InList(1, len(roomNIDs))+`)`, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var u string
+		if err := rows.Scan(&u); err != nil {
+			return nil, err
+		}
+		out = append(out, u)
+	}
+	return out, rows.Err()
+}

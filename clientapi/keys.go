@@ -1,0 +1,161 @@
+package clientapi
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+
+	"github.com/matrix-org/gomatrixserverlib/spec"
+	"github.com/rohrpost/rohrpost/internal/mxhttp"
+	"github.com/rohrpost/rohrpost/userapi"
+)
+
+// maxKeysBody bounds the key endpoints' bodies (a claim for many devices,
+// signatures for many keys).
+const maxKeysBody = 1 << 20
+
+func keyError(err error) error {
+	if errors.Is(err, userapi.ErrBadKeys) {
+		return mxhttp.InvalidParam(trimSentinel(err.Error(), userapi.ErrBadKeys))
+	}
+	return userError(err)
+}
+
+// uploadKeys is POST /keys/upload.
+func (s *Server) uploadKeys(r *http.Request, dev *userapi.Device) (any, error) {
+	var body struct {
+		DeviceKeys   json.RawMessage            `json:"device_keys"`
+		OneTimeKeys  map[string]json.RawMessage `json:"one_time_keys"`
+		FallbackKeys map[string]json.RawMessage `json:"fallback_keys"`
+	}
+	if err := mxhttp.DecodeJSON(r, maxKeysBody, &body); err != nil {
+		return nil, err
+	}
+	counts, err := s.users.UploadKeys(r.Context(), userapi.KeyUploadRequest{User: dev.UserID, DeviceID: dev.ID,
+		DeviceKeys: body.DeviceKeys, OneTimeKeys: body.OneTimeKeys, FallbackKeys: body.FallbackKeys})
+	if err != nil {
+		return nil, keyError(err)
+	}
+	if counts == nil {
+		counts = map[string]int{}
+	}
+	return map[string]any{"one_time_key_counts": counts}, nil
+}
+
+// queryKeys is POST /keys/query. Users of other servers need federation;
+// they come back under failures.
+func (s *Server) queryKeys(r *http.Request, dev *userapi.Device) (any, error) {
+	var body struct {
+		DeviceKeys map[string][]string `json:"device_keys"`
+	}
+	if err := mxhttp.DecodeJSON(r, maxKeysBody, &body); err != nil {
+		return nil, err
+	}
+	if body.DeviceKeys == nil {
+		return nil, mxhttp.BadJSON("device_keys is required")
+	}
+	local := map[string][]string{}
+	failures := map[string]any{}
+	for user, devices := range body.DeviceKeys {
+		u, err := spec.NewUserID(user, true)
+		if err != nil {
+			return nil, mxhttp.InvalidParam("invalid user id " + user)
+		}
+		if !s.isLocalServer(u.Domain()) {
+			failures[string(u.Domain())] = map[string]string{"errcode": "M_UNKNOWN", "error": "federation is not available"}
+			continue
+		}
+		local[user] = devices
+	}
+	res, err := s.users.QueryKeys(r.Context(), dev.UserID, local)
+	if err != nil {
+		return nil, keyError(err)
+	}
+	return map[string]any{"device_keys": res.DeviceKeys, "master_keys": res.MasterKeys, "self_signing_keys": res.SelfSigningKeys,
+		"user_signing_keys": res.UserSigningKeys, "failures": failures}, nil
+}
+
+// claimKeys is POST /keys/claim.
+func (s *Server) claimKeys(r *http.Request, dev *userapi.Device) (any, error) {
+	var body struct {
+		OneTimeKeys map[string]map[string]string `json:"one_time_keys"`
+	}
+	if err := mxhttp.DecodeJSON(r, maxKeysBody, &body); err != nil {
+		return nil, err
+	}
+	if body.OneTimeKeys == nil {
+		return nil, mxhttp.BadJSON("one_time_keys is required")
+	}
+	local := map[string]map[string]string{}
+	failures := map[string]any{}
+	for user, devices := range body.OneTimeKeys {
+		u, err := spec.NewUserID(user, true)
+		if err != nil {
+			return nil, mxhttp.InvalidParam("invalid user id " + user)
+		}
+		if !s.isLocalServer(u.Domain()) {
+			failures[string(u.Domain())] = map[string]string{"errcode": "M_UNKNOWN", "error": "federation is not available"}
+			continue
+		}
+		local[user] = devices
+	}
+	keys, err := s.users.ClaimKeys(r.Context(), local)
+	if err != nil {
+		return nil, keyError(err)
+	}
+	if keys == nil {
+		keys = map[string]map[string]map[string]json.RawMessage{}
+	}
+	return map[string]any{"one_time_keys": keys, "failures": failures}, nil
+}
+
+// uploadCrossSigningKeys is POST /keys/device_signing/upload. Replacing a
+// master key needs the password; the first upload does not, as the spec
+// allows, so that a new account can set up cross-signing at once.
+func (s *Server) uploadCrossSigningKeys(r *http.Request, dev *userapi.Device) (any, error) {
+	var body struct {
+		Auth        json.RawMessage `json:"auth"`
+		Master      json.RawMessage `json:"master_key"`
+		SelfSigning json.RawMessage `json:"self_signing_key"`
+		UserSigning json.RawMessage `json:"user_signing_key"`
+	}
+	if err := mxhttp.DecodeJSON(r, maxKeysBody, &body); err != nil {
+		return nil, err
+	}
+	ctx := r.Context()
+	has, err := s.users.HasMasterKey(ctx, dev.UserID)
+	if err != nil {
+		return nil, err
+	}
+	if has {
+		auth, err := parseAuth(body.Auth)
+		if err != nil {
+			return nil, err
+		}
+		op := uiaOp{name: "POST /keys/device_signing/upload", user: &dev.UserID, flows: passwordFlows}
+		if done, challenge, err := s.interactiveAuth(ctx, auth, op); !done {
+			return challenge, err
+		}
+	}
+	err = s.users.UploadCrossSigningKeys(ctx, dev.UserID, userapi.CrossSigningUpload{Master: body.Master, SelfSigning: body.SelfSigning, UserSigning: body.UserSigning})
+	if err != nil {
+		return nil, keyError(err)
+	}
+	return struct{}{}, nil
+}
+
+// uploadSignatures is POST /keys/signatures/upload.
+func (s *Server) uploadSignatures(r *http.Request, dev *userapi.Device) (any, error) {
+	var body map[string]map[string]json.RawMessage
+	if err := mxhttp.DecodeJSON(r, maxKeysBody, &body); err != nil {
+		return nil, err
+	}
+	failures, err := s.users.UploadSignatures(r.Context(), dev.UserID, body)
+	if err != nil {
+		return nil, keyError(err)
+	}
+	if failures == nil {
+		failures = map[string]map[string]userapi.SignatureFailure{}
+	}
+	return map[string]any{"failures": failures}, nil
+}

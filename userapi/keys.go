@@ -1,0 +1,270 @@
+package userapi
+
+import (
+	"context"
+	"crypto/ed25519"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/matrix-org/gomatrixserverlib"
+	"github.com/matrix-org/gomatrixserverlib/spec"
+	"github.com/tidwall/gjson"
+
+	"github.com/rohrpost/rohrpost/internal/bus"
+	"github.com/rohrpost/rohrpost/userapi/storage"
+)
+
+// End-to-end encryption keys (the server side): device keys, one-time and
+// fallback keys, and the key change stream /sync's device_lists follows.
+
+// Limits on one request.
+const (
+	maxKeysPerUpload  = 200
+	maxKeyJSON        = 16 << 10
+	maxQueriedUsers   = 1000
+	maxClaimedDevices = 1000
+)
+
+// Errors of key uploads the client can fix; ErrBadKeys wraps the reason.
+var (
+	ErrBadKeys = errors.New("invalid keys")
+)
+
+// KeyUploadRequest is POST /keys/upload for one device.
+type KeyUploadRequest struct {
+	User         spec.UserID
+	DeviceID     string
+	DeviceKeys   json.RawMessage
+	OneTimeKeys  map[string]json.RawMessage
+	FallbackKeys map[string]json.RawMessage
+}
+
+// KeyChanged is published on bus.KeyChangesSubject after a user's device
+// list or keys changed.
+type KeyChanged struct {
+	UserID string `json:"user_id"`
+	Pos    int64  `json:"pos"`
+}
+
+// UploadKeys checks and stores a device's keys and returns its unclaimed
+// one-time key counts.
+func (s *Server) UploadKeys(ctx context.Context, req KeyUploadRequest) (map[string]int, error) {
+	if len(req.OneTimeKeys)+len(req.FallbackKeys) > maxKeysPerUpload {
+		return nil, fmt.Errorf("%w: at most %d keys per upload", ErrBadKeys, maxKeysPerUpload)
+	}
+	up := storage.KeyUpload{UserID: req.User.String(), DeviceID: req.DeviceID,
+		OneTimeKeys: map[string][]byte{}, FallbackKeys: map[string][]byte{}}
+	if len(req.DeviceKeys) > 0 && string(req.DeviceKeys) != "null" {
+		canonical, err := s.checkDeviceKeys(req)
+		if err != nil {
+			return nil, err
+		}
+		up.DeviceKeys = canonical
+	}
+	for kind, keys := range map[string]map[string]json.RawMessage{"one_time_keys": req.OneTimeKeys, "fallback_keys": req.FallbackKeys} {
+		for id, key := range keys {
+			if !strings.Contains(id, ":") || len(id) > 255 || len(key) > maxKeyJSON || (!gjson.ValidBytes(key)) {
+				return nil, fmt.Errorf("%w: %s has an invalid key %q", ErrBadKeys, kind, id)
+			}
+			if r := gjson.ParseBytes(key); r.Type != gjson.String && !r.IsObject() {
+				return nil, fmt.Errorf("%w: key %q must be a string or an object", ErrBadKeys, id)
+			}
+			if kind == "one_time_keys" {
+				up.OneTimeKeys[id] = key
+			} else {
+				up.FallbackKeys[id] = key
+			}
+		}
+	}
+	pos, err := s.store.UploadKeys(ctx, up)
+	if errors.Is(err, storage.ErrKeyChanged) {
+		return nil, fmt.Errorf("%w: the device's identity keys cannot change", ErrBadKeys)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if pos > 0 {
+		s.publishKeyChange(req.User.String(), pos)
+	}
+	return s.store.OneTimeKeyCounts(ctx, up.UserID, up.DeviceID)
+}
+
+// checkDeviceKeys verifies a device_keys object: it names this user and
+// device, lists its keys and algorithms, and is signed by its own ed25519
+// key. It returns the object's canonical JSON.
+func (s *Server) checkDeviceKeys(req KeyUploadRequest) ([]byte, error) {
+	if len(req.DeviceKeys) > maxKeyJSON {
+		return nil, fmt.Errorf("%w: device_keys too large", ErrBadKeys)
+	}
+	canonical, err := gomatrixserverlib.CanonicalJSON(req.DeviceKeys)
+	if err != nil {
+		return nil, fmt.Errorf("%w: device_keys is not a JSON object", ErrBadKeys)
+	}
+	dk := gjson.ParseBytes(canonical)
+	if dk.Get("user_id").String() != req.User.String() || dk.Get("device_id").String() != req.DeviceID {
+		return nil, fmt.Errorf("%w: device_keys must name this user and device", ErrBadKeys)
+	}
+	if !dk.Get("algorithms").IsArray() || !dk.Get("keys").IsObject() {
+		return nil, fmt.Errorf("%w: device_keys needs algorithms and keys", ErrBadKeys)
+	}
+	edKeyID := "ed25519:" + req.DeviceID
+	edKey := dk.Get("keys").Get(gjson.Escape(edKeyID)).String()
+	pub, err := base64.RawStdEncoding.DecodeString(edKey)
+	if err != nil || len(pub) != ed25519.PublicKeySize {
+		return nil, fmt.Errorf("%w: device_keys needs the device's ed25519 key", ErrBadKeys)
+	}
+	if err := gomatrixserverlib.VerifyJSON(req.User.String(), gomatrixserverlib.KeyID(edKeyID), pub, canonical); err != nil {
+		return nil, fmt.Errorf("%w: device_keys is not signed by the device's ed25519 key", ErrBadKeys)
+	}
+	return canonical, nil
+}
+
+// OneTimeKeyCounts is what /sync reports as device_one_time_keys_count.
+func (s *Server) OneTimeKeyCounts(ctx context.Context, user spec.UserID, deviceID string) (map[string]int, error) {
+	return s.store.OneTimeKeyCounts(ctx, user.String(), deviceID)
+}
+
+// QueryKeysResponse is POST /keys/query's answer without failures (every
+// user is local or unknown).
+type QueryKeysResponse struct {
+	DeviceKeys      map[string]map[string]json.RawMessage
+	MasterKeys      map[string]json.RawMessage
+	SelfSigningKeys map[string]json.RawMessage
+	UserSigningKeys map[string]json.RawMessage
+}
+
+// QueryKeys returns the device keys (all devices for an empty list) and
+// cross-signing keys of the users, with the signatures uploaded for them.
+// The user-signing key is only shown to its owner.
+func (s *Server) QueryKeys(ctx context.Context, requester spec.UserID, users map[string][]string) (*QueryKeysResponse, error) {
+	if len(users) > maxQueriedUsers {
+		return nil, fmt.Errorf("%w: at most %d users per query", ErrBadKeys, maxQueriedUsers)
+	}
+	res := &QueryKeysResponse{DeviceKeys: map[string]map[string]json.RawMessage{}, MasterKeys: map[string]json.RawMessage{},
+		SelfSigningKeys: map[string]json.RawMessage{}, UserSigningKeys: map[string]json.RawMessage{}}
+	for user, devices := range users {
+		keys, err := s.store.DeviceKeys(ctx, user, devices)
+		if err != nil {
+			return nil, err
+		}
+		byDevice := map[string]json.RawMessage{}
+		for d, k := range keys {
+			withSigs, err := s.withSignatures(ctx, user, d, k)
+			if err != nil {
+				return nil, err
+			}
+			byDevice[d] = s.withDisplayName(ctx, user, d, withSigs)
+		}
+		res.DeviceKeys[user] = byDevice
+		cross, err := s.store.CrossSigningKeys(ctx, user)
+		if err != nil {
+			return nil, err
+		}
+		for kind, key := range cross {
+			pub := gjson.GetBytes(key, "keys.@values.0").String()
+			withSigs, err := s.withSignatures(ctx, user, pub, key)
+			if err != nil {
+				return nil, err
+			}
+			switch kind {
+			case "master":
+				res.MasterKeys[user] = withSigs
+			case "self_signing":
+				res.SelfSigningKeys[user] = withSigs
+			case "user_signing":
+				if user == requester.String() {
+					res.UserSigningKeys[user] = withSigs
+				}
+			}
+		}
+	}
+	return res, nil
+}
+
+// withDisplayName adds unsigned.device_display_name for the device.
+func (s *Server) withDisplayName(ctx context.Context, user, deviceID string, key []byte) json.RawMessage {
+	u, err := spec.NewUserID(user, true)
+	if err != nil {
+		return key
+	}
+	info, err := s.Device(ctx, *u, deviceID)
+	if err != nil || info.DisplayName == nil {
+		return key
+	}
+	return setJSON(key, "unsigned.device_display_name", *info.DisplayName)
+}
+
+// ClaimKeys hands out one key per requested device (a one-time key, else
+// the fallback key); devices without keys are left out.
+func (s *Server) ClaimKeys(ctx context.Context, claims map[string]map[string]string) (map[string]map[string]map[string]json.RawMessage, error) {
+	n := 0
+	for _, devices := range claims {
+		n += len(devices)
+	}
+	if n > maxClaimedDevices {
+		return nil, fmt.Errorf("%w: at most %d devices per claim", ErrBadKeys, maxClaimedDevices)
+	}
+	out := map[string]map[string]map[string]json.RawMessage{}
+	for user, devices := range claims {
+		for device, algorithm := range devices {
+			keyID, key, err := s.store.ClaimKey(ctx, user, device, algorithm)
+			if err != nil {
+				return nil, err
+			}
+			if keyID == "" {
+				continue
+			}
+			if out[user] == nil {
+				out[user] = map[string]map[string]json.RawMessage{}
+			}
+			out[user][device] = map[string]json.RawMessage{algorithm + ":" + keyID: key}
+		}
+	}
+	return out, nil
+}
+
+// UnusedFallbackKeyTypes is /sync's device_unused_fallback_key_types.
+func (s *Server) UnusedFallbackKeyTypes(ctx context.Context, user spec.UserID, deviceID string) ([]string, error) {
+	return s.store.UnusedFallbackKeyTypes(ctx, user.String(), deviceID)
+}
+
+// KeyChanges lists users whose keys changed in (from, to] (/keys/changes).
+func (s *Server) KeyChanges(ctx context.Context, from, to int64) ([]string, error) {
+	return s.store.KeyChangesBetween(ctx, from, to)
+}
+
+func (s *Server) publishKeyChange(user string, pos int64) {
+	if s.bus == nil {
+		return
+	}
+	data, _ := json.Marshal(KeyChanged{UserID: user, Pos: pos})
+	if err := s.bus.NC.Publish(bus.KeyChangesSubject, data); err != nil {
+		slog.Warn("userapi: publish key change", "user", user, "err", err)
+	}
+}
+
+// dropDeviceKeys removes the keys of deleted devices, so nobody encrypts
+// for them any more, and tells the users' contacts.
+func (s *Server) dropDeviceKeys(revoked []storage.Revoked) {
+	byUser := map[string][]string{}
+	for _, r := range revoked {
+		if r.DeviceID != "" {
+			byUser[r.UserID] = append(byUser[r.UserID], r.DeviceID)
+		}
+	}
+	for user, devices := range byUser {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		pos, err := s.store.DeleteDeviceKeys(ctx, user, devices)
+		cancel()
+		if err != nil {
+			slog.Error("userapi: delete device keys", "user", user, "err", err)
+			continue
+		}
+		s.publishKeyChange(user, pos)
+	}
+}
