@@ -1,0 +1,143 @@
+//go:build goolm
+
+package app_test
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/rohrpost/rohrpost/internal/apptest"
+	"maunium.net/go/mautrix"
+	"maunium.net/go/mautrix/crypto"
+	"maunium.net/go/mautrix/crypto/cryptohelper"
+	"maunium.net/go/mautrix/event"
+	"maunium.net/go/mautrix/id"
+)
+
+// e2eeClient is a client with mautrix's Olm/Megolm machine (the pure-Go
+// goolm build), syncing in the background and collecting what it could
+// decrypt.
+type e2eeClient struct {
+	*mautrix.Client
+	helper *cryptohelper.CryptoHelper
+	mu     sync.Mutex
+	bodies []string
+	stop   context.CancelFunc
+}
+
+func newE2EEClient(t *testing.T, cli *mautrix.Client) *e2eeClient {
+	t.Helper()
+	cli.StateStore = mautrix.NewMemoryStateStore()
+	helper, err := cryptohelper.NewCryptoHelper(cli, []byte("test pickle key"), crypto.NewMemoryStore(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ec := &e2eeClient{Client: cli, helper: helper}
+	syncer := cli.Syncer.(*mautrix.DefaultSyncer)
+	// The helper keeps a state store only when it manages one itself.
+	syncer.OnEvent(cli.StateStoreSyncHandler)
+	if err := helper.Init(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	cli.Crypto = helper
+	syncer.OnEventType(event.EventMessage, func(ctx context.Context, evt *event.Event) {
+		if evt.Mautrix.WasEncrypted {
+			ec.mu.Lock()
+			ec.bodies = append(ec.bodies, evt.Content.AsMessage().Body)
+			ec.mu.Unlock()
+		}
+	})
+	syncer.OnEventType(event.StateMember, func(ctx context.Context, evt *event.Event) {
+		if evt.GetStateKey() == cli.UserID.String() && evt.Content.AsMember().Membership == event.MembershipInvite {
+			_, _ = cli.JoinRoomByID(ctx, evt.RoomID)
+		}
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	ec.stop = cancel
+	go func() { _ = cli.SyncWithContext(ctx) }()
+	t.Cleanup(cancel)
+	return ec
+}
+
+// waitFor waits until the client decrypted a message with body.
+func (ec *e2eeClient) waitFor(t *testing.T, body string) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		ec.mu.Lock()
+		for _, b := range ec.bodies {
+			if b == body {
+				ec.mu.Unlock()
+				return
+			}
+		}
+		ec.mu.Unlock()
+		time.Sleep(50 * time.Millisecond)
+	}
+	ec.mu.Lock()
+	defer ec.mu.Unlock()
+	t.Fatalf("%s never decrypted %q; decrypted: %v", ec.UserID, body, ec.bodies)
+}
+
+// waitMember waits until the client's state store sees user joined.
+func (ec *e2eeClient) waitMember(t *testing.T, room id.RoomID, user id.UserID) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		if ec.StateStore.IsMembership(context.Background(), room, user, event.MembershipJoin) {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("%s never saw %s join", ec.UserID, user)
+}
+
+// Two users and three devices in an encrypted room: messages both ways
+// decrypt, and a device that logs in later gets the keys of messages sent
+// after the device-list update.
+func TestEndToEndEncryptedChat(t *testing.T) {
+	srv := apptest.Start(t)
+	ctx := context.Background()
+	alice := newE2EEClient(t, srv.Register(t, "alice"))
+	bob := newE2EEClient(t, srv.Register(t, "bob"))
+	room, err := alice.CreateRoom(ctx, &mautrix.ReqCreateRoom{Preset: "private_chat", Invite: []id.UserID{bob.UserID},
+		InitialState: []*event.Event{{Type: event.StateEncryption, Content: event.Content{Parsed: &event.EncryptionEventContent{Algorithm: id.AlgorithmMegolmV1}}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	alice.waitMember(t, room.RoomID, bob.UserID)
+	bob.waitMember(t, room.RoomID, alice.UserID)
+
+	if _, err := alice.SendText(ctx, room.RoomID, "Vertraulich: Entwurf A"); err != nil {
+		t.Fatal(err)
+	}
+	bob.waitFor(t, "Vertraulich: Entwurf A")
+	if _, err := bob.SendText(ctx, room.RoomID, "Erhalten, Entwurf B folgt"); err != nil {
+		t.Fatal(err)
+	}
+	alice.waitFor(t, "Erhalten, Entwurf B folgt")
+
+	// Alice's second device.
+	alice2 := newE2EEClient(t, loginAgain(t, srv, alice.Client, "ALICE2"))
+	alice2.waitMember(t, room.RoomID, bob.UserID)
+	// Bob's client learns of the new device from device_lists and shares
+	// the next session with it too.
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		devices, err := bob.helper.Machine().CryptoStore.GetDevices(ctx, alice.UserID)
+		if err == nil && devices[id.DeviceID("ALICE2")] != nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("bob never learned of alice's new device: %v %v", devices, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if _, err := bob.SendText(ctx, room.RoomID, "Für alle Geräte"); err != nil {
+		t.Fatal(err)
+	}
+	alice2.waitFor(t, "Für alle Geräte")
+	alice.waitFor(t, "Für alle Geräte")
+}
