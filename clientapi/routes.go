@@ -110,6 +110,16 @@ func (s *Server) Routes(r *mux.Router) {
 		c.Handle("/keys/claim", auth(s.claimKeys)).Methods(http.MethodPost)
 		c.Handle("/keys/device_signing/upload", auth(s.uploadCrossSigningKeys)).Methods(http.MethodPost)
 		c.Handle("/keys/signatures/upload", auth(s.uploadSignatures)).Methods(http.MethodPost)
+		c.Handle("/room_keys/version", s.noGuests(s.createBackupVersion)).Methods(http.MethodPost)
+		c.Handle("/room_keys/version", s.noGuests(s.getBackupVersion)).Methods(http.MethodGet)
+		c.Handle("/room_keys/version/{version}", s.noGuests(s.getBackupVersion)).Methods(http.MethodGet)
+		c.Handle("/room_keys/version/{version}", s.noGuests(s.updateBackupVersion)).Methods(http.MethodPut)
+		c.Handle("/room_keys/version/{version}", s.noGuests(s.deleteBackupVersion)).Methods(http.MethodDelete)
+		for _, p := range []string{"/room_keys/keys", "/room_keys/keys/{roomId}", "/room_keys/keys/{roomId}/{sessionId}"} {
+			c.Handle(p, s.noGuests(s.putBackupKeys)).Methods(http.MethodPut)
+			c.Handle(p, s.noGuests(s.getBackupKeys)).Methods(http.MethodGet)
+			c.Handle(p, s.noGuests(s.deleteBackupKeys)).Methods(http.MethodDelete)
+		}
 		c.Handle("/rooms/{roomId}/report/{eventId}", auth(s.reportEvent)).Methods(http.MethodPost)
 		c.Handle("/rooms/{roomId}/report", auth(s.reportRoom)).Methods(http.MethodPost)
 		c.Handle("/users/{userId}/report", auth(s.reportUser)).Methods(http.MethodPost)

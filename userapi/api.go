@@ -101,6 +101,15 @@ type API interface {
 	HasMasterKey(ctx context.Context, user spec.UserID) (bool, error)
 	UploadSignatures(ctx context.Context, user spec.UserID, signed map[string]map[string]json.RawMessage) (map[string]map[string]SignatureFailure, error)
 
+	// Server-side key backup (keybackup.go); version "" is the newest.
+	CreateBackupVersion(ctx context.Context, user spec.UserID, algorithm string, authData json.RawMessage) (string, error)
+	BackupVersion(ctx context.Context, user spec.UserID, version string) (*BackupVersionInfo, error)
+	UpdateBackupVersion(ctx context.Context, user spec.UserID, version, algorithm string, authData json.RawMessage) error
+	DeleteBackupVersion(ctx context.Context, user spec.UserID, version string) error
+	PutBackupKeys(ctx context.Context, user spec.UserID, version string, keys []BackupKey) (int, string, error)
+	BackupKeys(ctx context.Context, user spec.UserID, version, roomID, sessionID string) ([]BackupKey, error)
+	DeleteBackupKeys(ctx context.Context, user spec.UserID, version, roomID, sessionID string) (int, string, error)
+
 	// Filters
 	PutFilter(ctx context.Context, user spec.UserID, filter json.RawMessage) (string, error)
 	Filter(ctx context.Context, user spec.UserID, filterID string) (json.RawMessage, error)

@@ -17,7 +17,7 @@ const Service = "userapi"
 // Sentinels are the errors that keep their identity across processes.
 var Sentinels = []error{ErrUserInUse, ErrInvalidUsername, ErrBadCredentials, ErrUnknownToken, ErrNotFound,
 	ErrDeactivated, ErrInvalidFilter, ErrNotGuest, ErrThreePIDInUse, ErrNotValidated, ErrBadToken,
-	pushrules.ErrNotFound, pushrules.ErrInvalid, pushrules.ErrNoAnchor, ErrBadKeys}
+	pushrules.ErrNotFound, pushrules.ErrInvalid, pushrules.ErrNoAnchor, ErrBadKeys, ErrWrongBackupVersion}
 
 // Serve answers API calls from other processes with api.
 func Serve(nc *nats.Conn, api API) (*rpc.Server, error) {
@@ -234,5 +234,38 @@ func (c *Client) HasMasterKey(ctx context.Context, user spec.UserID) (out bool, 
 
 func (c *Client) UploadSignatures(ctx context.Context, user spec.UserID, signed map[string]map[string]json.RawMessage) (out map[string]map[string]SignatureFailure, err error) {
 	err = c.rpc.Call(ctx, "UploadSignatures", []any{user, signed}, &out)
+	return
+}
+
+func (c *Client) CreateBackupVersion(ctx context.Context, user spec.UserID, algorithm string, authData json.RawMessage) (out string, err error) {
+	err = c.rpc.Call(ctx, "CreateBackupVersion", []any{user, algorithm, authData}, &out)
+	return
+}
+
+func (c *Client) BackupVersion(ctx context.Context, user spec.UserID, version string) (out *BackupVersionInfo, err error) {
+	err = c.rpc.Call(ctx, "BackupVersion", []any{user, version}, &out)
+	return
+}
+
+func (c *Client) UpdateBackupVersion(ctx context.Context, user spec.UserID, version, algorithm string, authData json.RawMessage) error {
+	return c.rpc.Call(ctx, "UpdateBackupVersion", []any{user, version, algorithm, authData})
+}
+
+func (c *Client) DeleteBackupVersion(ctx context.Context, user spec.UserID, version string) error {
+	return c.rpc.Call(ctx, "DeleteBackupVersion", []any{user, version})
+}
+
+func (c *Client) PutBackupKeys(ctx context.Context, user spec.UserID, version string, keys []BackupKey) (count int, etag string, err error) {
+	err = c.rpc.Call(ctx, "PutBackupKeys", []any{user, version, keys}, &count, &etag)
+	return
+}
+
+func (c *Client) BackupKeys(ctx context.Context, user spec.UserID, version, roomID, sessionID string) (out []BackupKey, err error) {
+	err = c.rpc.Call(ctx, "BackupKeys", []any{user, version, roomID, sessionID}, &out)
+	return
+}
+
+func (c *Client) DeleteBackupKeys(ctx context.Context, user spec.UserID, version, roomID, sessionID string) (count int, etag string, err error) {
+	err = c.rpc.Call(ctx, "DeleteBackupKeys", []any{user, version, roomID, sessionID}, &count, &etag)
 	return
 }
