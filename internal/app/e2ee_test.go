@@ -141,3 +141,72 @@ func TestEndToEndEncryptedChat(t *testing.T) {
 	alice2.waitFor(t, "Für alle Geräte")
 	alice.waitFor(t, "Für alle Geräte")
 }
+
+// Cross-signing: Alice bootstraps her keys and signs her second device
+// with her self-signing key; Bob bootstraps his and signs Alice's master
+// key with his user-signing key. Bob then trusts Alice's second device
+// through the signatures the server hands out, without ever verifying it
+// directly.
+func TestCrossSigningVerifiesADevice(t *testing.T) {
+	srv := apptest.Start(t)
+	ctx := context.Background()
+	alice := newE2EEClient(t, srv.Register(t, "alice"))
+	newE2EEClient(t, loginAgain(t, srv, alice.Client, "ALICE2"))
+	bob := newE2EEClient(t, srv.Register(t, "bob"))
+
+	aliceKeys, err := alice.helper.Machine().GenerateCrossSigningKeys()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The first upload of a master key needs no user-interactive auth.
+	if err := alice.helper.Machine().PublishCrossSigningKeys(ctx, aliceKeys, nil); err != nil {
+		t.Fatal(err)
+	}
+	devices, err := alice.helper.Machine().FetchKeys(ctx, []id.UserID{alice.UserID}, true)
+	if err != nil || devices[alice.UserID]["ALICE2"] == nil {
+		t.Fatalf("alice cannot see her second device: %v %v", devices, err)
+	}
+	if err := alice.helper.Machine().SignOwnDevice(ctx, devices[alice.UserID]["ALICE2"]); err != nil {
+		t.Fatal(err)
+	}
+
+	bobKeys, err := bob.helper.Machine().GenerateCrossSigningKeys()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := bob.helper.Machine().PublishCrossSigningKeys(ctx, bobKeys, nil); err != nil {
+		t.Fatal(err)
+	}
+	aliceMaster := aliceKeys.MasterKey.PublicKey()
+	if _, err := bob.helper.Machine().FetchKeys(ctx, []id.UserID{alice.UserID}, true); err != nil {
+		t.Fatal(err)
+	}
+	if err := bob.helper.Machine().SignUser(ctx, alice.UserID, aliceMaster); err != nil {
+		t.Fatal(err)
+	}
+	fetched, err := bob.helper.Machine().FetchKeys(ctx, []id.UserID{alice.UserID}, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dev := fetched[alice.UserID]["ALICE2"]
+	if dev == nil {
+		t.Fatalf("bob does not see ALICE2: %v", fetched)
+	}
+	mach := bob.helper.Machine()
+	if trusted, err := mach.IsUserTrusted(ctx, alice.UserID); !trusted || err != nil {
+		t.Fatalf("bob does not trust alice through his user-signing key (%v)", err)
+	}
+	if !mach.IsDeviceTrusted(ctx, dev) {
+		t.Fatalf("bob does not trust ALICE2: %v", mach.ResolveTrust(dev))
+	}
+	// Alice's first device was never signed by her self-signing key.
+	if first := fetched[alice.UserID][alice.DeviceID]; first == nil || mach.IsDeviceTrusted(ctx, first) {
+		t.Fatalf("alice's unsigned device is trusted (or missing): %v", first)
+	}
+	// Replacing the master key later needs the password.
+	again, _ := alice.helper.Machine().GenerateCrossSigningKeys()
+	if err := alice.helper.Machine().PublishCrossSigningKeys(ctx, again, nil); err == nil {
+		t.Fatal("replacing the master key without user-interactive auth succeeded")
+	}
+
+}
