@@ -57,6 +57,10 @@ func (s *Server) createRoom(r *http.Request, dev *userapi.Device) (any, error) {
 		AliasLocalpart: body.RoomAliasName, Name: body.Name, Topic: body.Topic, IsDirect: body.IsDirect,
 		InitialState: body.InitialState, CreationContent: body.CreationContent, PowerLevelContentOverride: body.PowerLevelContentOverride,
 	}
+	if s.encryptByDefault(body.Preset, body.Visibility) && !hasInitialState(body.InitialState, "m.room.encryption") {
+		req.InitialState = append([]roomserver.InitialStateEvent{{Type: "m.room.encryption",
+			Content: json.RawMessage(`{"algorithm":"m.megolm.v1.aes-sha2"}`)}}, req.InitialState...)
+	}
 	if string(req.CreationContent) == "null" {
 		req.CreationContent = nil
 	}
@@ -82,4 +86,28 @@ func (s *Server) createRoom(r *http.Request, dev *userapi.Device) (any, error) {
 		out["room_alias"] = res.Alias
 	}
 	return out, nil
+}
+
+// encryptByDefault applies encryption_enabled_by_default_for_room_type; a
+// room without a preset is a private chat unless it is public.
+func (s *Server) encryptByDefault(preset, visibility string) bool {
+	switch s.cfg.EncryptionByDefault {
+	case "all":
+		return true
+	case "invite":
+		if preset == "" && visibility == "public" {
+			preset = "public_chat"
+		}
+		return preset != "public_chat"
+	}
+	return false
+}
+
+func hasInitialState(state []roomserver.InitialStateEvent, evType string) bool {
+	for _, ev := range state {
+		if ev.Type == evType && ev.StateKey == "" {
+			return true
+		}
+	}
+	return false
 }

@@ -50,6 +50,9 @@ type Config struct {
 	URLPreview            Toggle        `yaml:"url_preview"`
 	RoomDirectory         RoomDirectory `yaml:"room_directory"`
 	UserDirectory         UserDirectory `yaml:"user_directory"`
+	// EncryptionByDefault makes createRoom encrypt new rooms: "all",
+	// "invite" (private chats) or "off" (Synapse's key and values).
+	EncryptionByDefault string `yaml:"encryption_enabled_by_default_for_room_type"`
 	// TURN servers for calls (GET /voip/turnServer), with Synapse's keys.
 	TURNURIs         []string  `yaml:"turn_uris"`
 	TURNSharedSecret string    `yaml:"turn_shared_secret"`
@@ -350,6 +353,11 @@ func (c *Config) Validate() error {
 	if c.EnableRegistration && !c.EnableRegistrationWithoutVerification && !c.Email.Enabled() &&
 		(c.Recaptcha.PrivateKey == "" || c.Recaptcha.SiteverifyAPI == "") {
 		bad("enable_registration", "open registration needs a way to verify new users: set enable_registration_without_verification: true, or configure email or recaptcha")
+	}
+	switch c.EncryptionByDefault {
+	case "", "all", "invite", "off":
+	default:
+		bad("encryption_enabled_by_default_for_room_type", "%q is not all, invite or off", c.EncryptionByDefault)
 	}
 	for i, u := range c.TURNURIs {
 		if !strings.HasPrefix(u, "turn:") && !strings.HasPrefix(u, "turns:") {
