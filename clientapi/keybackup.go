@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"strings"
 
 	"github.com/gorilla/mux"
 	"github.com/rohrpost/rohrpost/internal/mxhttp"
@@ -19,7 +20,7 @@ type keyBackupData struct {
 }
 
 func (d keyBackupData) toKey(roomID, sessionID string) (userapi.BackupKey, error) {
-	if d.FirstMessageIndex == nil || d.ForwardedCount == nil || d.IsVerified == nil || len(d.SessionData) == 0 || d.SessionData[0] != '{' {
+	if d.FirstMessageIndex == nil || d.ForwardedCount == nil || d.IsVerified == nil || len(d.SessionData) == 0 || string(d.SessionData) == "null" {
 		return userapi.BackupKey{}, mxhttp.BadJSON("a key needs first_message_index, forwarded_count, is_verified and session_data")
 	}
 	return userapi.BackupKey{RoomID: roomID, SessionID: sessionID, FirstMessageIndex: *d.FirstMessageIndex,
@@ -34,11 +35,14 @@ func fromKey(k userapi.BackupKey) map[string]any {
 type backupVersionBody struct {
 	Algorithm string          `json:"algorithm"`
 	AuthData  json.RawMessage `json:"auth_data"`
-	Version   string          `json:"version"`
+	// Version may come as a string (the spec) or a number.
+	Version json.RawMessage `json:"version"`
 }
 
+// check wants an algorithm and auth_data; what auth_data holds is the
+// algorithm's business (a JSON object for the spec's one).
 func (b backupVersionBody) check() error {
-	if b.Algorithm == "" || len(b.AuthData) == 0 || b.AuthData[0] != '{' {
+	if b.Algorithm == "" || len(b.AuthData) == 0 || string(b.AuthData) == "null" {
 		return mxhttp.BadJSON("algorithm and auth_data are required")
 	}
 	return nil
@@ -96,7 +100,7 @@ func (s *Server) updateBackupVersion(r *http.Request, dev *userapi.Device) (any,
 		return nil, err
 	}
 	version := mux.Vars(r)["version"]
-	if body.Version != "" && body.Version != version {
+	if given := strings.Trim(string(body.Version), `"`); len(body.Version) > 0 && given != version {
 		return nil, mxhttp.InvalidParam("the version in the body differs from the path")
 	}
 	if err := s.users.UpdateBackupVersion(r.Context(), dev.UserID, version, body.Algorithm, body.AuthData); err != nil {

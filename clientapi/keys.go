@@ -15,8 +15,11 @@ import (
 const maxKeysBody = 1 << 20
 
 func keyError(err error) error {
-	if errors.Is(err, userapi.ErrBadKeys) {
-		return mxhttp.InvalidParam(trimSentinel(err.Error(), userapi.ErrBadKeys))
+	switch {
+	case errors.Is(err, userapi.ErrBadKeys):
+		return mxhttp.BadJSON(trimSentinel(err.Error(), userapi.ErrBadKeys))
+	case errors.Is(err, userapi.ErrBadSignature):
+		return &mxhttp.Error{Status: http.StatusBadRequest, Code: "M_INVALID_SIGNATURE", Msg: trimSentinel(err.Error(), userapi.ErrBadSignature)}
 	}
 	return userError(err)
 }

@@ -124,6 +124,10 @@ func (s *Server) Routes(r *mux.Router) {
 		c.Handle("/rooms/{roomId}/report", auth(s.reportRoom)).Methods(http.MethodPost)
 		c.Handle("/users/{userId}/report", auth(s.reportUser)).Methods(http.MethodPost)
 	}
+	// Cross-signing before it was stable; clients (and SyTest) still use it.
+	unstable := r.PathPrefix("/_matrix/client/unstable").Subrouter()
+	unstable.Handle("/keys/device_signing/upload", auth(s.uploadCrossSigningKeys)).Methods(http.MethodPost)
+	unstable.Handle("/keys/signatures/upload", auth(s.uploadSignatures)).Methods(http.MethodPost)
 	v1 := r.PathPrefix("/_matrix/client/v1").Subrouter()
 	v1.Handle("/rooms/{roomId}/hierarchy", auth(s.spaceHierarchy)).Methods(http.MethodGet)
 }

@@ -32,7 +32,7 @@ func (s *Server) deviceLists(ctx context.Context, user string, since, to Token) 
 	}
 	changedSet := map[string]bool{}
 	if since.DeviceList < to.DeviceList {
-		users, err := s.accountData.KeyChangesBetween(ctx, since.DeviceList, to.DeviceList)
+		users, err := s.accountData.KeyChangesBetween(ctx, user, since.DeviceList, to.DeviceList)
 		if err != nil {
 			return nil, nil, err
 		}

@@ -96,7 +96,7 @@ type API interface {
 	ClaimKeys(ctx context.Context, claims map[string]map[string]string) (map[string]map[string]map[string]json.RawMessage, error)
 	OneTimeKeyCounts(ctx context.Context, user spec.UserID, deviceID string) (map[string]int, error)
 	UnusedFallbackKeyTypes(ctx context.Context, user spec.UserID, deviceID string) ([]string, error)
-	KeyChanges(ctx context.Context, from, to int64) ([]string, error)
+	KeyChanges(ctx context.Context, viewer spec.UserID, from, to int64) ([]string, error)
 	UploadCrossSigningKeys(ctx context.Context, user spec.UserID, up CrossSigningUpload) error
 	HasMasterKey(ctx context.Context, user spec.UserID) (bool, error)
 	UploadSignatures(ctx context.Context, user spec.UserID, signed map[string]map[string]json.RawMessage) (map[string]map[string]SignatureFailure, error)

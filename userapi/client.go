@@ -17,7 +17,7 @@ const Service = "userapi"
 // Sentinels are the errors that keep their identity across processes.
 var Sentinels = []error{ErrUserInUse, ErrInvalidUsername, ErrBadCredentials, ErrUnknownToken, ErrNotFound,
 	ErrDeactivated, ErrInvalidFilter, ErrNotGuest, ErrThreePIDInUse, ErrNotValidated, ErrBadToken,
-	pushrules.ErrNotFound, pushrules.ErrInvalid, pushrules.ErrNoAnchor, ErrBadKeys, ErrWrongBackupVersion}
+	pushrules.ErrNotFound, pushrules.ErrInvalid, pushrules.ErrNoAnchor, ErrBadKeys, ErrBadSignature, ErrWrongBackupVersion}
 
 // Serve answers API calls from other processes with api.
 func Serve(nc *nats.Conn, api API) (*rpc.Server, error) {
@@ -218,8 +218,8 @@ func (c *Client) UnusedFallbackKeyTypes(ctx context.Context, user spec.UserID, d
 	return
 }
 
-func (c *Client) KeyChanges(ctx context.Context, from, to int64) (out []string, err error) {
-	err = c.rpc.Call(ctx, "KeyChanges", []any{from, to}, &out)
+func (c *Client) KeyChanges(ctx context.Context, viewer spec.UserID, from, to int64) (out []string, err error) {
+	err = c.rpc.Call(ctx, "KeyChanges", []any{viewer, from, to}, &out)
 	return
 }
 

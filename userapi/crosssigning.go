@@ -94,7 +94,7 @@ func (s *Server) UploadCrossSigningKeys(ctx context.Context, user spec.UserID, u
 			return fmt.Errorf("%w: a %s key needs a master key", ErrBadKeys, usage)
 		}
 		if err := gomatrixserverlib.VerifyJSON(user.String(), gomatrixserverlib.KeyID(master.keyID), master.public, k.canonical); err != nil {
-			return fmt.Errorf("%w: the %s key is not signed by the master key", ErrBadKeys, usage)
+			return fmt.Errorf("%w: the %s key is not signed by the master key", ErrBadSignature, usage)
 		}
 		keys[usage] = k.canonical
 	}

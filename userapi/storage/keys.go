@@ -15,6 +15,11 @@ const keyChangeLock = 0x726f6872_6b657973 // "rohrkeys"
 // noteKeyChange records a change of user's keys in tx and returns its
 // position.
 func (s *Store) noteKeyChange(tx *sql.Tx, userID string) (int64, error) {
+	return s.noteKeyChangeFor(tx, userID, "")
+}
+
+// noteKeyChangeFor is noteKeyChange told only to onlyFor when it is set.
+func (s *Store) noteKeyChangeFor(tx *sql.Tx, userID, onlyFor string) (int64, error) {
 	if s.db.Dialect == sqlutil.Postgres {
 		if _, err := tx.Exec(`SELECT pg_advisory_xact_lock($1)`, keyChangeLock); err != nil {
 			return 0, err
@@ -28,7 +33,11 @@ func (s *Store) noteKeyChange(tx *sql.Tx, userID string) (int64, error) {
 	if _, err := tx.Exec(`UPDATE key_change_position SET pos = $1 WHERE id = 1`, pos); err != nil {
 		return 0, err
 	}
-	_, err := tx.Exec(`INSERT INTO key_changes (pos, user_id) VALUES ($1, $2)`, pos, userID)
+	var only any
+	if onlyFor != "" {
+		only = onlyFor
+	}
+	_, err := tx.Exec(`INSERT INTO key_changes (pos, user_id, only_for) VALUES ($1, $2, $3)`, pos, userID, only)
 	return pos, err
 }
 
@@ -222,9 +231,12 @@ func (s *Store) KeyChangePosition(ctx context.Context) (int64, error) {
 	return pos, err
 }
 
-// KeyChangesBetween lists the users whose keys changed in (from, to].
-func (s *Store) KeyChangesBetween(ctx context.Context, from, to int64) ([]string, error) {
-	rows, err := s.db.Read.QueryContext(ctx, `SELECT DISTINCT user_id FROM key_changes WHERE pos > $1 AND pos <= $2`, from, to)
+// KeyChangesBetween lists the users whose keys changed in (from, to] as
+// far as viewer is told: a change meant for one user counts only for
+// that user.
+func (s *Store) KeyChangesBetween(ctx context.Context, viewer string, from, to int64) ([]string, error) {
+	rows, err := s.db.Read.QueryContext(ctx, `SELECT DISTINCT user_id FROM key_changes WHERE pos > $1 AND pos <= $2
+		AND (only_for IS NULL OR only_for = $3)`, from, to, viewer)
 	if err != nil {
 		return nil, err
 	}
@@ -241,8 +253,13 @@ func (s *Store) KeyChangesBetween(ctx context.Context, from, to int64) ([]string
 }
 
 // PutCrossSigningKeys stores a user's cross-signing keys by type (master,
-// self_signing, user_signing) and records the change.
+// self_signing, user_signing) and records the change; a change of the
+// user-signing key alone concerns only the user.
 func (s *Store) PutCrossSigningKeys(ctx context.Context, userID string, keys map[string][]byte) (int64, error) {
+	onlyFor := ""
+	if _, userSigning := keys["user_signing"]; userSigning && len(keys) == 1 {
+		onlyFor = userID
+	}
 	var pos int64
 	err := s.db.Write(ctx, func(tx *sql.Tx) error {
 		for kind, key := range keys {
@@ -252,7 +269,7 @@ func (s *Store) PutCrossSigningKeys(ctx context.Context, userID string, keys map
 			}
 		}
 		var err error
-		pos, err = s.noteKeyChange(tx, userID)
+		pos, err = s.noteKeyChangeFor(tx, userID, onlyFor)
 		return err
 	})
 	return pos, err
@@ -282,7 +299,8 @@ type KeySignature struct {
 }
 
 // PutSignatures stores signatures and records a key change of each
-// target user.
+// target user; a signature of another user's key (by the signer's
+// user-signing key) is told to the signer alone.
 func (s *Store) PutSignatures(ctx context.Context, sigs []KeySignature) (map[string]int64, error) {
 	changed := map[string]int64{}
 	err := s.db.Write(ctx, func(tx *sql.Tx) error {
@@ -292,8 +310,12 @@ func (s *Store) PutSignatures(ctx context.Context, sigs []KeySignature) (map[str
 				DO UPDATE SET signature = excluded.signature`, sig.SignerUserID, sig.SignerKeyID, sig.TargetUserID, sig.TargetKeyID, sig.Signature); err != nil {
 				return err
 			}
+			onlyFor := ""
+			if sig.TargetUserID != sig.SignerUserID {
+				onlyFor = sig.SignerUserID
+			}
 			if _, done := changed[sig.TargetUserID]; !done {
-				pos, err := s.noteKeyChange(tx, sig.TargetUserID)
+				pos, err := s.noteKeyChangeFor(tx, sig.TargetUserID, onlyFor)
 				if err != nil {
 					return err
 				}
@@ -323,4 +345,16 @@ func (s *Store) SignaturesOf(ctx context.Context, targetUserID, targetKeyID stri
 		out = append(out, sig)
 	}
 	return out, rows.Err()
+}
+
+// NoteDeviceChange records that a user's device list changed (a device
+// logged in or was renamed).
+func (s *Store) NoteDeviceChange(ctx context.Context, userID string) (int64, error) {
+	var pos int64
+	err := s.db.Write(ctx, func(tx *sql.Tx) error {
+		var err error
+		pos, err = s.noteKeyChange(tx, userID)
+		return err
+	})
+	return pos, err
 }

@@ -51,9 +51,12 @@ CREATE TABLE key_signatures (
 -- One row per change of a user's device list or keys: the stream
 -- /sync's device_lists and /keys/changes follow. Positions are allocated
 -- in commit order (keys.go), from key_change_position.
+-- only_for, when set, is the one user told of the change: the owner of a
+-- new user-signing key, the signer of another user's master key.
 CREATE TABLE key_changes (
 	pos BIGINT NOT NULL PRIMARY KEY,
-	user_id TEXT NOT NULL
+	user_id TEXT NOT NULL,
+	only_for TEXT
 );
 CREATE INDEX key_changes_user ON key_changes (user_id, pos);
 CREATE TABLE key_change_position (
