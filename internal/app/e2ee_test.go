@@ -4,6 +4,8 @@ package app_test
 
 import (
 	"context"
+	"encoding/base64"
+	"encoding/json"
 	"sync"
 	"testing"
 	"time"
@@ -11,6 +13,7 @@ import (
 	"github.com/rohrpost/rohrpost/internal/apptest"
 	"maunium.net/go/mautrix"
 	"maunium.net/go/mautrix/crypto"
+	"maunium.net/go/mautrix/crypto/backup"
 	"maunium.net/go/mautrix/crypto/cryptohelper"
 	"maunium.net/go/mautrix/event"
 	"maunium.net/go/mautrix/id"
@@ -209,4 +212,92 @@ func TestCrossSigningVerifiesADevice(t *testing.T) {
 		t.Fatal("replacing the master key without user-interactive auth succeeded")
 	}
 
+}
+
+// Key backup: Alice backs up the Megolm session of a message, encrypted
+// to a backup key only her devices know; a device she logs in later
+// restores the backup and decrypts the older message, which no device sent
+// it a key for.
+func TestKeyBackupRestoresOlderMessages(t *testing.T) {
+	srv := apptest.Start(t)
+	ctx := context.Background()
+	alice := newE2EEClient(t, srv.Register(t, "alice"))
+	bob := newE2EEClient(t, srv.Register(t, "bob"))
+	room, err := bob.CreateRoom(ctx, &mautrix.ReqCreateRoom{Preset: "private_chat", Invite: []id.UserID{alice.UserID},
+		InitialState: []*event.Event{{Type: event.StateEncryption, Content: event.Content{Parsed: &event.EncryptionEventContent{Algorithm: id.AlgorithmMegolmV1}}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bob.waitMember(t, room.RoomID, alice.UserID)
+	alice.waitMember(t, room.RoomID, bob.UserID)
+	sent, err := bob.SendText(ctx, room.RoomID, "Aktenzeichen 4711")
+	if err != nil {
+		t.Fatal(err)
+	}
+	alice.waitFor(t, "Aktenzeichen 4711")
+
+	// The session the message was encrypted with, as alice holds it.
+	raw, err := alice.GetEvent(ctx, room.RoomID, sent.EventID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := raw.Content.ParseRaw(raw.Type); err != nil {
+		t.Fatal(err)
+	}
+	sessionID := raw.Content.AsEncrypted().SessionID
+	igs, err := alice.helper.Machine().CryptoStore.GetGroupSession(ctx, room.RoomID, sessionID)
+	if err != nil || igs == nil {
+		t.Fatalf("alice has no session %s: %v", sessionID, err)
+	}
+	first := igs.Internal.FirstKnownIndex()
+	exported, err := igs.Internal.Export(first)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	backupKey, err := backup.NewMegolmBackupKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	version, err := alice.CreateKeyBackupVersion(ctx, &mautrix.ReqRoomKeysVersionCreate[backup.MegolmAuthData]{
+		Algorithm: id.KeyBackupAlgorithmMegolmBackupV1,
+		AuthData:  backup.MegolmAuthData{PublicKey: id.Ed25519(base64.RawStdEncoding.EncodeToString(backupKey.PublicKey().Bytes()))},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	encrypted, err := backup.EncryptSessionData(backupKey, backup.MegolmSessionData{Algorithm: id.AlgorithmMegolmV1,
+		SenderKey: igs.SenderKey, SenderClaimedKeys: backup.SenderClaimedKeys{Ed25519: igs.SigningKey},
+		SessionKey: string(exported), ForwardingKeyChain: []string{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, _ := json.Marshal(encrypted)
+	if _, err := alice.PutKeysInBackupForRoomAndSession(ctx, version.Version, room.RoomID, sessionID,
+		&mautrix.ReqKeyBackupData{FirstMessageIndex: int(first), SessionData: data}); err != nil {
+		t.Fatal(err)
+	}
+
+	// A new device restores the backup and reads the old message.
+	alice3 := newE2EEClient(t, loginAgain(t, srv, alice.Client, "ALICE3"))
+	old, err := alice3.GetEvent(ctx, room.RoomID, sent.EventID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := old.Content.ParseRaw(old.Type); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := alice3.helper.Decrypt(ctx, old); err == nil {
+		t.Fatal("the new device decrypted the older message before restoring the backup")
+	}
+	if err := alice3.helper.Machine().GetAndStoreKeyBackup(ctx, version.Version, backupKey); err != nil {
+		t.Fatal(err)
+	}
+	decrypted, err := alice3.helper.Decrypt(ctx, old)
+	if err != nil {
+		t.Fatalf("the new device cannot decrypt the older message after restoring the backup: %v", err)
+	}
+	if body := decrypted.Content.AsMessage().Body; body != "Aktenzeichen 4711" {
+		t.Fatalf("decrypted %q", body)
+	}
 }
