@@ -16,7 +16,7 @@ import (
 )
 
 // rawCall calls a /_matrix/client/v3 endpoint as cli and decodes the reply.
-func rawCall(t *testing.T, cli *mautrix.Client, method, path string, body any) (int, map[string]any) {
+func rawCall(t testing.TB, cli *mautrix.Client, method, path string, body any) (int, map[string]any) {
 	t.Helper()
 	raw, _ := json.Marshal(body)
 	req, _ := http.NewRequest(method, cli.HomeserverURL.String()+"/_matrix/client/v3"+path, bytes.NewReader(raw))

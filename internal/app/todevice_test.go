@@ -21,7 +21,7 @@ func toDeviceBodies(resp *mautrix.RespSync) []string {
 	return out
 }
 
-func sendToDevice(t *testing.T, from *mautrix.Client, txnID string, messages map[string]map[string]any) {
+func sendToDevice(t testing.TB, from *mautrix.Client, txnID string, messages map[string]map[string]any) {
 	t.Helper()
 	path := "/sendToDevice/de.bund.test/" + url.PathEscape(txnID)
 	if status, body := rawCall(t, from, "PUT", path, map[string]any{"messages": messages}); status != 200 {
