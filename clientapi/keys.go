@@ -57,18 +57,9 @@ func (s *Server) queryKeys(r *http.Request, dev *userapi.Device) (any, error) {
 	if body.DeviceKeys == nil {
 		return nil, mxhttp.BadJSON("device_keys is required")
 	}
-	local := map[string][]string{}
-	failures := map[string]any{}
-	for user, devices := range body.DeviceKeys {
-		u, err := spec.NewUserID(user, true)
-		if err != nil {
-			return nil, mxhttp.InvalidParam("invalid user id " + user)
-		}
-		if !s.isLocalServer(u.Domain()) {
-			failures[string(u.Domain())] = map[string]string{"errcode": "M_UNKNOWN", "error": "federation is not available"}
-			continue
-		}
-		local[user] = devices
+	local, failures, err := splitLocal(s, body.DeviceKeys)
+	if err != nil {
+		return nil, err
 	}
 	res, err := s.users.QueryKeys(r.Context(), dev.UserID, local)
 	if err != nil {
@@ -89,18 +80,9 @@ func (s *Server) claimKeys(r *http.Request, dev *userapi.Device) (any, error) {
 	if body.OneTimeKeys == nil {
 		return nil, mxhttp.BadJSON("one_time_keys is required")
 	}
-	local := map[string]map[string]string{}
-	failures := map[string]any{}
-	for user, devices := range body.OneTimeKeys {
-		u, err := spec.NewUserID(user, true)
-		if err != nil {
-			return nil, mxhttp.InvalidParam("invalid user id " + user)
-		}
-		if !s.isLocalServer(u.Domain()) {
-			failures[string(u.Domain())] = map[string]string{"errcode": "M_UNKNOWN", "error": "federation is not available"}
-			continue
-		}
-		local[user] = devices
+	local, failures, err := splitLocal(s, body.OneTimeKeys)
+	if err != nil {
+		return nil, err
 	}
 	keys, err := s.users.ClaimKeys(r.Context(), local)
 	if err != nil {
@@ -161,4 +143,23 @@ func (s *Server) uploadSignatures(r *http.Request, dev *userapi.Device) (any, er
 		failures = map[string]map[string]userapi.SignatureFailure{}
 	}
 	return map[string]any{"failures": failures}, nil
+}
+
+// splitLocal keeps the entries of this server's users; other servers'
+// users need federation and come back as failures by server.
+func splitLocal[V any](s *Server, byUser map[string]V) (map[string]V, map[string]any, error) {
+	local := map[string]V{}
+	failures := map[string]any{}
+	for user, v := range byUser {
+		u, err := spec.NewUserID(user, true)
+		if err != nil {
+			return nil, nil, mxhttp.InvalidParam("invalid user id " + user)
+		}
+		if !s.isLocalServer(u.Domain()) {
+			failures[string(u.Domain())] = map[string]string{"errcode": "M_UNKNOWN", "error": "federation is not available"}
+			continue
+		}
+		local[user] = v
+	}
+	return local, failures, nil
 }

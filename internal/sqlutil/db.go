@@ -168,3 +168,21 @@ func InList(start, n int) string {
 	}
 	return b.String()
 }
+
+// Strings reads the rows of a one-column query of text, as returned by
+// QueryContext.
+func Strings(rows *sql.Rows, err error) ([]string, error) {
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var v string
+		if err := rows.Scan(&v); err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}

@@ -520,19 +520,6 @@ func (s *Store) JoinedUsersOfRooms(ctx context.Context, roomNIDs []int64) ([]str
 	for i, n := range roomNIDs {
 		args[i] = n
 	}
-	rows, err := s.db.Read.QueryContext(ctx, `SELECT DISTINCT user_id FROM memberships WHERE membership = 'join'
-		AND room_nid IN (`+sqlutil.InList(1, len(roomNIDs))+`)`, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var u string
-		if err := rows.Scan(&u); err != nil {
-			return nil, err
-		}
-		out = append(out, u)
-	}
-	return out, rows.Err()
+	return sqlutil.Strings(s.db.Read.QueryContext(ctx, `SELECT DISTINCT user_id FROM memberships WHERE membership = 'join'
+		AND room_nid IN (`+sqlutil.InList(1, len(roomNIDs))+`)`, args...))
 }

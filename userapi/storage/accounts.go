@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"github.com/rohrpost/rohrpost/internal/sqlutil"
 )
 
 // Account is a row of accounts.
@@ -212,18 +213,5 @@ func (s *Store) SetErased(ctx context.Context, userID string) error {
 
 // ErasedUsers lists the erased accounts.
 func (s *Store) ErasedUsers(ctx context.Context) ([]string, error) {
-	rows, err := s.db.Read.QueryContext(ctx, `SELECT user_id FROM accounts WHERE erased`)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var u string
-		if err := rows.Scan(&u); err != nil {
-			return nil, err
-		}
-		out = append(out, u)
-	}
-	return out, rows.Err()
+	return sqlutil.Strings(s.db.Read.QueryContext(ctx, `SELECT user_id FROM accounts WHERE erased`))
 }

@@ -148,18 +148,9 @@ func (s *Store) PutBackupKeys(ctx context.Context, userID string, version int64,
 
 // BackupKeys reads a version's keys, all or of one room or one session.
 func (s *Store) BackupKeys(ctx context.Context, userID string, version int64, roomID, sessionID string) ([]BackupKey, error) {
-	q := `SELECT room_id, session_id, first_message_index, forwarded_count, is_verified, session_data FROM key_backup_keys
-		WHERE user_id = $1 AND version = $2`
-	args := []any{userID, version}
-	if roomID != "" {
-		args = append(args, roomID)
-		q += ` AND room_id = $3`
-	}
-	if sessionID != "" {
-		args = append(args, sessionID)
-		q += ` AND session_id = $4`
-	}
-	rows, err := s.db.Read.QueryContext(ctx, q, args...)
+	where, args := backupKeysWhere(userID, version, roomID, sessionID)
+	rows, err := s.db.Read.QueryContext(ctx, `SELECT room_id, session_id, first_message_index, forwarded_count, is_verified, session_data
+		FROM key_backup_keys WHERE `+where, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -181,17 +172,8 @@ func (s *Store) BackupKeys(ctx context.Context, userID string, version int64, ro
 // session, and returns the version's count and etag.
 func (s *Store) DeleteBackupKeys(ctx context.Context, userID string, version int64, roomID, sessionID string) (count int, etag int64, err error) {
 	err = s.db.Write(ctx, func(tx *sql.Tx) error {
-		q := `DELETE FROM key_backup_keys WHERE user_id = $1 AND version = $2`
-		args := []any{userID, version}
-		if roomID != "" {
-			args = append(args, roomID)
-			q += ` AND room_id = $3`
-		}
-		if sessionID != "" {
-			args = append(args, sessionID)
-			q += ` AND session_id = $4`
-		}
-		res, err := tx.Exec(q, args...)
+		where, args := backupKeysWhere(userID, version, roomID, sessionID)
+		res, err := tx.Exec(`DELETE FROM key_backup_keys WHERE `+where, args...)
 		if err != nil {
 			return err
 		}
@@ -205,4 +187,20 @@ func (s *Store) DeleteBackupKeys(ctx context.Context, userID string, version int
 		return notFound(err, "backup version")
 	})
 	return count, etag, err
+}
+
+// backupKeysWhere selects a version's keys: all, a room's (roomID set) or
+// one session's (roomID and sessionID set).
+func backupKeysWhere(userID string, version int64, roomID, sessionID string) (string, []any) {
+	where := `user_id = $1 AND version = $2`
+	args := []any{userID, version}
+	if roomID != "" {
+		args = append(args, roomID)
+		where += ` AND room_id = $3`
+	}
+	if roomID != "" && sessionID != "" {
+		args = append(args, sessionID)
+		where += ` AND session_id = $4`
+	}
+	return where, args
 }

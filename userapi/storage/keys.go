@@ -235,21 +235,8 @@ func (s *Store) KeyChangePosition(ctx context.Context) (int64, error) {
 // far as viewer is told: a change meant for one user counts only for
 // that user.
 func (s *Store) KeyChangesBetween(ctx context.Context, viewer string, from, to int64) ([]string, error) {
-	rows, err := s.db.Read.QueryContext(ctx, `SELECT DISTINCT user_id FROM key_changes WHERE pos > $1 AND pos <= $2
-		AND (only_for IS NULL OR only_for = $3)`, from, to, viewer)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var u string
-		if err := rows.Scan(&u); err != nil {
-			return nil, err
-		}
-		out = append(out, u)
-	}
-	return out, rows.Err()
+	return sqlutil.Strings(s.db.Read.QueryContext(ctx, `SELECT DISTINCT user_id FROM key_changes WHERE pos > $1 AND pos <= $2
+		AND (only_for IS NULL OR only_for = $3)`, from, to, viewer))
 }
 
 // PutCrossSigningKeys stores a user's cross-signing keys by type (master,
