@@ -29,8 +29,14 @@ type Config struct {
 	Database       Database        `yaml:"database"`
 	NATS           NATS            `yaml:"nats"`
 	MediaStorePath string          `yaml:"media_store_path"`
-	LogFile        string          `yaml:"log_file"`
-	LogLevel       string          `yaml:"log_level"`
+	// MaxUploadSize bounds one upload (bytes, or like 50M).
+	MaxUploadSize ByteSize `yaml:"max_upload_size"`
+	// ServeUnauthenticatedMedia keeps the deprecated unauthenticated
+	// /_matrix/media/v3 downloads working; off, they are frozen as the
+	// spec advises and only the authenticated ones serve media.
+	ServeUnauthenticatedMedia bool   `yaml:"serve_unauthenticated_media"`
+	LogFile                   string `yaml:"log_file"`
+	LogLevel                  string `yaml:"log_level"`
 
 	RegistrationSharedSecret              string `yaml:"registration_shared_secret"`
 	EnableRegistration                    bool   `yaml:"enable_registration"`
@@ -173,6 +179,7 @@ type Gateway struct {
 	ClientAPI     []string `yaml:"clientapi"`
 	SyncAPI       []string `yaml:"syncapi"`
 	FederationAPI []string `yaml:"federationapi"`
+	MediaAPI      []string `yaml:"mediaapi"`
 }
 
 // Default is the zero-configuration server: localhost on 127.0.0.1:8008,
@@ -192,6 +199,7 @@ func Default() *Config {
 		TLSClient:          TLSClient{Verify: true},
 		Presence:           Toggle{Enabled: true},
 		TURNUserLifetime:   Duration(time.Hour),
+		MaxUploadSize:      ByteSize(50 << 20),
 		TURNAllowGuests:    true,
 	}
 }
@@ -324,7 +332,8 @@ func (c *Config) Validate() error {
 	for _, g := range []struct {
 		key  string
 		urls []string
-	}{{"gateway.clientapi", c.Gateway.ClientAPI}, {"gateway.syncapi", c.Gateway.SyncAPI}, {"gateway.federationapi", c.Gateway.FederationAPI}} {
+	}{{"gateway.clientapi", c.Gateway.ClientAPI}, {"gateway.syncapi", c.Gateway.SyncAPI}, {"gateway.federationapi", c.Gateway.FederationAPI},
+		{"gateway.mediaapi", c.Gateway.MediaAPI}} {
 		key := g.key
 		for _, raw := range g.urls {
 			if u, err := url.Parse(raw); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
@@ -366,6 +375,9 @@ func (c *Config) Validate() error {
 	}
 	if len(c.TURNURIs) > 0 && c.TURNSharedSecret == "" && (c.TURNUsername == "" || c.TURNPassword == "") {
 		bad("turn_uris", "TURN needs turn_shared_secret, or turn_username and turn_password")
+	}
+	if c.MaxUploadSize <= 0 {
+		bad("max_upload_size", "must be positive")
 	}
 	if c.TURNUserLifetime <= 0 {
 		bad("turn_user_lifetime", "must be positive")

@@ -23,6 +23,7 @@ import (
 	"github.com/rohrpost/rohrpost/config"
 	"github.com/rohrpost/rohrpost/federationapi"
 	"github.com/rohrpost/rohrpost/internal/mxhttp"
+	"github.com/rohrpost/rohrpost/mediaapi"
 	"github.com/rohrpost/rohrpost/syncapi"
 )
 
@@ -60,6 +61,15 @@ func New(cfg config.Gateway) (*Gateway, error) {
 			return nil, err
 		}
 		if err := copyRoutes(r, fed, func(t *mux.Router) { (&federationapi.Server{}).Routes(t) }); err != nil {
+			return nil, err
+		}
+	}
+	if len(cfg.MediaAPI) > 0 {
+		media, err := newPool("mediaapi", cfg.MediaAPI, false)
+		if err != nil {
+			return nil, err
+		}
+		if err := copyRoutes(r, media, func(t *mux.Router) { (&mediaapi.Server{}).Routes(t) }); err != nil {
 			return nil, err
 		}
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/gorilla/mux"
 	"github.com/rohrpost/rohrpost/clientapi"
 	"github.com/rohrpost/rohrpost/config"
+	"github.com/rohrpost/rohrpost/mediaapi"
 	"github.com/rohrpost/rohrpost/syncapi"
 )
 
@@ -110,14 +111,15 @@ func TestRouting(t *testing.T) {
 // Every route the components register reaches the component, so the
 // gateway cannot drift from their route tables.
 func TestEveryComponentRouteIsProxied(t *testing.T) {
-	client, sync1 := newBackend(t, "client"), newBackend(t, "sync")
-	g, err := New(config.Gateway{ClientAPI: []string{client.srv.URL}, SyncAPI: []string{sync1.srv.URL}})
+	client, sync1, media := newBackend(t, "client"), newBackend(t, "sync"), newBackend(t, "media")
+	g, err := New(config.Gateway{ClientAPI: []string{client.srv.URL}, SyncAPI: []string{sync1.srv.URL}, MediaAPI: []string{media.srv.URL}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	for name, register := range map[string]func(*mux.Router){
 		"sync":   func(r *mux.Router) { (&syncapi.Server{}).Routes(r) },
 		"client": func(r *mux.Router) { (&clientapi.Server{}).Routes(r) },
+		"media":  func(r *mux.Router) { (&mediaapi.Server{}).Routes(r) },
 	} {
 		table := mux.NewRouter()
 		register(table)
@@ -133,6 +135,9 @@ func TestEveryComponentRouteIsProxied(t *testing.T) {
 				path = path[:i] + "x" + path[j+1:]
 			}
 			for _, m := range methods {
+				if m == http.MethodHead {
+					continue // no body to tell the backend by; GET covers the route
+				}
 				_, a := do(t, g, m, path, "", "")
 				if a.Backend != name {
 					t.Errorf("%s %s went to %q, want %s", m, path, a.Backend, name)

@@ -17,6 +17,7 @@ import (
 	"github.com/rohrpost/rohrpost/internal/rpc"
 	"github.com/rohrpost/rohrpost/internal/serverkey"
 	"github.com/rohrpost/rohrpost/internal/sqlutil"
+	"github.com/rohrpost/rohrpost/mediaapi"
 	"github.com/rohrpost/rohrpost/roomserver"
 	rsstorage "github.com/rohrpost/rohrpost/roomserver/storage"
 	"github.com/rohrpost/rohrpost/syncapi"
@@ -30,12 +31,13 @@ const (
 	SyncAPI       = "syncapi"
 	ClientAPI     = "clientapi"
 	FederationAPI = "federationapi"
+	MediaAPI      = "mediaapi"
 	Gateway       = "gateway"
 )
 
 // Monolith is what runs when no components are named: everything but the
 // gateway, which only separate services need.
-var Monolith = []string{RoomServer, UserAPI, SyncAPI, ClientAPI, FederationAPI}
+var Monolith = []string{RoomServer, UserAPI, SyncAPI, ClientAPI, FederationAPI, MediaAPI}
 
 // Options choose what runs in this process.
 type Options struct {
@@ -90,6 +92,7 @@ type App struct {
 	Sync       *syncapi.Server
 	Fed        *federationapi.Server
 	CS         *clientapi.Server
+	Media      *mediaapi.Server
 	Gateway    *gateway.Gateway
 
 	served []*rpc.Server
@@ -181,6 +184,11 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *App, err err
 			return nil, err
 		}
 	}
+	if a.Components[MediaAPI] {
+		if a.Media, err = mediaapi.New(ctx, cfg, mediaapi.Deps{DB: a.DB, Users: a.Users}); err != nil {
+			return nil, err
+		}
+	}
 	if a.Components[ClientAPI] {
 		// The client API reads room state at past events from the shared
 		// room tables (docs/decisions/0001).
@@ -236,6 +244,9 @@ func (a *App) Handler(resources ...string) http.Handler {
 	}
 	if (all || want["federation"] || want["keys"]) && a.Fed != nil {
 		a.Fed.Routes(r)
+	}
+	if (all || want["media"]) && a.Media != nil {
+		a.Media.Routes(r)
 	}
 	return withCORS(withRealIP(trusted, r))
 }

@@ -1,0 +1,122 @@
+package app_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"fmt"
+	"io"
+	"io/fs"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/rohrpost/rohrpost/config"
+	"github.com/rohrpost/rohrpost/internal/apptest"
+	"maunium.net/go/mautrix"
+)
+
+func TestMediaUploadAndDownload(t *testing.T) {
+	cfg := apptest.Config(t.TempDir())
+	cfg.MaxUploadSize = config.ByteSize(1 << 20)
+	srv := apptest.StartWith(t, cfg)
+	ctx := context.Background()
+	alice := srv.Register(t, "alice")
+	payload := make([]byte, 300<<10)
+	if _, err := rand.Read(payload); err != nil {
+		t.Fatal(err)
+	}
+	up, err := alice.UploadBytesWithName(ctx, payload, "video/mp4", "Sitzung 3.mp4")
+	if err != nil {
+		t.Fatal(err)
+	}
+	mxc := up.ContentURI
+	if mxc.Homeserver != "localhost" || mxc.FileID == "" {
+		t.Fatalf("content uri %v", mxc)
+	}
+	// The same bytes again: a new media id, one file on disk.
+	again, err := alice.UploadBytesWithName(ctx, payload, "video/mp4", "Kopie.mp4")
+	if err != nil || again.ContentURI.FileID == mxc.FileID {
+		t.Fatalf("second upload %v (%v)", again, err)
+	}
+
+	get := func(path, token string, header map[string]string) *http.Response {
+		t.Helper()
+		req, _ := http.NewRequest("GET", srv.URL+path, nil)
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		for k, v := range header {
+			req.Header.Set(k, v)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { resp.Body.Close() })
+		return resp
+	}
+	path := "/_matrix/client/v1/media/download/localhost/" + mxc.FileID
+	resp := get(path, alice.AccessToken, nil)
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 || !bytes.Equal(body, payload) {
+		t.Fatalf("download: %d, %d bytes, identical %v", resp.StatusCode, len(body), bytes.Equal(body, payload))
+	}
+	h := resp.Header
+	if h.Get("Content-Type") != "video/mp4" || !strings.HasPrefix(h.Get("Content-Disposition"), "inline; filename*=utf-8''Sitzung%203.mp4") ||
+		!strings.Contains(h.Get("Content-Security-Policy"), "sandbox") || h.Get("X-Content-Type-Options") != "nosniff" {
+		t.Fatalf("headers %v", h)
+	}
+	// Seeking in a video: a range of bytes.
+	resp = get(path, alice.AccessToken, map[string]string{"Range": "bytes=1000-1999"})
+	part, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusPartialContent || !bytes.Equal(part, payload[1000:2000]) ||
+		resp.Header.Get("Content-Range") != fmt.Sprintf("bytes 1000-1999/%d", len(payload)) {
+		t.Fatalf("range: %d %q, %d bytes", resp.StatusCode, resp.Header.Get("Content-Range"), len(part))
+	}
+	// A file name in the path wins; an unsafe type is offered as a download.
+	html, err := alice.UploadBytesWithName(ctx, []byte("<script>alert(1)</script>"), "text/html", "seite.html")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp = get("/_matrix/client/v1/media/download/localhost/"+html.ContentURI.FileID+"/anders.html", alice.AccessToken, nil)
+	if d := resp.Header.Get("Content-Disposition"); d != "attachment; filename*=utf-8''anders.html" {
+		t.Fatalf("disposition of html: %q", d)
+	}
+
+	tests := []struct {
+		name, path, token string
+		status            int
+	}{
+		{"no token", path, "", 401},
+		{"unknown media", "/_matrix/client/v1/media/download/localhost/nope", alice.AccessToken, 404},
+		{"another server's media", "/_matrix/client/v1/media/download/elsewhere.example/x", alice.AccessToken, 404},
+		{"legacy unauthenticated download is frozen", "/_matrix/media/v3/download/localhost/" + mxc.FileID, "", 404},
+	}
+	for _, tc := range tests {
+		if resp := get(tc.path, tc.token, nil); resp.StatusCode != tc.status {
+			t.Errorf("%s: %d, want %d", tc.name, resp.StatusCode, tc.status)
+		}
+	}
+	// Identical uploads share their file: two contents, two files.
+	files := 0
+	_ = filepath.WalkDir(filepath.Join(cfg.MediaStorePath, "content"), func(_ string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			files++
+		}
+		return nil
+	})
+	if files != 2 {
+		t.Errorf("%d files stored for two distinct contents", files)
+	}
+	var conf map[string]any
+	if _, err := alice.MakeRequest(ctx, "GET", srv.URL+"/_matrix/client/v1/media/config", nil, &conf); err != nil || conf["m.upload.size"] != float64(1<<20) {
+		t.Fatalf("config %v (%v)", conf, err)
+	}
+	// Too large.
+	_, err = alice.UploadBytesWithName(ctx, make([]byte, 2<<20), "application/octet-stream", "gross.bin")
+	if httpErr, ok := err.(mautrix.HTTPError); !ok || httpErr.Response == nil || httpErr.Response.StatusCode != 413 {
+		t.Fatalf("oversized upload: %v", err)
+	}
+}

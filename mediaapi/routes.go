@@ -1,0 +1,29 @@
+package mediaapi
+
+import (
+	"net/http"
+
+	"github.com/gorilla/mux"
+	"github.com/rohrpost/rohrpost/internal/mxhttp"
+	"github.com/rohrpost/rohrpost/userapi"
+)
+
+// Routes mounts the media endpoints: the authenticated ones under
+// /_matrix/client/v1/media, uploads and the legacy ones under
+// /_matrix/media.
+func (s *Server) Routes(r *mux.Router) {
+	auth := func(h func(*http.Request, *userapi.Device) (any, error)) mxhttp.Handler {
+		return userapi.Authed(s.users, h)
+	}
+	v1 := r.PathPrefix("/_matrix/client/v1/media").Subrouter()
+	v1.Handle("/config", auth(s.config)).Methods(http.MethodGet)
+	v1.HandleFunc("/download/{serverName}/{mediaId}", s.download).Methods(http.MethodGet, http.MethodHead)
+	v1.HandleFunc("/download/{serverName}/{mediaId}/{fileName}", s.download).Methods(http.MethodGet, http.MethodHead)
+	for _, v := range []string{"r0", "v3"} {
+		m := r.PathPrefix("/_matrix/media/" + v).Subrouter()
+		m.Handle("/upload", auth(s.upload)).Methods(http.MethodPost)
+		m.Handle("/config", auth(s.config)).Methods(http.MethodGet)
+		m.HandleFunc("/download/{serverName}/{mediaId}", s.legacyDownload).Methods(http.MethodGet, http.MethodHead)
+		m.HandleFunc("/download/{serverName}/{mediaId}/{fileName}", s.legacyDownload).Methods(http.MethodGet, http.MethodHead)
+	}
+}

@@ -1,0 +1,63 @@
+// Package mediaapi serves uploads and downloads of media (the Matrix
+// content repository). Files are stored once per content (named by their
+// SHA-256) under media_store_path; each upload gets its own media id.
+package mediaapi
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/rohrpost/rohrpost/config"
+	"github.com/rohrpost/rohrpost/internal/sqlutil"
+	"github.com/rohrpost/rohrpost/mediaapi/storage"
+	"github.com/rohrpost/rohrpost/userapi"
+)
+
+// Server is the media API.
+type Server struct {
+	cfg   *config.Config
+	store *storage.Store
+	users userapi.API
+	// dir is media_store_path: content/ holds the files, tmp/ uploads
+	// in progress.
+	dir string
+}
+
+// Deps are what the media API needs.
+type Deps struct {
+	DB    *sqlutil.DB
+	Users userapi.API
+}
+
+// New opens the media store.
+func New(ctx context.Context, cfg *config.Config, deps Deps) (*Server, error) {
+	store, err := storage.Open(ctx, deps.DB)
+	if err != nil {
+		return nil, fmt.Errorf("mediaapi storage: %w", err)
+	}
+	for _, d := range []string{"content", "tmp"} {
+		if err := os.MkdirAll(filepath.Join(cfg.MediaStorePath, d), 0o750); err != nil {
+			return nil, fmt.Errorf("media_store_path: %w", err)
+		}
+	}
+	return &Server{cfg: cfg, store: store, users: deps.Users, dir: cfg.MediaStorePath}, nil
+}
+
+// contentPath is where the file with this SHA-256 (hex) lives: two levels
+// of directories keep each small.
+func (s *Server) contentPath(sum string) string {
+	return filepath.Join(s.dir, "content", sum[:2], sum[2:4], sum)
+}
+
+// newMediaID is 24 random characters, safe in a URI.
+func newMediaID() (string, error) {
+	var b [18]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", err
+	}
+	return base64.RawURLEncoding.EncodeToString(b[:]), nil
+}
