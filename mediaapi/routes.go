@@ -19,11 +19,13 @@ func (s *Server) Routes(r *mux.Router) {
 	v1.Handle("/config", auth(s.config)).Methods(http.MethodGet)
 	v1.HandleFunc("/download/{serverName}/{mediaId}", s.download).Methods(http.MethodGet, http.MethodHead)
 	v1.HandleFunc("/download/{serverName}/{mediaId}/{fileName}", s.download).Methods(http.MethodGet, http.MethodHead)
+	v1.HandleFunc("/thumbnail/{serverName}/{mediaId}", s.thumbnail).Methods(http.MethodGet, http.MethodHead)
 	for _, v := range []string{"r0", "v3"} {
 		m := r.PathPrefix("/_matrix/media/" + v).Subrouter()
 		m.Handle("/upload", auth(s.upload)).Methods(http.MethodPost)
 		m.Handle("/config", auth(s.config)).Methods(http.MethodGet)
 		m.HandleFunc("/download/{serverName}/{mediaId}", s.legacyDownload).Methods(http.MethodGet, http.MethodHead)
 		m.HandleFunc("/download/{serverName}/{mediaId}/{fileName}", s.legacyDownload).Methods(http.MethodGet, http.MethodHead)
+		m.HandleFunc("/thumbnail/{serverName}/{mediaId}", s.legacyThumbnail).Methods(http.MethodGet, http.MethodHead)
 	}
 }

@@ -39,7 +39,7 @@ func New(ctx context.Context, cfg *config.Config, deps Deps) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("mediaapi storage: %w", err)
 	}
-	for _, d := range []string{"content", "tmp"} {
+	for _, d := range []string{"content", "thumbnails", "tmp"} {
 		if err := os.MkdirAll(filepath.Join(cfg.MediaStorePath, d), 0o750); err != nil {
 			return nil, fmt.Errorf("media_store_path: %w", err)
 		}

@@ -1,0 +1,209 @@
+package mediaapi
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"image"
+	_ "image/gif" // decoder registration
+	"image/jpeg"
+	"image/png"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/gorilla/mux"
+	"github.com/matrix-org/gomatrixserverlib/spec"
+	"golang.org/x/image/draw"
+	_ "golang.org/x/image/webp" // decoder registration
+
+	"github.com/rohrpost/rohrpost/internal/mxhttp"
+	"github.com/rohrpost/rohrpost/mediaapi/storage"
+	"github.com/rohrpost/rohrpost/userapi"
+)
+
+// Thumbnails are made on demand from JPEG, PNG, GIF and WebP images and
+// kept beside the content (one file per size and method), so the next
+// request serves the file. Sizes are rounded up to a few fixed ones, which
+// bounds the files an attacker can make the server write. An image whose
+// header announces more than maxThumbnailPixels is not decoded at all
+// (no decompression bombs).
+
+const (
+	maxThumbnailPixels = 32 << 20 // 32 megapixels
+	maxThumbnailSide   = 1600
+)
+
+// thumbnailSizes are the sizes thumbnails are made in; a request gets the
+// smallest that covers it.
+var thumbnailSizes = []int{32, 96, 320, 640, 800, 1600}
+
+var thumbnailableTypes = map[string]bool{"image/jpeg": true, "image/png": true, "image/gif": true, "image/webp": true}
+
+// thumbnail is GET /_matrix/client/v1/media/thumbnail/{serverName}/{mediaId}.
+func (s *Server) thumbnail(w http.ResponseWriter, r *http.Request) {
+	if _, err := userapi.Authenticate(s.users, r); err != nil {
+		mxhttp.WriteError(w, r, err)
+		return
+	}
+	s.serveThumbnail(w, r)
+}
+
+// legacyThumbnail is the frozen unauthenticated /_matrix/media/v3/thumbnail.
+func (s *Server) legacyThumbnail(w http.ResponseWriter, r *http.Request) {
+	if !s.cfg.ServeUnauthenticatedMedia {
+		mxhttp.WriteError(w, r, mxhttp.NotFound("Unauthenticated media downloads are frozen; use /_matrix/client/v1/media"))
+		return
+	}
+	s.serveThumbnail(w, r)
+}
+
+func (s *Server) serveThumbnail(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	width, err1 := strconv.Atoi(q.Get("width"))
+	height, err2 := strconv.Atoi(q.Get("height"))
+	if err1 != nil || err2 != nil || width <= 0 || height <= 0 {
+		mxhttp.WriteError(w, r, mxhttp.InvalidParam("width and height must be positive integers"))
+		return
+	}
+	method := q.Get("method")
+	switch method {
+	case "":
+		method = "scale"
+	case "crop", "scale":
+	default:
+		mxhttp.WriteError(w, r, mxhttp.InvalidParam("method must be crop or scale"))
+		return
+	}
+	v := mux.Vars(r)
+	serverName, mediaID := v["serverName"], v["mediaId"]
+	if !s.cfg.IsLocal(spec.ServerName(serverName)) {
+		mxhttp.WriteError(w, r, mxhttp.NotFound("Media of other servers cannot be fetched yet"))
+		return
+	}
+	m, err := s.store.Get(r.Context(), serverName, mediaID)
+	if errors.Is(err, storage.ErrNotFound) {
+		mxhttp.WriteError(w, r, mxhttp.NotFound("Unknown media"))
+		return
+	}
+	if err != nil {
+		mxhttp.WriteError(w, r, err)
+		return
+	}
+	if !thumbnailableTypes[m.ContentType] {
+		// The spec lets a server answer with the original or an error; a
+		// document has no picture to show.
+		mxhttp.WriteError(w, r, mxhttp.NotFound("This media has no thumbnail"))
+		return
+	}
+	size := thumbnailSize(max(width, height))
+	path, contentType, err := s.makeThumbnail(m, size, method)
+	if err != nil {
+		mxhttp.WriteError(w, r, &mxhttp.Error{Status: http.StatusBadRequest, Code: "M_UNKNOWN", Msg: "Cannot make a thumbnail: " + err.Error()})
+		return
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		mxhttp.WriteError(w, r, err)
+		return
+	}
+	defer f.Close()
+	h := w.Header()
+	h.Set("Content-Type", contentType)
+	h.Set("Content-Disposition", "inline")
+	h.Set("Content-Security-Policy", contentSecurityPolicy)
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Cache-Control", "private, max-age=31536000, immutable")
+	http.ServeContent(w, r, "", time.UnixMilli(m.CreatedTS), f)
+}
+
+// thumbnailSize is the smallest fixed size that covers want.
+func thumbnailSize(want int) int {
+	for _, s := range thumbnailSizes {
+		if s >= want {
+			return s
+		}
+	}
+	return thumbnailSizes[len(thumbnailSizes)-1]
+}
+
+// makeThumbnail returns the thumbnail file of the content in a size and
+// method, making it first if needed. PNG keeps transparency (PNG, GIF and
+// WebP sources); JPEG sources give JPEG.
+func (s *Server) makeThumbnail(m *storage.Media, size int, method string) (path, contentType string, err error) {
+	ext, contentType := "png", "image/png"
+	if m.ContentType == "image/jpeg" {
+		ext, contentType = "jpg", "image/jpeg"
+	}
+	path = filepath.Join(s.dir, "thumbnails", m.SHA256[:2], m.SHA256, fmt.Sprintf("%d-%s.%s", size, method, ext))
+	if _, err := os.Stat(path); err == nil {
+		return path, contentType, nil
+	}
+	src, err := os.Open(s.contentPath(m.SHA256))
+	if err != nil {
+		return "", "", err
+	}
+	defer src.Close()
+	cfg, _, err := image.DecodeConfig(src)
+	if err != nil {
+		return "", "", errors.New("not a readable image")
+	}
+	if cfg.Width <= 0 || cfg.Height <= 0 || cfg.Width*cfg.Height > maxThumbnailPixels {
+		return "", "", errors.New("the image is too large")
+	}
+	if _, err := src.Seek(0, 0); err != nil {
+		return "", "", err
+	}
+	img, _, err := image.Decode(src)
+	if err != nil {
+		return "", "", errors.New("not a readable image")
+	}
+	out := resize(img, size, method)
+	var buf bytes.Buffer
+	if ext == "jpg" {
+		err = jpeg.Encode(&buf, out, &jpeg.Options{Quality: 85})
+	} else {
+		err = png.Encode(&buf, out)
+	}
+	if err != nil {
+		return "", "", err
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
+		return "", "", err
+	}
+	// Written under a temporary name and renamed, so a concurrent request
+	// never serves half a file.
+	tmp, err := os.CreateTemp(filepath.Join(s.dir, "tmp"), "thumb-*")
+	if err != nil {
+		return "", "", err
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(buf.Bytes()); err != nil {
+		tmp.Close()
+		return "", "", err
+	}
+	if err := tmp.Close(); err != nil {
+		return "", "", err
+	}
+	return path, contentType, os.Rename(tmp.Name(), path)
+}
+
+// resize scales img to fit in size×size (scale), or fills size×size and
+// cuts the overhang in the middle (crop). Images are never enlarged.
+func resize(img image.Image, size int, method string) image.Image {
+	b := img.Bounds()
+	w, h := b.Dx(), b.Dy()
+	if method == "crop" {
+		side := min(w, h)
+		x0, y0 := b.Min.X+(w-side)/2, b.Min.Y+(h-side)/2
+		b = image.Rect(x0, y0, x0+side, y0+side)
+		w, h = side, side
+	}
+	scale := min(float64(size)/float64(w), float64(size)/float64(h), 1)
+	tw, th := max(1, int(float64(w)*scale)), max(1, int(float64(h)*scale))
+	dst := image.NewRGBA(image.Rect(0, 0, tw, th))
+	draw.CatmullRom.Scale(dst, dst.Bounds(), img, b, draw.Over, nil)
+	return dst
+}
