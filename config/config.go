@@ -34,9 +34,11 @@ type Config struct {
 	// ServeUnauthenticatedMedia keeps the deprecated unauthenticated
 	// /_matrix/media/v3 downloads working; off, they are frozen as the
 	// spec advises and only the authenticated ones serve media.
-	ServeUnauthenticatedMedia bool   `yaml:"serve_unauthenticated_media"`
-	LogFile                   string `yaml:"log_file"`
-	LogLevel                  string `yaml:"log_level"`
+	ServeUnauthenticatedMedia bool `yaml:"serve_unauthenticated_media"`
+	// ContentScanner scans every upload with ClamAV before it is stored.
+	ContentScanner ContentScanner `yaml:"content_scanner"`
+	LogFile        string         `yaml:"log_file"`
+	LogLevel       string         `yaml:"log_level"`
 
 	RegistrationSharedSecret              string `yaml:"registration_shared_secret"`
 	EnableRegistration                    bool   `yaml:"enable_registration"`
@@ -123,6 +125,17 @@ type Toggle struct {
 	Enabled bool `yaml:"enabled"`
 }
 
+// ContentScanner is the ClamAV daemon uploads go through. Without clamd
+// nothing is scanned.
+type ContentScanner struct {
+	// Clamd is "unix:/path/clamd.ctl" or "tcp:host:port".
+	Clamd string `yaml:"clamd"`
+	// FailClosed refuses uploads while clamd cannot scan them (and files
+	// larger than MaxScanSize); otherwise they are stored unscanned.
+	FailClosed  bool     `yaml:"fail_closed"`
+	MaxScanSize ByteSize `yaml:"max_scan_size"`
+}
+
 // UserDirectory is what /user_directory/search finds. By default the
 // users who share a room with the searcher or sit in a public room; with
 // search_all_users also every other active account of the searcher's own
@@ -200,6 +213,7 @@ func Default() *Config {
 		Presence:           Toggle{Enabled: true},
 		TURNUserLifetime:   Duration(time.Hour),
 		MaxUploadSize:      ByteSize(50 << 20),
+		ContentScanner:     ContentScanner{FailClosed: true, MaxScanSize: ByteSize(100 << 20)},
 		TURNAllowGuests:    true,
 	}
 }
@@ -375,6 +389,9 @@ func (c *Config) Validate() error {
 	}
 	if len(c.TURNURIs) > 0 && c.TURNSharedSecret == "" && (c.TURNUsername == "" || c.TURNPassword == "") {
 		bad("turn_uris", "TURN needs turn_shared_secret, or turn_username and turn_password")
+	}
+	if a := c.ContentScanner.Clamd; a != "" && !strings.HasPrefix(a, "unix:") && !strings.HasPrefix(a, "tcp:") {
+		bad("content_scanner.clamd", "%q is not unix:/path or tcp:host:port", a)
 	}
 	if c.MaxUploadSize <= 0 {
 		bad("max_upload_size", "must be positive")

@@ -13,6 +13,7 @@ import (
 
 	"github.com/rohrpost/rohrpost/config"
 	"github.com/rohrpost/rohrpost/internal/sqlutil"
+	"github.com/rohrpost/rohrpost/mediaapi/clamd"
 	"github.com/rohrpost/rohrpost/mediaapi/storage"
 	"github.com/rohrpost/rohrpost/userapi"
 )
@@ -22,9 +23,12 @@ type Server struct {
 	cfg   *config.Config
 	store *storage.Store
 	users userapi.API
-	// dir is media_store_path: content/ holds the files, tmp/ uploads
-	// in progress.
+	// dir is media_store_path: content/ holds the files, thumbnails/
+	// their thumbnails, quarantine/ infected uploads, tmp/ uploads in
+	// progress.
 	dir string
+	// scanner is ClamAV, nil when none is configured.
+	scanner *clamd.Client
 }
 
 // Deps are what the media API needs.
@@ -39,12 +43,16 @@ func New(ctx context.Context, cfg *config.Config, deps Deps) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("mediaapi storage: %w", err)
 	}
-	for _, d := range []string{"content", "thumbnails", "tmp"} {
+	for _, d := range []string{"content", "thumbnails", "quarantine", "tmp"} {
 		if err := os.MkdirAll(filepath.Join(cfg.MediaStorePath, d), 0o750); err != nil {
 			return nil, fmt.Errorf("media_store_path: %w", err)
 		}
 	}
-	return &Server{cfg: cfg, store: store, users: deps.Users, dir: cfg.MediaStorePath}, nil
+	scanner, err := newScanner(cfg.ContentScanner.Clamd)
+	if err != nil {
+		return nil, err
+	}
+	return &Server{cfg: cfg, store: store, users: deps.Users, dir: cfg.MediaStorePath, scanner: scanner}, nil
 }
 
 // contentPath is where the file with this SHA-256 (hex) lives: two levels
@@ -60,4 +68,9 @@ func newMediaID() (string, error) {
 		return "", err
 	}
 	return base64.RawURLEncoding.EncodeToString(b[:]), nil
+}
+
+// Quarantined lists refused uploads, newest first (for the admin API).
+func (s *Server) Quarantined(ctx context.Context, limit int) ([]storage.Quarantined, error) {
+	return s.store.QuarantineList(ctx, limit)
 }

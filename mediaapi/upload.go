@@ -59,6 +59,10 @@ func (s *Server) upload(r *http.Request, dev *userapi.Device) (any, error) {
 		return nil, tooLarge
 	}
 	sum := hex.EncodeToString(h.Sum(nil))
+	if err := s.scanUpload(r.Context(), tmp.Name(), sum, n, storage.Quarantined{Uploader: dev.UserID.String(),
+		Filename: filename, ContentType: contentType}); err != nil {
+		return nil, err
+	}
 	path := s.contentPath(sum)
 	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
 		if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {

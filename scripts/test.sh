@@ -8,9 +8,18 @@
 # each of its processes in turn. Extra arguments go to `go test`.
 #
 # -tags goolm builds mautrix's pure-Go Olm, which the end-to-end
-# encryption tests use as a real client (no C libolm needed).
+# encryption tests use as a real client (no C libolm needed). The media
+# tests scan uploads with a real ClamAV daemon (Debian's clamav-daemon,
+# installed here when missing) running their own signature database.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+if ! command -v clamd >/dev/null 2>&1 && [ ! -x /usr/sbin/clamd ]; then
+	echo "== installing clamav-daemon"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update >/dev/null 2>&1 || true
+	apt-get install -y --no-install-recommends clamav-daemon >/dev/null 2>&1
+fi
 
 echo "== go vet"
 go vet -tags goolm ./...

@@ -66,3 +66,64 @@ func (s *Store) UploadedBytes(ctx context.Context, uploader string) (int64, erro
 	err := s.db.Read.QueryRowContext(ctx, `SELECT COALESCE(SUM(size), 0) FROM media WHERE uploader = $1`, uploader).Scan(&n)
 	return n, err
 }
+
+// ScanResult is a remembered verdict of the virus scanner.
+type ScanResult struct {
+	Infected  bool
+	Signature string
+}
+
+// ScanResult returns the verdict for a content, or nil if never scanned.
+func (s *Store) ScanResult(ctx context.Context, sha256 string) (*ScanResult, error) {
+	var r ScanResult
+	err := s.db.Read.QueryRowContext(ctx, `SELECT infected, signature FROM scan_results WHERE sha256 = $1`, sha256).Scan(&r.Infected, &r.Signature)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	return &r, err
+}
+
+// PutScanResult remembers a verdict.
+func (s *Store) PutScanResult(ctx context.Context, sha256 string, r ScanResult, ts int64) error {
+	return s.db.Write(ctx, func(tx *sql.Tx) error {
+		_, err := tx.Exec(`INSERT INTO scan_results (sha256, infected, signature, scanned_ts) VALUES ($1, $2, $3, $4)
+			ON CONFLICT (sha256) DO UPDATE SET infected = excluded.infected, signature = excluded.signature, scanned_ts = excluded.scanned_ts`,
+			sha256, r.Infected, r.Signature, ts)
+		return err
+	})
+}
+
+// Quarantined is a refused upload.
+type Quarantined struct {
+	ID                                                 int64
+	SHA256, Signature, Uploader, Filename, ContentType string
+	Size, ReceivedTS                                   int64
+}
+
+// Quarantine records a refused upload.
+func (s *Store) Quarantine(ctx context.Context, q Quarantined) error {
+	return s.db.Write(ctx, func(tx *sql.Tx) error {
+		_, err := tx.Exec(`INSERT INTO quarantine (sha256, signature, uploader, filename, content_type, size, received_ts)
+			VALUES ($1, $2, $3, $4, $5, $6, $7)`, q.SHA256, q.Signature, q.Uploader, q.Filename, q.ContentType, q.Size, q.ReceivedTS)
+		return err
+	})
+}
+
+// QuarantineList lists refused uploads, newest first (for the admin API).
+func (s *Store) QuarantineList(ctx context.Context, limit int) ([]Quarantined, error) {
+	rows, err := s.db.Read.QueryContext(ctx, `SELECT id, sha256, signature, uploader, filename, content_type, size, received_ts
+		FROM quarantine ORDER BY id DESC LIMIT $1`, limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []Quarantined
+	for rows.Next() {
+		var q Quarantined
+		if err := rows.Scan(&q.ID, &q.SHA256, &q.Signature, &q.Uploader, &q.Filename, &q.ContentType, &q.Size, &q.ReceivedTS); err != nil {
+			return nil, err
+		}
+		out = append(out, q)
+	}
+	return out, rows.Err()
+}

@@ -14,3 +14,24 @@ CREATE TABLE media (
 	PRIMARY KEY (server_name, media_id)
 );
 CREATE INDEX media_sha256 ON media (sha256);
+
+-- Scan verdicts by content, so identical files are scanned once.
+CREATE TABLE scan_results (
+	sha256 TEXT NOT NULL PRIMARY KEY,
+	infected BOOLEAN NOT NULL,
+	signature TEXT NOT NULL,
+	scanned_ts BIGINT NOT NULL
+);
+
+-- Infected uploads: refused, the file kept aside under quarantine/ for
+-- the administrators, never served.
+CREATE TABLE quarantine (
+	id {serial},
+	sha256 TEXT NOT NULL,
+	signature TEXT NOT NULL,
+	uploader TEXT NOT NULL,
+	filename TEXT NOT NULL,
+	content_type TEXT NOT NULL,
+	size BIGINT NOT NULL,
+	received_ts BIGINT NOT NULL
+);
