@@ -35,6 +35,9 @@ type Config struct {
 	// /_matrix/media/v3 downloads working; off, they are frozen as the
 	// spec advises and only the authenticated ones serve media.
 	ServeUnauthenticatedMedia bool `yaml:"serve_unauthenticated_media"`
+	// MediaQuotaPerUser bounds the bytes one user may have uploaded (0:
+	// no bound).
+	MediaQuotaPerUser ByteSize `yaml:"media_quota_per_user"`
 	// ContentScanner scans every upload with ClamAV before it is stored.
 	ContentScanner ContentScanner `yaml:"content_scanner"`
 	LogFile        string         `yaml:"log_file"`

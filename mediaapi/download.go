@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -58,11 +59,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		mxhttp.WriteError(w, r, mxhttp.NotFound("Media of other servers cannot be fetched yet"))
 		return
 	}
-	m, err := s.store.Get(r.Context(), serverName, mediaID)
-	if errors.Is(err, storage.ErrNotFound) {
-		mxhttp.WriteError(w, r, mxhttp.NotFound("Unknown media"))
-		return
-	}
+	m, err := s.awaitContent(r, serverName, mediaID)
 	if err != nil {
 		mxhttp.WriteError(w, r, err)
 		return
@@ -99,4 +96,46 @@ func disposition(contentType, name string) string {
 		return kind
 	}
 	return kind + "; filename*=utf-8''" + url.PathEscape(name)
+}
+
+// maxContentWait bounds how long a download waits for the content of an
+// asynchronous upload (timeout_ms).
+const maxContentWait = time.Minute
+
+// awaitContent returns the media, waiting up to timeout_ms (default 20 s)
+// for the content of a media id that does not have it yet: 504
+// M_NOT_YET_UPLOADED after that, 404 for an unknown or expired id.
+func (s *Server) awaitContent(r *http.Request, serverName, mediaID string) (*storage.Media, error) {
+	wait := 20 * time.Second
+	if v := r.URL.Query().Get("timeout_ms"); v != "" {
+		ms, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || ms < 0 {
+			return nil, mxhttp.InvalidParam("timeout_ms must be a non-negative integer")
+		}
+		wait = min(time.Duration(ms)*time.Millisecond, maxContentWait)
+	}
+	deadline := time.Now().Add(wait)
+	for {
+		m, err := s.store.Get(r.Context(), serverName, mediaID)
+		if errors.Is(err, storage.ErrNotFound) {
+			return nil, mxhttp.NotFound("Unknown media")
+		}
+		if err != nil {
+			return nil, err
+		}
+		if !m.Pending() {
+			return m, nil
+		}
+		if time.Now().UnixMilli() > m.ExpiresTS {
+			return nil, mxhttp.NotFound("Unknown media")
+		}
+		if time.Now().After(deadline) {
+			return nil, &mxhttp.Error{Status: http.StatusGatewayTimeout, Code: "M_NOT_YET_UPLOADED", Msg: "The content has not been uploaded yet"}
+		}
+		select {
+		case <-r.Context().Done():
+			return nil, r.Context().Err()
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
 }

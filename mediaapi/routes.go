@@ -15,6 +15,7 @@ func (s *Server) Routes(r *mux.Router) {
 	auth := func(h func(*http.Request, *userapi.Device) (any, error)) mxhttp.Handler {
 		return userapi.Authed(s.users, h)
 	}
+	r.Handle("/_matrix/media/v1/create", auth(s.create)).Methods(http.MethodPost)
 	v1 := r.PathPrefix("/_matrix/client/v1/media").Subrouter()
 	v1.Handle("/config", auth(s.config)).Methods(http.MethodGet)
 	v1.HandleFunc("/download/{serverName}/{mediaId}", s.download).Methods(http.MethodGet, http.MethodHead)
@@ -23,6 +24,7 @@ func (s *Server) Routes(r *mux.Router) {
 	for _, v := range []string{"r0", "v3"} {
 		m := r.PathPrefix("/_matrix/media/" + v).Subrouter()
 		m.Handle("/upload", auth(s.upload)).Methods(http.MethodPost)
+		m.Handle("/upload/{serverName}/{mediaId}", auth(s.uploadTo)).Methods(http.MethodPut)
 		m.Handle("/config", auth(s.config)).Methods(http.MethodGet)
 		m.HandleFunc("/download/{serverName}/{mediaId}", s.legacyDownload).Methods(http.MethodGet, http.MethodHead)
 		m.HandleFunc("/download/{serverName}/{mediaId}/{fileName}", s.legacyDownload).Methods(http.MethodGet, http.MethodHead)

@@ -83,11 +83,7 @@ func (s *Server) serveThumbnail(w http.ResponseWriter, r *http.Request) {
 		mxhttp.WriteError(w, r, mxhttp.NotFound("Media of other servers cannot be fetched yet"))
 		return
 	}
-	m, err := s.store.Get(r.Context(), serverName, mediaID)
-	if errors.Is(err, storage.ErrNotFound) {
-		mxhttp.WriteError(w, r, mxhttp.NotFound("Unknown media"))
-		return
-	}
+	m, err := s.awaitContent(r, serverName, mediaID)
 	if err != nil {
 		mxhttp.WriteError(w, r, err)
 		return

@@ -11,29 +11,63 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/gorilla/mux"
 	"github.com/rohrpost/rohrpost/internal/mxhttp"
 	"github.com/rohrpost/rohrpost/mediaapi/storage"
 	"github.com/rohrpost/rohrpost/userapi"
 )
 
-// upload is POST /_matrix/media/v3/upload: the body is streamed to a
-// temporary file while it is hashed, never held in memory, and then moved
-// to its content path unless an identical file is there already.
+// received is an upload that passed the checks, stored by content.
+type received struct {
+	sum, contentType, filename string
+	size                       int64
+}
+
+// upload is POST /_matrix/media/v3/upload.
 func (s *Server) upload(r *http.Request, dev *userapi.Device) (any, error) {
-	max := int64(s.cfg.MaxUploadSize)
+	got, err := s.receive(r, dev)
+	if err != nil {
+		return nil, err
+	}
+	id, err := newMediaID()
+	if err != nil {
+		return nil, err
+	}
+	server := string(dev.UserID.Domain())
+	err = s.store.Put(r.Context(), storage.Media{ServerName: server, MediaID: id, SHA256: got.sum, ContentType: got.contentType,
+		Filename: got.filename, Size: got.size, Uploader: dev.UserID.String(), CreatedTS: time.Now().UnixMilli()})
+	if err != nil {
+		return nil, err
+	}
+	return map[string]string{"content_uri": "mxc://" + server + "/" + id}, nil
+}
+
+// receive streams the body to a temporary file while it is hashed (never
+// holding it in memory), checks size and quota, has it scanned, and moves
+// it to its content path unless an identical file is there already.
+func (s *Server) receive(r *http.Request, dev *userapi.Device) (*received, error) {
+	limit := int64(s.cfg.MaxUploadSize)
 	tooLarge := &mxhttp.Error{Status: http.StatusRequestEntityTooLarge, Code: "M_TOO_LARGE", Msg: "The file is larger than this server accepts"}
-	if r.ContentLength > max {
+	if r.ContentLength > limit {
 		return nil, tooLarge
 	}
-	contentType := r.Header.Get("Content-Type")
-	if contentType == "" {
-		contentType = "application/octet-stream"
-	} else if _, _, err := mime.ParseMediaType(contentType); err != nil {
+	got := &received{contentType: r.Header.Get("Content-Type"), filename: r.URL.Query().Get("filename")}
+	if got.contentType == "" {
+		got.contentType = "application/octet-stream"
+	} else if _, _, err := mime.ParseMediaType(got.contentType); err != nil {
 		return nil, mxhttp.InvalidParam("Content-Type is not a media type")
 	}
-	filename := r.URL.Query().Get("filename")
-	if len(filename) > 255 {
+	if len(got.filename) > 255 {
 		return nil, mxhttp.InvalidParam("filename is too long")
+	}
+	if quota := int64(s.cfg.MediaQuotaPerUser); quota > 0 {
+		used, err := s.store.UploadedBytes(r.Context(), dev.UserID.String())
+		if err != nil {
+			return nil, err
+		}
+		if used+max(r.ContentLength, 0) > quota {
+			return nil, mxhttp.Forbidden("Your media quota is used up")
+		}
 	}
 	tmp, err := os.CreateTemp(filepath.Join(s.dir, "tmp"), "upload-*")
 	if err != nil {
@@ -41,7 +75,7 @@ func (s *Server) upload(r *http.Request, dev *userapi.Device) (any, error) {
 	}
 	defer os.Remove(tmp.Name()) // gone after the rename; cleans up otherwise
 	h := sha256.New()
-	n, err := io.Copy(io.MultiWriter(tmp, h), io.LimitReader(r.Body, max+1))
+	n, err := io.Copy(io.MultiWriter(tmp, h), io.LimitReader(r.Body, limit+1))
 	if err == nil {
 		err = tmp.Sync()
 	}
@@ -55,15 +89,15 @@ func (s *Server) upload(r *http.Request, dev *userapi.Device) (any, error) {
 		}
 		return nil, mxhttp.InvalidParam("the upload broke off")
 	}
-	if n > max {
+	if n > limit {
 		return nil, tooLarge
 	}
-	sum := hex.EncodeToString(h.Sum(nil))
-	if err := s.scanUpload(r.Context(), tmp.Name(), sum, n, storage.Quarantined{Uploader: dev.UserID.String(),
-		Filename: filename, ContentType: contentType}); err != nil {
+	got.sum, got.size = hex.EncodeToString(h.Sum(nil)), n
+	if err := s.scanUpload(r.Context(), tmp.Name(), got.sum, n, storage.Quarantined{Uploader: dev.UserID.String(),
+		Filename: got.filename, ContentType: got.contentType}); err != nil {
 		return nil, err
 	}
-	path := s.contentPath(sum)
+	path := s.contentPath(got.sum)
 	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
 		if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
 			return nil, err
@@ -74,17 +108,68 @@ func (s *Server) upload(r *http.Request, dev *userapi.Device) (any, error) {
 	} else if err != nil {
 		return nil, err
 	}
+	return got, nil
+}
+
+// Asynchronous uploads: a client reserves a media id first (so it can
+// send the message with the mxc URI at once) and uploads the content
+// within a day.
+const (
+	pendingLifetime   = 24 * time.Hour
+	maxPendingPerUser = 50
+)
+
+// create is POST /_matrix/media/v1/create.
+func (s *Server) create(r *http.Request, dev *userapi.Device) (any, error) {
+	now := time.Now()
+	n, err := s.store.PendingCount(r.Context(), dev.UserID.String(), now.UnixMilli())
+	if err != nil {
+		return nil, err
+	}
+	if n >= maxPendingPerUser {
+		return nil, &mxhttp.Error{Status: http.StatusTooManyRequests, Code: "M_LIMIT_EXCEEDED", Msg: "Too many media ids wait for their content"}
+	}
 	id, err := newMediaID()
 	if err != nil {
 		return nil, err
 	}
 	server := string(dev.UserID.Domain())
-	err = s.store.Put(r.Context(), storage.Media{ServerName: server, MediaID: id, SHA256: sum, ContentType: contentType,
-		Filename: filename, Size: n, Uploader: dev.UserID.String(), CreatedTS: time.Now().UnixMilli()})
+	expires := now.Add(pendingLifetime).UnixMilli()
+	if err := s.store.Put(r.Context(), storage.Media{ServerName: server, MediaID: id, Uploader: dev.UserID.String(),
+		CreatedTS: now.UnixMilli(), ExpiresTS: expires}); err != nil {
+		return nil, err
+	}
+	return map[string]any{"content_uri": "mxc://" + server + "/" + id, "unused_expires_at": expires}, nil
+}
+
+// uploadTo is PUT /_matrix/media/v3/upload/{serverName}/{mediaId}: the
+// content of a media id from create, by the user who made it.
+func (s *Server) uploadTo(r *http.Request, dev *userapi.Device) (any, error) {
+	v := mux.Vars(r)
+	m, err := s.store.Get(r.Context(), v["serverName"], v["mediaId"])
+	if errors.Is(err, storage.ErrNotFound) || (err == nil && m.Uploader != dev.UserID.String()) {
+		return nil, mxhttp.NotFound("Unknown media id")
+	}
 	if err != nil {
 		return nil, err
 	}
-	return map[string]string{"content_uri": "mxc://" + server + "/" + id}, nil
+	if !m.Pending() {
+		return nil, &mxhttp.Error{Status: http.StatusConflict, Code: "M_CANNOT_OVERWRITE_MEDIA", Msg: "This media id has its content already"}
+	}
+	if time.Now().UnixMilli() > m.ExpiresTS {
+		return nil, mxhttp.NotFound("This media id expired")
+	}
+	got, err := s.receive(r, dev)
+	if err != nil {
+		return nil, err
+	}
+	m.SHA256, m.ContentType, m.Filename, m.Size = got.sum, got.contentType, got.filename, got.size
+	if err := s.store.Fill(r.Context(), *m); errors.Is(err, storage.ErrNotPending) {
+		return nil, &mxhttp.Error{Status: http.StatusConflict, Code: "M_CANNOT_OVERWRITE_MEDIA", Msg: "This media id has its content already"}
+	} else if err != nil {
+		return nil, err
+	}
+	return struct{}{}, nil
 }
 
 // config is GET /_matrix/client/v1/media/config (and the legacy path).

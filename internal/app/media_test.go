@@ -120,3 +120,70 @@ func TestMediaUploadAndDownload(t *testing.T) {
 		t.Fatalf("oversized upload: %v", err)
 	}
 }
+
+// Asynchronous upload: a media id first, its content later; a download in
+// between waits for it. Quotas stop a user's uploads.
+func TestMediaAsyncUploadAndQuota(t *testing.T) {
+	cfg := apptest.Config(t.TempDir())
+	cfg.MediaQuotaPerUser = config.ByteSize(100 << 10)
+	srv := apptest.StartWith(t, cfg)
+	ctx := context.Background()
+	alice, bob := srv.Register(t, "alice"), srv.Register(t, "bob")
+	var created struct {
+		ContentURI string `json:"content_uri"`
+		Expires    int64  `json:"unused_expires_at"`
+	}
+	if _, err := alice.MakeRequest(ctx, "POST", srv.URL+"/_matrix/media/v1/create", struct{}{}, &created); err != nil {
+		t.Fatal(err)
+	}
+	id := strings.TrimPrefix(created.ContentURI, "mxc://localhost/")
+	if id == created.ContentURI || created.Expires == 0 {
+		t.Fatalf("create: %+v", created)
+	}
+	download := func(timeoutMS int) int {
+		req, _ := http.NewRequest("GET", fmt.Sprintf("%s/_matrix/client/v1/media/download/localhost/%s?timeout_ms=%d", srv.URL, id, timeoutMS), nil)
+		req.Header.Set("Authorization", "Bearer "+bob.AccessToken)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if status := download(0); status != http.StatusGatewayTimeout {
+		t.Fatalf("download before the content: %d, want 504", status)
+	}
+	put := func(cli *mautrix.Client, body []byte) int {
+		req, _ := http.NewRequest("PUT", srv.URL+"/_matrix/media/v3/upload/localhost/"+id, bytes.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+cli.AccessToken)
+		req.Header.Set("Content-Type", "text/plain")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	waiting := make(chan int, 1)
+	go func() { waiting <- download(10000) }()
+	if status := put(bob, []byte("fremd")); status != 404 {
+		t.Fatalf("another user's media id: %d, want 404", status)
+	}
+	if status := put(alice, []byte("später")); status != 200 {
+		t.Fatalf("async upload: %d", status)
+	}
+	if status := <-waiting; status != 200 {
+		t.Fatalf("the waiting download got %d", status)
+	}
+	if status := put(alice, []byte("nochmal")); status != 409 {
+		t.Fatalf("overwriting: %d, want 409", status)
+	}
+	// 100 KiB quota: the first 80 KiB fit, the next 80 do not.
+	if _, err := alice.UploadBytes(ctx, make([]byte, 80<<10), "application/octet-stream"); err != nil {
+		t.Fatal(err)
+	}
+	_, err := alice.UploadBytes(ctx, bytes.Repeat([]byte{1}, 80<<10), "application/octet-stream")
+	if httpErr, ok := err.(mautrix.HTTPError); !ok || httpErr.Response.StatusCode != 403 {
+		t.Fatalf("over the quota: %v", err)
+	}
+}

@@ -38,13 +38,18 @@ type Media struct {
 	Size                int64
 	Uploader            string
 	CreatedTS           int64
+	// ExpiresTS is set while the media id waits for its content.
+	ExpiresTS int64
 }
+
+// Pending tells whether the media id still waits for its content.
+func (m *Media) Pending() bool { return m.SHA256 == "" }
 
 // Put records media.
 func (s *Store) Put(ctx context.Context, m Media) error {
 	return s.db.Write(ctx, func(tx *sql.Tx) error {
-		_, err := tx.Exec(`INSERT INTO media (server_name, media_id, sha256, content_type, filename, size, uploader, created_ts)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`, m.ServerName, m.MediaID, m.SHA256, m.ContentType, m.Filename, m.Size, m.Uploader, m.CreatedTS)
+		_, err := tx.Exec(`INSERT INTO media (server_name, media_id, sha256, content_type, filename, size, uploader, created_ts, expires_ts)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`, m.ServerName, m.MediaID, m.SHA256, m.ContentType, m.Filename, m.Size, m.Uploader, m.CreatedTS, m.ExpiresTS)
 		return err
 	})
 }
@@ -52,8 +57,8 @@ func (s *Store) Put(ctx context.Context, m Media) error {
 // Get reads media by its mxc parts.
 func (s *Store) Get(ctx context.Context, serverName, mediaID string) (*Media, error) {
 	m := Media{ServerName: serverName, MediaID: mediaID}
-	err := s.db.Read.QueryRowContext(ctx, `SELECT sha256, content_type, filename, size, uploader, created_ts FROM media
-		WHERE server_name = $1 AND media_id = $2`, serverName, mediaID).Scan(&m.SHA256, &m.ContentType, &m.Filename, &m.Size, &m.Uploader, &m.CreatedTS)
+	err := s.db.Read.QueryRowContext(ctx, `SELECT sha256, content_type, filename, size, uploader, created_ts, expires_ts FROM media
+		WHERE server_name = $1 AND media_id = $2`, serverName, mediaID).Scan(&m.SHA256, &m.ContentType, &m.Filename, &m.Size, &m.Uploader, &m.CreatedTS, &m.ExpiresTS)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, ErrNotFound
 	}
@@ -126,4 +131,33 @@ func (s *Store) QuarantineList(ctx context.Context, limit int) ([]Quarantined, e
 		out = append(out, q)
 	}
 	return out, rows.Err()
+}
+
+// ErrNotPending is content for a media id that has some already.
+var ErrNotPending = errors.New("media already has content")
+
+// Fill gives a pending media id its content.
+func (s *Store) Fill(ctx context.Context, m Media) error {
+	return s.db.Write(ctx, func(tx *sql.Tx) error {
+		res, err := tx.Exec(`UPDATE media SET sha256 = $1, content_type = $2, filename = $3, size = $4, expires_ts = 0
+			WHERE server_name = $5 AND media_id = $6 AND sha256 = ''`, m.SHA256, m.ContentType, m.Filename, m.Size, m.ServerName, m.MediaID)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n == 0 {
+			return ErrNotPending
+		}
+		return nil
+	})
+}
+
+// PendingCount is how many media ids the user has waiting for content
+// that have not expired at now.
+func (s *Store) PendingCount(ctx context.Context, uploader string, now int64) (int, error) {
+	var n int
+	err := s.db.Read.QueryRowContext(ctx, `SELECT COUNT(*) FROM media WHERE uploader = $1 AND sha256 = '' AND expires_ts > $2`,
+		uploader, now).Scan(&n)
+	return n, err
 }

@@ -11,8 +11,12 @@ CREATE TABLE media (
 	size BIGINT NOT NULL,
 	uploader TEXT NOT NULL,
 	created_ts BIGINT NOT NULL,
+	-- A media id made by /media/v1/create waits for its content until
+	-- expires_ts (sha256 is '' meanwhile); 0 once it has content.
+	expires_ts BIGINT NOT NULL DEFAULT 0,
 	PRIMARY KEY (server_name, media_id)
 );
+CREATE INDEX media_uploader ON media (uploader);
 CREATE INDEX media_sha256 ON media (sha256);
 
 -- Scan verdicts by content, so identical files are scanned once.
