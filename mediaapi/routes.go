@@ -16,6 +16,13 @@ func (s *Server) Routes(r *mux.Router) {
 		return userapi.Authed(s.users, h)
 	}
 	r.Handle("/_matrix/media/v1/create", auth(s.create)).Methods(http.MethodPost)
+	cs := r.PathPrefix("/_matrix/media_proxy/unstable").Subrouter()
+	cs.HandleFunc("/download/{serverName}/{mediaId}", s.scannerDownload(false)).Methods(http.MethodGet)
+	cs.HandleFunc("/thumbnail/{serverName}/{mediaId}", s.scannerDownload(true)).Methods(http.MethodGet)
+	cs.HandleFunc("/scan/{serverName}/{mediaId}", s.scannerScan).Methods(http.MethodGet)
+	cs.HandleFunc("/download_encrypted", s.scannerEncrypted(true)).Methods(http.MethodPost)
+	cs.HandleFunc("/scan_encrypted", s.scannerEncrypted(false)).Methods(http.MethodPost)
+	cs.HandleFunc("/public_key", s.scannerPublicKey).Methods(http.MethodGet)
 	v1 := r.PathPrefix("/_matrix/client/v1/media").Subrouter()
 	v1.Handle("/config", auth(s.config)).Methods(http.MethodGet)
 	v1.HandleFunc("/download/{serverName}/{mediaId}", s.download).Methods(http.MethodGet, http.MethodHead)

@@ -5,6 +5,7 @@ package mediaapi
 
 import (
 	"context"
+	"crypto/ecdh"
 	"crypto/rand"
 	"encoding/base64"
 	"fmt"
@@ -29,6 +30,8 @@ type Server struct {
 	dir string
 	// scanner is ClamAV, nil when none is configured.
 	scanner *clamd.Client
+	// pkKey decrypts the content scanner API's encrypted bodies.
+	pkKey *ecdh.PrivateKey
 }
 
 // Deps are what the media API needs.
@@ -52,7 +55,11 @@ func New(ctx context.Context, cfg *config.Config, deps Deps) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Server{cfg: cfg, store: store, users: deps.Users, dir: cfg.MediaStorePath, scanner: scanner}, nil
+	pkKey, err := loadPkKey(filepath.Join(cfg.MediaStorePath, "content_scanner.key"))
+	if err != nil {
+		return nil, fmt.Errorf("content scanner key: %w", err)
+	}
+	return &Server{cfg: cfg, store: store, users: deps.Users, dir: cfg.MediaStorePath, scanner: scanner, pkKey: pkKey}, nil
 }
 
 // contentPath is where the file with this SHA-256 (hex) lives: two levels
