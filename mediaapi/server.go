@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync"
 
 	"github.com/rohrpost/rohrpost/config"
 	"github.com/rohrpost/rohrpost/internal/sqlutil"
@@ -32,7 +33,12 @@ type Server struct {
 	scanner *clamd.Client
 	// pkKey decrypts the content scanner API's encrypted bodies.
 	pkKey *ecdh.PrivateKey
+	// background is thumbnails being made after uploads.
+	background sync.WaitGroup
 }
+
+// Stop waits for thumbnails in the making.
+func (s *Server) Stop() { s.background.Wait() }
 
 // Deps are what the media API needs.
 type Deps struct {

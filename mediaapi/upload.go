@@ -34,11 +34,12 @@ func (s *Server) upload(r *http.Request, dev *userapi.Device) (any, error) {
 		return nil, err
 	}
 	server := string(dev.UserID.Domain())
-	err = s.store.Put(r.Context(), storage.Media{ServerName: server, MediaID: id, SHA256: got.sum, ContentType: got.contentType,
-		Filename: got.filename, Size: got.size, Uploader: dev.UserID.String(), CreatedTS: time.Now().UnixMilli()})
-	if err != nil {
+	m := storage.Media{ServerName: server, MediaID: id, SHA256: got.sum, ContentType: got.contentType,
+		Filename: got.filename, Size: got.size, Uploader: dev.UserID.String(), CreatedTS: time.Now().UnixMilli()}
+	if err := s.store.Put(r.Context(), m); err != nil {
 		return nil, err
 	}
+	s.pregenerate(m)
 	return map[string]string{"content_uri": "mxc://" + server + "/" + id}, nil
 }
 
@@ -169,6 +170,7 @@ func (s *Server) uploadTo(r *http.Request, dev *userapi.Device) (any, error) {
 	} else if err != nil {
 		return nil, err
 	}
+	s.pregenerate(*m)
 	return struct{}{}, nil
 }
 

@@ -283,6 +283,9 @@ func (a *App) Close() {
 	if a.Sync != nil {
 		a.Sync.Stop()
 	}
+	if a.Media != nil {
+		a.Media.Stop()
+	}
 	if a.LocalRooms != nil {
 		a.LocalRooms.Stop()
 	}

@@ -11,7 +11,9 @@ import (
 	"image/gif"
 	"image/jpeg"
 	"image/png"
+	"io/fs"
 	"net/http"
+	"path/filepath"
 	"testing"
 
 	"github.com/rohrpost/rohrpost/internal/apptest"
@@ -52,7 +54,8 @@ func bombPNG(width, height uint32) []byte {
 }
 
 func TestThumbnails(t *testing.T) {
-	srv := apptest.Start(t)
+	cfg := apptest.Config(t.TempDir())
+	srv := apptest.StartWith(t, cfg)
 	ctx := context.Background()
 	alice := srv.Register(t, "alice")
 	encode := map[string]func() []byte{
@@ -71,6 +74,18 @@ func TestThumbnails(t *testing.T) {
 			t.Fatal(err)
 		}
 		uploads[ct] = up.ContentURI.FileID
+	}
+	// The usual sizes were made right after each upload.
+	srv.App.Media.Stop()
+	made := 0
+	_ = filepath.WalkDir(filepath.Join(cfg.MediaStorePath, "thumbnails"), func(_ string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			made++
+		}
+		return nil
+	})
+	if made != 3*4 {
+		t.Errorf("%d thumbnails made ahead for three images, want 12", made)
 	}
 	thumb := func(id string, w, h int, method string) (*http.Response, image.Image) {
 		t.Helper()
