@@ -224,6 +224,8 @@ func resize(img image.Image, size int, method string) image.Image {
 	scale := min(float64(size)/float64(w), float64(size)/float64(h), 1)
 	tw, th := max(1, int(float64(w)*scale)), max(1, int(float64(h)*scale))
 	dst := image.NewRGBA(image.Rect(0, 0, tw, th))
-	draw.CatmullRom.Scale(dst, dst.Bounds(), img, b, draw.Over, nil)
+	// Bilinear: a third faster than Catmull-Rom (benchmark) and the
+	// difference does not show at thumbnail sizes.
+	draw.BiLinear.Scale(dst, dst.Bounds(), img, b, draw.Over, nil)
 	return dst
 }
