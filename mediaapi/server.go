@@ -8,6 +8,7 @@ import (
 	"crypto/ecdh"
 	"crypto/rand"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -86,4 +87,18 @@ func newMediaID() (string, error) {
 // Quarantined lists refused uploads, newest first (for the admin API).
 func (s *Server) Quarantined(ctx context.Context, limit int) ([]storage.Quarantined, error) {
 	return s.store.QuarantineList(ctx, limit)
+}
+
+// Delete removes media (for the admin API): the media id goes at once;
+// the file and its thumbnails go when no other media id shares the
+// content. It returns storage.ErrNotFound for unknown media.
+func (s *Server) Delete(ctx context.Context, serverName, mediaID string) error {
+	sha, shared, err := s.store.Delete(ctx, serverName, mediaID)
+	if err != nil || sha == "" || shared {
+		return err
+	}
+	if err := os.Remove(s.contentPath(sha)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	return os.RemoveAll(filepath.Join(s.dir, "thumbnails", sha[:2], sha))
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"fmt"
+	"image/png"
 	"io"
 	"io/fs"
 	"net/http"
@@ -185,5 +186,62 @@ func TestMediaAsyncUploadAndQuota(t *testing.T) {
 	_, err := alice.UploadBytes(ctx, bytes.Repeat([]byte{1}, 80<<10), "application/octet-stream")
 	if httpErr, ok := err.(mautrix.HTTPError); !ok || httpErr.Response.StatusCode != 403 {
 		t.Fatalf("over the quota: %v", err)
+	}
+}
+
+// The admin API's deletion: a media id goes; its file goes with the last
+// media id that uses the content.
+func TestMediaDeletion(t *testing.T) {
+	cfg := apptest.Config(t.TempDir())
+	srv := apptest.StartWith(t, cfg)
+	ctx := context.Background()
+	alice := srv.Register(t, "alice")
+	var pngBytes bytes.Buffer
+	if err := png.Encode(&pngBytes, testImage(200, 200)); err != nil {
+		t.Fatal(err)
+	}
+	first, err := alice.UploadBytes(ctx, pngBytes.Bytes(), "image/png")
+	if err != nil {
+		t.Fatal(err)
+	}
+	second, err := alice.UploadBytes(ctx, pngBytes.Bytes(), "image/png")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.App.Media.Stop()
+	count := func(dir string) int {
+		n := 0
+		_ = filepath.WalkDir(filepath.Join(cfg.MediaStorePath, dir), func(_ string, d fs.DirEntry, err error) error {
+			if err == nil && !d.IsDir() {
+				n++
+			}
+			return nil
+		})
+		return n
+	}
+	status := func(id string) int {
+		req, _ := http.NewRequest("GET", srv.URL+"/_matrix/client/v1/media/download/localhost/"+id, nil)
+		req.Header.Set("Authorization", "Bearer "+alice.AccessToken)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if err := srv.App.Media.Delete(ctx, "localhost", first.ContentURI.FileID); err != nil {
+		t.Fatal(err)
+	}
+	if status(first.ContentURI.FileID) != 404 || status(second.ContentURI.FileID) != 200 || count("content") != 1 {
+		t.Fatalf("after deleting one of two: %d %d, %d files", status(first.ContentURI.FileID), status(second.ContentURI.FileID), count("content"))
+	}
+	if err := srv.App.Media.Delete(ctx, "localhost", second.ContentURI.FileID); err != nil {
+		t.Fatal(err)
+	}
+	if count("content") != 0 || count("thumbnails") != 0 {
+		t.Fatalf("after deleting both: %d files, %d thumbnails", count("content"), count("thumbnails"))
+	}
+	if err := srv.App.Media.Delete(ctx, "localhost", "nope"); err == nil {
+		t.Fatal("deleting unknown media succeeded")
 	}
 }

@@ -161,3 +161,24 @@ func (s *Store) PendingCount(ctx context.Context, uploader string, now int64) (i
 		uploader, now).Scan(&n)
 	return n, err
 }
+
+// Delete removes a media id and returns its content's SHA-256 and whether
+// another media id still uses that content.
+func (s *Store) Delete(ctx context.Context, serverName, mediaID string) (sha string, shared bool, err error) {
+	err = s.db.Write(ctx, func(tx *sql.Tx) error {
+		e := tx.QueryRow(`DELETE FROM media WHERE server_name = $1 AND media_id = $2 RETURNING sha256`, serverName, mediaID).Scan(&sha)
+		if errors.Is(e, sql.ErrNoRows) {
+			return ErrNotFound
+		}
+		if e != nil || sha == "" {
+			return e
+		}
+		var n int
+		if e := tx.QueryRow(`SELECT COUNT(*) FROM media WHERE sha256 = $1`, sha).Scan(&n); e != nil {
+			return e
+		}
+		shared = n > 0
+		return nil
+	})
+	return sha, shared, err
+}
