@@ -5,7 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"image"
-	_ "image/gif" // decoder registration
+	"image/gif"
 	"image/jpeg"
 	"image/png"
 	"net/http"
@@ -119,7 +119,12 @@ func (s *Server) serveThumbnail(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	size := thumbnailSize(max(width, height))
-	path, contentType, err := s.makeThumbnail(m, size, method)
+	var path, contentType string
+	if q.Get("animated") == "true" && m.ContentType == "image/gif" {
+		path, contentType, err = s.makeAnimatedThumbnail(m, size)
+	} else {
+		path, contentType, err = s.makeThumbnail(m, size, method)
+	}
 	if err != nil {
 		mxhttp.WriteError(w, r, &mxhttp.Error{Status: http.StatusBadRequest, Code: "M_UNKNOWN", Msg: "Cannot make a thumbnail: " + err.Error()})
 		return
@@ -190,24 +195,7 @@ func (s *Server) makeThumbnail(m *storage.Media, size int, method string) (path,
 	if err != nil {
 		return "", "", err
 	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
-		return "", "", err
-	}
-	// Written under a temporary name and renamed, so a concurrent request
-	// never serves half a file.
-	tmp, err := os.CreateTemp(filepath.Join(s.dir, "tmp"), "thumb-*")
-	if err != nil {
-		return "", "", err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(buf.Bytes()); err != nil {
-		tmp.Close()
-		return "", "", err
-	}
-	if err := tmp.Close(); err != nil {
-		return "", "", err
-	}
-	return path, contentType, os.Rename(tmp.Name(), path)
+	return path, contentType, s.writeThumbnail(path, buf.Bytes())
 }
 
 // resize scales img to fit in size×size (scale), or fills size×size and
@@ -228,4 +216,75 @@ func resize(img image.Image, size int, method string) image.Image {
 	// difference does not show at thumbnail sizes.
 	draw.BiLinear.Scale(dst, dst.Bounds(), img, b, draw.Over, nil)
 	return dst
+}
+
+// makeAnimatedThumbnail scales every frame of a GIF (animated=true); a GIF
+// that fits already is served as it is.
+func (s *Server) makeAnimatedThumbnail(m *storage.Media, size int) (path, contentType string, err error) {
+	path = filepath.Join(s.dir, "thumbnails", m.SHA256[:2], m.SHA256, fmt.Sprintf("%d-animated.gif", size))
+	if _, err := os.Stat(path); err == nil {
+		return path, "image/gif", nil
+	}
+	src, err := os.Open(s.contentPath(m.SHA256))
+	if err != nil {
+		return "", "", err
+	}
+	defer src.Close()
+	cfg, err := gif.DecodeConfig(src)
+	if err != nil {
+		return "", "", errors.New("not a readable GIF")
+	}
+	if cfg.Width <= 0 || cfg.Height <= 0 || cfg.Width*cfg.Height > maxThumbnailPixels {
+		return "", "", errors.New("the image is too large")
+	}
+	if cfg.Width <= size && cfg.Height <= size {
+		return s.contentPath(m.SHA256), "image/gif", nil
+	}
+	if _, err := src.Seek(0, 0); err != nil {
+		return "", "", err
+	}
+	anim, err := gif.DecodeAll(src)
+	if err != nil {
+		return "", "", errors.New("not a readable GIF")
+	}
+	if len(anim.Image)*cfg.Width*cfg.Height > 4*maxThumbnailPixels {
+		return "", "", errors.New("the animation is too large")
+	}
+	scale := min(float64(size)/float64(cfg.Width), float64(size)/float64(cfg.Height))
+	sc := func(v int) int { return int(float64(v) * scale) }
+	for i, frame := range anim.Image {
+		b := frame.Bounds()
+		r := image.Rect(sc(b.Min.X), sc(b.Min.Y), max(sc(b.Min.X)+1, sc(b.Max.X)), max(sc(b.Min.Y)+1, sc(b.Max.Y)))
+		dst := image.NewPaletted(r, frame.Palette)
+		// Nearest neighbour keeps to the frame's palette and transparency.
+		draw.NearestNeighbor.Scale(dst, r, frame, b, draw.Src, nil)
+		anim.Image[i] = dst
+	}
+	anim.Config.Width, anim.Config.Height = max(1, sc(cfg.Width)), max(1, sc(cfg.Height))
+	var buf bytes.Buffer
+	if err := gif.EncodeAll(&buf, anim); err != nil {
+		return "", "", err
+	}
+	return path, "image/gif", s.writeThumbnail(path, buf.Bytes())
+}
+
+// writeThumbnail stores a thumbnail under a temporary name and renames it,
+// so that a concurrent request never serves half a file.
+func (s *Server) writeThumbnail(path string, data []byte) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(filepath.Join(s.dir, "tmp"), "thumb-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
 }

@@ -3,6 +3,7 @@ package app_test
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/binary"
 	"fmt"
 	"hash/crc32"
@@ -11,6 +12,7 @@ import (
 	"image/gif"
 	"image/jpeg"
 	"image/png"
+	"io"
 	"io/fs"
 	"net/http"
 	"path/filepath"
@@ -141,5 +143,60 @@ func TestThumbnails(t *testing.T) {
 	}
 	if resp, _ := thumb(uploads["image/png"], 0, 96, "scale"); resp.StatusCode != 400 {
 		t.Errorf("width 0: %d, want 400", resp.StatusCode)
+	}
+}
+
+// animated=true scales every frame of a GIF; WebP images get thumbnails
+// too.
+func TestAnimatedAndWebPThumbnails(t *testing.T) {
+	srv := apptest.Start(t)
+	ctx := context.Background()
+	alice := srv.Register(t, "alice")
+	pal := color.Palette{color.Black, color.White, color.RGBA{255, 0, 0, 255}}
+	anim := &gif.GIF{}
+	for i := 0; i < 3; i++ {
+		frame := image.NewPaletted(image.Rect(0, 0, 400, 200), pal)
+		for x := 0; x < 400; x++ {
+			frame.SetColorIndex(x, (x*i)%200, uint8(i%3))
+		}
+		anim.Image = append(anim.Image, frame)
+		anim.Delay = append(anim.Delay, 10)
+	}
+	var buf bytes.Buffer
+	if err := gif.EncodeAll(&buf, anim); err != nil {
+		t.Fatal(err)
+	}
+	up, err := alice.UploadBytes(ctx, buf.Bytes(), "image/gif")
+	if err != nil {
+		t.Fatal(err)
+	}
+	webpRaw, _ := base64.StdEncoding.DecodeString("UklGRhoAAABXRUJQVlA4TA0AAAAvAAAAEAcQERGIiP4HAA==") // 1×1 lossless
+	webp, err := alice.UploadBytes(ctx, webpRaw, "image/webp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	get := func(id, query string) (*http.Response, []byte) {
+		req, _ := http.NewRequest("GET", srv.URL+"/_matrix/client/v1/media/thumbnail/localhost/"+id+"?"+query, nil)
+		req.Header.Set("Authorization", "Bearer "+alice.AccessToken)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return resp, body
+	}
+	resp, body := get(up.ContentURI.FileID, "width=96&height=96&animated=true")
+	out, err := gif.DecodeAll(bytes.NewReader(body))
+	if resp.StatusCode != 200 || err != nil || len(out.Image) != 3 || out.Config.Width != 96 || out.Config.Height != 48 {
+		t.Fatalf("animated thumbnail: %d %v, %d frames", resp.StatusCode, err, len(out.Image))
+	}
+	resp, body = get(up.ContentURI.FileID, "width=96&height=96")
+	if img, format, err := image.Decode(bytes.NewReader(body)); err != nil || format != "png" || img.Bounds().Dx() != 96 {
+		t.Fatalf("still thumbnail of the GIF: %s %v", format, err)
+	}
+	resp, body = get(webp.ContentURI.FileID, "width=32&height=32&method=crop")
+	if img, format, err := image.Decode(bytes.NewReader(body)); resp.StatusCode != 200 || err != nil || format != "png" || img.Bounds().Dx() != 1 {
+		t.Fatalf("WebP thumbnail: %d %s %v", resp.StatusCode, format, err)
 	}
 }
