@@ -7,7 +7,7 @@
 #
 #   scripts/services.sh up PORT DIR     start it all; the gateway listens on
 #                                       127.0.0.1:PORT, components on
-#                                       PORT+1 … PORT+7; prints "ready"
+#                                       PORT+1 … PORT+8; prints "ready"
 #   scripts/services.sh down DIR        stop it all
 #   scripts/services.sh start DIR NAME  (re)start one component process
 #   scripts/services.sh kill DIR NAME   kill -9 one component process
@@ -31,6 +31,7 @@ processes() {
 	clientapi-1 clientapi 5
 	clientapi-2 clientapi 6
 	federationapi federationapi 7
+	mediaapi mediaapi 8
 	gateway gateway 0
 	EOF
 }
@@ -144,6 +145,7 @@ up() {
 	  clientapi: [http://127.0.0.1:$(port_of "$dir" clientapi-1), http://127.0.0.1:$(port_of "$dir" clientapi-2)]
 	  syncapi: [http://127.0.0.1:$(port_of "$dir" syncapi-1), http://127.0.0.1:$(port_of "$dir" syncapi-2)]
 	  federationapi: [http://127.0.0.1:$(port_of "$dir" federationapi)]
+	  mediaapi: [http://127.0.0.1:$(port_of "$dir" mediaapi)]
 	EOF
 
 	# The roomserver and the user API first: the others call them.
