@@ -2,8 +2,6 @@ package clientapi
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"encoding/xml"
 	"errors"
 	"fmt"
@@ -11,7 +9,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"os"
 	"strings"
 	"time"
 
@@ -132,20 +129,9 @@ func (s *Server) validateCASTicket(ctx context.Context, ticket, service string) 
 
 // outboundClient is an HTTP client that follows the tls_client settings.
 func (s *Server) outboundClient() (*http.Client, error) {
-	tlsCfg := &tls.Config{MinVersion: tls.VersionTLS12}
-	if !s.cfg.TLSClient.Verify {
-		tlsCfg.InsecureSkipVerify = true //nolint:gosec // an operator's explicit choice (tls_client.verify: false)
-	} else if s.cfg.TLSClient.CAFile != "" {
-		pem, err := os.ReadFile(s.cfg.TLSClient.CAFile)
-		if err != nil {
-			return nil, fmt.Errorf("tls_client.ca_file: %w", err)
-		}
-		pool, _ := x509.SystemCertPool()
-		if pool == nil {
-			pool = x509.NewCertPool()
-		}
-		pool.AppendCertsFromPEM(pem)
-		tlsCfg.RootCAs = pool
+	tlsCfg, err := s.cfg.TLSClient.TLS()
+	if err != nil {
+		return nil, err
 	}
 	return &http.Client{Timeout: 15 * time.Second, Transport: &http.Transport{TLSClientConfig: tlsCfg}}, nil
 }

@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"net"
 	"net/mail"
 	"net/netip"
 	"net/url"
@@ -35,6 +36,10 @@ type Config struct {
 	// /_matrix/media/v3 downloads working; off, they are frozen as the
 	// spec advises and only the authenticated ones serve media.
 	ServeUnauthenticatedMedia bool `yaml:"serve_unauthenticated_media"`
+	// IPRangeBlacklist are the addresses URL previews may not fetch from
+	// (Synapse's ip_range_blacklist); unset means the private, loopback
+	// and link-local ranges, so a preview cannot reach internal services.
+	IPRangeBlacklist *[]string `yaml:"ip_range_blacklist"`
 	// MediaQuotaPerUser bounds the bytes one user may have uploaded (0:
 	// no bound).
 	MediaQuotaPerUser ByteSize `yaml:"media_quota_per_user"`
@@ -56,7 +61,6 @@ type Config struct {
 
 	RateLimiting          RateLimiting  `yaml:"rate_limiting"`
 	TLSClient             TLSClient     `yaml:"tls_client"`
-	IPRangeBlacklist      []string      `yaml:"ip_range_blacklist"`
 	AppServiceConfigFiles []string      `yaml:"app_service_config_files"`
 	URLPreview            Toggle        `yaml:"url_preview"`
 	RoomDirectory         RoomDirectory `yaml:"room_directory"`
@@ -392,6 +396,13 @@ func (c *Config) Validate() error {
 	}
 	if len(c.TURNURIs) > 0 && c.TURNSharedSecret == "" && (c.TURNUsername == "" || c.TURNPassword == "") {
 		bad("turn_uris", "TURN needs turn_shared_secret, or turn_username and turn_password")
+	}
+	if c.IPRangeBlacklist != nil {
+		for i, cidr := range *c.IPRangeBlacklist {
+			if _, _, err := net.ParseCIDR(cidr); err != nil {
+				bad(fmt.Sprintf("ip_range_blacklist[%d]", i), "%q is not a CIDR range", cidr)
+			}
+		}
 	}
 	if a := c.ContentScanner.Clamd; a != "" && !strings.HasPrefix(a, "unix:") && !strings.HasPrefix(a, "tcp:") {
 		bad("content_scanner.clamd", "%q is not unix:/path or tcp:host:port", a)
