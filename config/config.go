@@ -40,6 +40,9 @@ type Config struct {
 	// (Synapse's ip_range_blacklist); unset means the private, loopback
 	// and link-local ranges, so a preview cannot reach internal services.
 	IPRangeBlacklist *[]string `yaml:"ip_range_blacklist"`
+	// ThumbnailSizes are made right after an image upload; other sizes
+	// on request. Synapse's key and shape.
+	ThumbnailSizes []ThumbnailSize `yaml:"thumbnail_sizes"`
 	// MediaQuotaPerUser bounds the bytes one user may have uploaded (0:
 	// no bound).
 	MediaQuotaPerUser ByteSize `yaml:"media_quota_per_user"`
@@ -132,6 +135,13 @@ type Toggle struct {
 	Enabled bool `yaml:"enabled"`
 }
 
+// ThumbnailSize is one thumbnail made ahead: width, height, crop or scale.
+type ThumbnailSize struct {
+	Width  int    `yaml:"width"`
+	Height int    `yaml:"height"`
+	Method string `yaml:"method"`
+}
+
 // ContentScanner is the ClamAV daemon uploads go through. Without clamd
 // nothing is scanned.
 type ContentScanner struct {
@@ -220,6 +230,7 @@ func Default() *Config {
 		Presence:           Toggle{Enabled: true},
 		TURNUserLifetime:   Duration(time.Hour),
 		MaxUploadSize:      ByteSize(50 << 20),
+		ThumbnailSizes:     []ThumbnailSize{{32, 32, "crop"}, {96, 96, "crop"}, {320, 240, "scale"}, {640, 480, "scale"}, {800, 600, "scale"}},
 		ContentScanner:     ContentScanner{FailClosed: true, MaxScanSize: ByteSize(100 << 20)},
 		TURNAllowGuests:    true,
 	}
@@ -406,6 +417,11 @@ func (c *Config) Validate() error {
 	}
 	if a := c.ContentScanner.Clamd; a != "" && !strings.HasPrefix(a, "unix:") && !strings.HasPrefix(a, "tcp:") {
 		bad("content_scanner.clamd", "%q is not unix:/path or tcp:host:port", a)
+	}
+	for i, ts := range c.ThumbnailSizes {
+		if ts.Width <= 0 || ts.Height <= 0 || ts.Width > 4096 || ts.Height > 4096 || (ts.Method != "crop" && ts.Method != "scale") {
+			bad(fmt.Sprintf("thumbnail_sizes[%d]", i), "needs width and height (1 to 4096) and method crop or scale")
+		}
 	}
 	if c.MaxUploadSize <= 0 {
 		bad("max_upload_size", "must be positive")

@@ -40,14 +40,7 @@ const (
 // smallest that covers it.
 var thumbnailSizes = []int{32, 96, 320, 640, 800, 1600}
 
-// pregenerated are the thumbnails made right after an image is uploaded:
-// what Element asks for in room timelines, avatars and the media viewer.
-var pregenerated = []struct {
-	size   int
-	method string
-}{{32, "crop"}, {96, "crop"}, {320, "scale"}, {800, "scale"}}
-
-// pregenerate makes the usual thumbnails of a new image in the background,
+// pregenerate makes the thumbnail_sizes of a new image in the background,
 // so that the first client asking finds them ready.
 func (s *Server) pregenerate(m storage.Media) {
 	if !thumbnailableTypes[m.ContentType] {
@@ -56,8 +49,8 @@ func (s *Server) pregenerate(m storage.Media) {
 	s.background.Add(1)
 	go func() {
 		defer s.background.Done()
-		for _, p := range pregenerated {
-			if _, _, err := s.makeThumbnail(&m, p.size, p.method); err != nil {
+		for _, ts := range s.cfg.ThumbnailSizes {
+			if _, _, err := s.makeThumbnail(&m, thumbnailSize(max(ts.Width, ts.Height)), ts.Method); err != nil {
 				return // not an image we can read; requests will say so
 			}
 		}

@@ -28,11 +28,13 @@ func BenchmarkUpload(b *testing.B) {
 	}
 }
 
-// BenchmarkThumbnail measures making a 640-pixel thumbnail (a size not
-// made ahead) of a 2-megapixel JPEG, each of a distinct upload so that no
-// request finds it cached.
+// BenchmarkThumbnail measures making a 640-pixel thumbnail of a
+// 2-megapixel JPEG, each of a distinct upload and none made ahead, so that
+// no request finds it ready.
 func BenchmarkThumbnail(b *testing.B) {
-	srv := apptest.Start(b)
+	cfg := apptest.Config(b.TempDir())
+	cfg.ThumbnailSizes = nil // none made ahead
+	srv := apptest.StartWith(b, cfg)
 	alice := srv.Register(b, "alice")
 	ctx := context.Background()
 	var photo bytes.Buffer

@@ -86,8 +86,8 @@ func TestThumbnails(t *testing.T) {
 		}
 		return nil
 	})
-	if made != 3*4 {
-		t.Errorf("%d thumbnails made ahead for three images, want 12", made)
+	if want := 3 * len(cfg.ThumbnailSizes); made != want {
+		t.Errorf("%d thumbnails made ahead for three images, want %d", made, want)
 	}
 	thumb := func(id string, w, h int, method string) (*http.Response, image.Image) {
 		t.Helper()
