@@ -90,6 +90,10 @@ func (s *Server) Start(ctx context.Context) error {
 		return fmt.Errorf("syncapi subscribe: %w", err)
 	}
 	go s.expireTyping()
+	go s.tidyToDeviceEvery(toDeviceJanitorEvery)
+	// Device deletions announced while the connection was down are lost:
+	// look for inboxes without a device.
+	s.bus.OnReconnect(func() { go s.tidyToDevice() })
 	return nil
 }
 

@@ -29,8 +29,9 @@ type Deps struct {
 type Server struct {
 	cfg    *config.Config
 	events *rsstorage.Store
-	// accountData is the user API's account data table, read directly
-	// like the room tables (docs/decisions/0001): each sync reads it.
+	// accountData is the user API's tables, read directly like the room
+	// tables (docs/decisions/0001): each sync reads the account data and
+	// key changes, each /sendToDevice the recipients' device ids.
 	accountData *uastorage.Store
 	store       *storage.Store
 	bus         *bus.Conn

@@ -7,7 +7,6 @@ import (
 	"net/http"
 
 	"github.com/gorilla/mux"
-	"github.com/matrix-org/gomatrixserverlib/spec"
 
 	"github.com/rohrpost/rohrpost/internal/mxhttp"
 	"github.com/rohrpost/rohrpost/syncapi/storage"
@@ -34,49 +33,19 @@ const (
 func (s *Server) handleSendToDevice(r *http.Request, dev *userapi.Device) (any, error) {
 	v := mux.Vars(r)
 	evType, txnID := v["eventType"], v["txnId"]
-	var body struct {
-		Messages map[string]map[string]json.RawMessage `json:"messages"`
-	}
-	if err := mxhttp.DecodeJSON(r, maxToDeviceBody, &body); err != nil {
+	body, err := mxhttp.ReadBody(r, maxToDeviceBody)
+	if err != nil {
 		return nil, err
 	}
-	if body.Messages == nil {
-		return nil, mxhttp.BadJSON("messages is required")
+	recipients, err := parseSendToDevice(body)
+	if err != nil {
+		return nil, err
 	}
-	ctx := r.Context()
-	var msgs []storage.ToDevice
-	for userID, byDevice := range body.Messages {
-		user, err := spec.NewUserID(userID, true)
-		if err != nil {
-			return nil, mxhttp.InvalidParam("invalid user id " + userID)
-		}
-		if !s.cfg.IsLocal(user.Domain()) {
-			continue // federation comes later
-		}
-		for deviceID, content := range byDevice {
-			if len(content) == 0 || content[0] != '{' {
-				return nil, mxhttp.BadJSON("message content must be an object")
-			}
-			targets := []string{deviceID}
-			if deviceID == "*" {
-				devices, err := s.users.Devices(ctx, *user)
-				if err != nil {
-					return nil, err
-				}
-				targets = targets[:0]
-				for _, d := range devices {
-					targets = append(targets, d.DeviceID)
-				}
-			}
-			for _, d := range targets {
-				msgs = append(msgs, storage.ToDevice{UserID: userID, DeviceID: d, Sender: dev.UserID.String(), Type: evType, Content: content})
-			}
-			if len(msgs) > maxToDeviceRecipients {
-				return nil, &mxhttp.Error{Status: http.StatusRequestEntityTooLarge, Code: "M_TOO_LARGE", Msg: "Too many recipients in one request"}
-			}
-		}
+	msgs, err := s.addressToDevice(r.Context(), dev.UserID.String(), evType, recipients)
+	if err != nil {
+		return nil, err
 	}
-	pos, dup, err := s.store.PutToDevice(ctx, dev.SessionID, txnID, msgs)
+	pos, dup, err := s.store.PutToDevice(r.Context(), dev.SessionID, txnID, msgs)
 	if err != nil {
 		return nil, err
 	}
@@ -90,6 +59,52 @@ func (s *Server) handleSendToDevice(r *http.Request, dev *userapi.Device) (any, 
 		}
 	}
 	return struct{}{}, nil
+}
+
+// addressToDevice turns a request's recipients into one inbox message per
+// existing device of a local user. A device id that does not exist gets
+// nothing, as if the device had been deleted right after the message was
+// delivered; "*" is every device the user has now. Users of other servers
+// are left out until federation can carry m.direct_to_device: the request
+// still succeeds, since the spec gives senders no way to learn of a
+// remote failure either.
+func (s *Server) addressToDevice(ctx context.Context, sender, evType string, recipients []toDeviceRecipient) ([]storage.ToDevice, error) {
+	users := make([]string, 0, len(recipients))
+	for _, rc := range recipients {
+		if s.cfg.IsLocal(rc.User.Domain()) {
+			users = append(users, rc.User.String())
+		}
+	}
+	if len(users) == 0 {
+		return nil, nil
+	}
+	existing, err := s.accountData.DeviceIDsOf(ctx, users)
+	if err != nil {
+		return nil, err
+	}
+	var msgs []storage.ToDevice
+	for _, rc := range recipients {
+		user := rc.User.String()
+		devices := existing[user]
+		if len(devices) == 0 {
+			continue // a remote user, or a local one without devices
+		}
+		// A device named by itself and in "*" gets the named content once.
+		all, hasAll := rc.Devices["*"]
+		for _, d := range devices {
+			content, ok := rc.Devices[d]
+			if !ok && hasAll {
+				content, ok = all, true
+			}
+			if ok {
+				msgs = append(msgs, storage.ToDevice{UserID: user, DeviceID: d, Sender: sender, Type: evType, Content: content})
+			}
+		}
+		if len(msgs) > maxToDeviceRecipients {
+			return nil, tooManyRecipients()
+		}
+	}
+	return msgs, nil
 }
 
 // toDeviceEvents acknowledges what the device received up to since and

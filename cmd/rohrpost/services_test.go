@@ -182,6 +182,10 @@ func TestServicesDeployment(t *testing.T) {
 		}
 	})
 
+	t.Run("to-device across replicas", func(t *testing.T) {
+		toDeviceAcrossReplicas(t, d, alice, bob)
+	})
+
 	t.Run("kill -9 each process", func(t *testing.T) {
 		killEachProcess(t, d, alice, bob, room.RoomID)
 	})

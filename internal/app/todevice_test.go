@@ -2,6 +2,7 @@ package app_test
 
 import (
 	"context"
+	"fmt"
 	"net/url"
 	"testing"
 	"time"
@@ -99,42 +100,133 @@ func TestToDeviceMessages(t *testing.T) {
 	}
 }
 
-// Messages wait through a restart until the device fetches them; a
-// deleted device's inbox goes with it.
-func TestToDeviceSurvivesRestartAndDeviceDeletion(t *testing.T) {
+// Messages wait through restarts until the device acknowledges them: one
+// delivered but not acknowledged before a restart comes again after it,
+// one acknowledged stays gone.
+func TestToDeviceSurvivesRestart(t *testing.T) {
 	cfg := apptest.Config(t.TempDir())
 	srv := apptest.StartWith(t, cfg)
+	ctx := context.Background()
 	alice, bob := srv.Register(t, "alice"), srv.Register(t, "bob")
 	sendToDevice(t, bob, "r1", map[string]map[string]any{alice.UserID.String(): {alice.DeviceID.String(): map[string]any{"body": "nach dem Neustart"}}})
 	srv.Restart(t)
-	resp, err := alice.SyncRequest(context.Background(), 0, "", "", false, "")
+	first, err := alice.SyncRequest(ctx, 0, "", "", false, "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := toDeviceBodies(resp); len(got) != 1 || got[0] != "nach dem Neustart" {
+	if got := toDeviceBodies(first); len(got) != 1 || got[0] != "nach dem Neustart" {
 		t.Fatalf("after the restart: %v", got)
 	}
-	// A device that is deleted and logged in again starts empty.
-	sendToDevice(t, bob, "r2", map[string]map[string]any{alice.UserID.String(): {"TABLET": map[string]any{"body": "verwaist"}}})
+	srv.Restart(t)
+	again, err := alice.SyncRequest(ctx, 0, "", "", false, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := toDeviceBodies(again); len(got) != 1 || got[0] != "nach dem Neustart" {
+		t.Fatalf("delivered, not acknowledged, restarted: %v", got)
+	}
+	// The client lost the first response and syncs from the second.
+	acked, err := alice.SyncRequest(ctx, 0, again.NextBatch, "", false, "")
+	if err != nil || len(acked.ToDevice.Events) != 0 {
+		t.Fatalf("acknowledged: %v (%v)", toDeviceBodies(acked), err)
+	}
+	srv.Restart(t)
+	later, err := alice.SyncRequest(ctx, 0, "", "", false, "")
+	if err != nil || len(later.ToDevice.Events) != 0 {
+		t.Fatalf("an acknowledged message came back after a restart: %v (%v)", toDeviceBodies(later), err)
+	}
+	// Positions go on from where they were: a new message is new to the
+	// token from before the restart.
+	sendToDevice(t, bob, "r2", map[string]map[string]any{alice.UserID.String(): {alice.DeviceID.String(): map[string]any{"body": "neu"}}})
+	next, err := alice.SyncRequest(ctx, 0, acked.NextBatch, "", false, "")
+	if got := toDeviceBodies(next); err != nil || len(got) != 1 || got[0] != "neu" {
+		t.Fatalf("a message after the restart: %v (%v)", got, err)
+	}
+}
+
+// Messages go to devices that exist: a deleted device's inbox goes with
+// it, and a device that logs in later under an id that did not exist when
+// a message was sent does not get it.
+func TestToDeviceOnlyForExistingDevices(t *testing.T) {
+	srv := apptest.Start(t)
+	ctx := context.Background()
+	alice, bob := srv.Register(t, "alice"), srv.Register(t, "bob")
+	to := func(device, body string) map[string]map[string]any {
+		return map[string]map[string]any{alice.UserID.String(): {device: map[string]any{"body": body}}}
+	}
+	sendToDevice(t, bob, "n1", to("NOCHNICHT", "zu früh"))
+	if got := toDeviceBodies(mustSync(t, loginAgain(t, srv, alice, "NOCHNICHT"), "")); len(got) != 0 {
+		t.Fatalf("a device logged in after the message was sent got %v", got)
+	}
 	tablet := loginAgain(t, srv, alice, "TABLET")
-	if _, err := tablet.Logout(context.Background()); err != nil {
+	sendToDevice(t, bob, "n2", to("TABLET", "verwaist"))
+	if _, err := tablet.Logout(ctx); err != nil {
 		t.Fatal(err)
 	}
 	tablet = loginAgain(t, srv, alice, "TABLET")
 	deadline := time.Now().Add(5 * time.Second)
 	for {
-		resp, err := tablet.SyncRequest(context.Background(), 0, "", "", false, "")
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(resp.ToDevice.Events) == 0 {
+		got := toDeviceBodies(mustSync(t, tablet, ""))
+		if len(got) == 0 {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("a deleted device's inbox survived: %v", toDeviceBodies(resp))
+			t.Fatalf("a deleted device's inbox survived: %v", got)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+	// Logging in again under the same id keeps the device, and its inbox.
+	phone := loginAgain(t, srv, alice, "PHONE")
+	sendToDevice(t, bob, "n3", to("PHONE", "bleibt"))
+	phone = loginAgain(t, srv, alice, "PHONE")
+	if got := toDeviceBodies(mustSync(t, phone, "")); len(got) != 1 || got[0] != "bleibt" {
+		t.Fatalf("after logging in again with the same device id: %v", got)
+	}
+	// A device named by itself and through "*" gets its own message once.
+	sendToDevice(t, bob, "n4", map[string]map[string]any{alice.UserID.String(): {"*": map[string]any{"body": "alle"}, "PHONE": map[string]any{"body": "nur PHONE"}}})
+	if got := toDeviceBodies(mustSync(t, phone, "")); len(got) != 2 || got[1] != "nur PHONE" {
+		t.Fatalf("named and *: %v", got)
+	}
+	if got := toDeviceBodies(mustSync(t, tablet, "")); len(got) != 1 || got[0] != "alle" {
+		t.Fatalf("* for the others: %v", got)
+	}
+	// Users of other servers are left out without failing the request.
+	sendToDevice(t, bob, "n5", map[string]map[string]any{"@jemand:anderswo.example": {"*": map[string]any{"body": "fern"}}})
+}
+
+// A sync carries at most 100 messages; its token points at the last one
+// it carried, so the next sync brings the rest, in order.
+func TestToDeviceBatches(t *testing.T) {
+	srv := apptest.Start(t)
+	alice, bob := srv.Register(t, "alice"), srv.Register(t, "bob")
+	const n = 150
+	for i := range n {
+		sendToDevice(t, bob, fmt.Sprint("b", i), map[string]map[string]any{alice.UserID.String(): {alice.DeviceID.String(): map[string]any{"body": fmt.Sprint(i)}}})
+	}
+	var got []string
+	since := ""
+	for _, want := range []int{100, 50, 0} {
+		resp := mustSync(t, alice, since)
+		if len(resp.ToDevice.Events) != want {
+			t.Fatalf("a sync from %q carried %d messages, want %d", since, len(resp.ToDevice.Events), want)
+		}
+		got = append(got, toDeviceBodies(resp)...)
+		since = resp.NextBatch
+	}
+	for i, body := range got {
+		if body != fmt.Sprint(i) {
+			t.Fatalf("message %d is %q: out of order", i, body)
+		}
+	}
+}
+
+func mustSync(t *testing.T, cli *mautrix.Client, since string) *mautrix.RespSync {
+	t.Helper()
+	resp, err := cli.SyncRequest(context.Background(), 0, since, "", false, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp
 }
 
 // loginAgain logs cli's user in on another device.

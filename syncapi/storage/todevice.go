@@ -118,3 +118,40 @@ func (s *Store) MaxToDevicePos(ctx context.Context) (int64, error) {
 	err := s.db.Read.QueryRowContext(ctx, `SELECT pos FROM to_device_position WHERE id = 1`).Scan(&pos)
 	return pos, err
 }
+
+// DropOrphanedToDevice deletes messages waiting for devices that no
+// longer exist: the userapi's announcement of a deletion is not durable
+// (no sync server may have been listening), and a device can be deleted
+// between the check of a send and its insert. It reads the userapi's
+// devices table (docs/decisions/0001); a device logging in again under
+// its id is replaced in one transaction, so its inbox is never seen as
+// orphaned.
+func (s *Store) DropOrphanedToDevice(ctx context.Context) (int64, error) {
+	var n int64
+	err := s.db.Write(ctx, func(tx *sql.Tx) error {
+		res, err := tx.Exec(`DELETE FROM to_device WHERE NOT EXISTS
+			(SELECT 1 FROM devices d WHERE d.user_id = to_device.user_id AND d.device_id = to_device.device_id)`)
+		if err != nil {
+			return err
+		}
+		n, err = res.RowsAffected()
+		return err
+	})
+	return n, err
+}
+
+// ExpireToDeviceTxns forgets transaction ids used before the time given
+// in Unix milliseconds; a client retries a request within minutes, not
+// days, and the table would otherwise grow with every request.
+func (s *Store) ExpireToDeviceTxns(ctx context.Context, before int64) (int64, error) {
+	var n int64
+	err := s.db.Write(ctx, func(tx *sql.Tx) error {
+		res, err := tx.Exec(`DELETE FROM to_device_txns WHERE created_ts < $1`, before)
+		if err != nil {
+			return err
+		}
+		n, err = res.RowsAffected()
+		return err
+	})
+	return n, err
+}
