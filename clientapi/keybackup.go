@@ -1,51 +1,17 @@
 package clientapi
 
 import (
-	"encoding/json"
 	"errors"
 	"net/http"
-	"strings"
 
 	"github.com/gorilla/mux"
 	"github.com/rohrpost/rohrpost/internal/mxhttp"
 	"github.com/rohrpost/rohrpost/userapi"
 )
 
-// keyBackupData is the spec's KeyBackupData.
-type keyBackupData struct {
-	FirstMessageIndex *int64          `json:"first_message_index"`
-	ForwardedCount    *int64          `json:"forwarded_count"`
-	IsVerified        *bool           `json:"is_verified"`
-	SessionData       json.RawMessage `json:"session_data"`
-}
-
-func (d keyBackupData) toKey(roomID, sessionID string) (userapi.BackupKey, error) {
-	if d.FirstMessageIndex == nil || d.ForwardedCount == nil || d.IsVerified == nil || len(d.SessionData) == 0 || string(d.SessionData) == "null" {
-		return userapi.BackupKey{}, mxhttp.BadJSON("a key needs first_message_index, forwarded_count, is_verified and session_data")
-	}
-	return userapi.BackupKey{RoomID: roomID, SessionID: sessionID, FirstMessageIndex: *d.FirstMessageIndex,
-		ForwardedCount: *d.ForwardedCount, IsVerified: *d.IsVerified, SessionData: d.SessionData}, nil
-}
-
 func fromKey(k userapi.BackupKey) map[string]any {
 	return map[string]any{"first_message_index": k.FirstMessageIndex, "forwarded_count": k.ForwardedCount,
 		"is_verified": k.IsVerified, "session_data": k.SessionData}
-}
-
-type backupVersionBody struct {
-	Algorithm string          `json:"algorithm"`
-	AuthData  json.RawMessage `json:"auth_data"`
-	// Version may come as a string (the spec) or a number.
-	Version json.RawMessage `json:"version"`
-}
-
-// check wants an algorithm and auth_data; what auth_data holds is the
-// algorithm's business (a JSON object for the spec's one).
-func (b backupVersionBody) check() error {
-	if b.Algorithm == "" || len(b.AuthData) == 0 || string(b.AuthData) == "null" {
-		return mxhttp.BadJSON("algorithm and auth_data are required")
-	}
-	return nil
 }
 
 // backupError maps the userapi's errors; a write to an old version is
@@ -59,6 +25,8 @@ func (s *Server) backupError(r *http.Request, dev *userapi.Device, err error) er
 		}
 		return &mxhttp.Error{Status: http.StatusForbidden, Code: "M_WRONG_ROOM_KEYS_VERSION", Msg: "Wrong backup version",
 			Extra: map[string]any{"current_version": current}}
+	case errors.Is(err, userapi.ErrBackupAlgorithm):
+		return mxhttp.InvalidParam("Algorithm does not match")
 	case errors.Is(err, userapi.ErrNotFound):
 		return mxhttp.NotFound("Unknown backup version")
 	}
@@ -67,11 +35,12 @@ func (s *Server) backupError(r *http.Request, dev *userapi.Device, err error) er
 
 // createBackupVersion is POST /room_keys/version.
 func (s *Server) createBackupVersion(r *http.Request, dev *userapi.Device) (any, error) {
-	var body backupVersionBody
-	if err := mxhttp.DecodeJSON(r, mxhttp.DefaultMaxBody, &body); err != nil {
+	raw, err := mxhttp.ReadBody(r, mxhttp.DefaultMaxBody)
+	if err != nil {
 		return nil, err
 	}
-	if err := body.check(); err != nil {
+	body, err := parseBackupVersion(raw, "")
+	if err != nil {
 		return nil, err
 	}
 	v, err := s.users.CreateBackupVersion(r.Context(), dev.UserID, body.Algorithm, body.AuthData)
@@ -92,16 +61,14 @@ func (s *Server) getBackupVersion(r *http.Request, dev *userapi.Device) (any, er
 
 // updateBackupVersion is PUT /room_keys/version/{version}.
 func (s *Server) updateBackupVersion(r *http.Request, dev *userapi.Device) (any, error) {
-	var body backupVersionBody
-	if err := mxhttp.DecodeJSON(r, mxhttp.DefaultMaxBody, &body); err != nil {
-		return nil, err
-	}
-	if err := body.check(); err != nil {
-		return nil, err
-	}
 	version := mux.Vars(r)["version"]
-	if given := strings.Trim(string(body.Version), `"`); len(body.Version) > 0 && given != version {
-		return nil, mxhttp.InvalidParam("the version in the body differs from the path")
+	raw, err := mxhttp.ReadBody(r, mxhttp.DefaultMaxBody)
+	if err != nil {
+		return nil, err
+	}
+	body, err := parseBackupVersion(raw, version)
+	if err != nil {
+		return nil, err
 	}
 	if err := s.users.UpdateBackupVersion(r.Context(), dev.UserID, version, body.Algorithm, body.AuthData); err != nil {
 		return nil, s.backupError(r, dev, err)
@@ -125,50 +92,13 @@ func (s *Server) putBackupKeys(r *http.Request, dev *userapi.Device) (any, error
 	if version == "" {
 		return nil, mxhttp.MissingParam("version is required")
 	}
-	var keys []userapi.BackupKey
-	switch {
-	case sessionID != "":
-		var d keyBackupData
-		if err := mxhttp.DecodeJSON(r, maxKeysBody, &d); err != nil {
-			return nil, err
-		}
-		k, err := d.toKey(roomID, sessionID)
-		if err != nil {
-			return nil, err
-		}
-		keys = append(keys, k)
-	case roomID != "":
-		var body struct {
-			Sessions map[string]keyBackupData `json:"sessions"`
-		}
-		if err := mxhttp.DecodeJSON(r, maxKeysBody, &body); err != nil {
-			return nil, err
-		}
-		for id, d := range body.Sessions {
-			k, err := d.toKey(roomID, id)
-			if err != nil {
-				return nil, err
-			}
-			keys = append(keys, k)
-		}
-	default:
-		var body struct {
-			Rooms map[string]struct {
-				Sessions map[string]keyBackupData `json:"sessions"`
-			} `json:"rooms"`
-		}
-		if err := mxhttp.DecodeJSON(r, maxKeysBody, &body); err != nil {
-			return nil, err
-		}
-		for room, sessions := range body.Rooms {
-			for id, d := range sessions.Sessions {
-				k, err := d.toKey(room, id)
-				if err != nil {
-					return nil, err
-				}
-				keys = append(keys, k)
-			}
-		}
+	raw, err := mxhttp.ReadBody(r, maxKeysBody)
+	if err != nil {
+		return nil, err
+	}
+	keys, err := parseBackupKeys(raw, roomID, sessionID)
+	if err != nil {
+		return nil, err
 	}
 	count, etag, err := s.users.PutBackupKeys(r.Context(), dev.UserID, version, keys)
 	if err != nil {

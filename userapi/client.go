@@ -17,7 +17,8 @@ const Service = "userapi"
 // Sentinels are the errors that keep their identity across processes.
 var Sentinels = []error{ErrUserInUse, ErrInvalidUsername, ErrBadCredentials, ErrUnknownToken, ErrNotFound,
 	ErrDeactivated, ErrInvalidFilter, ErrNotGuest, ErrThreePIDInUse, ErrNotValidated, ErrBadToken,
-	pushrules.ErrNotFound, pushrules.ErrInvalid, pushrules.ErrNoAnchor, ErrBadKeys, ErrBadSignature, ErrWrongBackupVersion}
+	pushrules.ErrNotFound, pushrules.ErrInvalid, pushrules.ErrNoAnchor, ErrBadKeys, ErrBadSignature, ErrWrongBackupVersion,
+	ErrBackupAlgorithm}
 
 // Serve answers API calls from other processes with api.
 func Serve(nc *nats.Conn, api API) (*rpc.Server, error) {

@@ -16,9 +16,14 @@ import (
 // encrypted to a key the server never sees. Versions are numbered per
 // user; keys go only into the newest version.
 
-// ErrWrongBackupVersion is a write to a backup version that is not the
-// newest.
-var ErrWrongBackupVersion = errors.New("wrong key backup version")
+var (
+	// ErrWrongBackupVersion is a write to a backup version that is not
+	// the newest.
+	ErrWrongBackupVersion = errors.New("wrong key backup version")
+	// ErrBackupAlgorithm is an update that would change a version's
+	// algorithm, which the keys in it were encrypted for.
+	ErrBackupAlgorithm = errors.New("the algorithm of a backup version cannot change")
+)
 
 // BackupVersionInfo is GET /room_keys/version's answer.
 type BackupVersionInfo struct {
@@ -76,7 +81,7 @@ func (s *Server) UpdateBackupVersion(ctx context.Context, user spec.UserID, vers
 		return err
 	}
 	if algorithm != v.Algorithm {
-		return fmt.Errorf("%w: the algorithm of a backup version cannot change", ErrBadKeys)
+		return ErrBackupAlgorithm
 	}
 	n, _ := parseBackupVersion(version)
 	return userError(s.store.UpdateBackupAuthData(ctx, user.String(), n, authData))
@@ -103,11 +108,13 @@ func betterBackupKey(old, new storage.BackupKey) bool {
 	return new.ForwardedCount < old.ForwardedCount
 }
 
-// PutBackupKeys stores sessions into the newest version.
+// PutBackupKeys stores sessions into the newest version: ErrNotFound
+// when the user has no backup, ErrWrongBackupVersion when version is not
+// the newest (also when it is no version at all).
 func (s *Server) PutBackupKeys(ctx context.Context, user spec.UserID, version string, keys []BackupKey) (int, string, error) {
 	n, err := parseBackupVersion(version)
 	if err != nil {
-		return 0, "", err
+		n = 0 // matches no version
 	}
 	rows := make([]storage.BackupKey, len(keys))
 	for i, k := range keys {
@@ -118,7 +125,10 @@ func (s *Server) PutBackupKeys(ctx context.Context, user spec.UserID, version st
 	if errors.Is(err, storage.ErrWrongVersion) {
 		return 0, "", ErrWrongBackupVersion
 	}
-	return count, strconv.FormatInt(etag, 10), err
+	if err != nil {
+		return 0, "", userError(err)
+	}
+	return count, strconv.FormatInt(etag, 10), nil
 }
 
 // BackupKeys reads sessions of a live version: all, a room's, or one.

@@ -22,10 +22,14 @@ func TestBetterBackupKey(t *testing.T) {
 		{"same index, fewer forwards", k(true, 2, 3), k(true, 2, 1), true},
 		{"same index, more forwards", k(true, 2, 1), k(true, 2, 3), false},
 		{"equal keeps the old", k(false, 1, 1), k(false, 1, 1), false},
+		{"the index outweighs the forwards", k(false, 3, 0), k(false, 2, 9), true},
+		{"verification outweighs both", k(false, 0, 0), k(true, 0, 1), true},
 	}
 	for _, tc := range tests {
-		if got := betterBackupKey(tc.old, tc.new); got != tc.want {
-			t.Errorf("%s: %v, want %v", tc.name, got, tc.want)
-		}
+		t.Run(tc.name, func(t *testing.T) {
+			if got := betterBackupKey(tc.old, tc.new); got != tc.want {
+				t.Fatalf("replaces: %v, want %v", got, tc.want)
+			}
+		})
 	}
 }

@@ -16,6 +16,10 @@ func TestKeyBackup(t *testing.T) {
 	if status, body := call("GET", "/room_keys/version", nil); status != 404 || body["errcode"] != "M_NOT_FOUND" {
 		t.Fatalf("no backup yet: %d %v", status, body)
 	}
+	keyData := map[string]any{"first_message_index": 0, "forwarded_count": 0, "is_verified": false, "session_data": map[string]any{}}
+	if status, body := call("PUT", "/room_keys/keys/!r:x/s1?version=1", keyData); status != 404 || body["errcode"] != "M_NOT_FOUND" {
+		t.Fatalf("keys without a backup: %d %v", status, body)
+	}
 	auth := map[string]any{"public_key": "abcdefg", "signatures": map[string]any{}}
 	status, body := call("POST", "/room_keys/version", map[string]any{"algorithm": "m.megolm_backup.v1.curve25519-aes-sha2", "auth_data": auth})
 	if status != 200 || body["version"] != "1" {
@@ -38,6 +42,9 @@ func TestKeyBackup(t *testing.T) {
 		{"a better copy replaces", "PUT", "/room_keys/keys/!r:x/s1?version=1", data(1, 0, false, "better"), 200, 3},
 		{"no version", "PUT", "/room_keys/keys/!r:x/s1", data(1, 0, false, "x"), 400, 0},
 		{"incomplete key", "PUT", "/room_keys/keys/!r:x/s1?version=1", map[string]any{"session_data": map[string]any{}}, 400, 0},
+		{"negative index", "PUT", "/room_keys/keys/!r:x/s1?version=1", data(-1, 0, false, "x"), 400, 0},
+		{"not JSON", "PUT", "/room_keys/keys?version=1", "rooms", 400, 0},
+		{"a version that is no number", "PUT", "/room_keys/keys/!r:x/s1?version=eins", data(0, 0, false, "x"), 403, 0},
 	}
 	var etag any
 	for _, st := range steps {
@@ -76,8 +83,14 @@ func TestKeyBackup(t *testing.T) {
 	if status != 403 || body["errcode"] != "M_WRONG_ROOM_KEYS_VERSION" || body["current_version"] != "2" {
 		t.Fatalf("old version: %d %v", status, body)
 	}
-	if status, _ := call("PUT", "/room_keys/version/2", map[string]any{"algorithm": "other", "auth_data": auth}); status != 400 {
-		t.Fatalf("changing the algorithm: %d", status)
+	if status, body := call("PUT", "/room_keys/version/2", map[string]any{"algorithm": "other", "auth_data": auth}); status != 400 || body["errcode"] != "M_INVALID_PARAM" {
+		t.Fatalf("changing the algorithm: %d %v", status, body)
+	}
+	if status, body := call("PUT", "/room_keys/version/2", map[string]any{"algorithm": "m.megolm_backup.v1.curve25519-aes-sha2", "auth_data": auth, "version": "1"}); status != 400 || body["errcode"] != "M_INVALID_PARAM" {
+		t.Fatalf("another version in the body: %d %v", status, body)
+	}
+	if status, body := call("PUT", "/room_keys/version/9", map[string]any{"algorithm": "m.megolm_backup.v1.curve25519-aes-sha2", "auth_data": auth}); status != 404 || body["errcode"] != "M_NOT_FOUND" {
+		t.Fatalf("updating a version that does not exist: %d %v", status, body)
 	}
 	if status, _ := call("PUT", "/room_keys/version/2", map[string]any{"algorithm": "m.megolm_backup.v1.curve25519-aes-sha2", "auth_data": map[string]any{"public_key": "new"}}); status != 200 {
 		t.Fatalf("updating auth_data: %d", status)
@@ -90,5 +103,22 @@ func TestKeyBackup(t *testing.T) {
 	}
 	if status, _ := call("GET", "/room_keys/version/1", nil); status != 404 {
 		t.Fatalf("deleted version: %d", status)
+	}
+	if status, _ := call("GET", "/room_keys/keys?version=1", nil); status != 404 {
+		t.Fatalf("keys of a deleted version: %d", status)
+	}
+	if status, body := call("GET", "/room_keys/keys/!nichts:x?version=2", nil); status != 200 || gjsonOf(body).Get("sessions").Raw != "{}" {
+		t.Fatalf("a room without keys: %d %v", status, body)
+	}
+	// Deleting the newest version leaves none to write to.
+	if status, _ := call("DELETE", "/room_keys/version/2", nil); status != 200 {
+		t.Fatalf("delete version 2: %d", status)
+	}
+	if status, body := call("PUT", "/room_keys/keys/!r:x/s1?version=2", keyData); status != 404 || body["errcode"] != "M_NOT_FOUND" {
+		t.Fatalf("keys after every version was deleted: %d %v", status, body)
+	}
+	// Version numbers go on increasing.
+	if status, body := call("POST", "/room_keys/version", map[string]any{"algorithm": "m.megolm_backup.v1.curve25519-aes-sha2", "auth_data": auth}); status != 200 || body["version"] != "3" {
+		t.Fatalf("a version after deleted ones: %d %v", status, body)
 	}
 }

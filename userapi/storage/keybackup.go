@@ -4,6 +4,10 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
+	"hash/fnv"
+
+	"github.com/rohrpost/rohrpost/internal/sqlutil"
 )
 
 // BackupVersion is one key backup version of a user.
@@ -24,11 +28,28 @@ type BackupKey struct {
 	SessionData       []byte
 }
 
+// lockBackups serialises the writes to one user's backups across
+// processes on PostgreSQL, whose transactions would otherwise both read
+// the same highest version, or both find no copy of a session and both
+// store theirs whatever the replacement rule says. SQLite has one writer.
+func (s *Store) lockBackups(tx *sql.Tx, userID string) error {
+	if s.db.Dialect != sqlutil.Postgres {
+		return nil
+	}
+	h := fnv.New64a()
+	_, _ = h.Write([]byte("rohrpost key backup " + userID))
+	_, err := tx.Exec(`SELECT pg_advisory_xact_lock($1)`, int64(h.Sum64()))
+	return err
+}
+
 // CreateBackupVersion adds a version, numbered one above the user's
 // highest (deleted ones included, so numbers are never reused).
 func (s *Store) CreateBackupVersion(ctx context.Context, userID, algorithm string, authData []byte) (int64, error) {
 	var version int64
 	err := s.db.Write(ctx, func(tx *sql.Tx) error {
+		if err := s.lockBackups(tx, userID); err != nil {
+			return err
+		}
 		if err := tx.QueryRow(`SELECT COALESCE(MAX(version), 0) + 1 FROM key_backup_versions WHERE user_id = $1`, userID).Scan(&version); err != nil {
 			return err
 		}
@@ -84,6 +105,9 @@ func (s *Store) UpdateBackupAuthData(ctx context.Context, userID string, version
 // DeleteBackupVersion marks a version deleted and drops its keys.
 func (s *Store) DeleteBackupVersion(ctx context.Context, userID string, version int64) error {
 	return s.db.Write(ctx, func(tx *sql.Tx) error {
+		if err := s.lockBackups(tx, userID); err != nil {
+			return err
+		}
 		res, err := tx.Exec(`UPDATE key_backup_versions SET deleted = TRUE WHERE user_id = $1 AND version = $2 AND NOT deleted`, userID, version)
 		if err != nil {
 			return err
@@ -103,12 +127,19 @@ var ErrWrongVersion = errors.New("not the current backup version")
 
 // PutBackupKeys stores keys into the user's current version, keeping an
 // existing key where better is false for the new one, and returns the
-// version's count and etag.
+// version's count and etag. Without a current version it returns
+// ErrNotFound, for another version ErrWrongVersion.
 func (s *Store) PutBackupKeys(ctx context.Context, userID string, version int64, keys []BackupKey, better func(old, new BackupKey) bool) (count int, etag int64, err error) {
 	err = s.db.Write(ctx, func(tx *sql.Tx) error {
+		if err := s.lockBackups(tx, userID); err != nil {
+			return err
+		}
 		var current int64
 		if err := tx.QueryRow(`SELECT COALESCE(MAX(version), 0) FROM key_backup_versions WHERE user_id = $1 AND NOT deleted`, userID).Scan(&current); err != nil {
 			return err
+		}
+		if current == 0 {
+			return fmt.Errorf("backup version: %w", ErrNotFound)
 		}
 		if current != version {
 			return ErrWrongVersion
@@ -172,6 +203,9 @@ func (s *Store) BackupKeys(ctx context.Context, userID string, version int64, ro
 // session, and returns the version's count and etag.
 func (s *Store) DeleteBackupKeys(ctx context.Context, userID string, version int64, roomID, sessionID string) (count int, etag int64, err error) {
 	err = s.db.Write(ctx, func(tx *sql.Tx) error {
+		if err := s.lockBackups(tx, userID); err != nil {
+			return err
+		}
 		where, args := backupKeysWhere(userID, version, roomID, sessionID)
 		res, err := tx.Exec(`DELETE FROM key_backup_keys WHERE `+where, args...)
 		if err != nil {

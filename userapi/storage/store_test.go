@@ -48,6 +48,18 @@ func openStore(t *testing.T, db *sqlutil.DB) *Store {
 // database with it as the search path; the schema is dropped afterwards.
 func postgresSchema(t *testing.T, uri string) *sqlutil.DB {
 	t.Helper()
+	db, err := sqlutil.Open(sqlutil.Options{Type: "postgres", URI: postgresSchemaURI(t, uri), MaxOpenConns: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = db.Close() })
+	return db
+}
+
+// postgresSchemaURI creates a schema for one test and returns the URI
+// that has it as the search path.
+func postgresSchemaURI(t *testing.T, uri string) string {
+	t.Helper()
 	var b [6]byte
 	if _, err := rand.Read(b[:]); err != nil {
 		t.Fatal(err)
@@ -73,10 +85,5 @@ func postgresSchema(t *testing.T, uri string) *sqlutil.DB {
 	q := u.Query()
 	q.Set("search_path", schema)
 	u.RawQuery = q.Encode()
-	db, err := sqlutil.Open(sqlutil.Options{Type: "postgres", URI: u.String(), MaxOpenConns: 4})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = db.Close() })
-	return db
+	return u.String()
 }
