@@ -32,57 +32,72 @@ var inlineTypes = map[string]bool{
 // contentSecurityPolicy keeps served media from running anything.
 const contentSecurityPolicy = "sandbox; default-src 'none'; script-src 'none'; plugin-types application/pdf; style-src 'unsafe-inline'; media-src 'self'; object-src 'self';"
 
-// download is GET /_matrix/client/v1/media/download/{serverName}/{mediaId}[/{fileName}].
-func (s *Server) download(w http.ResponseWriter, r *http.Request) {
-	if _, err := userapi.Authenticate(s.users, r); err != nil {
-		mxhttp.WriteError(w, r, err)
-		return
+// authenticated wraps a media handler of /_matrix/client/v1/media: it
+// needs an access token.
+func (s *Server) authenticated(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if _, err := userapi.Authenticate(s.users, r); err != nil {
+			mxhttp.WriteError(w, r, err)
+			return
+		}
+		h(w, r)
 	}
-	s.serve(w, r)
 }
 
-// legacyDownload is the deprecated unauthenticated /_matrix/media/v3
-// download: frozen (404) unless serve_unauthenticated_media is set.
-func (s *Server) legacyDownload(w http.ResponseWriter, r *http.Request) {
-	if !s.cfg.ServeUnauthenticatedMedia {
-		mxhttp.WriteError(w, r, mxhttp.NotFound("Unauthenticated media downloads are frozen; use /_matrix/client/v1/media"))
-		return
+// legacy wraps a deprecated unauthenticated /_matrix/media/v3 handler:
+// frozen (404) unless serve_unauthenticated_media is set.
+func (s *Server) legacy(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if !s.cfg.ServeUnauthenticatedMedia {
+			mxhttp.WriteError(w, r, mxhttp.NotFound("Unauthenticated media downloads are frozen; use /_matrix/client/v1/media"))
+			return
+		}
+		h(w, r)
 	}
-	s.serve(w, r)
 }
 
-func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
+// localMedia is the media of the request's path, once it has content;
+// media of other servers comes with federation.
+func (s *Server) localMedia(r *http.Request) (*storage.Media, error) {
 	v := mux.Vars(r)
-	serverName, mediaID := v["serverName"], v["mediaId"]
-	if !s.cfg.IsLocal(spec.ServerName(serverName)) {
-		// Remote media comes with federation.
-		mxhttp.WriteError(w, r, mxhttp.NotFound("Media of other servers cannot be fetched yet"))
-		return
+	if !s.cfg.IsLocal(spec.ServerName(v["serverName"])) {
+		return nil, mxhttp.NotFound("Media of other servers cannot be fetched yet")
 	}
-	m, err := s.awaitContent(r, serverName, mediaID)
+	return s.awaitContent(r, v["serverName"], v["mediaId"])
+}
+
+// serve is a download: the file with its stored type.
+func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
+	m, err := s.localMedia(r)
 	if err != nil {
 		mxhttp.WriteError(w, r, err)
 		return
 	}
-	f, err := os.Open(s.contentPath(m.SHA256))
+	name := m.Filename
+	if n := mux.Vars(r)["fileName"]; n != "" {
+		name = n
+	}
+	w.Header().Set("Cross-Origin-Resource-Policy", "cross-origin")
+	serveFile(w, r, s.contentPath(m.SHA256), m.ContentType, disposition(m.ContentType, name), m.CreatedTS)
+}
+
+// serveFile sends a stored file with the headers that keep it from
+// running anything; http.ServeContent answers Range requests (video
+// seeking) and HEAD.
+func serveFile(w http.ResponseWriter, r *http.Request, path, contentType, contentDisposition string, createdTS int64) {
+	f, err := os.Open(path)
 	if err != nil {
 		mxhttp.WriteError(w, r, mxhttp.NotFound("The media's file is missing"))
 		return
 	}
 	defer f.Close()
-	name := m.Filename
-	if n := v["fileName"]; n != "" {
-		name = n
-	}
 	h := w.Header()
-	h.Set("Content-Type", m.ContentType)
-	h.Set("Content-Disposition", disposition(m.ContentType, name))
+	h.Set("Content-Type", contentType)
+	h.Set("Content-Disposition", contentDisposition)
 	h.Set("Content-Security-Policy", contentSecurityPolicy)
 	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("Cross-Origin-Resource-Policy", "cross-origin")
 	h.Set("Cache-Control", "private, max-age=31536000, immutable")
-	// ServeContent answers Range requests (video seeking) and HEAD.
-	http.ServeContent(w, r, "", time.UnixMilli(m.CreatedTS), f)
+	http.ServeContent(w, r, "", time.UnixMilli(createdTS), f)
 }
 
 // disposition is inline for the safe types and attachment otherwise, with

@@ -3,8 +3,6 @@ package mediaapi
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"image"
@@ -13,8 +11,6 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"os"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
@@ -22,7 +18,6 @@ import (
 	"golang.org/x/net/html"
 
 	"github.com/rohrpost/rohrpost/internal/mxhttp"
-	"github.com/rohrpost/rohrpost/mediaapi/storage"
 	"github.com/rohrpost/rohrpost/userapi"
 )
 
@@ -208,42 +203,15 @@ func (s *Server) previewImage(ctx context.Context, client *http.Client, dev *use
 	if err != nil {
 		return err
 	}
-	sum := sha256.Sum256(data)
-	hexSum := hex.EncodeToString(sum[:])
-	tmp, err := os.CreateTemp(filepath.Join(s.dir, "tmp"), "preview-*")
+	got, err := s.ingest(ctx, dev, bytes.NewReader(data), int64(len(data)), contentType, "")
 	if err != nil {
 		return err
 	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	if err := s.scanUpload(ctx, tmp.Name(), hexSum, int64(len(data)), storage.Quarantined{Uploader: dev.UserID.String(), Filename: target, ContentType: contentType}); err != nil {
-		return err
-	}
-	path := s.contentPath(hexSum)
-	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
-		if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
-			return err
-		}
-		if err := os.Rename(tmp.Name(), path); err != nil {
-			return err
-		}
-	}
-	id, err := newMediaID()
+	mxc, err := s.addMedia(ctx, dev, got)
 	if err != nil {
 		return err
 	}
-	server := string(dev.UserID.Domain())
-	if err := s.store.Put(ctx, storage.Media{ServerName: server, MediaID: id, SHA256: hexSum, ContentType: contentType,
-		Size: int64(len(data)), Uploader: dev.UserID.String(), CreatedTS: time.Now().UnixMilli()}); err != nil {
-		return err
-	}
-	og["og:image"] = "mxc://" + server + "/" + id
+	og["og:image"] = mxc
 	og["og:image:width"] = cfg.Width
 	og["og:image:height"] = cfg.Height
 	og["og:image:type"] = contentType

@@ -121,50 +121,39 @@ func (s *Server) scanReader(ctx context.Context, r io.Reader, sha string) (*stor
 	return v, nil
 }
 
-// scannerDownload is GET …/download/{serverName}/{mediaId} and, with
-// thumbnail set, …/thumbnail/{serverName}/{mediaId}.
-func (s *Server) scannerDownload(thumbnail bool) http.HandlerFunc {
+// pathVerdict authenticates a request for the media of its path and
+// returns the media's verdict.
+func (s *Server) pathVerdict(r *http.Request) (*storage.ScanResult, error) {
+	if err := s.scannerAuth(r); err != nil {
+		return nil, err
+	}
+	v := mux.Vars(r)
+	m, err := s.mediaOf(r.Context(), v["serverName"], v["mediaId"])
+	if err != nil {
+		return nil, err
+	}
+	return s.verdict(r.Context(), m.SHA256)
+}
+
+// scannerServe is GET …/download/{serverName}/{mediaId} (serve) and
+// …/thumbnail/{serverName}/{mediaId} (serveThumbnail): clean media only.
+func (s *Server) scannerServe(serve http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		if err := s.scannerAuth(r); err != nil {
-			writeScannerError(w, err)
-			return
+		verdict, err := s.pathVerdict(r)
+		if err == nil && verdict.Infected {
+			err = notClean
 		}
-		v := mux.Vars(r)
-		m, err := s.mediaOf(r.Context(), v["serverName"], v["mediaId"])
 		if err != nil {
 			writeScannerError(w, err)
 			return
 		}
-		verdict, err := s.verdict(r.Context(), m.SHA256)
-		if err != nil {
-			writeScannerError(w, err)
-			return
-		}
-		if verdict.Infected {
-			writeScannerError(w, notClean)
-			return
-		}
-		if thumbnail {
-			s.serveThumbnail(w, r)
-		} else {
-			s.serve(w, r)
-		}
+		serve(w, r)
 	}
 }
 
 // scannerScan is GET …/scan/{serverName}/{mediaId}.
 func (s *Server) scannerScan(w http.ResponseWriter, r *http.Request) {
-	if err := s.scannerAuth(r); err != nil {
-		writeScannerError(w, err)
-		return
-	}
-	v := mux.Vars(r)
-	m, err := s.mediaOf(r.Context(), v["serverName"], v["mediaId"])
-	if err != nil {
-		writeScannerError(w, err)
-		return
-	}
-	verdict, err := s.verdict(r.Context(), m.SHA256)
+	verdict, err := s.pathVerdict(r)
 	if err != nil {
 		writeScannerError(w, err)
 		return

@@ -12,16 +12,12 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-	"time"
 
-	"github.com/gorilla/mux"
-	"github.com/matrix-org/gomatrixserverlib/spec"
 	"golang.org/x/image/draw"
 	_ "golang.org/x/image/webp" // decoder registration
 
 	"github.com/rohrpost/rohrpost/internal/mxhttp"
 	"github.com/rohrpost/rohrpost/mediaapi/storage"
-	"github.com/rohrpost/rohrpost/userapi"
 )
 
 // Thumbnails are made on demand from JPEG, PNG, GIF and WebP images and
@@ -59,24 +55,6 @@ func (s *Server) pregenerate(m storage.Media) {
 
 var thumbnailableTypes = map[string]bool{"image/jpeg": true, "image/png": true, "image/gif": true, "image/webp": true}
 
-// thumbnail is GET /_matrix/client/v1/media/thumbnail/{serverName}/{mediaId}.
-func (s *Server) thumbnail(w http.ResponseWriter, r *http.Request) {
-	if _, err := userapi.Authenticate(s.users, r); err != nil {
-		mxhttp.WriteError(w, r, err)
-		return
-	}
-	s.serveThumbnail(w, r)
-}
-
-// legacyThumbnail is the frozen unauthenticated /_matrix/media/v3/thumbnail.
-func (s *Server) legacyThumbnail(w http.ResponseWriter, r *http.Request) {
-	if !s.cfg.ServeUnauthenticatedMedia {
-		mxhttp.WriteError(w, r, mxhttp.NotFound("Unauthenticated media downloads are frozen; use /_matrix/client/v1/media"))
-		return
-	}
-	s.serveThumbnail(w, r)
-}
-
 func (s *Server) serveThumbnail(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	width, err1 := strconv.Atoi(q.Get("width"))
@@ -94,13 +72,7 @@ func (s *Server) serveThumbnail(w http.ResponseWriter, r *http.Request) {
 		mxhttp.WriteError(w, r, mxhttp.InvalidParam("method must be crop or scale"))
 		return
 	}
-	v := mux.Vars(r)
-	serverName, mediaID := v["serverName"], v["mediaId"]
-	if !s.cfg.IsLocal(spec.ServerName(serverName)) {
-		mxhttp.WriteError(w, r, mxhttp.NotFound("Media of other servers cannot be fetched yet"))
-		return
-	}
-	m, err := s.awaitContent(r, serverName, mediaID)
+	m, err := s.localMedia(r)
 	if err != nil {
 		mxhttp.WriteError(w, r, err)
 		return
@@ -122,19 +94,7 @@ func (s *Server) serveThumbnail(w http.ResponseWriter, r *http.Request) {
 		mxhttp.WriteError(w, r, &mxhttp.Error{Status: http.StatusBadRequest, Code: "M_UNKNOWN", Msg: "Cannot make a thumbnail: " + err.Error()})
 		return
 	}
-	f, err := os.Open(path)
-	if err != nil {
-		mxhttp.WriteError(w, r, err)
-		return
-	}
-	defer f.Close()
-	h := w.Header()
-	h.Set("Content-Type", contentType)
-	h.Set("Content-Disposition", "inline")
-	h.Set("Content-Security-Policy", contentSecurityPolicy)
-	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("Cache-Control", "private, max-age=31536000, immutable")
-	http.ServeContent(w, r, "", time.UnixMilli(m.CreatedTS), f)
+	serveFile(w, r, path, contentType, "inline", m.CreatedTS)
 }
 
 // thumbnailSize is the smallest fixed size that covers want.

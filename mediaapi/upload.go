@@ -1,6 +1,7 @@
 package mediaapi
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -29,30 +30,46 @@ func (s *Server) upload(r *http.Request, dev *userapi.Device) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	id, err := newMediaID()
+	mxc, err := s.addMedia(r.Context(), dev, got)
 	if err != nil {
 		return nil, err
+	}
+	return map[string]string{"content_uri": mxc}, nil
+}
+
+// addMedia gives received content a new media id of the uploader and
+// starts its thumbnails; it returns the mxc URI.
+func (s *Server) addMedia(ctx context.Context, dev *userapi.Device, got *received) (string, error) {
+	id, err := newMediaID()
+	if err != nil {
+		return "", err
 	}
 	server := string(dev.UserID.Domain())
 	m := storage.Media{ServerName: server, MediaID: id, SHA256: got.sum, ContentType: got.contentType,
 		Filename: got.filename, Size: got.size, Uploader: dev.UserID.String(), CreatedTS: time.Now().UnixMilli()}
-	if err := s.store.Put(r.Context(), m); err != nil {
-		return nil, err
+	if err := s.store.Put(ctx, m); err != nil {
+		return "", err
 	}
 	s.pregenerate(m)
-	return map[string]string{"content_uri": "mxc://" + server + "/" + id}, nil
+	return "mxc://" + server + "/" + id, nil
 }
 
-// receive streams the body to a temporary file while it is hashed (never
-// holding it in memory), checks size and quota, has it scanned, and moves
-// it to its content path unless an identical file is there already.
+// receive is ingest for an upload request's body, type and file name.
 func (s *Server) receive(r *http.Request, dev *userapi.Device) (*received, error) {
+	return s.ingest(r.Context(), dev, r.Body, r.ContentLength, r.Header.Get("Content-Type"), r.URL.Query().Get("filename"))
+}
+
+// ingest streams body to a temporary file while it is hashed (never
+// holding it in memory), checks size and quota, has it scanned, and moves
+// it to its content path unless an identical file is there already. A
+// length of -1 is unknown.
+func (s *Server) ingest(ctx context.Context, dev *userapi.Device, body io.Reader, length int64, contentType, filename string) (*received, error) {
 	limit := int64(s.cfg.MaxUploadSize)
 	tooLarge := &mxhttp.Error{Status: http.StatusRequestEntityTooLarge, Code: "M_TOO_LARGE", Msg: "The file is larger than this server accepts"}
-	if r.ContentLength > limit {
+	if length > limit {
 		return nil, tooLarge
 	}
-	got := &received{contentType: r.Header.Get("Content-Type"), filename: r.URL.Query().Get("filename")}
+	got := &received{contentType: contentType, filename: filename}
 	if got.contentType == "" {
 		got.contentType = "application/octet-stream"
 	} else if _, _, err := mime.ParseMediaType(got.contentType); err != nil {
@@ -62,11 +79,11 @@ func (s *Server) receive(r *http.Request, dev *userapi.Device) (*received, error
 		return nil, mxhttp.InvalidParam("filename is too long")
 	}
 	if quota := int64(s.cfg.MediaQuotaPerUser); quota > 0 {
-		used, err := s.store.UploadedBytes(r.Context(), dev.UserID.String())
+		used, err := s.store.UploadedBytes(ctx, dev.UserID.String())
 		if err != nil {
 			return nil, err
 		}
-		if used+max(r.ContentLength, 0) > quota {
+		if used+max(length, 0) > quota {
 			return nil, mxhttp.Forbidden("Your media quota is used up")
 		}
 	}
@@ -76,7 +93,7 @@ func (s *Server) receive(r *http.Request, dev *userapi.Device) (*received, error
 	}
 	defer os.Remove(tmp.Name()) // gone after the rename; cleans up otherwise
 	h := sha256.New()
-	n, err := io.Copy(io.MultiWriter(tmp, h), io.LimitReader(r.Body, limit+1))
+	n, err := io.Copy(io.MultiWriter(tmp, h), io.LimitReader(body, limit+1))
 	if err == nil {
 		err = tmp.Sync()
 	}
@@ -94,7 +111,7 @@ func (s *Server) receive(r *http.Request, dev *userapi.Device) (*received, error
 		return nil, tooLarge
 	}
 	got.sum, got.size = hex.EncodeToString(h.Sum(nil)), n
-	if err := s.scanUpload(r.Context(), tmp.Name(), got.sum, n, storage.Quarantined{Uploader: dev.UserID.String(),
+	if err := s.scanUpload(ctx, tmp.Name(), got.sum, n, storage.Quarantined{Uploader: dev.UserID.String(),
 		Filename: got.filename, ContentType: got.contentType}); err != nil {
 		return nil, err
 	}
