@@ -124,10 +124,14 @@ func (s *Server) Routes(r *mux.Router) {
 		c.Handle("/rooms/{roomId}/report", auth(s.reportRoom)).Methods(http.MethodPost)
 		c.Handle("/users/{userId}/report", auth(s.reportUser)).Methods(http.MethodPost)
 	}
-	// Cross-signing before it was stable; clients (and SyTest) still use it.
+	// Cross-signing before it was stable (clients and SyTest still use it),
+	// and dehydrated devices before they are (MSC3814).
 	unstable := r.PathPrefix("/_matrix/client/unstable").Subrouter()
 	unstable.Handle("/keys/device_signing/upload", auth(s.uploadCrossSigningKeys)).Methods(http.MethodPost)
 	unstable.Handle("/keys/signatures/upload", auth(s.uploadSignatures)).Methods(http.MethodPost)
+	unstable.Handle(dehydratedDevicePath, s.noGuests(s.putDehydratedDevice)).Methods(http.MethodPut)
+	unstable.Handle(dehydratedDevicePath, s.noGuests(s.getDehydratedDevice)).Methods(http.MethodGet)
+	unstable.Handle(dehydratedDevicePath, s.noGuests(s.deleteDehydratedDevice)).Methods(http.MethodDelete)
 	v1 := r.PathPrefix("/_matrix/client/v1").Subrouter()
 	v1.Handle("/rooms/{roomId}/hierarchy", auth(s.spaceHierarchy)).Methods(http.MethodGet)
 }

@@ -17,7 +17,7 @@ var specVersions = []string{"r0.6.1", "v1.1", "v1.2", "v1.3", "v1.4", "v1.5", "v
 func (s *Server) versions(r *http.Request) (any, error) {
 	return map[string]any{
 		"versions":          specVersions,
-		"unstable_features": map[string]bool{},
+		"unstable_features": map[string]bool{"org.matrix.msc3814": true},
 	}, nil
 }
 

@@ -126,16 +126,26 @@ func (s *Server) toDeviceEvents(ctx context.Context, dev *userapi.Device, since,
 	if err != nil {
 		return nil, 0, err
 	}
-	events := make([]json.RawMessage, 0, len(msgs))
-	for _, m := range msgs {
-		ev, _ := json.Marshal(map[string]any{"sender": m.Sender, "type": m.Type, "content": m.Content})
-		events = append(events, ev)
-	}
+	events := toDeviceJSON(msgs)
 	next := max(to, since)
 	if len(msgs) == maxToDevicePerSync {
 		next = msgs[len(msgs)-1].Pos
 	}
 	return events, next, nil
+}
+
+// toDeviceJSON is messages as /sync delivers them.
+func toDeviceJSON(msgs []storage.ToDevice) []json.RawMessage {
+	events := make([]json.RawMessage, 0, len(msgs))
+	for _, m := range msgs {
+		ev, _ := json.Marshal(struct {
+			Sender  string          `json:"sender"`
+			Type    string          `json:"type"`
+			Content json.RawMessage `json:"content"`
+		}{m.Sender, m.Type, m.Content})
+		events = append(events, ev)
+	}
+	return events
 }
 
 // onDevicesDeleted drops the inboxes of deleted devices.

@@ -101,6 +101,11 @@ type API interface {
 	HasMasterKey(ctx context.Context, user spec.UserID) (bool, error)
 	UploadSignatures(ctx context.Context, user spec.UserID, signed map[string]map[string]json.RawMessage) (map[string]map[string]SignatureFailure, error)
 
+	// The dehydrated device (dehydrated.go, MSC3814).
+	PutDehydratedDevice(ctx context.Context, req DehydratedDeviceRequest) error
+	DehydratedDeviceOf(ctx context.Context, user spec.UserID) (*DehydratedDevice, error)
+	DeleteDehydratedDevice(ctx context.Context, user spec.UserID) (string, error)
+
 	// Server-side key backup (keybackup.go); version "" is the newest.
 	CreateBackupVersion(ctx context.Context, user spec.UserID, algorithm string, authData json.RawMessage) (string, error)
 	BackupVersion(ctx context.Context, user spec.UserID, version string) (*BackupVersionInfo, error)

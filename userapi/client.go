@@ -18,7 +18,7 @@ const Service = "userapi"
 var Sentinels = []error{ErrUserInUse, ErrInvalidUsername, ErrBadCredentials, ErrUnknownToken, ErrNotFound,
 	ErrDeactivated, ErrInvalidFilter, ErrNotGuest, ErrThreePIDInUse, ErrNotValidated, ErrBadToken,
 	pushrules.ErrNotFound, pushrules.ErrInvalid, pushrules.ErrNoAnchor, ErrBadKeys, ErrBadSignature, ErrWrongBackupVersion,
-	ErrBackupAlgorithm}
+	ErrBackupAlgorithm, ErrDeviceInUse}
 
 // Serve answers API calls from other processes with api.
 func Serve(nc *nats.Conn, api API) (*rpc.Server, error) {
@@ -268,5 +268,19 @@ func (c *Client) BackupKeys(ctx context.Context, user spec.UserID, version, room
 
 func (c *Client) DeleteBackupKeys(ctx context.Context, user spec.UserID, version, roomID, sessionID string) (count int, etag string, err error) {
 	err = c.rpc.Call(ctx, "DeleteBackupKeys", []any{user, version, roomID, sessionID}, &count, &etag)
+	return
+}
+
+func (c *Client) PutDehydratedDevice(ctx context.Context, req DehydratedDeviceRequest) error {
+	return c.rpc.Call(ctx, "PutDehydratedDevice", []any{req})
+}
+
+func (c *Client) DehydratedDeviceOf(ctx context.Context, user spec.UserID) (out *DehydratedDevice, err error) {
+	err = c.rpc.Call(ctx, "DehydratedDeviceOf", []any{user}, &out)
+	return
+}
+
+func (c *Client) DeleteDehydratedDevice(ctx context.Context, user spec.UserID) (out string, err error) {
+	err = c.rpc.Call(ctx, "DeleteDehydratedDevice", []any{user}, &out)
 	return
 }

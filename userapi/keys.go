@@ -53,25 +53,34 @@ type KeyChanged struct {
 // UploadKeys checks and stores a device's keys and returns its unclaimed
 // one-time key counts.
 func (s *Server) UploadKeys(ctx context.Context, req KeyUploadRequest) (map[string]int, error) {
-	if len(req.OneTimeKeys)+len(req.FallbackKeys) > maxKeysPerUpload {
-		return nil, fmt.Errorf("%w: at most %d keys per upload", ErrBadKeys, maxKeysPerUpload)
+	up, err := s.checkKeyUpload(req)
+	if err != nil {
+		return nil, err
 	}
+	return s.storeKeys(ctx, req.User, up)
+}
+
+// checkKeyUpload checks an upload's keys without storing them.
+func (s *Server) checkKeyUpload(req KeyUploadRequest) (storage.KeyUpload, error) {
 	up := storage.KeyUpload{UserID: req.User.String(), DeviceID: req.DeviceID,
 		OneTimeKeys: map[string][]byte{}, FallbackKeys: map[string][]byte{}}
+	if len(req.OneTimeKeys)+len(req.FallbackKeys) > maxKeysPerUpload {
+		return up, fmt.Errorf("%w: at most %d keys per upload", ErrBadKeys, maxKeysPerUpload)
+	}
 	if len(req.DeviceKeys) > 0 && string(req.DeviceKeys) != "null" {
 		canonical, err := s.checkDeviceKeys(req)
 		if err != nil {
-			return nil, err
+			return up, err
 		}
 		up.DeviceKeys = canonical
 	}
 	for kind, keys := range map[string]map[string]json.RawMessage{"one_time_keys": req.OneTimeKeys, "fallback_keys": req.FallbackKeys} {
 		for id, key := range keys {
 			if !strings.Contains(id, ":") || len(id) > 255 || len(key) > maxKeyJSON || (!gjson.ValidBytes(key)) {
-				return nil, fmt.Errorf("%w: %s has an invalid key %q", ErrBadKeys, kind, id)
+				return up, fmt.Errorf("%w: %s has an invalid key %q", ErrBadKeys, kind, id)
 			}
 			if r := gjson.ParseBytes(key); r.Type != gjson.String && !r.IsObject() {
-				return nil, fmt.Errorf("%w: key %q must be a string or an object", ErrBadKeys, id)
+				return up, fmt.Errorf("%w: key %q must be a string or an object", ErrBadKeys, id)
 			}
 			if kind == "one_time_keys" {
 				up.OneTimeKeys[id] = key
@@ -80,6 +89,12 @@ func (s *Server) UploadKeys(ctx context.Context, req KeyUploadRequest) (map[stri
 			}
 		}
 	}
+	return up, nil
+}
+
+// storeKeys stores checked keys, tells the user's contacts when the
+// device keys are new and returns the one-time key counts.
+func (s *Server) storeKeys(ctx context.Context, user spec.UserID, up storage.KeyUpload) (map[string]int, error) {
 	pos, err := s.store.UploadKeys(ctx, up)
 	if errors.Is(err, storage.ErrKeyChanged) {
 		return nil, fmt.Errorf("%w: the device's identity keys cannot change", ErrBadKeys)
@@ -88,7 +103,7 @@ func (s *Server) UploadKeys(ctx context.Context, req KeyUploadRequest) (map[stri
 		return nil, err
 	}
 	if pos > 0 {
-		s.publishKeyChange(req.User.String(), pos)
+		s.publishKeyChange(user.String(), pos)
 	}
 	return s.store.OneTimeKeyCounts(ctx, up.UserID, up.DeviceID)
 }

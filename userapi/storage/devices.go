@@ -79,6 +79,11 @@ func insertDevice(ctx context.Context, tx *sql.Tx, dev *Device) (int64, *string,
 	case !errors.Is(err, sql.ErrNoRows):
 		return 0, nil, nil, fmt.Errorf("replace device: %w", err)
 	}
+	// A login under the id of the dehydrated device takes the id over; the
+	// device is no longer dehydrated.
+	if _, err := tx.ExecContext(ctx, `DELETE FROM dehydrated_devices WHERE user_id = $1 AND device_id = $2`, dev.UserID, dev.DeviceID); err != nil {
+		return 0, nil, nil, fmt.Errorf("replace dehydrated device: %w", err)
+	}
 	name := dev.DisplayName
 	if found {
 		name = nil
@@ -227,7 +232,16 @@ func deleteDevicesWhere(ctx context.Context, tx *sql.Tx, where string, args ...a
 		}
 		out = append(out, r)
 	}
-	return out, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	rows.Close()
+	for _, r := range out {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM dehydrated_devices WHERE user_id = $1 AND device_id = $2`, r.UserID, r.DeviceID); err != nil {
+			return nil, fmt.Errorf("delete dehydrated device: %w", err)
+		}
+	}
+	return out, nil
 }
 
 // TouchDevice records the time, address and user agent of a request made
