@@ -207,15 +207,11 @@ func (s *Server) devicePublicKey(ctx context.Context, user, deviceID string) (ed
 }
 
 // withSignatures merges the signatures uploaded for a key into its JSON.
-func (s *Server) withSignatures(ctx context.Context, user, keyID string, key []byte) (json.RawMessage, error) {
-	sigs, err := s.store.SignaturesOf(ctx, user, keyID)
-	if err != nil {
-		return nil, err
-	}
+func withSignatures(key []byte, sigs []storage.KeySignature) []byte {
 	for _, sig := range sigs {
 		key = setJSON(key, "signatures."+sjsonEscape(sig.SignerUserID)+"."+sjsonEscape(sig.SignerKeyID), sig.Signature)
 	}
-	return key, nil
+	return key
 }
 
 func setJSON(doc []byte, path string, v any) []byte {

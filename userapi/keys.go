@@ -154,60 +154,51 @@ func (s *Server) QueryKeys(ctx context.Context, requester spec.UserID, users map
 	}
 	res := &QueryKeysResponse{DeviceKeys: map[string]map[string]json.RawMessage{}, MasterKeys: map[string]json.RawMessage{},
 		SelfSigningKeys: map[string]json.RawMessage{}, UserSigningKeys: map[string]json.RawMessage{}}
+	ids := make([]string, 0, len(users))
+	for user := range users {
+		ids = append(ids, user)
+	}
+	stored, err := s.store.KeysForQuery(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
 	for user, devices := range users {
-		keys, err := s.store.DeviceKeys(ctx, user, devices)
-		if err != nil {
-			return nil, err
+		wanted := map[string]bool{}
+		for _, d := range devices {
+			wanted[d] = true
 		}
+		sigs := stored.Signatures[user]
 		byDevice := map[string]json.RawMessage{}
-		for d, k := range keys {
-			withSigs, err := s.withSignatures(ctx, user, d, k)
-			if err != nil {
-				return nil, err
+		for d, k := range stored.DeviceKeys[user] {
+			if len(wanted) > 0 && !wanted[d] {
+				continue
 			}
-			byDevice[d] = s.withDisplayName(ctx, user, d, withSigs)
+			k = withSignatures(k, sigs[d])
+			if !gjson.GetBytes(k, "unsigned").Exists() {
+				k = setJSON(k, "unsigned", map[string]any{})
+			}
+			if name, ok := stored.DeviceNames[user][d]; ok {
+				k = setJSON(k, "unsigned.device_display_name", name)
+			}
+			byDevice[d] = k
 		}
 		res.DeviceKeys[user] = byDevice
-		cross, err := s.store.CrossSigningKeys(ctx, user)
-		if err != nil {
-			return nil, err
-		}
-		for kind, key := range cross {
+		for kind, key := range stored.CrossSigningKeys[user] {
 			pub := gjson.GetBytes(key, "keys.@values.0").String()
-			withSigs, err := s.withSignatures(ctx, user, pub, key)
-			if err != nil {
-				return nil, err
-			}
+			key = withSignatures(key, sigs[pub])
 			switch kind {
 			case "master":
-				res.MasterKeys[user] = withSigs
+				res.MasterKeys[user] = key
 			case "self_signing":
-				res.SelfSigningKeys[user] = withSigs
+				res.SelfSigningKeys[user] = key
 			case "user_signing":
 				if user == requester.String() {
-					res.UserSigningKeys[user] = withSigs
+					res.UserSigningKeys[user] = key
 				}
 			}
 		}
 	}
 	return res, nil
-}
-
-// withDisplayName adds the unsigned object, with device_display_name
-// when the device has one.
-func (s *Server) withDisplayName(ctx context.Context, user, deviceID string, key []byte) json.RawMessage {
-	if !gjson.GetBytes(key, "unsigned").Exists() {
-		key = setJSON(key, "unsigned", map[string]any{})
-	}
-	u, err := spec.NewUserID(user, true)
-	if err != nil {
-		return key
-	}
-	info, err := s.Device(ctx, *u, deviceID)
-	if err != nil || info.DisplayName == nil {
-		return key
-	}
-	return setJSON(key, "unsigned.device_display_name", *info.DisplayName)
 }
 
 // ClaimKeys hands out one key per requested device (a one-time key, else

@@ -176,3 +176,54 @@ func containsUser[T ~string](list []T, want string) bool {
 	}
 	return false
 }
+
+// /keys/query answers for many users and devices at once: only the
+// devices asked for (all for an empty list), only devices with keys, each
+// with its display name under unsigned.
+func TestKeysQueryShape(t *testing.T) {
+	srv := apptest.Start(t)
+	ctx := context.Background()
+	alice, bob := srv.Register(t, "alice"), srv.Register(t, "bob")
+	laptop := loginAgain(t, srv, alice, "LAPTOP")
+	_ = loginAgain(t, srv, alice, "NOKEYS")
+	for _, cli := range []*mautrix.Client{alice, laptop} {
+		if status, body := rawCall(t, cli, "POST", "/keys/upload", map[string]any{"device_keys": deviceKeys(t, cli, newTestKey(t))}); status != 200 {
+			t.Fatalf("upload: %d %v", status, body)
+		}
+	}
+	if err := alice.SetDeviceInfo(ctx, "LAPTOP", &mautrix.ReqDeviceInfo{DisplayName: "Dienstlaptop"}); err != nil {
+		t.Fatal(err)
+	}
+	a := alice.UserID.String()
+	for _, tc := range []struct {
+		name    string
+		ask     map[string]any
+		devices map[string][]string // user → the device ids answered
+	}{
+		{"all devices", map[string]any{a: []string{}}, map[string][]string{a: {alice.DeviceID.String(), "LAPTOP"}}},
+		{"one device", map[string]any{a: []string{"LAPTOP"}}, map[string][]string{a: {"LAPTOP"}}},
+		{"a device without keys", map[string]any{a: []string{"NOKEYS"}}, map[string][]string{a: {}}},
+		{"a user without keys", map[string]any{bob.UserID.String(): []string{}}, map[string][]string{bob.UserID.String(): {}}},
+		{"an unknown user", map[string]any{"@nobody:localhost": []string{}}, map[string][]string{"@nobody:localhost": {}}},
+	} {
+		status, body := rawCall(t, bob, "POST", "/keys/query", map[string]any{"device_keys": tc.ask})
+		if status != 200 {
+			t.Fatalf("%s: %d %v", tc.name, status, body)
+		}
+		for user, want := range tc.devices {
+			got := gjsonOf(body).Get("device_keys." + gjson.Escape(user)).Map()
+			if len(got) != len(want) {
+				t.Errorf("%s: %s's devices %v, want %v", tc.name, user, got, want)
+			}
+			for _, d := range want {
+				if !got[d].Get("unsigned").IsObject() || got[d].Get("signatures").Raw == "" {
+					t.Errorf("%s: device %s = %s", tc.name, d, got[d].Raw)
+				}
+			}
+		}
+	}
+	_, body := rawCall(t, bob, "POST", "/keys/query", map[string]any{"device_keys": map[string]any{a: []string{"LAPTOP"}}})
+	if name := gjsonOf(body).Get("device_keys." + gjson.Escape(a) + ".LAPTOP.unsigned.device_display_name").String(); name != "Dienstlaptop" {
+		t.Errorf("display name %q, want Dienstlaptop", name)
+	}
+}

@@ -314,26 +314,6 @@ func (s *Store) PutSignatures(ctx context.Context, sigs []KeySignature) (map[str
 	return changed, err
 }
 
-// SignaturesOf lists the stored signatures of one key (a device id or a
-// cross-signing public key).
-func (s *Store) SignaturesOf(ctx context.Context, targetUserID, targetKeyID string) ([]KeySignature, error) {
-	rows, err := s.db.Read.QueryContext(ctx, `SELECT signer_user_id, signer_key_id, signature FROM key_signatures
-		WHERE target_user_id = $1 AND target_key_id = $2`, targetUserID, targetKeyID)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []KeySignature
-	for rows.Next() {
-		sig := KeySignature{TargetUserID: targetUserID, TargetKeyID: targetKeyID}
-		if err := rows.Scan(&sig.SignerUserID, &sig.SignerKeyID, &sig.Signature); err != nil {
-			return nil, err
-		}
-		out = append(out, sig)
-	}
-	return out, rows.Err()
-}
-
 // NoteDeviceChange records that a user's device list changed (a device
 // logged in or was renamed).
 func (s *Store) NoteDeviceChange(ctx context.Context, userID string) (int64, error) {
