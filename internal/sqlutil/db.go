@@ -186,3 +186,10 @@ func Strings(rows *sql.Rows, err error) ([]string, error) {
 	}
 	return out, rows.Err()
 }
+
+// likeEscaper is LikeEscape's replacer.
+var likeEscaper = strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
+
+// LikeEscape makes s match itself in a LIKE pattern written with
+// ESCAPE '\' (both dialects treat % and _ as wildcards otherwise).
+func LikeEscape(s string) string { return likeEscaper.Replace(s) }

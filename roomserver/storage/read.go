@@ -221,7 +221,7 @@ func (s *Store) TxnEventID(ctx context.Context, session int64, txnID string) (st
 // user that the default push rules notify user of, and of those the ones
 // that highlight (see roomserver/pushclass.go).
 func (s *Store) CountUnread(ctx context.Context, roomNID, after, upto int64, user string) (notifications, highlights int, err error) {
-	mention := "% " + likeEscaper.Replace(user) + " %"
+	mention := "% " + sqlutil.LikeEscape(user) + " %"
 	// SQLite numbers parameters in the order they appear: keep $1 first.
 	err = s.db.Read.QueryRowContext(ctx, `SELECT COUNT(*),
 		COALESCE(SUM(CASE WHEN push_class = 2 OR (' ' || mentions || ' ') LIKE $1 ESCAPE '\' THEN 1 ELSE 0 END), 0)
@@ -229,9 +229,6 @@ func (s *Store) CountUnread(ctx context.Context, roomNID, after, upto int64, use
 		mention, roomNID, after, upto, user).Scan(&notifications, &highlights)
 	return notifications, highlights, err
 }
-
-// likeEscaper makes a string match itself in a LIKE pattern with ESCAPE '\'.
-var likeEscaper = strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
 
 // StateHistory returns every stream event of a room that set the given
 // state key, oldest first.

@@ -43,7 +43,7 @@ func (q SearchQuery) where() (string, []any) {
 	// Room nids are integers of ours, not client input.
 	b.WriteString("room_nid IN (" + strings.Join(nids, ",") + ") AND search_text IS NOT NULL AND search_text != ''")
 	for _, w := range q.Words {
-		b.WriteString(" AND search_text LIKE " + arg("%"+likeEscaper.Replace(w)+"%") + ` ESCAPE '\'`)
+		b.WriteString(" AND search_text LIKE " + arg("%"+sqlutil.LikeEscape(w)+"%") + ` ESCAPE '\'`)
 	}
 	if len(q.Types) > 0 {
 		b.WriteString(" AND type IN (" + in(q.Types) + ")")

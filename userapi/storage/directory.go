@@ -4,6 +4,8 @@ import (
 	"context"
 	"database/sql"
 	"strings"
+
+	"github.com/rohrpost/rohrpost/internal/sqlutil"
 )
 
 // updateSearchText refreshes the user's search_text after a change of the
@@ -29,7 +31,7 @@ func (s *Store) SearchProfiles(ctx context.Context, serverName, term string, lim
 		JOIN accounts a ON a.user_id = p.user_id
 		WHERE p.search_text LIKE $1 ESCAPE '\' AND p.user_id LIKE $2 ESCAPE '\' AND NOT a.deactivated AND NOT a.is_guest
 		ORDER BY p.user_id LIMIT $3`,
-		"%"+likeEscaper.Replace(term)+"%", "%:"+likeEscaper.Replace(serverName), limit)
+		"%"+sqlutil.LikeEscape(term)+"%", "%:"+sqlutil.LikeEscape(serverName), limit)
 	if err != nil {
 		return nil, err
 	}
@@ -44,6 +46,3 @@ func (s *Store) SearchProfiles(ctx context.Context, serverName, term string, lim
 	}
 	return out, rows.Err()
 }
-
-// likeEscaper makes a string match itself in a LIKE pattern with ESCAPE '\'.
-var likeEscaper = strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
