@@ -63,6 +63,8 @@ func (s *Server) Routes(r *mux.Router) {
 		c.Handle("/user/{userId}/rooms/{roomId}/tags/{tag}", s.noGuests(s.deleteTag)).Methods(http.MethodDelete)
 		c.Handle("/admin/whois/{userId}", auth(s.whois)).Methods(http.MethodGet)
 		c.Handle("/user/{userId}/openid/request_token", s.noGuests(s.requestOpenIDToken)).Methods(http.MethodPost)
+		c.Handle("/pushers", s.noGuests(s.getPushers)).Methods(http.MethodGet)
+		c.Handle("/pushers/set", s.noGuests(s.setPusher)).Methods(http.MethodPost)
 		c.Handle("/pushrules/", s.noGuests(s.pushRules)).Methods(http.MethodGet, http.MethodPut, http.MethodDelete)
 		c.Handle("/pushrules/{rest:.+}", s.noGuests(s.pushRules)).Methods(http.MethodGet, http.MethodPut, http.MethodDelete)
 	}

@@ -62,12 +62,14 @@ type Config struct {
 	// DefaultRoomVersion is used by createRoom when the client names none.
 	DefaultRoomVersion string `yaml:"default_room_version"`
 
-	RateLimiting          RateLimiting  `yaml:"rate_limiting"`
-	TLSClient             TLSClient     `yaml:"tls_client"`
-	AppServiceConfigFiles []string      `yaml:"app_service_config_files"`
-	URLPreview            Toggle        `yaml:"url_preview"`
-	RoomDirectory         RoomDirectory `yaml:"room_directory"`
-	UserDirectory         UserDirectory `yaml:"user_directory"`
+	RateLimiting          RateLimiting `yaml:"rate_limiting"`
+	TLSClient             TLSClient    `yaml:"tls_client"`
+	AppServiceConfigFiles []string     `yaml:"app_service_config_files"`
+	URLPreview            Toggle       `yaml:"url_preview"`
+	// Push is how push notifications reach the apps' push gateways.
+	Push          Push          `yaml:"push"`
+	RoomDirectory RoomDirectory `yaml:"room_directory"`
+	UserDirectory UserDirectory `yaml:"user_directory"`
 	// EncryptionByDefault makes createRoom encrypt new rooms: "all",
 	// "invite" (private chats) or "off" (Synapse's key and values).
 	EncryptionByDefault string `yaml:"encryption_enabled_by_default_for_room_type"`
@@ -415,6 +417,13 @@ func (c *Config) Validate() error {
 			}
 		}
 	}
+	if c.Push.IPRangeBlacklist != nil {
+		for i, cidr := range *c.Push.IPRangeBlacklist {
+			if _, _, err := net.ParseCIDR(cidr); err != nil {
+				bad(fmt.Sprintf("push.ip_range_blacklist[%d]", i), "%q is not a CIDR range", cidr)
+			}
+		}
+	}
 	if a := c.ContentScanner.Clamd; a != "" && !strings.HasPrefix(a, "unix:") && !strings.HasPrefix(a, "tcp:") {
 		bad("content_scanner.clamd", "%q is not unix:/path or tcp:host:port", a)
 	}
@@ -488,4 +497,12 @@ func (c *Config) IsLocal(name spec.ServerName) bool {
 		}
 	}
 	return false
+}
+
+// Push configures the sending of push notifications.
+type Push struct {
+	// IPRangeBlacklist are the addresses push gateways may not have;
+	// unset means this host and link-local ones (gateways on the agency's
+	// own network are allowed).
+	IPRangeBlacklist *[]string `yaml:"ip_range_blacklist"`
 }

@@ -56,6 +56,9 @@ func (s *Server) Start(ctx context.Context) error {
 	if err := s.followTyping(ctx); err != nil {
 		return err
 	}
+	if err := s.startPushing(ctx); err != nil {
+		return err
+	}
 	if err := s.loadErased(ctx); err != nil {
 		return fmt.Errorf("syncapi erased users: %w", err)
 	}

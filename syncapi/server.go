@@ -43,6 +43,7 @@ type Server struct {
 	unread      *unreadCounter
 	filters     filterCache
 	erased      erasedUsers
+	pushes      *pushSender
 
 	consumers []jetstream.ConsumeContext
 	subs      []*nats.Subscription
@@ -66,6 +67,7 @@ func New(cfg *config.Config, deps Deps) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, events: events, accountData: accountData, store: store, bus: deps.Bus, users: deps.Users, rooms: deps.Rooms,
 		typing: newTypingState(), lazy: newLazyMembers(), unread: newUnreadCounter(), quit: make(chan struct{})}
+	s.pushes = newPushSender(deps.Users, cfg.Push.IPRangeBlacklist, s.quit)
 	start, err := s.latestToken(ctx)
 	if err != nil {
 		return nil, err

@@ -85,6 +85,11 @@ type API interface {
 	PushRules(ctx context.Context, user spec.UserID) (*pushrules.Ruleset, error)
 	UpdatePushRules(ctx context.Context, user spec.UserID, change PushRuleChange) error
 
+	// Pushers (pushers.go).
+	SetPusher(ctx context.Context, dev *Device, req PusherSet) error
+	Pushers(ctx context.Context, user spec.UserID) ([]Pusher, error)
+	DeletePushKey(ctx context.Context, appID, pushKey string) error
+
 	// Reports of content to the administrators (reports.go); Reports
 	// lists them newest first for the admin API.
 	Report(ctx context.Context, r Report) error

@@ -18,7 +18,7 @@ const Service = "userapi"
 var Sentinels = []error{ErrUserInUse, ErrInvalidUsername, ErrBadCredentials, ErrUnknownToken, ErrNotFound,
 	ErrDeactivated, ErrInvalidFilter, ErrNotGuest, ErrThreePIDInUse, ErrNotValidated, ErrBadToken,
 	pushrules.ErrNotFound, pushrules.ErrInvalid, pushrules.ErrNoAnchor, ErrBadKeys, ErrBadSignature, ErrWrongBackupVersion,
-	ErrBackupAlgorithm, ErrDeviceInUse}
+	ErrBackupAlgorithm, ErrDeviceInUse, ErrBadPusher, ErrMissingPusherParam}
 
 // Serve answers API calls from other processes with api.
 func Serve(nc *nats.Conn, api API) (*rpc.Server, error) {
@@ -283,4 +283,17 @@ func (c *Client) DehydratedDeviceOf(ctx context.Context, user spec.UserID) (out 
 func (c *Client) DeleteDehydratedDevice(ctx context.Context, user spec.UserID) (out string, err error) {
 	err = c.rpc.Call(ctx, "DeleteDehydratedDevice", []any{user}, &out)
 	return
+}
+
+func (c *Client) SetPusher(ctx context.Context, dev *Device, req PusherSet) error {
+	return c.rpc.Call(ctx, "SetPusher", []any{dev, req})
+}
+
+func (c *Client) Pushers(ctx context.Context, user spec.UserID) (out []Pusher, err error) {
+	err = c.rpc.Call(ctx, "Pushers", []any{user}, &out)
+	return
+}
+
+func (c *Client) DeletePushKey(ctx context.Context, appID, pushKey string) error {
+	return c.rpc.Call(ctx, "DeletePushKey", []any{appID, pushKey})
 }

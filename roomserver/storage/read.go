@@ -62,6 +62,22 @@ func (s *Store) EventByID(ctx context.Context, eventID string) (*Event, error) {
 	return e, err
 }
 
+// PushInfo is what push notifications need of a stored event: its push
+// class and mentions (which the other reads leave out), whether it was
+// rejected, and its federation form.
+func (s *Store) PushInfo(ctx context.Context, eventID string) (*Event, error) {
+	e := Event{ID: eventID}
+	var rejected int
+	var mentions sql.NullString
+	err := s.db.Read.QueryRowContext(ctx, `SELECT push_class, mentions, rejected, pdu FROM events WHERE event_id = $1`, eventID).
+		Scan(&e.PushClass, &mentions, &rejected, &e.PDU)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, ErrNotFound
+	}
+	e.Mentions, e.Rejected = mentions.String, rejected != 0
+	return &e, err
+}
+
 // EventsByNID loads events by nid, in no particular order.
 func (s *Store) EventsByNID(ctx context.Context, nids []int64) ([]*Event, error) {
 	var out []*Event

@@ -76,6 +76,9 @@ func insertDevice(ctx context.Context, tx *sql.Tx, dev *Device) (int64, *string,
 	switch {
 	case err == nil:
 		found = true
+		if err := deletePushersOf(ctx, tx, old.SessionID); err != nil {
+			return 0, nil, nil, err
+		}
 	case !errors.Is(err, sql.ErrNoRows):
 		return 0, nil, nil, fmt.Errorf("replace device: %w", err)
 	}
@@ -239,6 +242,9 @@ func deleteDevicesWhere(ctx context.Context, tx *sql.Tx, where string, args ...a
 	for _, r := range out {
 		if _, err := tx.ExecContext(ctx, `DELETE FROM dehydrated_devices WHERE user_id = $1 AND device_id = $2`, r.UserID, r.DeviceID); err != nil {
 			return nil, fmt.Errorf("delete dehydrated device: %w", err)
+		}
+		if err := deletePushersOf(ctx, tx, r.SessionID); err != nil {
+			return nil, err
 		}
 	}
 	return out, nil

@@ -1,0 +1,204 @@
+package syncapi
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"syscall"
+	"time"
+
+	"github.com/tidwall/gjson"
+	"github.com/tidwall/sjson"
+
+	"github.com/rohrpost/rohrpost/roomserver"
+	"github.com/rohrpost/rohrpost/userapi"
+	uastorage "github.com/rohrpost/rohrpost/userapi/storage"
+)
+
+// The push gateway API's POST /_matrix/push/v1/notify, one request per
+// pusher. A gateway that is down is retried a few times with growing
+// pauses; a push key it rejects is deleted, as the spec asks.
+
+const (
+	pushTimeout     = 10 * time.Second
+	pushAttempts    = 4
+	pushConcurrency = 8
+	// pushQueue bounds the notifications waiting for a sender; past it
+	// they are dropped (and logged) rather than held in memory.
+	pushQueue = 10000
+)
+
+// notification is what one event means for one user.
+type notification struct {
+	event        *roomserver.OutputEvent
+	pdu          []byte
+	highlight    bool
+	userIsTarget bool
+	oneToOne     bool
+}
+
+type pushJob struct {
+	n notification
+	p uastorage.Pusher
+}
+
+// pushSender posts notifications to gateways from a few goroutines.
+type pushSender struct {
+	client *http.Client
+	users  userapi.API
+	jobs   chan pushJob
+	quit   chan struct{}
+}
+
+// gatewayNeverAllowed are the ranges a gateway address may never be in
+// (this host and its neighbours on the link) unless the operator lists
+// its own ranges in push.ip_range_blacklist.
+var gatewayNeverAllowed = []string{"127.0.0.0/8", "::1/128", "169.254.0.0/16", "fe80::/10", "0.0.0.0/8", "::/128", "224.0.0.0/4", "ff00::/8"}
+
+func newPushSender(users userapi.API, blacklist *[]string, quit chan struct{}) *pushSender {
+	ranges := gatewayNeverAllowed
+	if blacklist != nil {
+		ranges = *blacklist
+	}
+	var nets []*net.IPNet
+	for _, r := range ranges {
+		if _, n, err := net.ParseCIDR(r); err == nil {
+			nets = append(nets, n)
+		}
+	}
+	dialer := &net.Dialer{Timeout: pushTimeout, Control: func(_, address string, _ syscall.RawConn) error {
+		host, _, err := net.SplitHostPort(address)
+		if err != nil {
+			return err
+		}
+		ip := net.ParseIP(host)
+		for _, n := range nets {
+			if ip == nil || n.Contains(ip) {
+				return fmt.Errorf("push gateway address %s is not allowed", host)
+			}
+		}
+		return nil
+	}}
+	ps := &pushSender{
+		client: &http.Client{Timeout: pushTimeout, Transport: &http.Transport{DialContext: dialer.DialContext, Proxy: nil,
+			MaxResponseHeaderBytes: 64 << 10, MaxIdleConnsPerHost: pushConcurrency}},
+		users: users, jobs: make(chan pushJob, pushQueue), quit: quit,
+	}
+	for range pushConcurrency {
+		go ps.run()
+	}
+	return ps
+}
+
+func (ps *pushSender) send(n notification, p uastorage.Pusher) {
+	select {
+	case ps.jobs <- pushJob{n, p}:
+	default:
+		slog.Warn("syncapi: push queue full, notification dropped", "user", p.UserID, "event_id", n.event.EventID)
+	}
+}
+
+func (ps *pushSender) run() {
+	for {
+		select {
+		case <-ps.quit:
+			return
+		case job := <-ps.jobs:
+			ps.deliver(job)
+		}
+	}
+}
+
+// deliver posts one notification, retrying a gateway that fails.
+func (ps *pushSender) deliver(job pushJob) {
+	body := notifyBody(job.n, job.p)
+	url := gjson.Get(job.p.Data, "url").String()
+	pause := time.Second
+	for attempt := 1; ; attempt++ {
+		rejected, err := ps.post(url, body)
+		if err == nil {
+			for _, key := range rejected {
+				if key == job.p.PushKey {
+					ctx, cancel := context.WithTimeout(context.Background(), pushTimeout)
+					if err := ps.users.DeletePushKey(ctx, job.p.AppID, key); err != nil {
+						slog.Warn("syncapi: delete rejected push key", "app_id", job.p.AppID, "err", err)
+					}
+					cancel()
+				}
+			}
+			return
+		}
+		if attempt == pushAttempts {
+			slog.Warn("syncapi: push gateway failed", "url", url, "user", job.p.UserID, "err", err)
+			return
+		}
+		select {
+		case <-ps.quit:
+			return
+		case <-time.After(pause):
+		}
+		pause *= 4
+	}
+}
+
+// post sends the body and returns the push keys the gateway rejected.
+func (ps *pushSender) post(url string, body []byte) ([]string, error) {
+	resp, err := ps.client.Post(url, "application/json", bytes.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("gateway answered %d", resp.StatusCode)
+	}
+	var out struct {
+		Rejected []string `json:"rejected"`
+	}
+	_ = json.Unmarshal(data, &out)
+	return out.Rejected, nil
+}
+
+// notifyBody is the request for one pusher. With the event_id_only
+// format the event's type, sender and content stay on the server; the app
+// fetches the event itself.
+func notifyBody(n notification, p uastorage.Pusher) []byte {
+	tweaks := map[string]any{"highlight": n.highlight}
+	if n.highlight || n.oneToOne || n.userIsTarget || n.event.Type == "m.call.invite" {
+		tweaks["sound"] = "default"
+	}
+	device := map[string]any{"app_id": p.AppID, "pushkey": p.PushKey, "pushkey_ts": p.CreatedTS / 1000,
+		"data": json.RawMessage(gatewayData(p.Data)), "tweaks": tweaks}
+	note := map[string]any{"event_id": n.event.EventID, "room_id": n.event.RoomID, "counts": map[string]any{},
+		"prio": "high", "devices": []any{device}}
+	if gjson.Get(p.Data, "format").String() != "event_id_only" {
+		note["type"] = n.event.Type
+		note["sender"] = n.event.Sender
+		if content := gjson.GetBytes(n.pdu, "content"); content.IsObject() {
+			note["content"] = json.RawMessage(content.Raw)
+		}
+		if n.userIsTarget {
+			note["user_is_target"] = true
+		}
+	}
+	body, _ := json.Marshal(map[string]any{"notification": note})
+	return body
+}
+
+// gatewayData is the pusher's data as the gateway gets it: all the
+// client set but the URL.
+func gatewayData(data string) []byte {
+	out, err := sjson.Delete(data, "url")
+	if err != nil || !gjson.Valid(out) {
+		return []byte(`{}`)
+	}
+	return []byte(out)
+}
