@@ -16,4 +16,10 @@ type OutputEvent struct {
 	Membership string `json:"membership,omitempty"`
 	// PDU is the federation form of the event.
 	PDU json.RawMessage `json:"pdu"`
+	// PushClass and Mentions are what the default push rules make of the
+	// event (pushclass.go) when Classified; events republished from the
+	// database after a crash leave them out.
+	PushClass  int    `json:"push_class,omitempty"`
+	Mentions   string `json:"mentions,omitempty"`
+	Classified bool   `json:"classified,omitempty"`
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/matrix-org/gomatrixserverlib"
 	"github.com/matrix-org/gomatrixserverlib/spec"
 	"github.com/rohrpost/rohrpost/roomserver/storage"
+	"github.com/tidwall/gjson"
 )
 
 // Events built elsewhere (by remote servers) enter through InputEvents and
@@ -403,6 +404,13 @@ func (b *batch) applyFork(ctx context.Context, r *room, pdu gomatrixserverlib.PD
 		Type: pdu.Type(), StateKey: pdu.StateKey(), Sender: string(pdu.SenderID()), Depth: pdu.Depth(),
 		OriginTS: int64(pdu.OriginServerTS()), SnapshotBefore: beforeSnap.NID, PDU: pdu.JSON(),
 	}
+	// As for any other event (apply.go); the room's current state stands
+	// in for the state before a forked event when judging @room.
+	classifyPush(r, pdu, &ev)
+	ev.SearchText = SearchText(pdu.Type(), pdu.Content())
+	if rel := gjson.GetBytes(pdu.Content(), `m\.relates_to`); rel.IsObject() {
+		ev.RelatesTo, ev.RelType = rel.Get("event_id").String(), rel.Get("rel_type").String()
+	}
 	after := maps.Clone(before)
 	var prev *stateEvent
 	if sk := pdu.StateKey(); sk != nil {
@@ -432,7 +440,7 @@ func (b *batch) applyFork(ctx context.Context, r *room, pdu gomatrixserverlib.PD
 	r.advance(pdu)
 	b.outputs = append(b.outputs, OutputEvent{
 		RoomID: r.id, RoomNID: r.nid, EventID: ev.ID, StreamPos: ev.StreamPos, Type: ev.Type, StateKey: ev.StateKey,
-		Sender: ev.Sender, Membership: ev.Membership, PDU: ev.PDU,
+		Sender: ev.Sender, Membership: ev.Membership, PDU: ev.PDU, PushClass: ev.PushClass, Mentions: ev.Mentions, Classified: true,
 	})
 	return &b.write.Events[len(b.write.Events)-1], nil
 }

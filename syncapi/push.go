@@ -63,43 +63,40 @@ func (s *Server) pushEvent(ctx context.Context, data []byte) error {
 		slog.Error("syncapi: bad output event for push", "err", err)
 		return nil
 	}
-	var candidates []string
 	invite := out.Membership == "invite" && out.StateKey != nil && *out.StateKey != out.Sender && s.cfg.IsLocal(domainOf(*out.StateKey))
-	ev, err := s.events.PushInfo(ctx, out.EventID)
-	if errors.Is(err, rsstorage.ErrNotFound) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	if ev.Rejected {
-		return nil
-	}
-	var joined []string
-	switch {
-	case invite:
-		candidates = []string{*out.StateKey} // .m.rule.invite_for_me
-	case ev.PushClass != rsstorage.PushNone || ev.Mentions != "":
-		joined, err = s.events.JoinedUsersOfRooms(ctx, []int64{out.RoomNID})
+	ev := &rsstorage.Event{PushClass: out.PushClass, Mentions: out.Mentions, PDU: out.PDU}
+	if !out.Classified {
+		// Republished from the database: read what the output left out.
+		stored, err := s.events.PushInfo(ctx, out.EventID)
+		if errors.Is(err, rsstorage.ErrNotFound) || (err == nil && stored.Rejected) {
+			return nil
+		}
 		if err != nil {
 			return err
 		}
-		for _, u := range joined {
-			if u != out.Sender && s.cfg.IsLocal(domainOf(u)) {
-				candidates = append(candidates, u)
-			}
-		}
+		ev = stored
 	}
-	if len(candidates) == 0 {
-		return nil
+	var (
+		pushers []uastorage.Pusher
+		joined  int
+		err     error
+	)
+	switch {
+	case invite: // .m.rule.invite_for_me
+		pushers, err = s.accountData.Pushers(ctx, *out.StateKey)
+	case ev.PushClass != rsstorage.PushNone || ev.Mentions != "":
+		// Most members have no pusher: one statement finds those who do.
+		pushers, joined, err = s.accountData.PushersInRoom(ctx, out.RoomNID)
 	}
-	pushers, err := s.accountData.Pushers(ctx, candidates...)
 	if err != nil || len(pushers) == 0 {
 		return err
 	}
 	mentioned := strings.Fields(ev.Mentions)
 	for user, theirs := range byUser(pushers) {
-		n := notification{event: &out, pdu: ev.PDU, userIsTarget: invite, oneToOne: len(joined) == 2}
+		if user == out.Sender || !s.cfg.IsLocal(domainOf(user)) {
+			continue
+		}
+		n := notification{event: &out, pdu: ev.PDU, userIsTarget: invite, oneToOne: joined == 2}
 		if !invite {
 			rules, err := s.pushRulesOf(ctx, user)
 			if err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"strings"
 
 	"github.com/rohrpost/rohrpost/internal/sqlutil"
 )
@@ -88,19 +89,11 @@ func (s *Store) Pushers(ctx context.Context, userIDs ...string) ([]Pusher, error
 		if err != nil {
 			return nil, err
 		}
-		for rows.Next() {
-			var p Pusher
-			if err := rows.Scan(&p.UserID, &p.SessionID, &p.AppID, &p.PushKey, &p.Kind, &p.AppDisplayName, &p.DeviceDisplayName,
-				&p.ProfileTag, &p.Lang, &p.Data, &p.CreatedTS); err != nil {
-				rows.Close()
-				return nil, err
-			}
-			out = append(out, p)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
+		got, err := scanPushers(rows)
+		if err != nil {
 			return nil, err
 		}
+		out = append(out, got...)
 	}
 	return out, nil
 }
@@ -113,4 +106,47 @@ func deletePushersOf(ctx context.Context, tx *sql.Tx, sessionIDs ...int64) error
 		}
 	}
 	return nil
+}
+
+// PushersInRoom returns the pushers of the room's joined members, and
+// how many members are joined when any has a pusher. It reads the
+// roomserver's memberships table (docs/decisions/0001): one statement
+// per event instead of the member list and then their pushers.
+func (s *Store) PushersInRoom(ctx context.Context, roomNID int64) ([]Pusher, int, error) {
+	rows, err := s.db.Read.QueryContext(ctx, `SELECT `+prefixed("p.", pusherColumns)+` FROM memberships m
+		JOIN pushers p ON p.user_id = m.user_id WHERE m.room_nid = $1 AND m.membership = 'join'
+		ORDER BY p.user_id, p.created_ts, p.app_id, p.pushkey`, roomNID)
+	if err != nil {
+		return nil, 0, err
+	}
+	out, err := scanPushers(rows)
+	if err != nil || len(out) == 0 {
+		return nil, 0, err
+	}
+	var joined int
+	err = s.db.Read.QueryRowContext(ctx, `SELECT COUNT(*) FROM memberships WHERE room_nid = $1 AND membership = 'join'`, roomNID).Scan(&joined)
+	return out, joined, err
+}
+
+func scanPushers(rows *sql.Rows) ([]Pusher, error) {
+	defer rows.Close()
+	var out []Pusher
+	for rows.Next() {
+		var p Pusher
+		if err := rows.Scan(&p.UserID, &p.SessionID, &p.AppID, &p.PushKey, &p.Kind, &p.AppDisplayName, &p.DeviceDisplayName,
+			&p.ProfileTag, &p.Lang, &p.Data, &p.CreatedTS); err != nil {
+			return nil, err
+		}
+		out = append(out, p)
+	}
+	return out, rows.Err()
+}
+
+// prefixed qualifies each of a comma-separated column list with p.
+func prefixed(p, cols string) string {
+	parts := strings.Split(cols, ", ")
+	for i := range parts {
+		parts[i] = p + parts[i]
+	}
+	return strings.Join(parts, ", ")
 }
