@@ -87,6 +87,9 @@ func (s *Server) putReceipt(r *http.Request, dev *userapi.Device, roomID, receip
 	}
 	if pos != 0 {
 		s.publishWake(syncWake{Receipt: pos, RoomID: a.roomID, UserID: dev.UserID.String()})
+		if receiptType == "m.read" || receiptType == "m.read.private" {
+			go s.pushBadge(dev.UserID.String())
+		}
 	}
 	return nil
 }

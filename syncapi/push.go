@@ -12,6 +12,7 @@ import (
 
 	"github.com/matrix-org/gomatrixserverlib/spec"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/tidwall/gjson"
 
 	"github.com/rohrpost/rohrpost/internal/bus"
 	"github.com/rohrpost/rohrpost/roomserver"
@@ -92,16 +93,17 @@ func (s *Server) pushEvent(ctx context.Context, data []byte) error {
 		return err
 	}
 	mentioned := strings.Fields(ev.Mentions)
+	var naming *roomNaming
 	for user, theirs := range byUser(pushers) {
 		if user == out.Sender || !s.cfg.IsLocal(domainOf(user)) {
 			continue
 		}
 		n := notification{event: &out, pdu: ev.PDU, userIsTarget: invite, oneToOne: joined == 2}
+		rules, err := s.pushRulesOf(ctx, user)
+		if err != nil {
+			return err
+		}
 		if !invite {
-			rules, err := s.pushRulesOf(ctx, user)
-			if err != nil {
-				return err
-			}
 			n.highlight = ev.PushClass == rsstorage.PushHighlightAll || slices.Contains(mentioned, user)
 			switch rules.RoomMode(out.RoomID) {
 			case pushrules.Muted:
@@ -115,11 +117,110 @@ func (s *Server) pushEvent(ctx context.Context, data []byte) error {
 				continue
 			}
 		}
+		// The event may be pushed before this server's syncs saw it.
+		if n.unread, err = s.badge(ctx, user, rules, max(s.notifier.position().PDU, out.StreamPos)); err != nil {
+			return err
+		}
+		if naming == nil && wantsFullFormat(theirs) {
+			naming = s.nameRoom(ctx, out.RoomID, out.Sender)
+		}
+		n.naming = naming
 		for _, p := range theirs {
 			s.pushes.send(n, p)
 		}
 	}
 	return nil
+}
+
+// badge is the number on the app's icon: how many rooms have messages
+// up to stream position to that notify the user unread (Synapse's
+// default, rooms rather than messages), with the user's room settings
+// applied. Counts are cached
+// per room (unread.go), so only rooms with new events cost a query.
+func (s *Server) badge(ctx context.Context, user string, rules *pushrules.Ruleset, to int64) (int, error) {
+	memberships, err := s.events.MembershipsOfUser(ctx, user)
+	if err != nil {
+		return 0, err
+	}
+	read, err := s.store.ReadPositions(ctx, user)
+	if err != nil {
+		return 0, err
+	}
+	rooms := 0
+	for _, m := range memberships {
+		if m.Membership != "join" {
+			continue
+		}
+		counts, err := s.unreadCount(ctx, m.RoomNID, m.RoomID, user, max(read[m.RoomID], m.StreamPos), max(to, m.StreamPos))
+		if err != nil {
+			return 0, err
+		}
+		switch rules.RoomMode(m.RoomID) {
+		case pushrules.Muted:
+			continue
+		case pushrules.MentionsOnly:
+			counts.Notifications = counts.Highlights
+		}
+		if counts.Notifications > 0 {
+			rooms++
+		}
+	}
+	return rooms, nil
+}
+
+// pushBadge tells the user's phones the new badge after a read receipt,
+// so the number on the icon goes down without a message arriving.
+func (s *Server) pushBadge(user string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	pushers, err := s.accountData.Pushers(ctx, user)
+	if err != nil || len(pushers) == 0 {
+		return
+	}
+	rules, err := s.pushRulesOf(ctx, user)
+	if err != nil {
+		return
+	}
+	unread, err := s.badge(ctx, user, rules, s.notifier.position().PDU)
+	if err != nil {
+		slog.Warn("syncapi: push badge", "user", user, "err", err)
+		return
+	}
+	for _, p := range pushers {
+		s.pushes.send(notification{unread: unread}, p)
+	}
+}
+
+// roomNaming is how a notification names the room and the sender.
+type roomNaming struct {
+	roomName, roomAlias, senderName string
+}
+
+// nameRoom reads the room's name, canonical alias and the sender's
+// display name from the roomserver's current state; what is missing
+// stays empty.
+func (s *Server) nameRoom(ctx context.Context, roomID, sender string) *roomNaming {
+	var n roomNaming
+	get := func(evType, key, field string) string {
+		ev, err := s.rooms.StateEvent(ctx, roomID, evType, key)
+		if err != nil || ev == nil {
+			return ""
+		}
+		return gjson.GetBytes(ev.Content, field).String()
+	}
+	n.roomName = get("m.room.name", "", "name")
+	n.roomAlias = get("m.room.canonical_alias", "", "alias")
+	n.senderName = get("m.room.member", sender, "displayname")
+	return &n
+}
+
+func wantsFullFormat(pushers []uastorage.Pusher) bool {
+	for _, p := range pushers {
+		if gjson.Get(p.Data, "format").String() != "event_id_only" {
+			return true
+		}
+	}
+	return false
 }
 
 // pushRulesOf is the user's rules; the defaults when they changed none.

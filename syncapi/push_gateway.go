@@ -33,13 +33,16 @@ const (
 	pushQueue = 10000
 )
 
-// notification is what one event means for one user.
+// notification is what one event means for one user; without an event
+// it only updates the badge.
 type notification struct {
 	event        *roomserver.OutputEvent
 	pdu          []byte
 	highlight    bool
 	userIsTarget bool
 	oneToOne     bool
+	unread       int
+	naming       *roomNaming
 }
 
 type pushJob struct {
@@ -99,7 +102,7 @@ func (ps *pushSender) send(n notification, p uastorage.Pusher) {
 	select {
 	case ps.jobs <- pushJob{n, p}:
 	default:
-		slog.Warn("syncapi: push queue full, notification dropped", "user", p.UserID, "event_id", n.event.EventID)
+		slog.Warn("syncapi: push queue full, notification dropped", "user", p.UserID)
 	}
 }
 
@@ -168,25 +171,40 @@ func (ps *pushSender) post(url string, body []byte) ([]string, error) {
 }
 
 // notifyBody is the request for one pusher. With the event_id_only
-// format the event's type, sender and content stay on the server; the app
-// fetches the event itself.
+// format the event's type, sender, content and the room's name stay on
+// the server; the app fetches the event itself.
 func notifyBody(n notification, p uastorage.Pusher) []byte {
+	device := map[string]any{"app_id": p.AppID, "pushkey": p.PushKey, "pushkey_ts": p.CreatedTS / 1000,
+		"data": json.RawMessage(gatewayData(p.Data))}
+	note := map[string]any{"counts": map[string]int{"unread": n.unread}, "devices": []any{device}}
+	if n.event == nil {
+		body, _ := json.Marshal(map[string]any{"notification": note})
+		return body
+	}
 	tweaks := map[string]any{"highlight": n.highlight}
 	if n.highlight || n.oneToOne || n.userIsTarget || n.event.Type == "m.call.invite" {
 		tweaks["sound"] = "default"
 	}
-	device := map[string]any{"app_id": p.AppID, "pushkey": p.PushKey, "pushkey_ts": p.CreatedTS / 1000,
-		"data": json.RawMessage(gatewayData(p.Data)), "tweaks": tweaks}
-	note := map[string]any{"event_id": n.event.EventID, "room_id": n.event.RoomID, "counts": map[string]any{},
-		"prio": "high", "devices": []any{device}}
+	device["tweaks"] = tweaks
+	note["event_id"], note["room_id"], note["prio"] = n.event.EventID, n.event.RoomID, "high"
 	if gjson.Get(p.Data, "format").String() != "event_id_only" {
 		note["type"] = n.event.Type
 		note["sender"] = n.event.Sender
 		if content := gjson.GetBytes(n.pdu, "content"); content.IsObject() {
 			note["content"] = json.RawMessage(content.Raw)
 		}
+		if n.event.Membership != "" {
+			note["membership"] = n.event.Membership
+		}
 		if n.userIsTarget {
 			note["user_is_target"] = true
+		}
+		if nm := n.naming; nm != nil {
+			for key, v := range map[string]string{"room_name": nm.roomName, "room_alias": nm.roomAlias, "sender_display_name": nm.senderName} {
+				if v != "" {
+					note[key] = v
+				}
+			}
 		}
 	}
 	body, _ := json.Marshal(map[string]any{"notification": note})

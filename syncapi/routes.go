@@ -18,6 +18,7 @@ func (s *Server) Routes(r *mux.Router) {
 		c.Handle("/sync", auth(s.handleSync)).Methods(http.MethodGet)
 		c.Handle("/events", auth(s.handleEvents)).Methods(http.MethodGet)
 		c.Handle("/search", auth(s.handleSearch)).Methods(http.MethodPost)
+		c.Handle("/notifications", auth(s.handleNotifications)).Methods(http.MethodGet)
 		c.Handle("/sendToDevice/{eventType}/{txnId}", auth(s.handleSendToDevice)).Methods(http.MethodPut)
 		c.Handle("/keys/changes", auth(s.handleKeyChanges)).Methods(http.MethodGet)
 		c.Handle("/rooms/{roomId}/event/{eventId}", auth(s.handleEvent)).Methods(http.MethodGet)

@@ -142,6 +142,27 @@ func TestPushNotifications(t *testing.T) {
 	if _, ok := gw.find(notice.EventID); ok {
 		t.Error("a notice was pushed (.m.rule.suppress_notices)")
 	}
+	if n.Get("counts.unread").Int() != 1 || n.Get("sender_display_name").String() == "" {
+		t.Errorf("badge or sender name of the message notification: %s", n.Raw)
+	}
+	// Reading the room takes the badge down to zero.
+	if err := bob.MarkRead(ctx, room.RoomID, msg.EventID); err != nil {
+		t.Fatal(err)
+	}
+	badge := gw.waitForBadge(t, 0)
+	if badge.Get("event_id").Exists() || badge.Get("devices.0.pushkey").String() != "fcm-token-bob" {
+		t.Errorf("badge update: %s", badge.Raw)
+	}
+	if _, err := alice.SendStateEvent(ctx, room.RoomID, event.StateRoomName, "", &event.RoomNameEventContent{Name: "Referat 4"}); err != nil {
+		t.Fatal(err)
+	}
+	named, err := alice.SendText(ctx, room.RoomID, "mit Namen")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := gw.waitFor(t, named.EventID); n.Get("room_name").String() != "Referat 4" {
+		t.Errorf("room_name: %s", n.Raw)
+	}
 
 	// "Mentions and keywords" for the room: plain messages stay quiet,
 	// a mention comes through highlighted.
@@ -193,6 +214,25 @@ func TestPushNotifications(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// waitForBadge returns the first badge-only notification with this count.
+func (g *pushGateway) waitForBadge(t *testing.T, unread int64) gjson.Result {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		g.mu.Lock()
+		for _, n := range g.received {
+			if !n.Get("event_id").Exists() && n.Get("counts.unread").Exists() && n.Get("counts.unread").Int() == unread {
+				g.mu.Unlock()
+				return n
+			}
+		}
+		g.mu.Unlock()
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("the gateway got no badge update to %d", unread)
+	return gjson.Result{}
 }
 
 // waitForType returns the first notification of an event type in a room.
@@ -320,5 +360,83 @@ func TestPusherBadInput(t *testing.T) {
 	}
 	if _, body := rawCall(t, alice, "GET", "/pushers", nil); len(gjsonOf(body).Get("pushers").Array()) != 0 {
 		t.Errorf("a refused pusher was stored: %v", body)
+	}
+}
+
+// GET /notifications lists what notified the user, newest first, with
+// highlights, read flags, pagination and the user's room settings.
+func TestNotificationsList(t *testing.T) {
+	srv := apptest.Start(t)
+	ctx := context.Background()
+	alice, bob := srv.Register(t, "alice"), srv.Register(t, "bob")
+	room, err := alice.CreateRoom(ctx, &mautrix.ReqCreateRoom{Preset: "public_chat"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bob.JoinRoomByID(ctx, room.RoomID); err != nil {
+		t.Fatal(err)
+	}
+	first, _ := alice.SendText(ctx, room.RoomID, "eins")
+	if _, err := alice.SendMessageEvent(ctx, room.RoomID, event.EventMessage, &event.MessageEventContent{MsgType: event.MsgNotice, Body: "Hinweis"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bob.SendText(ctx, room.RoomID, "eigene"); err != nil {
+		t.Fatal(err)
+	}
+	second, _ := alice.SendText(ctx, room.RoomID, "zwei")
+	mention, err := alice.SendMessageEvent(ctx, room.RoomID, event.EventMessage, &event.MessageEventContent{MsgType: event.MsgText,
+		Body: "Bob?", Mentions: &event.Mentions{UserIDs: []id.UserID{bob.UserID}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := bob.MarkRead(ctx, room.RoomID, second.EventID); err != nil {
+		t.Fatal(err)
+	}
+	list := func(query string) gjson.Result {
+		t.Helper()
+		status, body := rawCall(t, bob, "GET", "/notifications"+query, nil)
+		if status != 200 {
+			t.Fatalf("GET /notifications%s: %d %v", query, status, body)
+		}
+		return gjsonOf(body)
+	}
+	all := list("")
+	var ids []string
+	for _, n := range all.Get("notifications").Array() {
+		ids = append(ids, n.Get("event.event_id").String())
+	}
+	want := []string{mention.EventID.String(), second.EventID.String(), first.EventID.String()}
+	if len(ids) != 3 || ids[0] != want[0] || ids[1] != want[1] || ids[2] != want[2] {
+		t.Fatalf("notifications %v, want %v", ids, want)
+	}
+	n := all.Get("notifications")
+	if n.Get("0.read").Bool() || !n.Get("1.read").Bool() || !n.Get("2.read").Bool() || n.Get("0.room_id").String() != string(room.RoomID) ||
+		n.Get("0.actions.1.set_tweak").String() != "highlight" || n.Get("1.actions.#").Int() != 1 || n.Get("0.ts").Int() == 0 ||
+		!n.Get("0.profile_tag").Exists() || all.Get("next_token").Exists() {
+		t.Errorf("notifications: %s", all.Raw)
+	}
+	if hl := list("?only=highlight").Get("notifications"); len(hl.Array()) != 1 || hl.Get("0.event.event_id").String() != mention.EventID.String() {
+		t.Errorf("only=highlight: %s", hl.Raw)
+	}
+	page := list("?limit=2")
+	if len(page.Get("notifications").Array()) != 2 || !page.Get("next_token").Exists() {
+		t.Fatalf("first page: %s", page.Raw)
+	}
+	rest := list("?limit=2&from=" + page.Get("next_token").String())
+	if len(rest.Get("notifications").Array()) != 1 || rest.Get("notifications.0.event.event_id").String() != first.EventID.String() {
+		t.Errorf("second page: %s", rest.Raw)
+	}
+	// A muted room notifies of nothing.
+	if err := bob.PutPushRule(ctx, "global", "override", string(room.RoomID), &mautrix.ReqPutPushRule{Actions: []pushrules.PushActionType{},
+		Conditions: []pushrules.PushCondition{{Kind: pushrules.KindEventMatch, Key: "room_id", Pattern: string(room.RoomID)}}}); err != nil {
+		t.Fatal(err)
+	}
+	if muted := list("").Get("notifications"); len(muted.Array()) != 0 {
+		t.Errorf("a muted room: %s", muted.Raw)
+	}
+	for _, q := range []string{"?from=x", "?from=-3", "?limit=zwei"} {
+		if status, body := rawCall(t, bob, "GET", "/notifications"+q, nil); status != 400 || body["errcode"] != "M_INVALID_PARAM" {
+			t.Errorf("%s: %d %v", q, status, body)
+		}
 	}
 }

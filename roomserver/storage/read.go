@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/rohrpost/rohrpost/internal/sqlutil"
@@ -535,4 +536,56 @@ func (s *Store) JoinedUsersOfRooms(ctx context.Context, roomNIDs []int64) ([]str
 	}
 	return sqlutil.Strings(s.db.Read.QueryContext(ctx, `SELECT DISTINCT user_id FROM memberships WHERE membership = 'join'
 		AND room_nid IN (`+sqlutil.InList(1, len(roomNIDs))+`)`, args...))
+}
+
+// NotifyingEvent is an event that notifies a user under the default push
+// rules (see CountUnread).
+type NotifyingEvent struct {
+	NID, RoomNID, StreamPos int64
+	// Highlight is @room by someone allowed to, or a mention of the user.
+	Highlight bool
+}
+
+// NotifyingEvents lists, newest first, the events by others before
+// stream position before that notify user in the rooms given, each room
+// with the position after which its events count (the user's join).
+func (s *Store) NotifyingEvents(ctx context.Context, user string, rooms map[int64]int64, before int64, highlightOnly bool, limit int) ([]NotifyingEvent, error) {
+	if len(rooms) == 0 {
+		return nil, nil
+	}
+	mention := "% " + sqlutil.LikeEscape(user) + " %"
+	args := []any{mention, user, before}
+	var within strings.Builder
+	for nid, after := range rooms {
+		if within.Len() > 0 {
+			within.WriteString(" OR ")
+		}
+		fmt.Fprintf(&within, "(room_nid = $%d AND stream_pos > $%d)", len(args)+1, len(args)+2)
+		args = append(args, nid, after)
+	}
+	class := "push_class > 0"
+	if highlightOnly {
+		class = "(push_class = 2 OR (' ' || mentions || ' ') LIKE $1 ESCAPE '\\')"
+	}
+	args = append(args, limit)
+	// SQLite numbers parameters in the order they appear: keep $1 first.
+	rows, err := s.db.Read.QueryContext(ctx, `SELECT event_nid, room_nid, stream_pos,
+		CASE WHEN push_class = 2 OR (' ' || mentions || ' ') LIKE $1 ESCAPE '\' THEN 1 ELSE 0 END
+		FROM events WHERE sender <> $2 AND stream_pos < $3 AND (`+within.String()+`) AND `+class+`
+		ORDER BY stream_pos DESC LIMIT $`+strconv.Itoa(len(args)), args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []NotifyingEvent
+	for rows.Next() {
+		var e NotifyingEvent
+		var hl int
+		if err := rows.Scan(&e.NID, &e.RoomNID, &e.StreamPos, &hl); err != nil {
+			return nil, err
+		}
+		e.Highlight = hl == 1
+		out = append(out, e)
+	}
+	return out, rows.Err()
 }

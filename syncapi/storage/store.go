@@ -92,6 +92,26 @@ func (s *Store) ReadPosition(ctx context.Context, roomID, userID string) (int64,
 	return pos, err
 }
 
+// ReadPositions is ReadPosition for each room the user has a receipt in.
+func (s *Store) ReadPositions(ctx context.Context, userID string) (map[string]int64, error) {
+	rows, err := s.db.Read.QueryContext(ctx, `SELECT room_id, MAX(event_pos) FROM receipts
+		WHERE user_id = $1 AND receipt_type IN ('m.read', 'm.read.private') AND thread_id IN ('', 'main') GROUP BY room_id`, userID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string]int64{}
+	for rows.Next() {
+		var room string
+		var pos int64
+		if err := rows.Scan(&room, &pos); err != nil {
+			return nil, err
+		}
+		out[room] = pos
+	}
+	return out, rows.Err()
+}
+
 // MaxReceiptPos is the newest receipt position.
 func (s *Store) MaxReceiptPos(ctx context.Context) (int64, error) {
 	var pos int64
