@@ -502,7 +502,7 @@ func (c *Config) IsLocal(name spec.ServerName) bool {
 // Push configures the sending of push notifications.
 type Push struct {
 	// IPRangeBlacklist are the addresses push gateways may not have;
-	// unset means this host and link-local ones (gateways on the agency's
-	// own network are allowed).
+	// unset means only unspecified and multicast addresses (a gateway on
+	// this host or the agency's network is allowed, as in Synapse).
 	IPRangeBlacklist *[]string `yaml:"ip_range_blacklist"`
 }

@@ -58,10 +58,12 @@ type pushSender struct {
 	quit   chan struct{}
 }
 
-// gatewayNeverAllowed are the ranges a gateway address may never be in
-// (this host and its neighbours on the link) unless the operator lists
-// its own ranges in push.ip_range_blacklist.
-var gatewayNeverAllowed = []string{"127.0.0.0/8", "::1/128", "169.254.0.0/16", "fe80::/10", "0.0.0.0/8", "::/128", "224.0.0.0/4", "ff00::/8"}
+// gatewayNeverAllowed are the addresses a gateway may not have unless
+// the operator lists other ranges in push.ip_range_blacklist: none that
+// is a host. A gateway on this host (Sygnal beside the server, as small
+// installations run it) or the agency's network is allowed, as in
+// Synapse; the request can only be a POST of JSON to the notify path.
+var gatewayNeverAllowed = []string{"0.0.0.0/8", "::/128", "224.0.0.0/4", "ff00::/8"}
 
 func newPushSender(users userapi.API, blacklist *[]string, quit chan struct{}) *pushSender {
 	ranges := gatewayNeverAllowed
