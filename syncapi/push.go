@@ -208,8 +208,12 @@ func (s *Server) nameRoom(ctx context.Context, roomID, sender string) *roomNamin
 		}
 		return gjson.GetBytes(ev.Content, field).String()
 	}
-	n.roomName = get("m.room.name", "", "name")
 	n.roomAlias = get("m.room.canonical_alias", "", "alias")
+	// The room's name as clients show it when it has one of its own or an
+	// alias; a name from the members is left to the app.
+	if n.roomName = get("m.room.name", "", "name"); n.roomName == "" {
+		n.roomName = n.roomAlias
+	}
 	n.senderName = get("m.room.member", sender, "displayname")
 	return &n
 }

@@ -3,6 +3,7 @@ package syncapi
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -65,7 +66,7 @@ type pushSender struct {
 // Synapse; the request can only be a POST of JSON to the notify path.
 var gatewayNeverAllowed = []string{"0.0.0.0/8", "::/128", "224.0.0.0/4", "ff00::/8"}
 
-func newPushSender(users userapi.API, blacklist *[]string, quit chan struct{}) *pushSender {
+func newPushSender(users userapi.API, blacklist *[]string, tlsCfg *tls.Config, quit chan struct{}) *pushSender {
 	ranges := gatewayNeverAllowed
 	if blacklist != nil {
 		ranges = *blacklist
@@ -91,7 +92,7 @@ func newPushSender(users userapi.API, blacklist *[]string, quit chan struct{}) *
 	}}
 	ps := &pushSender{
 		client: &http.Client{Timeout: pushTimeout, Transport: &http.Transport{DialContext: dialer.DialContext, Proxy: nil,
-			MaxResponseHeaderBytes: 64 << 10, MaxIdleConnsPerHost: pushConcurrency}},
+			TLSClientConfig: tlsCfg, MaxResponseHeaderBytes: 64 << 10, MaxIdleConnsPerHost: pushConcurrency}},
 		users: users, jobs: make(chan pushJob, pushQueue), quit: quit,
 	}
 	for range pushConcurrency {
@@ -190,6 +191,9 @@ func notifyBody(n notification, p uastorage.Pusher) []byte {
 	device["tweaks"] = tweaks
 	note["event_id"], note["room_id"], note["prio"] = n.event.EventID, n.event.RoomID, "high"
 	if gjson.Get(p.Data, "format").String() != "event_id_only" {
+		// "id" is the event id under the name gateways written against
+		// Synapse's pushes read.
+		note["id"] = n.event.EventID
 		note["type"] = n.event.Type
 		note["sender"] = n.event.Sender
 		if content := gjson.GetBytes(n.pdu, "content"); content.IsObject() {

@@ -27,7 +27,7 @@ func TestGatewayAddressCheck(t *testing.T) {
 		{"other ranges listed", &[]string{"10.0.0.0/8"}, true},
 	} {
 		quit := make(chan struct{})
-		ps := newPushSender(nil, tc.blacklist, quit)
+		ps := newPushSender(nil, tc.blacklist, nil, quit)
 		rejected, err := ps.post(gw.URL+"/_matrix/push/v1/notify", []byte(`{}`))
 		close(quit)
 		if tc.allowed && (err != nil || len(rejected) != 1 || rejected[0] != "gone") {

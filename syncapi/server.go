@@ -67,7 +67,12 @@ func New(cfg *config.Config, deps Deps) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, events: events, accountData: accountData, store: store, bus: deps.Bus, users: deps.Users, rooms: deps.Rooms,
 		typing: newTypingState(), lazy: newLazyMembers(), unread: newUnreadCounter(), quit: make(chan struct{})}
-	s.pushes = newPushSender(deps.Users, cfg.Push.IPRangeBlacklist, s.quit)
+	// Gateways are checked like other servers (tls_client: verify, ca_file).
+	tlsCfg, err := cfg.TLSClient.TLS()
+	if err != nil {
+		return nil, fmt.Errorf("syncapi push: %w", err)
+	}
+	s.pushes = newPushSender(deps.Users, cfg.Push.IPRangeBlacklist, tlsCfg, s.quit)
 	start, err := s.latestToken(ctx)
 	if err != nil {
 		return nil, err
