@@ -40,6 +40,9 @@ func (s *Server) startPushing(ctx context.Context) error {
 		AckPolicy:     jetstream.AckExplicitPolicy,
 		AckWait:       time.Minute,
 		MaxAckPending: 256,
+		// An event that cannot be read after a few tries is given up
+		// rather than retried for ever.
+		MaxDeliver: 5,
 	})
 	if err != nil {
 		return fmt.Errorf("syncapi push consumer: %w", err)
@@ -103,7 +106,11 @@ func (s *Server) pushEvent(ctx context.Context, data []byte) error {
 		if err != nil {
 			return err
 		}
-		if !invite {
+		if invite {
+			if rules.RoomMode(out.RoomID) == pushrules.Muted {
+				continue // the master rule silences invites too
+			}
+		} else {
 			n.highlight = ev.PushClass == rsstorage.PushHighlightAll || slices.Contains(mentioned, user)
 			switch rules.RoomMode(out.RoomID) {
 			case pushrules.Muted:
