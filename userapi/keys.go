@@ -173,7 +173,7 @@ func (s *Server) QueryKeys(ctx context.Context, requester spec.UserID, users map
 			if len(wanted) > 0 && !wanted[d] {
 				continue
 			}
-			k = withSignatures(k, sigs[d])
+			k = withSignatures(k, visibleTo(requester.String(), user, sigs[d]))
 			if !gjson.GetBytes(k, "unsigned").Exists() {
 				k = setJSON(k, "unsigned", map[string]any{})
 			}
@@ -185,7 +185,7 @@ func (s *Server) QueryKeys(ctx context.Context, requester spec.UserID, users map
 		res.DeviceKeys[user] = byDevice
 		for kind, key := range stored.CrossSigningKeys[user] {
 			pub := gjson.GetBytes(key, "keys.@values.0").String()
-			key = withSignatures(key, sigs[pub])
+			key = withSignatures(key, visibleTo(requester.String(), user, sigs[pub]))
 			switch kind {
 			case "master":
 				res.MasterKeys[user] = key
@@ -199,6 +199,20 @@ func (s *Server) QueryKeys(ctx context.Context, requester spec.UserID, users map
 		}
 	}
 	return res, nil
+}
+
+// visibleTo keeps the signatures of owner's key that viewer may see: the
+// owner's own, and another user's only by that user (a signature by a
+// user-signing key is seen by its signer alone, as the spec's
+// cross-signing diagrams show).
+func visibleTo(viewer, owner string, sigs []storage.KeySignature) []storage.KeySignature {
+	out := sigs[:0:0]
+	for _, sig := range sigs {
+		if sig.SignerUserID == owner || sig.SignerUserID == viewer {
+			out = append(out, sig)
+		}
+	}
+	return out
 }
 
 // ClaimKeys hands out one key per requested device (a one-time key, else

@@ -233,6 +233,15 @@ func TestCrossSigningVerifiesADevice(t *testing.T) {
 	if first := fetched[alice.UserID][alice.DeviceID]; first == nil || mach.IsDeviceTrusted(ctx, first) {
 		t.Fatalf("alice's unsigned device is trusted (or missing): %v", first)
 	}
+	// Bob's signature of Alice's master key is his alone: Alice does not
+	// see it on her own key.
+	own, err := alice.QueryKeys(ctx, &mautrix.ReqQueryKeys{DeviceKeys: mautrix.DeviceKeysRequest{alice.UserID: nil}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sigs := own.MasterKeys[alice.UserID].Signatures; sigs[bob.UserID] != nil || sigs[alice.UserID] == nil {
+		t.Fatalf("signatures alice sees on her master key: %v", sigs)
+	}
 	// Replacing the master key later needs the password.
 	again, _ := alice.helper.Machine().GenerateCrossSigningKeys()
 	if err := alice.helper.Machine().PublishCrossSigningKeys(ctx, again, nil); err == nil {
