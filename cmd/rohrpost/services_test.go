@@ -186,6 +186,10 @@ func TestServicesDeployment(t *testing.T) {
 		toDeviceAcrossReplicas(t, d, alice, bob)
 	})
 
+	t.Run("push once across replicas", func(t *testing.T) {
+		pushOnceAcrossReplicas(t, alice, bob, room.RoomID)
+	})
+
 	t.Run("kill -9 each process", func(t *testing.T) {
 		killEachProcess(t, d, alice, bob, room.RoomID)
 	})
