@@ -77,11 +77,19 @@ func (s *Store) UploadKeys(ctx context.Context, u KeyUpload) (int64, error) {
 				return ErrKeyChanged
 			}
 		}
-		for id, key := range u.OneTimeKeys {
-			alg, keyID := splitKeyID(id)
-			if _, err := tx.Exec(`INSERT INTO one_time_keys (user_id, device_id, algorithm, key_id, key_json) VALUES ($1, $2, $3, $4, $5)
-				ON CONFLICT (user_id, device_id, algorithm, key_id) DO NOTHING`, u.UserID, u.DeviceID, alg, keyID, string(key)); err != nil {
+		if len(u.OneTimeKeys) > 0 {
+			// One number per upload, after every earlier upload of the device.
+			var seq int64
+			if err := tx.QueryRow(`SELECT COALESCE(MAX(upload_seq), 0) + 1 FROM one_time_keys WHERE user_id = $1 AND device_id = $2`,
+				u.UserID, u.DeviceID).Scan(&seq); err != nil {
 				return err
+			}
+			for id, key := range u.OneTimeKeys {
+				alg, keyID := splitKeyID(id)
+				if _, err := tx.Exec(`INSERT INTO one_time_keys (user_id, device_id, algorithm, key_id, key_json, upload_seq) VALUES ($1, $2, $3, $4, $5, $6)
+					ON CONFLICT (user_id, device_id, algorithm, key_id) DO NOTHING`, u.UserID, u.DeviceID, alg, keyID, string(key), seq); err != nil {
+					return err
+				}
 			}
 		}
 		for id, key := range u.FallbackKeys {
@@ -173,8 +181,9 @@ func (s *Store) DeviceKeys(ctx context.Context, userID string, devices []string)
 }
 
 // ClaimKey hands out one one-time key of the algorithm for the device,
-// deleting it in the same transaction so no key goes out twice, or else
-// the fallback key, marked used. It returns "" when there is neither.
+// from the oldest upload first (MSC4225), deleting it in the same
+// transaction so no key goes out twice; or else the fallback key, marked
+// used. It returns "" when there is neither.
 func (s *Store) ClaimKey(ctx context.Context, userID, deviceID, algorithm string) (keyID string, key []byte, err error) {
 	// On PostgreSQL a concurrent claim in another process skips the row
 	// this one takes, instead of both aiming at it.
@@ -185,7 +194,7 @@ func (s *Store) ClaimKey(ctx context.Context, userID, deviceID, algorithm string
 	err = s.db.Write(ctx, func(tx *sql.Tx) error {
 		var k string
 		e := tx.QueryRow(`DELETE FROM one_time_keys WHERE user_id = $1 AND device_id = $2 AND algorithm = $3 AND key_id =
-			(SELECT key_id FROM one_time_keys WHERE user_id = $1 AND device_id = $2 AND algorithm = $3 ORDER BY key_id LIMIT 1`+lock+`)
+			(SELECT key_id FROM one_time_keys WHERE user_id = $1 AND device_id = $2 AND algorithm = $3 ORDER BY upload_seq, key_id LIMIT 1`+lock+`)
 			RETURNING key_id, key_json`, userID, deviceID, algorithm).Scan(&keyID, &k)
 		if e == nil {
 			key = []byte(k)
