@@ -153,7 +153,8 @@ func TestThreepidRequestTokensWithoutEmail(t *testing.T) {
 	}{
 		{"/_matrix/client/v3/register/email/requestToken", body, 403, "M_THREEPID_DENIED"},
 		{"/_matrix/client/v3/register/msisdn/requestToken", body, 403, "M_THREEPID_DENIED"},
-		{"/_matrix/client/v3/account/3pid/email/requestToken", body, 403, "M_THREEPID_DENIED"},
+		{"/_matrix/client/v3/account/3pid/email/requestToken", body, 400, "M_THREEPID_MEDIUM_NOT_SUPPORTED"},
+		{"/_matrix/client/v3/account/3pid/msisdn/requestToken", body, 400, "M_THREEPID_MEDIUM_NOT_SUPPORTED"},
 		{"/_matrix/client/v3/account/password/email/requestToken", body, 403, "M_THREEPID_DENIED"},
 		{"/_matrix/client/v3/account/password/msisdn/requestToken", body, 403, "M_THREEPID_DENIED"},
 		{"/_matrix/client/v3/register/email/requestToken", "nope", 400, "M_NOT_JSON"},

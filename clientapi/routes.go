@@ -41,7 +41,7 @@ func (s *Server) Routes(r *mux.Router) {
 		c.Handle("/account/3pid/add", s.noGuests(s.addThreePID)).Methods(http.MethodPost)
 		c.Handle("/account/3pid/delete", s.noGuests(s.deleteThreePID)).Methods(http.MethodPost)
 		c.Handle("/account/3pid/email/requestToken", s.requestEmailToken(purposeAddAddress)).Methods(http.MethodPost)
-		c.Handle("/account/3pid/msisdn/requestToken", mxhttp.Handler(s.threepidDenied)).Methods(http.MethodPost)
+		c.Handle("/account/3pid/msisdn/requestToken", mxhttp.Handler(s.addPhoneDenied)).Methods(http.MethodPost)
 		c.Handle("/account/whoami", auth(s.whoami)).Methods(http.MethodGet)
 		c.Handle("/user/{userId}/filter", auth(s.postFilter)).Methods(http.MethodPost)
 		c.Handle("/user/{userId}/filter/{filterId}", auth(s.getFilter)).Methods(http.MethodGet)

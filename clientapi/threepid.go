@@ -55,6 +55,9 @@ func (s *Server) requestEmailToken(purpose emailPurpose) mxhttp.Handler {
 			return nil, err
 		}
 		if s.mailer == nil {
+			if purpose == purposeAddAddress {
+				return nil, mediumNotSupported("e-mail addresses")
+			}
 			return nil, &mxhttp.Error{Status: http.StatusForbidden, Code: "M_THREEPID_DENIED", Msg: "This server handles no e-mail addresses"}
 		}
 		if body.ClientSecret == "" || body.Email == "" || body.SendAttempt == nil {
@@ -273,4 +276,20 @@ func (s *Server) deleteThreePID(r *http.Request, dev *userapi.Device) (any, erro
 	// No identity server was told of the address, so none is asked to
 	// forget it.
 	return map[string]string{"id_server_unbind_result": "no-support"}, nil
+}
+
+// mediumNotSupported is how adding an address of a kind the server does
+// not handle is refused (the spec's codes since v1.13).
+func mediumNotSupported(what string) error {
+	return &mxhttp.Error{Status: http.StatusBadRequest, Code: "M_THREEPID_MEDIUM_NOT_SUPPORTED", Msg: "This server cannot add " + what}
+}
+
+// addPhoneDenied is POST /account/3pid/msisdn/requestToken: the server
+// sends no text messages.
+func (s *Server) addPhoneDenied(r *http.Request) (any, error) {
+	var body map[string]json.RawMessage
+	if err := mxhttp.DecodeJSON(r, mxhttp.DefaultMaxBody, &body); err != nil {
+		return nil, err
+	}
+	return nil, mediumNotSupported("phone numbers")
 }
