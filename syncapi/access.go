@@ -20,6 +20,8 @@ type roomAccess struct {
 	// event.
 	from, upto int64
 	joined     bool
+	// membership is the user's current one in the room, "" for none.
+	membership string
 	view       *historyView
 }
 
@@ -60,6 +62,7 @@ func (s *Server) access(ctx context.Context, dev *userapi.Device, roomID string)
 		if m.RoomNID != room.NID {
 			continue
 		}
+		a.membership = m.Membership
 		switch m.Membership {
 		case spec.Join:
 			a.joined, member = true, true

@@ -23,6 +23,7 @@ func (s *Server) Routes(r *mux.Router) {
 		c.Handle("/keys/changes", auth(s.handleKeyChanges)).Methods(http.MethodGet)
 		c.Handle("/rooms/{roomId}/event/{eventId}", auth(s.handleEvent)).Methods(http.MethodGet)
 		c.Handle("/rooms/{roomId}/members", auth(s.handleMembers)).Methods(http.MethodGet)
+		c.Handle("/rooms/{roomId}/initialSync", auth(s.handleRoomInitialSync)).Methods(http.MethodGet)
 		c.Handle("/rooms/{roomId}/messages", auth(s.handleMessages)).Methods(http.MethodGet)
 		c.Handle("/rooms/{roomId}/context/{eventId}", auth(s.handleContext)).Methods(http.MethodGet)
 		c.Handle("/rooms/{roomId}/typing/{userId}", auth(s.handleTyping)).Methods(http.MethodPut)
