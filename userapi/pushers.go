@@ -55,15 +55,33 @@ type PusherSet struct {
 // SetPusher creates, replaces or deletes one of the device's user's
 // pushers; a pusher belongs to the login that set it and goes with it.
 func (s *Server) SetPusher(ctx context.Context, dev *Device, req PusherSet) error {
+	if err := checkPusher(req); err != nil {
+		return err
+	}
+	user := dev.UserID.String()
+	if req.Kind == nil {
+		return s.store.DeletePusher(ctx, user, req.AppID, req.PushKey)
+	}
+	err := s.store.PutPusher(ctx, storage.Pusher{UserID: user, SessionID: dev.SessionID, AppID: req.AppID, PushKey: req.PushKey,
+		Kind: *req.Kind, AppDisplayName: req.AppDisplayName, DeviceDisplayName: req.DeviceDisplayName, ProfileTag: req.ProfileTag,
+		Lang: req.Lang, Data: string(req.Data), CreatedTS: nowMillis()}, req.Append, maxPushersPerUser)
+	if errors.Is(err, storage.ErrTooManyPushers) {
+		return fmt.Errorf("%w: at most %d pushers per user", ErrBadPusher, maxPushersPerUser)
+	}
+	return err
+}
+
+// checkPusher checks a request against the spec and our limits; a
+// deletion (kind null) needs only app_id and pushkey.
+func checkPusher(req PusherSet) error {
 	if req.AppID == "" || req.PushKey == "" {
 		return fmt.Errorf("%w: app_id and pushkey are required", ErrMissingPusherParam)
 	}
 	if len(req.PushKey) > maxPushKeyBytes || utf8.RuneCountInString(req.AppID) > maxAppIDChars {
 		return fmt.Errorf("%w: pushkey is at most %d bytes, app_id at most %d characters", ErrBadPusher, maxPushKeyBytes, maxAppIDChars)
 	}
-	user := dev.UserID.String()
 	if req.Kind == nil {
-		return s.store.DeletePusher(ctx, user, req.AppID, req.PushKey)
+		return nil
 	}
 	if *req.Kind != "http" {
 		return fmt.Errorf("%w: only pushers of kind http are supported", ErrBadPusher)
@@ -74,16 +92,7 @@ func (s *Server) SetPusher(ctx context.Context, dev *Device, req PusherSet) erro
 	if len(req.Data) > maxPusherData || !gjson.ValidBytes(req.Data) || !gjson.ParseBytes(req.Data).IsObject() {
 		return fmt.Errorf("%w: data must be an object", ErrBadPusher)
 	}
-	if err := checkGatewayURL(gjson.GetBytes(req.Data, "url")); err != nil {
-		return err
-	}
-	err := s.store.PutPusher(ctx, storage.Pusher{UserID: user, SessionID: dev.SessionID, AppID: req.AppID, PushKey: req.PushKey,
-		Kind: *req.Kind, AppDisplayName: req.AppDisplayName, DeviceDisplayName: req.DeviceDisplayName, ProfileTag: req.ProfileTag,
-		Lang: req.Lang, Data: string(req.Data), CreatedTS: nowMillis()}, req.Append, maxPushersPerUser)
-	if errors.Is(err, storage.ErrTooManyPushers) {
-		return fmt.Errorf("%w: at most %d pushers per user", ErrBadPusher, maxPushersPerUser)
-	}
-	return err
+	return checkGatewayURL(gjson.GetBytes(req.Data, "url"))
 }
 
 // checkGatewayURL accepts an absolute http(s) URL with the notify path
