@@ -10,9 +10,12 @@ import (
 // specVersions are the client-server spec versions whose endpoints the
 // server implements. Advertise only what is true. v1.11 is the one that
 // makes clients use authenticated media (/_matrix/client/v1/media), which
-// they need: the unauthenticated endpoints are frozen by default. v1.12
-// asks for account locking and media for guests, not built yet.
-var specVersions = []string{"r0.6.1", "v1.1", "v1.2", "v1.3", "v1.4", "v1.5", "v1.6", "v1.7", "v1.8", "v1.9", "v1.10", "v1.11"}
+// they need: the unauthenticated endpoints are frozen by default.
+// v1.12 to v1.14 add nothing a server must do that is missing here
+// (account locking and suspension are what a server may do; join's via
+// matters with federation). v1.15 needs /room_summary.
+var specVersions = []string{"r0.6.1", "v1.1", "v1.2", "v1.3", "v1.4", "v1.5", "v1.6", "v1.7", "v1.8", "v1.9", "v1.10",
+	"v1.11", "v1.12", "v1.13", "v1.14"}
 
 // versions is GET /_matrix/client/versions.
 func (s *Server) versions(r *http.Request) (any, error) {

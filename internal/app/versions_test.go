@@ -5,12 +5,14 @@ import (
 	"slices"
 	"testing"
 
+	"maunium.net/go/mautrix"
+
 	"github.com/rohrpost/rohrpost/internal/apptest"
 )
 
 // What /versions advertises is served: v1.11's authenticated media above
 // all, since clients use the unauthenticated endpoints (frozen here)
-// unless the server says v1.11.
+// unless the server says v1.11, and the endpoints of v1.12 to v1.14.
 func TestVersionsAdvertiseWhatIsServed(t *testing.T) {
 	srv := apptest.Start(t)
 	alice := srv.Register(t, "alice")
@@ -22,10 +24,37 @@ func TestVersionsAdvertiseWhatIsServed(t *testing.T) {
 	for _, sv := range v.Versions {
 		versions = append(versions, sv.String())
 	}
-	if !slices.Contains(versions, "v1.11") || !v.UnstableFeatures["org.matrix.msc3814"] {
+	if !slices.Contains(versions, "v1.14") || !v.UnstableFeatures["org.matrix.msc3814"] {
 		t.Fatalf("versions %v, unstable features %v", versions, v.UnstableFeatures)
 	}
 	if status, body := rawCallV1(t, alice, "GET", "/media/config"); status != 200 || body["m.upload.size"] == nil {
 		t.Errorf("v1.11 authenticated media config: %d %v", status, body)
+	}
+	// v1.12: guests may use authenticated media too.
+	guest, err := mautrix.NewClient(srv.URL, "", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg, _, err := guest.RegisterGuest(context.Background(), &mautrix.ReqRegister{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	guest.SetCredentials(reg.UserID, reg.AccessToken)
+	if status, body := rawCallV1(t, guest, "GET", "/media/config"); status != 200 {
+		t.Errorf("v1.12 media for guests: %d %v", status, body)
+	}
+	// v1.13 and v1.14: reporting rooms and users, peeking by initialSync.
+	room, err := alice.CreateRoom(context.Background(), &mautrix.ReqCreateRoom{Preset: "public_chat"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct{ method, path string }{
+		{"POST", "/rooms/" + string(room.RoomID) + "/report"},
+		{"POST", "/users/" + string(alice.UserID) + "/report"},
+		{"GET", "/rooms/" + string(room.RoomID) + "/initialSync"},
+	} {
+		if status, body := rawCall(t, alice, c.method, c.path, map[string]any{"reason": "Test"}); status != 200 {
+			t.Errorf("%s %s: %d %v", c.method, c.path, status, body)
+		}
 	}
 }
