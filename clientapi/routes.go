@@ -140,4 +140,5 @@ func (s *Server) Routes(r *mux.Router) {
 	unstable.Handle(dehydratedDevicePath, s.noGuests(s.deleteDehydratedDevice)).Methods(http.MethodDelete)
 	v1 := r.PathPrefix("/_matrix/client/v1").Subrouter()
 	v1.Handle("/rooms/{roomId}/hierarchy", auth(s.spaceHierarchy)).Methods(http.MethodGet)
+	v1.Handle("/room_summary/{roomIdOrAlias}", mxhttp.Handler(s.roomSummary)).Methods(http.MethodGet)
 }

@@ -26,6 +26,7 @@ type API interface {
 	// ForgetRoom hides a room the user left from their /sync.
 	ForgetRoom(ctx context.Context, roomID string, user spec.UserID) error
 	RoomSummary(ctx context.Context, roomID string, user spec.UserID) (*Summary, error)
+	DescribeRoom(ctx context.Context, roomID, user string) (json.RawMessage, error)
 	Event(ctx context.Context, eventID string) (*Event, error)
 
 	PutAlias(ctx context.Context, alias, roomID string, creator spec.UserID) error

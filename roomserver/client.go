@@ -136,3 +136,8 @@ func (c *Client) SpaceHierarchy(ctx context.Context, req HierarchyRequest) (out 
 	err = c.rpc.Call(ctx, "SpaceHierarchy", []any{req}, &out)
 	return
 }
+
+func (c *Client) DescribeRoom(ctx context.Context, roomID, user string) (out json.RawMessage, err error) {
+	err = c.rpc.Call(ctx, "DescribeRoom", []any{roomID, user}, &out)
+	return
+}

@@ -2,6 +2,8 @@ package app_test
 
 import (
 	"context"
+	"encoding/json"
+	"net/http"
 	"slices"
 	"testing"
 
@@ -12,7 +14,7 @@ import (
 
 // What /versions advertises is served: v1.11's authenticated media above
 // all, since clients use the unauthenticated endpoints (frozen here)
-// unless the server says v1.11, and the endpoints of v1.12 to v1.14.
+// unless the server says v1.11, and the endpoints of v1.12 to v1.15.
 func TestVersionsAdvertiseWhatIsServed(t *testing.T) {
 	srv := apptest.Start(t)
 	alice := srv.Register(t, "alice")
@@ -24,7 +26,7 @@ func TestVersionsAdvertiseWhatIsServed(t *testing.T) {
 	for _, sv := range v.Versions {
 		versions = append(versions, sv.String())
 	}
-	if !slices.Contains(versions, "v1.14") || !v.UnstableFeatures["org.matrix.msc3814"] {
+	if !slices.Contains(versions, "v1.15") || !v.UnstableFeatures["org.matrix.msc3814"] {
 		t.Fatalf("versions %v, unstable features %v", versions, v.UnstableFeatures)
 	}
 	if status, body := rawCallV1(t, alice, "GET", "/media/config"); status != 200 || body["m.upload.size"] == nil {
@@ -43,7 +45,8 @@ func TestVersionsAdvertiseWhatIsServed(t *testing.T) {
 	if status, body := rawCallV1(t, guest, "GET", "/media/config"); status != 200 {
 		t.Errorf("v1.12 media for guests: %d %v", status, body)
 	}
-	// v1.13 and v1.14: reporting rooms and users, peeking by initialSync.
+	// v1.13 to v1.15: reporting rooms and users, peeking by initialSync,
+	// room summaries.
 	room, err := alice.CreateRoom(context.Background(), &mautrix.ReqCreateRoom{Preset: "public_chat"})
 	if err != nil {
 		t.Fatal(err)
@@ -56,5 +59,18 @@ func TestVersionsAdvertiseWhatIsServed(t *testing.T) {
 		if status, body := rawCall(t, alice, c.method, c.path, map[string]any{"reason": "Test"}); status != 200 {
 			t.Errorf("%s %s: %d %v", c.method, c.path, status, body)
 		}
+	}
+	if status, body := rawCallV1(t, alice, "GET", "/room_summary/"+string(room.RoomID)); status != 200 || body["room_id"] != string(room.RoomID) {
+		t.Errorf("v1.15 room summary: %d %v", status, body)
+	}
+	resp, err := http.Get(srv.URL + "/_matrix/client/v1/auth_metadata")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var errBody map[string]any
+	_ = json.NewDecoder(resp.Body).Decode(&errBody)
+	resp.Body.Close()
+	if resp.StatusCode != 404 || errBody["errcode"] != "M_UNRECOGNIZED" {
+		t.Errorf("v1.15 auth_metadata without OAuth: %d %v", resp.StatusCode, errBody)
 	}
 }
