@@ -2,7 +2,9 @@ package clientapi
 
 import (
 	"encoding/json"
+	"errors"
 	"net/http"
+	"regexp"
 	"unicode/utf8"
 
 	"github.com/gorilla/mux"
@@ -12,14 +14,26 @@ import (
 	"github.com/rohrpost/rohrpost/userapi"
 )
 
-// The profile fields the server stores, and how long each may be.
+// The profile fields the spec names, and how long the two that go into
+// member events may be. Every other field counts only towards the
+// profile's 64 KiB.
 const (
 	fieldDisplayName = "displayname"
 	fieldAvatarURL   = "avatar_url"
+	fieldTimeZone    = "m.tz"
 
 	maxDisplayNameLength = 256 // characters
 	maxAvatarURLLength   = 1000
+	maxProfileKeyLength  = 255 // bytes
 )
+
+// profileKeyPattern is the keyName pattern of the spec's OpenAPI: the
+// named fields, or a namespaced identifier with at least one dot.
+var profileKeyPattern = regexp.MustCompile(`^(avatar_url|displayname|m\.tz|[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+)$`)
+
+// isMemberField tells whether a field is copied into the user's member
+// events, which is why it is stored apart from the others.
+func isMemberField(key string) bool { return key == fieldDisplayName || key == fieldAvatarURL }
 
 // getProfile is GET /profile/{userId}. Fields that are not set are left
 // out.
@@ -32,7 +46,10 @@ func (s *Server) getProfile(r *http.Request) (any, error) {
 	if err != nil {
 		return nil, userError(err)
 	}
-	out := map[string]string{}
+	out := make(map[string]any, len(p.Fields)+2)
+	for k, v := range p.Fields {
+		out[k] = v
+	}
 	if p.DisplayName != "" {
 		out[fieldDisplayName] = p.DisplayName
 	}
@@ -45,8 +62,8 @@ func (s *Server) getProfile(r *http.Request) (any, error) {
 // getProfileField is GET /profile/{userId}/{keyName}. An unset displayname
 // or avatar_url of an existing user is an empty object: these two fields
 // are part of every profile, and older clients (and the spec before
-// v1.16) read a missing key, not a 404, as "not set". Any other field is
-// never stored, so it is not found.
+// v1.16) read a missing key, not a 404, as "not set". Any other field
+// that is not set is not found.
 func (s *Server) getProfileField(r *http.Request) (any, error) {
 	user, err := pathUser(r)
 	if err != nil {
@@ -57,19 +74,22 @@ func (s *Server) getProfileField(r *http.Request) (any, error) {
 	if err != nil {
 		return nil, userError(err)
 	}
-	value := ""
 	switch key {
-	case fieldDisplayName:
-		value = p.DisplayName
-	case fieldAvatarURL:
-		value = p.AvatarURL
-	default:
+	case fieldDisplayName, fieldAvatarURL:
+		value := p.DisplayName
+		if key == fieldAvatarURL {
+			value = p.AvatarURL
+		}
+		if value == "" {
+			return struct{}{}, nil
+		}
+		return map[string]string{key: value}, nil
+	}
+	value, ok := p.Fields[key]
+	if !ok {
 		return nil, mxhttp.NotFound("Profile field " + key + " is not set")
 	}
-	if value == "" {
-		return struct{}{}, nil
-	}
-	return map[string]string{key: value}, nil
+	return map[string]json.RawMessage{key: value}, nil
 }
 
 // putProfileField is PUT /profile/{userId}/{keyName}. Users change only
@@ -80,7 +100,7 @@ func (s *Server) putProfileField(r *http.Request, dev *userapi.Device) (any, err
 		return nil, err
 	}
 	key := mux.Vars(r)["keyName"]
-	if err := s.checkProfileKey(key, dev); err != nil {
+	if err := checkProfileKey(key, dev); err != nil {
 		return nil, err
 	}
 	var body map[string]json.RawMessage
@@ -91,7 +111,20 @@ func (s *Server) putProfileField(r *http.Request, dev *userapi.Device) (any, err
 	if !ok {
 		return nil, mxhttp.MissingParam("Missing " + key)
 	}
-	// null clears the field, as does "".
+	if len(body) > 1 {
+		return nil, mxhttp.BadJSON("The body must hold " + key + " and nothing else")
+	}
+	if !isMemberField(key) {
+		if key == fieldTimeZone {
+			var tz string
+			if err := json.Unmarshal(raw, &tz); err != nil {
+				return nil, mxhttp.BadJSON("m.tz must be a string")
+			}
+		}
+		return s.setCustomProfileField(r, user, key, raw)
+	}
+	// null clears displayname and avatar_url, as does "": clients did so
+	// before DELETE existed.
 	var value *string
 	if err := json.Unmarshal(raw, &value); err != nil {
 		return nil, mxhttp.BadJSON(key + " must be a string")
@@ -99,39 +132,50 @@ func (s *Server) putProfileField(r *http.Request, dev *userapi.Device) (any, err
 	if value == nil {
 		value = new(string)
 	}
-	return s.setProfileField(r, user, key, *value)
+	return s.setMemberField(r, user, key, *value)
 }
 
-// deleteProfileField is DELETE /profile/{userId}/{keyName}.
+// deleteProfileField is DELETE /profile/{userId}/{keyName}; a field that
+// is not set is deleted already.
 func (s *Server) deleteProfileField(r *http.Request, dev *userapi.Device) (any, error) {
 	user, err := ownPathUser(r, dev, "change the profile")
 	if err != nil {
 		return nil, err
 	}
 	key := mux.Vars(r)["keyName"]
-	if key != fieldDisplayName && key != fieldAvatarURL {
-		// Other fields are never stored, so they are already gone.
-		return struct{}{}, nil
-	}
-	if err := s.checkProfileKey(key, dev); err != nil {
+	if err := checkProfileKey(key, dev); err != nil {
 		return nil, err
 	}
-	return s.setProfileField(r, user, key, "")
+	if isMemberField(key) {
+		return s.setMemberField(r, user, key, "")
+	}
+	return s.setCustomProfileField(r, user, key, nil)
 }
 
-func (s *Server) checkProfileKey(key string, dev *userapi.Device) error {
+// checkProfileKey refuses keys the spec does not allow, and fields a
+// guest may not change.
+func checkProfileKey(key string, dev *userapi.Device) error {
 	switch {
-	case key != fieldDisplayName && key != fieldAvatarURL:
-		return mxhttp.Forbidden("Only displayname and avatar_url can be changed on this server")
+	case len(key) > maxProfileKeyLength:
+		return &mxhttp.Error{Status: http.StatusBadRequest, Code: "M_KEY_TOO_LARGE", Msg: "Profile keys are at most 255 bytes"}
+	case !profileKeyPattern.MatchString(key):
+		return mxhttp.InvalidParam("Invalid profile key " + key)
 	case dev.IsGuest && key != fieldDisplayName:
 		return mxhttp.GuestAccess("Guest users may only change their display name")
 	}
 	return nil
 }
 
-// setProfileField stores one field and tells onProfileChange, so that
-// the user's member events follow.
-func (s *Server) setProfileField(r *http.Request, user spec.UserID, key, value string) (any, error) {
+func (s *Server) setCustomProfileField(r *http.Request, user spec.UserID, key string, value json.RawMessage) (any, error) {
+	if _, err := s.users.SetProfileField(r.Context(), user, key, value); err != nil {
+		return nil, profileError(err)
+	}
+	return struct{}{}, nil
+}
+
+// setMemberField stores displayname or avatar_url and tells
+// onProfileChange, so that the user's member events follow.
+func (s *Server) setMemberField(r *http.Request, user spec.UserID, key, value string) (any, error) {
 	var displayName, avatarURL *string
 	switch key {
 	case fieldDisplayName:
@@ -147,10 +191,17 @@ func (s *Server) setProfileField(r *http.Request, user spec.UserID, key, value s
 	}
 	p, err := s.users.SetProfile(r.Context(), user, displayName, avatarURL)
 	if err != nil {
-		return nil, userError(err)
+		return nil, profileError(err)
 	}
 	if s.onProfileChange != nil {
 		s.onProfileChange(r.Context(), user, *p)
 	}
 	return struct{}{}, nil
+}
+
+func profileError(err error) error {
+	if errors.Is(err, userapi.ErrProfileTooLarge) {
+		return &mxhttp.Error{Status: http.StatusBadRequest, Code: "M_PROFILE_TOO_LARGE", Msg: "The profile would exceed 64 KiB"}
+	}
+	return userError(err)
 }

@@ -168,6 +168,14 @@ func (ts *testServer) register(localpart string) account {
 	return account{userID: res.str("user_id"), token: res.str("access_token"), deviceID: res.str("device_id"), password: password}
 }
 
+// registerGuest registers a guest account.
+func (ts *testServer) registerGuest() account {
+	ts.t.Helper()
+	res := ts.do("POST", "/_matrix/client/v3/register?kind=guest", "", map[string]any{})
+	ts.expect(res, http.StatusOK, "")
+	return account{userID: res.str("user_id"), token: res.str("access_token"), deviceID: res.str("device_id")}
+}
+
 // login logs the account in on another device.
 func (ts *testServer) login(a account, deviceID string) account {
 	ts.t.Helper()

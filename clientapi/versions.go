@@ -39,7 +39,8 @@ func (s *Server) capabilities(r *http.Request, dev *userapi.Device) (any, error)
 		"m.change_password": map[string]bool{"enabled": true},
 		"m.room_versions":   map[string]any{"default": s.cfg.DefaultRoomVersion, "available": available},
 		"m.set_displayname": map[string]bool{"enabled": true},
-		"m.set_avatar_url":  map[string]bool{"enabled": true},
+		"m.set_avatar_url":  map[string]bool{"enabled": !dev.IsGuest},
+		"m.profile_fields":  profileFieldsCapability(dev),
 		"m.3pid_changes":    map[string]bool{"enabled": s.mailer != nil},
 		"m.get_login_token": map[string]bool{"enabled": false},
 	}}, nil
@@ -61,4 +62,13 @@ func (s *Server) wellKnownServer(r *http.Request) (any, error) {
 		server = string(s.cfg.ServerName)
 	}
 	return map[string]string{"m.server": server}, nil
+}
+
+// profileFieldsCapability says which profile fields the user may change:
+// all of them, or for a guest only the display name.
+func profileFieldsCapability(dev *userapi.Device) map[string]any {
+	if dev.IsGuest {
+		return map[string]any{"enabled": true, "allowed": []string{fieldDisplayName}}
+	}
+	return map[string]any{"enabled": true}
 }

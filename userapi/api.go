@@ -53,6 +53,10 @@ type API interface {
 	// id; at most limit.
 	SearchProfiles(ctx context.Context, serverName spec.ServerName, term string, limit int) ([]DirectoryEntry, error)
 	SetProfile(ctx context.Context, user spec.UserID, displayName, avatarURL *string) (*Profile, error)
+	// SetProfileField sets a field other than displayname and avatar_url
+	// (m.tz, custom fields) to value, or removes it if value is nil.
+	// ErrProfileTooLarge if the profile would exceed 64 KiB.
+	SetProfileField(ctx context.Context, user spec.UserID, key string, value json.RawMessage) (*Profile, error)
 
 	// Account data; type "m.tag" per room holds tags.
 	PutAccountData(ctx context.Context, user spec.UserID, roomID, dataType string, content json.RawMessage) (int64, error)
@@ -138,6 +142,7 @@ var (
 	ErrThreePIDInUse   = errors.New("third-party id already in use")
 	ErrNotValidated    = errors.New("third-party id not validated")
 	ErrBadToken        = errors.New("wrong validation token")
+	ErrProfileTooLarge = errors.New("profile larger than 64 KiB")
 )
 
 // AccountKind distinguishes full accounts from guests.
@@ -226,6 +231,9 @@ type DirectoryEntry struct {
 type Profile struct {
 	DisplayName string `json:"displayname,omitempty"`
 	AvatarURL   string `json:"avatar_url,omitempty"`
+	// Fields are the other fields (m.tz, custom ones) as the user set
+	// them.
+	Fields map[string]json.RawMessage `json:"-"`
 }
 
 // AccountDataItem is one changed entry; RoomID is empty for global data.

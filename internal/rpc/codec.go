@@ -296,7 +296,9 @@ func decodeValues(data []byte, types []reflect.Type) ([]reflect.Value, error) {
 // rawMarker wraps a json.RawMessage that is not valid JSON (a client's
 // broken filter, on its way to the component that rejects it), which
 // could not be embedded as it is. A valid value that happens to look like
-// the wrapper is wrapped too, so decoding is exact.
+// the wrapper is wrapped too, so decoding is exact, and so is the JSON
+// value null (a profile field set to null), which would otherwise come
+// back as a nil RawMessage.
 const rawMarker = "rohrpost.rpc.raw"
 
 type wrappedRaw struct {
@@ -304,7 +306,7 @@ type wrappedRaw struct {
 }
 
 func encodeRaw(b []byte) any {
-	if json.Valid(b) && !isWrapped(b) {
+	if json.Valid(b) && !isWrapped(b) && string(b) != "null" {
 		return json.RawMessage(b)
 	}
 	return wrappedRaw{Raw: string(b)}

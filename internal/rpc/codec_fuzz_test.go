@@ -45,6 +45,7 @@ func TestRawMessageIsExact(t *testing.T) {
 		{`[1, 2]`, `[1,2]`},
 		{`"s"`, `"s"`},
 		{``, ``},
+		{`null`, `null`},
 		{`{`, `{`},
 		{`not json`, `not json`},
 		{`{"rohrpost.rpc.raw":"x"}`, `{"rohrpost.rpc.raw":"x"}`},
@@ -64,5 +65,22 @@ func TestRawMessageIsExact(t *testing.T) {
 		if got := string(vals[0].Bytes()); got != tc.want {
 			t.Errorf("%q came back as %q, want %q", in, got, tc.want)
 		}
+	}
+}
+
+// A nil RawMessage and the JSON value null stay apart, also as map values.
+func TestRawNullIsNotNil(t *testing.T) {
+	in := map[string]json.RawMessage{"null": json.RawMessage("null"), "nil": nil}
+	data, err := encodeValues([]reflect.Value{reflect.ValueOf(in)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	vals, err := decodeValues(data, []reflect.Type{reflect.TypeFor[map[string]json.RawMessage]()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := vals[0].Interface().(map[string]json.RawMessage)
+	if string(out["null"]) != "null" || out["nil"] != nil {
+		t.Errorf("came back as %q", out)
 	}
 }
