@@ -30,7 +30,10 @@ type syncRequest struct {
 	since       *Token
 	timeout     time.Duration
 	fullState   bool
-	filter      *Filter
+	// stateAfter asks for state_after (the state at the end of the
+	// timeline) instead of state (at its start); spec v1.16, MSC4222.
+	stateAfter bool
+	filter     *Filter
 	// peeks are the device's peeks (MSC2753), read for each attempt.
 	peeks []storage.Peek
 	// pushRules are the user's push rules when the user changed any; nil
@@ -61,6 +64,13 @@ func (s *Server) parseSyncRequest(r *http.Request, dev *userapi.Device) (*syncRe
 		req.fullState = true
 	default:
 		return nil, mxhttp.InvalidParam("full_state must be true or false")
+	}
+	switch v := q.Get("use_state_after"); v {
+	case "", "false":
+	case "true":
+		req.stateAfter = true
+	default:
+		return nil, mxhttp.InvalidParam("use_state_after must be true or false")
 	}
 	switch v := q.Get("set_presence"); v {
 	case "":
@@ -237,8 +247,10 @@ type unreadCounts struct {
 }
 
 type joinedRoom struct {
-	Summary     *roomSummary  `json:"summary,omitempty"`
-	State       eventList     `json:"state"`
+	Summary *roomSummary `json:"summary,omitempty"`
+	// Exactly one of State and StateAfter is set, as the client asked.
+	State       *eventList    `json:"state,omitempty"`
+	StateAfter  *eventList    `json:"state_after,omitempty"`
 	Timeline    timeline      `json:"timeline"`
 	Ephemeral   eventList     `json:"ephemeral"`
 	AccountData eventList     `json:"account_data"`
@@ -258,9 +270,20 @@ type knockedRoom struct {
 }
 
 type leftRoom struct {
-	State       eventList `json:"state"`
-	Timeline    timeline  `json:"timeline"`
-	AccountData eventList `json:"account_data"`
+	State       *eventList `json:"state,omitempty"`
+	StateAfter  *eventList `json:"state_after,omitempty"`
+	Timeline    timeline   `json:"timeline"`
+	AccountData eventList  `json:"account_data"`
+}
+
+// stateSection is the state or state_after section, as req asks, with
+// the given events; the other one stays nil.
+func stateSection(req *syncRequest, events []json.RawMessage) (state, stateAfter *eventList) {
+	l := &eventList{Events: events}
+	if req.stateAfter {
+		return nil, l
+	}
+	return l, nil
 }
 
 func (r *syncResponse) empty() bool {

@@ -248,13 +248,16 @@ func (s *Server) roomSection(ctx context.Context, req *syncRequest, roomNID int6
 	// A room the client has just joined has history it has never seen.
 	limited = limited || fresh
 	jr := &joinedRoom{
-		State:       eventList{Events: []json.RawMessage{}},
 		Timeline:    s.renderTimeline(ctx, req, roomID, evs, limited, lower, to),
 		Ephemeral:   eventList{Events: []json.RawMessage{}},
 		AccountData: eventList{Events: append([]json.RawMessage{}, accountData...)},
 	}
 	var stateEvs []*rsstorage.Event
 	switch {
+	case req.stateAfter && full:
+		stateEvs, err = s.stateAtTimelineEnd(ctx, roomNID, evs, to.PDU)
+	case req.stateAfter:
+		stateEvs, err = s.stateBetween(ctx, roomNID, since.PDU, to.PDU)
 	case full:
 		stateEvs, err = s.stateAtTimelineStart(ctx, roomNID, evs)
 	case limited && len(evs) > 0:
@@ -263,7 +266,8 @@ func (s *Server) roomSection(ctx context.Context, req *syncRequest, roomNID int6
 	if err != nil {
 		return nil, err
 	}
-	jr.State.Events = s.renderState(ctx, req, roomID, stateEvs, evs, full)
+	state := s.renderState(ctx, req, roomID, stateEvs, evs, full)
+	jr.State, jr.StateAfter = stateSection(req, state)
 	if !initial && joined {
 		for _, e := range evs {
 			if e.Membership == spec.Join && *e.StateKey != req.device.UserID.String() {
@@ -275,10 +279,10 @@ func (s *Server) roomSection(ctx context.Context, req *syncRequest, roomNID int6
 	if err := s.addEphemeral(ctx, req, roomID, since, to, jr); err != nil {
 		return nil, err
 	}
-	if !full && len(jr.Timeline.Events) == 0 && len(jr.State.Events) == 0 && len(jr.Ephemeral.Events) == 0 && len(jr.AccountData.Events) == 0 {
+	if !full && len(jr.Timeline.Events) == 0 && len(state) == 0 && len(jr.Ephemeral.Events) == 0 && len(jr.AccountData.Events) == 0 {
 		return nil, nil
 	}
-	if full || len(jr.State.Events) > 0 || hasMemberEvent(evs) {
+	if full || len(state) > 0 || hasMemberEvent(evs) {
 		if sum, err := s.rooms.RoomSummary(ctx, roomID, req.device.UserID); err == nil {
 			jr.Summary = &roomSummary{Heroes: sum.Heroes, Joined: &sum.Joined, Invited: &sum.Invited}
 		}
@@ -386,6 +390,35 @@ func (s *Server) stateAtTimelineStart(ctx context.Context, roomNID int64, evs []
 		return s.events.EventsByNID(ctx, nids)
 	}
 	return s.events.CurrentState(ctx, roomNID)
+}
+
+// stateAtTimelineEnd is the room state at stream position end, where the
+// timeline evs ends: the state before the timeline with every state
+// change since laid over it (the timeline filter may have hidden some).
+func (s *Server) stateAtTimelineEnd(ctx context.Context, roomNID int64, evs []*rsstorage.Event, end int64) ([]*rsstorage.Event, error) {
+	if len(evs) == 0 {
+		return s.events.CurrentState(ctx, roomNID)
+	}
+	before, err := s.stateAtTimelineStart(ctx, roomNID, evs)
+	if err != nil {
+		return nil, err
+	}
+	changes, err := s.stateBetween(ctx, roomNID, evs[0].StreamPos-1, end)
+	if err != nil {
+		return nil, err
+	}
+	index := make(map[[2]string]int, len(before))
+	for i, e := range before {
+		index[[2]string{e.Type, *e.StateKey}] = i
+	}
+	for _, e := range changes {
+		if i, ok := index[[2]string{e.Type, *e.StateKey}]; ok {
+			before[i] = e
+			continue
+		}
+		before = append(before, e)
+	}
+	return before, nil
 }
 
 // stateAfterEvent is the room state including the given event.
@@ -611,12 +644,17 @@ func (s *Server) leftRoom(ctx context.Context, req *syncRequest, m rsstorage.Use
 	to := since
 	to.PDU = m.StreamPos
 	lr := &leftRoom{
-		State:       eventList{Events: []json.RawMessage{}},
 		Timeline:    s.renderTimeline(ctx, req, m.RoomID, evs, limited, lower, to),
 		AccountData: eventList{Events: append([]json.RawMessage{}, accountData...)},
 	}
 	var stateEvs []*rsstorage.Event
 	switch {
+	case req.stateAfter && full:
+		// The timeline ends with the user's leave, whatever the filter
+		// let through.
+		stateEvs, err = s.stateAfterEvent(ctx, m.EventNID)
+	case req.stateAfter:
+		stateEvs, err = s.stateBetween(ctx, m.RoomNID, since.PDU, m.StreamPos)
 	case full && len(evs) == 0:
 		stateEvs, err = s.stateAfterEvent(ctx, m.EventNID)
 	case full:
@@ -627,7 +665,7 @@ func (s *Server) leftRoom(ctx context.Context, req *syncRequest, m rsstorage.Use
 	if err != nil {
 		return nil, err
 	}
-	lr.State.Events = s.renderState(ctx, req, m.RoomID, stateEvs, evs, full)
+	lr.State, lr.StateAfter = stateSection(req, s.renderState(ctx, req, m.RoomID, stateEvs, evs, full))
 	return lr, nil
 }
 

@@ -41,6 +41,7 @@ func TestSyncRejectsBadParameters(t *testing.T) {
 		{"garbage since", "since=garbage"},
 		{"negative timeout", "timeout=-5"},
 		{"bad full_state", "full_state=maybe"},
+		{"bad use_state_after", "use_state_after=1"},
 		{"bad set_presence", "set_presence=busy"},
 		{"unknown filter id", "filter=999999"},
 		{"broken inline filter", "filter=%7Bnope"},
