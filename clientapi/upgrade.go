@@ -19,7 +19,8 @@ func (s *Server) upgradeRoom(r *http.Request, dev *userapi.Device) (any, error) 
 		return nil, err
 	}
 	var body struct {
-		NewVersion string `json:"new_version"`
+		NewVersion         string   `json:"new_version"`
+		AdditionalCreators []string `json:"additional_creators"`
 	}
 	if err := mxhttp.DecodeJSON(r, mxhttp.DefaultMaxBody, &body); err != nil {
 		return nil, err
@@ -27,7 +28,15 @@ func (s *Server) upgradeRoom(r *http.Request, dev *userapi.Device) (any, error) 
 	if body.NewVersion == "" {
 		return nil, mxhttp.BadJSON("new_version is required")
 	}
-	newID, err := s.rooms.UpgradeRoom(r.Context(), roomID, dev.UserID, body.NewVersion)
+	creators := make([]spec.UserID, 0, len(body.AdditionalCreators))
+	for _, raw := range body.AdditionalCreators {
+		u, err := spec.NewUserID(raw, true)
+		if err != nil {
+			return nil, mxhttp.InvalidParam("additional_creators: " + raw + " is not a user ID")
+		}
+		creators = append(creators, *u)
+	}
+	newID, err := s.rooms.UpgradeRoom(r.Context(), roomID, dev.UserID, body.NewVersion, creators)
 	if err != nil {
 		return nil, roomError(err)
 	}

@@ -45,7 +45,9 @@ type API interface {
 	// SpaceHierarchy is one page of a space's tree (hierarchy.go).
 	SpaceHierarchy(ctx context.Context, req HierarchyRequest) (*HierarchyResponse, error)
 
-	UpgradeRoom(ctx context.Context, roomID string, user spec.UserID, newVersion string) (string, error)
+	// UpgradeRoom replaces the room with one of newVersion; where that
+	// version has additional creators, they are the given users.
+	UpgradeRoom(ctx context.Context, roomID string, user spec.UserID, newVersion string, additionalCreators []spec.UserID) (string, error)
 }
 
 // Sentinel errors; transports map them to Matrix errcodes.

@@ -127,8 +127,8 @@ func (c *Client) SearchMembers(ctx context.Context, req SearchMembersRequest) (o
 	return
 }
 
-func (c *Client) UpgradeRoom(ctx context.Context, roomID string, user spec.UserID, newVersion string) (out string, err error) {
-	err = c.rpc.Call(ctx, "UpgradeRoom", []any{roomID, user, newVersion}, &out)
+func (c *Client) UpgradeRoom(ctx context.Context, roomID string, user spec.UserID, newVersion string, additionalCreators []spec.UserID) (out string, err error) {
+	err = c.rpc.Call(ctx, "UpgradeRoom", []any{roomID, user, newVersion, additionalCreators}, &out)
 	return
 }
 

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/matrix-org/gomatrixserverlib"
 	"github.com/matrix-org/gomatrixserverlib/spec"
@@ -120,6 +121,13 @@ func createRoomEvents(req CreateRoomRequest, verImpl gomatrixserverlib.IRoomVers
 		}
 	}
 	createContent["room_version"], _ = json.Marshal(string(verImpl.Version()))
+	var extraCreators []string
+	if verImpl.PrivilegedCreators() {
+		var err error
+		if extraCreators, err = additionalCreators(createContent, creator, preset, req.Invite); err != nil {
+			return nil, err
+		}
+	}
 	if verImpl.CreatorInCreateEvent() {
 		createContent["creator"], _ = json.Marshal(creator)
 	} else {
@@ -137,6 +145,11 @@ func createRoomEvents(req CreateRoomRequest, verImpl gomatrixserverlib.IRoomVers
 	events = append(events, state(spec.MRoomMember, creator, join))
 
 	pl := defaultPowerLevels(creator, preset, req.Invite, verImpl.PrivilegedCreators())
+	if verImpl.PrivilegedCreators() {
+		// Only a creator may upgrade by default (spec v1.16): the level
+		// is above state_default and every listed user.
+		pl["events"].(map[string]int)["m.room.tombstone"] = 150
+	}
 	if len(req.PowerLevelContentOverride) > 0 {
 		var override map[string]json.RawMessage
 		if err := json.Unmarshal(req.PowerLevelContentOverride, &override); err != nil {
@@ -148,7 +161,7 @@ func createRoomEvents(req CreateRoomRequest, verImpl gomatrixserverlib.IRoomVers
 		if verImpl.PrivilegedCreators() {
 			// Creators have unlimited power in these versions and must not
 			// be listed (an upgrade copies the old room's users).
-			pl["users"] = withoutUser(pl["users"], creator)
+			pl["users"] = withoutUsers(pl["users"], append([]string{creator}, extraCreators...))
 		}
 	}
 	events = append(events, state(spec.MRoomPowerLevels, "", pl))
@@ -212,7 +225,9 @@ func defaultPowerLevels(creator, preset string, invitees []spec.UserID, privileg
 	if !privilegedCreators {
 		users[creator] = 100
 	}
-	if preset == "trusted_private_chat" {
+	// In versions with privileged creators the invitees of a trusted
+	// chat are additional creators instead.
+	if preset == "trusted_private_chat" && !privilegedCreators {
 		for _, u := range invitees {
 			users[u.String()] = 100
 		}
@@ -233,8 +248,39 @@ func defaultPowerLevels(creator, preset string, invitees []spec.UserID, privileg
 	}
 }
 
-// withoutUser removes user from a power levels "users" value.
-func withoutUser(users any, user string) any {
+// additionalCreators returns the create event's additional_creators for
+// versions with privileged creators, and sets them in createContent: the
+// ones the client gave and, for trusted_private_chat, the invitees (spec
+// v1.16), without duplicates and without the creator.
+func additionalCreators(createContent map[string]json.RawMessage, creator, preset string, invitees []spec.UserID) ([]string, error) {
+	var given []string
+	if raw, ok := createContent["additional_creators"]; ok {
+		if err := json.Unmarshal(raw, &given); err != nil {
+			return nil, fmt.Errorf("%w: additional_creators must be a list of user ids", ErrBadEvent)
+		}
+	}
+	if preset == "trusted_private_chat" {
+		for _, u := range invitees {
+			given = append(given, u.String())
+		}
+	}
+	var out []string
+	for _, u := range given {
+		if _, err := spec.NewUserID(u, true); err != nil {
+			return nil, fmt.Errorf("%w: additional creator %q is not a user id", ErrBadEvent, u)
+		}
+		if u != creator && !slices.Contains(out, u) {
+			out = append(out, u)
+		}
+	}
+	if len(out) > 0 {
+		createContent["additional_creators"], _ = json.Marshal(out)
+	}
+	return out, nil
+}
+
+// withoutUsers removes users from a power levels "users" value.
+func withoutUsers(users any, drop []string) any {
 	var m map[string]json.RawMessage
 	switch u := users.(type) {
 	case json.RawMessage:
@@ -244,7 +290,7 @@ func withoutUser(users any, user string) any {
 	case map[string]int64:
 		out := map[string]int64{}
 		for k, v := range u {
-			if k != user {
+			if !slices.Contains(drop, k) {
 				out[k] = v
 			}
 		}
@@ -252,7 +298,9 @@ func withoutUser(users any, user string) any {
 	default:
 		return users
 	}
-	delete(m, user)
+	for _, d := range drop {
+		delete(m, d)
+	}
 	return m
 }
 

@@ -260,7 +260,7 @@ func TestUpgradeRoom(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			newID, err := apiOf(t, s).UpgradeRoom(ctx, res.RoomID, alice, target)
+			newID, err := apiOf(t, s).UpgradeRoom(ctx, res.RoomID, alice, target, nil)
 			if err != nil {
 				t.Fatalf("upgrade: %v", err)
 			}
@@ -317,7 +317,7 @@ func TestUpgradeRoomByModerator(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	newID, err := apiOf(t, s).UpgradeRoom(ctx, res.RoomID, bob, "11")
+	newID, err := apiOf(t, s).UpgradeRoom(ctx, res.RoomID, bob, "11", nil)
 	if err != nil {
 		t.Fatalf("upgrade by a moderator: %v", err)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 
 	"github.com/matrix-org/gomatrixserverlib"
 	"github.com/matrix-org/gomatrixserverlib/spec"
@@ -18,8 +19,9 @@ var upgradeCopiedState = []string{"m.room.server_acl", "m.room.encryption", spec
 // UpgradeRoom replaces a room with a new one of another version: it
 // creates the new room with the old one's state and power levels, points
 // the old room at it with a tombstone, restricts who may speak in the old
-// room, and moves the local aliases.
-func (s *Server) UpgradeRoom(ctx context.Context, roomID string, user spec.UserID, newVersion string) (string, error) {
+// room, and moves the local aliases. The old room's additional creators
+// are not carried over: the caller names the new room's (spec v1.16).
+func (s *Server) UpgradeRoom(ctx context.Context, roomID string, user spec.UserID, newVersion string, additionalCreators []spec.UserID) (string, error) {
 	verImpl, err := gomatrixserverlib.GetRoomVersion(gomatrixserverlib.RoomVersion(newVersion))
 	if err != nil || !verImpl.Stable() {
 		return "", fmt.Errorf("%w: %s", ErrUnsupportedVersion, newVersion)
@@ -42,6 +44,15 @@ func (s *Server) UpgradeRoom(ctx context.Context, roomID string, user spec.UserI
 		if f := gjson.GetBytes(c, "m\\.federate"); f.Exists() {
 			creation["m.federate"] = f.Value()
 		}
+	}
+	if verImpl.PrivilegedCreators() && len(additionalCreators) > 0 {
+		ids := make([]string, 0, len(additionalCreators))
+		for _, u := range additionalCreators {
+			if u != user && !slices.Contains(ids, u.String()) {
+				ids = append(ids, u.String())
+			}
+		}
+		creation["additional_creators"] = ids
 	}
 	// restorePL, when set, is the old room's power levels, sent to the new
 	// room once the upgrader, raised for the room's creation, is done.
