@@ -49,8 +49,24 @@ func (s *Server) sendEvent(r *http.Request, dev *userapi.Device) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	// A redaction may be sent like any event (spec v1.18, MSC4169), with
+	// the redacted event's id in the content; the roomserver puts it where
+	// the room version wants it.
+	var redacts string
+	if v["eventType"] == spec.MRoomRedaction {
+		var c struct {
+			Redacts string `json:"redacts"`
+		}
+		if err := json.Unmarshal(content, &c); err != nil || c.Redacts == "" {
+			return nil, mxhttp.BadJSON("A redaction needs the id of the event it redacts in redacts")
+		}
+		if err := s.checkRedactionTarget(r, v["roomId"], c.Redacts); err != nil {
+			return nil, err
+		}
+		redacts = c.Redacts
+	}
 	res, err := s.rooms.SendEvent(r.Context(), roomserver.SendEventRequest{
-		RoomID: v["roomId"], Sender: dev.UserID, Type: v["eventType"], Content: content,
+		RoomID: v["roomId"], Sender: dev.UserID, Type: v["eventType"], Content: content, Redacts: redacts,
 		TxnSession: dev.SessionID, TxnID: v["txnId"],
 	})
 	if err != nil {
@@ -65,20 +81,12 @@ func (s *Server) redactEvent(r *http.Request, dev *userapi.Device) (any, error) 
 	if err := validRoomID(v["roomId"]); err != nil {
 		return nil, err
 	}
-	if !strings.HasPrefix(v["eventId"], "$") {
-		return nil, mxhttp.InvalidParam("invalid event id")
-	}
 	content, err := readContent(r)
 	if err != nil {
 		return nil, err
 	}
-	target, err := s.rooms.Event(r.Context(), v["eventId"])
-	if err != nil {
-		return nil, roomError(err)
-	}
-	if target.RoomID != v["roomId"] {
-		// A redaction can only ever apply to an event of its own room.
-		return nil, mxhttp.InvalidParam("The event is not in this room")
+	if err := s.checkRedactionTarget(r, v["roomId"], v["eventId"]); err != nil {
+		return nil, err
 	}
 	res, err := s.rooms.SendEvent(r.Context(), roomserver.SendEventRequest{
 		RoomID: v["roomId"], Sender: dev.UserID, Type: spec.MRoomRedaction, Content: content, Redacts: v["eventId"],
@@ -88,6 +96,22 @@ func (s *Server) redactEvent(r *http.Request, dev *userapi.Device) (any, error) 
 		return nil, roomError(err)
 	}
 	return map[string]string{"event_id": res.EventID}, nil
+}
+
+// checkRedactionTarget makes sure the event to redact is one of the
+// room's: a redaction can only ever apply to an event of its own room.
+func (s *Server) checkRedactionTarget(r *http.Request, roomID, eventID string) error {
+	if !strings.HasPrefix(eventID, "$") {
+		return mxhttp.InvalidParam("invalid event id")
+	}
+	target, err := s.rooms.Event(r.Context(), eventID)
+	if err != nil {
+		return roomError(err)
+	}
+	if target.RoomID != roomID {
+		return mxhttp.InvalidParam("The event is not in this room")
+	}
+	return nil
 }
 
 // putState is PUT /rooms/{roomId}/state/{eventType}[/{stateKey}].

@@ -90,7 +90,13 @@ func (b *batch) build(r *room, sender spec.UserID, evType string, stateKey *stri
 			}
 			proto.Content = spec.RawJSON(c)
 		} else {
-			proto.Redacts = redacts
+			// Before version 11 redacts is a top-level key only; a client
+			// sending the redaction through /send put it in the content.
+			c, err := sjson.DeleteBytes(content, "redacts")
+			if err != nil {
+				return nil, fmt.Errorf("%w: %v", ErrBadEvent, err)
+			}
+			proto.Content, proto.Redacts = spec.RawJSON(c), redacts
 		}
 	}
 	builder := r.version.NewEventBuilderFromProtoEvent(proto)
