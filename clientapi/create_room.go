@@ -72,7 +72,11 @@ func (s *Server) createRoom(r *http.Request, dev *userapi.Device) (any, error) {
 		if err != nil {
 			return nil, mxhttp.InvalidParam("invalid user id in invite: " + id)
 		}
-		req.Invite = append(req.Invite, *u)
+		// A user who blocks invites is left out; the room is still
+		// created, as the spec allows.
+		if !s.invitesBlocked(r.Context(), *u) {
+			req.Invite = append(req.Invite, *u)
+		}
 	}
 	if p, err := s.users.Profile(r.Context(), dev.UserID); err == nil {
 		req.CreatorProfile = roomserver.MemberProfile{DisplayName: p.DisplayName, AvatarURL: p.AvatarURL}

@@ -192,6 +192,9 @@ func (s *Server) membershipChange(membership string) func(*http.Request, *userap
 			if current == spec.Ban {
 				return nil, mxhttp.Forbidden("The user is banned from the room")
 			}
+			if err := s.checkInvitable(r.Context(), *target); err != nil {
+				return nil, err
+			}
 		}
 		content := map[string]any{"membership": membership}
 		if membership == "kick" || membership == "unban" {

@@ -7,6 +7,7 @@ import (
 
 	"github.com/gorilla/mux"
 	"github.com/matrix-org/gomatrixserverlib/spec"
+	"github.com/tidwall/gjson"
 	"github.com/rohrpost/rohrpost/internal/mxhttp"
 	"github.com/rohrpost/rohrpost/roomserver"
 	"github.com/rohrpost/rohrpost/userapi"
@@ -126,8 +127,14 @@ func (s *Server) putState(r *http.Request, dev *userapi.Device) (any, error) {
 	}
 	stateKey := v["stateKey"]
 	if v["eventType"] == spec.MRoomMember {
-		if _, err := spec.NewUserID(stateKey, true); err != nil {
+		target, err := spec.NewUserID(stateKey, true)
+		if err != nil {
 			return nil, mxhttp.InvalidParam("the state key of a member event must be a user id")
+		}
+		if gjson.GetBytes(content, "membership").String() == spec.Invite {
+			if err := s.checkInvitable(r.Context(), *target); err != nil {
+				return nil, err
+			}
 		}
 	}
 	if err := s.checkStateContent(r, v["roomId"], v["eventType"], content); err != nil {

@@ -110,6 +110,11 @@ func (s *Server) pushEvent(ctx context.Context, data []byte) error {
 			if rules.RoomMode(out.RoomID) == pushrules.Muted {
 				continue // the master rule silences invites too
 			}
+			if blocked, err := s.blocksInvites(ctx, user); err != nil {
+				return err
+			} else if blocked {
+				continue // not served, so not announced either
+			}
 		} else {
 			n.highlight = ev.PushClass == rsstorage.PushHighlightAll || slices.Contains(mentioned, user)
 			switch rules.RoomMode(out.RoomID) {

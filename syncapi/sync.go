@@ -25,6 +25,8 @@ type syncRequest struct {
 	device *userapi.Device
 	// ignored are the senders the user ignores (m.ignored_user_list).
 	ignored map[string]bool
+	// invitesBlocked: the user blocks all invites (m.invite_permission_config).
+	invitesBlocked bool
 	// setPresence is the presence the client asked to be shown with.
 	setPresence string
 	since       *Token

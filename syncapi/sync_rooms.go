@@ -58,6 +58,9 @@ func (s *Server) buildSync(ctx context.Context, req *syncRequest, to Token) (_ *
 	if req.pushRules, err = s.pushRules(ctx, dev); err != nil {
 		return nil, err
 	}
+	if req.invitesBlocked, err = s.blocksInvites(ctx, user); err != nil {
+		return nil, err
+	}
 	if req.ignored, err = s.ignoredUsers(ctx, dev); err != nil {
 		return nil, err
 	}
@@ -108,7 +111,7 @@ func (s *Server) buildSync(ctx context.Context, req *syncRequest, to Token) (_ *
 				joiners = append(joiners, jr.joiners...)
 			}
 		case spec.Invite:
-			if changed && !s.invitedByIgnored(ctx, req, m) {
+			if changed && !req.invitesBlocked && !s.invitedByIgnored(ctx, req, m) {
 				ir, err := s.invitedRoom(ctx, m)
 				if err != nil {
 					return nil, err
@@ -681,6 +684,20 @@ func (s *Server) pushRules(ctx context.Context, dev *userapi.Device) (*pushrules
 	}
 	rs := pushrules.Load(raw, dev.UserID.String())
 	return &rs, nil
+}
+
+// blocksInvites tells whether the user blocks all invites (spec v1.18,
+// MSC4380): their invites are then not served, and come back once the
+// user stops blocking.
+func (s *Server) blocksInvites(ctx context.Context, user string) (bool, error) {
+	raw, err := s.accountData.AccountData(ctx, user, "", "m.invite_permission_config")
+	if errors.Is(err, uastorage.ErrNotFound) || len(raw) == 0 {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	return gjson.GetBytes(raw, "default_action").String() == "block", nil
 }
 
 // ignoredUsers reads the user's m.ignored_user_list.
