@@ -7,10 +7,10 @@ import (
 
 	"github.com/gorilla/mux"
 	"github.com/matrix-org/gomatrixserverlib/spec"
-	"github.com/tidwall/gjson"
 	"github.com/rohrpost/rohrpost/internal/mxhttp"
 	"github.com/rohrpost/rohrpost/roomserver"
 	"github.com/rohrpost/rohrpost/userapi"
+	"github.com/tidwall/gjson"
 )
 
 // maxEventBody is the spec's event size limit; the content alone cannot
