@@ -13,6 +13,9 @@ import (
 // join rule is knock (room versions 7 and later; the auth rules decide).
 // Rooms only other servers know cannot be knocked on yet.
 func (s *Server) knockRoom(r *http.Request, dev *userapi.Device) (any, error) {
+	if dev.Suspended {
+		return nil, errSuspended()
+	}
 	var body struct {
 		Reason string `json:"reason"`
 	}

@@ -61,10 +61,12 @@ func (s *Server) sendEvent(r *http.Request, dev *userapi.Device) (any, error) {
 		if err := json.Unmarshal(content, &c); err != nil || c.Redacts == "" {
 			return nil, mxhttp.BadJSON("A redaction needs the id of the event it redacts in redacts")
 		}
-		if err := s.checkRedactionTarget(r, v["roomId"], c.Redacts); err != nil {
+		if err := s.checkRedactionTarget(r, dev, v["roomId"], c.Redacts); err != nil {
 			return nil, err
 		}
 		redacts = c.Redacts
+	} else if dev.Suspended {
+		return nil, errSuspended()
 	}
 	res, err := s.rooms.SendEvent(r.Context(), roomserver.SendEventRequest{
 		RoomID: v["roomId"], Sender: dev.UserID, Type: v["eventType"], Content: content, Redacts: redacts,
@@ -86,7 +88,7 @@ func (s *Server) redactEvent(r *http.Request, dev *userapi.Device) (any, error) 
 	if err != nil {
 		return nil, err
 	}
-	if err := s.checkRedactionTarget(r, v["roomId"], v["eventId"]); err != nil {
+	if err := s.checkRedactionTarget(r, dev, v["roomId"], v["eventId"]); err != nil {
 		return nil, err
 	}
 	res, err := s.rooms.SendEvent(r.Context(), roomserver.SendEventRequest{
@@ -101,7 +103,8 @@ func (s *Server) redactEvent(r *http.Request, dev *userapi.Device) (any, error) 
 
 // checkRedactionTarget makes sure the event to redact is one of the
 // room's: a redaction can only ever apply to an event of its own room.
-func (s *Server) checkRedactionTarget(r *http.Request, roomID, eventID string) error {
+// A suspended user redacts only their own events.
+func (s *Server) checkRedactionTarget(r *http.Request, dev *userapi.Device, roomID, eventID string) error {
 	if !strings.HasPrefix(eventID, "$") {
 		return mxhttp.InvalidParam("invalid event id")
 	}
@@ -111,6 +114,9 @@ func (s *Server) checkRedactionTarget(r *http.Request, roomID, eventID string) e
 	}
 	if target.RoomID != roomID {
 		return mxhttp.InvalidParam("The event is not in this room")
+	}
+	if dev.Suspended && target.Sender != dev.UserID.String() {
+		return errSuspended()
 	}
 	return nil
 }
@@ -131,11 +137,18 @@ func (s *Server) putState(r *http.Request, dev *userapi.Device) (any, error) {
 		if err != nil {
 			return nil, mxhttp.InvalidParam("the state key of a member event must be a user id")
 		}
-		if gjson.GetBytes(content, "membership").String() == spec.Invite {
+		membership := gjson.GetBytes(content, "membership").String()
+		if membership == spec.Invite {
 			if err := s.checkInvitable(r.Context(), *target); err != nil {
 				return nil, err
 			}
 		}
+		// Leaving is what a suspended user may still do with state.
+		if dev.Suspended && (membership != spec.Leave || *target != dev.UserID) {
+			return nil, errSuspended()
+		}
+	} else if dev.Suspended {
+		return nil, errSuspended()
 	}
 	if err := s.checkStateContent(r, v["roomId"], v["eventType"], content); err != nil {
 		return nil, err

@@ -22,6 +22,8 @@ func userError(err error) error {
 		return mxhttp.InvalidUsername(trimSentinel(err.Error(), userapi.ErrInvalidUsername))
 	case errors.Is(err, userapi.ErrBadCredentials):
 		return mxhttp.Forbidden("Invalid username or password")
+	case errors.Is(err, userapi.ErrLocked):
+		return &mxhttp.Error{Status: http.StatusUnauthorized, Code: "M_USER_LOCKED", Msg: "This account has been locked"}
 	case errors.Is(err, userapi.ErrDeactivated):
 		return mxhttp.UserDeactivated("This account has been deactivated")
 	case errors.Is(err, userapi.ErrUnknownToken):

@@ -35,7 +35,7 @@ func (s *Server) capabilities(r *http.Request, dev *userapi.Device) (any, error)
 			available[string(v)] = "stable"
 		}
 	}
-	return map[string]any{"capabilities": map[string]any{
+	caps := map[string]any{
 		"m.change_password": map[string]bool{"enabled": true},
 		"m.room_versions":   map[string]any{"default": s.cfg.DefaultRoomVersion, "available": available},
 		"m.set_displayname": map[string]bool{"enabled": true},
@@ -43,7 +43,12 @@ func (s *Server) capabilities(r *http.Request, dev *userapi.Device) (any, error)
 		"m.profile_fields":  profileFieldsCapability(dev),
 		"m.3pid_changes":    map[string]bool{"enabled": s.mailer != nil},
 		"m.get_login_token": map[string]bool{"enabled": false},
-	}}, nil
+	}
+	// Left out for everyone who may do neither.
+	if dev.IsAdmin {
+		caps["m.account_moderation"] = map[string]bool{"suspend": true, "lock": true}
+	}
+	return map[string]any{"capabilities": caps}, nil
 }
 
 // wellKnownClient is GET /.well-known/matrix/client.

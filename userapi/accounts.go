@@ -182,6 +182,10 @@ func (s *Server) newSession(ctx context.Context, user spec.UserID, deviceID, dis
 		return nil, err
 	}
 	dev.UserID = user.String()
+	// A locked account gets no new access token until it is unlocked.
+	if m, err := s.store.Moderation(ctx, user.String()); err == nil && m.Locked {
+		return nil, ErrLocked
+	}
 	replaced, err := s.store.CreateDevice(ctx, dev)
 	if err != nil {
 		if errors.Is(err, storage.ErrNotFound) {

@@ -46,6 +46,12 @@ type API interface {
 	CreateOpenIDToken(ctx context.Context, user spec.UserID) (*OpenIDToken, error)
 	OpenIDTokenOwner(ctx context.Context, token string) (spec.UserID, error)
 
+	// Account moderation by server admins. SetAccountModeration changes
+	// the flags that are not nil. ErrNotFound for unknown, remote and
+	// deactivated accounts.
+	AccountModeration(ctx context.Context, user spec.UserID) (*AccountModeration, error)
+	SetAccountModeration(ctx context.Context, user spec.UserID, locked, suspended *bool) (*AccountModeration, error)
+
 	// Profiles (local users only)
 	Profile(ctx context.Context, user spec.UserID) (*Profile, error)
 	// SearchProfiles finds the active accounts of one server name whose
@@ -143,6 +149,7 @@ var (
 	ErrNotValidated    = errors.New("third-party id not validated")
 	ErrBadToken        = errors.New("wrong validation token")
 	ErrProfileTooLarge = errors.New("profile larger than 64 KiB")
+	ErrLocked          = errors.New("account locked")
 )
 
 // AccountKind distinguishes full accounts from guests.
@@ -187,8 +194,19 @@ type Device struct {
 	DisplayName string
 	IsGuest     bool
 	IsAdmin     bool
+	// Locked accounts may only log out; suspended ones only read and
+	// tidy up (see AccountModeration).
+	Locked    bool
+	Suspended bool
 	// SessionID is the device's row id; it changes when a device id is reused.
 	SessionID int64
+}
+
+// AccountModeration is whether an account is locked and whether it is
+// suspended.
+type AccountModeration struct {
+	Locked    bool
+	Suspended bool
 }
 
 // DeviceInfo is what GET /devices shows.

@@ -35,10 +35,27 @@ func Authenticate(api API, r *http.Request) (*Device, error) {
 		}
 		return nil, err
 	}
+	if dev.Locked && !isLogout(r.URL.Path) {
+		// The session stays: the client keeps its state and finds out
+		// by retrying when the lock is lifted.
+		return nil, &mxhttp.Error{Status: http.StatusUnauthorized, Code: "M_USER_LOCKED",
+			Msg: "This account has been locked", Extra: map[string]any{"soft_logout": true}}
+	}
 	// Last-seen data is informational (GET /devices, whois); a failure to
 	// record it must not fail the request.
 	_ = api.DeviceSeen(r.Context(), dev, remoteIP(r), r.UserAgent())
 	return dev, nil
+}
+
+// isLogout tells whether path is POST /logout or /logout/all, the only
+// endpoints a locked account may use.
+func isLogout(path string) bool {
+	rest, ok := strings.CutPrefix(path, "/_matrix/client/")
+	if !ok {
+		return false
+	}
+	_, rest, _ = strings.Cut(rest, "/") // the version: v3, r0
+	return rest == "logout" || rest == "logout/all"
 }
 
 // remoteIP is the address the request came from, without the port.

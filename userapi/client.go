@@ -18,7 +18,7 @@ const Service = "userapi"
 var Sentinels = []error{ErrUserInUse, ErrInvalidUsername, ErrBadCredentials, ErrUnknownToken, ErrNotFound,
 	ErrDeactivated, ErrInvalidFilter, ErrNotGuest, ErrThreePIDInUse, ErrNotValidated, ErrBadToken,
 	pushrules.ErrNotFound, pushrules.ErrInvalid, pushrules.ErrNoAnchor, ErrBadKeys, ErrBadSignature, ErrWrongBackupVersion,
-	ErrBackupAlgorithm, ErrDeviceInUse, ErrBadPusher, ErrMissingPusherParam, ErrProfileTooLarge}
+	ErrBackupAlgorithm, ErrDeviceInUse, ErrBadPusher, ErrMissingPusherParam, ErrProfileTooLarge, ErrLocked}
 
 // Serve answers API calls from other processes with api.
 func Serve(nc *nats.Conn, api API) (*rpc.Server, error) {
@@ -168,6 +168,11 @@ func (c *Client) ThreePIDs(ctx context.Context, user spec.UserID) (out []ThreePI
 
 func (c *Client) ThreePIDOwner(ctx context.Context, medium, address string) (out spec.UserID, err error) {
 	err = c.rpc.Call(ctx, "ThreePIDOwner", []any{medium, address}, &out)
+	return
+}
+
+func (c *Client) AccountModeration(ctx context.Context, user spec.UserID) (out *AccountModeration, err error) {
+	err = c.rpc.Call(ctx, "AccountModeration", []any{user}, &out)
 	return
 }
 

@@ -64,6 +64,12 @@ func (c *Client) SetPassword(ctx context.Context, user spec.UserID, password str
 	return c.rpc.Call(ctx, "SetPassword", []any{user, password, logoutDevices, keepDevice})
 }
 
+func (c *Client) SetAccountModeration(ctx context.Context, user spec.UserID, locked, suspended *bool) (out *AccountModeration, err error) {
+	defer c.tokens.clear()
+	err = c.rpc.Call(ctx, "SetAccountModeration", []any{user, locked, suspended}, &out)
+	return
+}
+
 func (c *Client) Deactivate(ctx context.Context, user spec.UserID) error {
 	defer c.tokens.clear()
 	return c.rpc.Call(ctx, "Deactivate", []any{user})

@@ -41,6 +41,8 @@ func (s *Server) VerifyAccessToken(ctx context.Context, token string) (*Device, 
 		DisplayName: o.DisplayName,
 		IsGuest:     o.IsGuest,
 		IsAdmin:     o.IsAdmin,
+		Locked:      o.Locked,
+		Suspended:   o.Suspended,
 		SessionID:   o.SessionID,
 	}
 	s.tokens.put(h, dev, epoch)

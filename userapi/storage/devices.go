@@ -32,6 +32,7 @@ type TokenOwner struct {
 	DisplayName string
 	IsGuest     bool
 	IsAdmin     bool
+	Moderation
 }
 
 // CreateDevice logs a device in. If the user already has a device with
@@ -113,10 +114,11 @@ func (s *Store) TokenOwner(ctx context.Context, tokenHash []byte) (*TokenOwner, 
 		o    TokenOwner
 		name sql.NullString
 	)
-	err := s.db.Read.QueryRowContext(ctx, `SELECT d.session_id, d.user_id, d.device_id, d.display_name, a.is_guest, a.is_admin
+	err := s.db.Read.QueryRowContext(ctx, `SELECT d.session_id, d.user_id, d.device_id, d.display_name, a.is_guest, a.is_admin,
+			a.locked, a.suspended
 		FROM devices d JOIN accounts a ON a.user_id = d.user_id
 		WHERE d.token_hash = $1 AND a.deactivated = FALSE`, tokenHash).
-		Scan(&o.SessionID, &o.UserID, &o.DeviceID, &name, &o.IsGuest, &o.IsAdmin)
+		Scan(&o.SessionID, &o.UserID, &o.DeviceID, &name, &o.IsGuest, &o.IsAdmin, &o.Locked, &o.Suspended)
 	if err != nil {
 		return nil, notFound(err, "access token")
 	}
