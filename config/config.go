@@ -46,6 +46,10 @@ type Config struct {
 	// MediaQuotaPerUser bounds the bytes one user may have uploaded (0:
 	// no bound).
 	MediaQuotaPerUser ByteSize `yaml:"media_quota_per_user"`
+	// LimitsInfoURI is the page a user who reached a limit of their
+	// account (the media quota) is sent to: the spec's info_uri of
+	// M_USER_LIMIT_EXCEEDED. Unset, it is public_baseurl.
+	LimitsInfoURI string `yaml:"limits_info_uri"`
 	// ContentScanner scans every upload with ClamAV before it is stored.
 	ContentScanner ContentScanner `yaml:"content_scanner"`
 	LogFile        string         `yaml:"log_file"`

@@ -84,7 +84,7 @@ func (s *Server) ingest(ctx context.Context, dev *userapi.Device, body io.Reader
 			return nil, err
 		}
 		if used+max(length, 0) > quota {
-			return nil, mxhttp.Forbidden("Your media quota is used up")
+			return nil, s.quotaExceeded()
 		}
 	}
 	tmp, err := os.CreateTemp(filepath.Join(s.dir, "tmp"), "upload-*")
@@ -194,4 +194,16 @@ func (s *Server) uploadTo(r *http.Request, dev *userapi.Device) (any, error) {
 // config is GET /_matrix/client/v1/media/config (and the legacy path).
 func (s *Server) config(r *http.Request, dev *userapi.Device) (any, error) {
 	return map[string]int64{"m.upload.size": int64(s.cfg.MaxUploadSize)}, nil
+}
+
+// quotaExceeded is the spec's answer (v1.18) to a user over their media
+// quota: 403, as for every refused upload, with M_USER_LIMIT_EXCEEDED and
+// the page that explains the limit.
+func (s *Server) quotaExceeded() error {
+	info := s.cfg.LimitsInfoURI
+	if info == "" {
+		info = s.cfg.PublicBaseURL
+	}
+	return &mxhttp.Error{Status: http.StatusForbidden, Code: "M_USER_LIMIT_EXCEEDED", Msg: "Your media quota is used up",
+		Extra: map[string]any{"info_uri": info, "can_upgrade": false}}
 }

@@ -184,7 +184,9 @@ func TestMediaAsyncUploadAndQuota(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err := alice.UploadBytes(ctx, bytes.Repeat([]byte{1}, 80<<10), "application/octet-stream")
-	if httpErr, ok := err.(mautrix.HTTPError); !ok || httpErr.Response.StatusCode != 403 {
+	httpErr, ok := err.(mautrix.HTTPError)
+	if !ok || httpErr.Response.StatusCode != 403 || httpErr.RespError == nil || httpErr.RespError.ErrCode != "M_USER_LIMIT_EXCEEDED" ||
+		httpErr.RespError.ExtraData["info_uri"] == nil {
 		t.Fatalf("over the quota: %v", err)
 	}
 }
