@@ -141,6 +141,7 @@ func (s *Server) Routes(r *mux.Router) {
 	v1 := r.PathPrefix("/_matrix/client/v1").Subrouter()
 	v1.Handle("/rooms/{roomId}/hierarchy", auth(s.spaceHierarchy)).Methods(http.MethodGet)
 	v1.Handle("/room_summary/{roomIdOrAlias}", mxhttp.Handler(s.roomSummary)).Methods(http.MethodGet)
+	v1.Handle("/mutual_rooms", auth(s.mutualRooms)).Methods(http.MethodGet)
 	v1.Handle("/admin/lock/{userId}", auth(s.adminModeration("locked"))).Methods(http.MethodGet, http.MethodPut)
 	v1.Handle("/admin/suspend/{userId}", auth(s.adminModeration("suspended"))).Methods(http.MethodGet, http.MethodPut)
 }
