@@ -11,13 +11,16 @@ import (
 // server implements. Advertise only what is true. v1.11 is the one that
 // makes clients use authenticated media (/_matrix/client/v1/media), which
 // they need: the unauthenticated endpoints are frozen by default.
-// v1.12 to v1.15 add nothing a server must do that is missing here
-// (account locking and suspension are what a server may do; join's via
-// matters with federation; the OAuth 2.0 API is optional and answered
-// with 404 M_UNRECOGNIZED). v1.16 needs custom profile fields and
-// state_after in /sync.
+// Up to v1.19 the later versions add nothing a server must do that is
+// missing here: v1.16's custom profile fields, state_after, version 12
+// creators; v1.18's admin lock and suspend endpoints, redactions through
+// /send, invite blocking, M_USER_LIMIT_EXCEEDED; v1.19's mutual_rooms.
+// What is left out is optional or another API: the OAuth 2.0 API
+// (answered with 404 M_UNRECOGNIZED), application services, policy
+// servers. Query-string access tokens, gone from v1.19, are still
+// accepted for older clients.
 var specVersions = []string{"r0.6.1", "v1.1", "v1.2", "v1.3", "v1.4", "v1.5", "v1.6", "v1.7", "v1.8", "v1.9", "v1.10",
-	"v1.11", "v1.12", "v1.13", "v1.14", "v1.15"}
+	"v1.11", "v1.12", "v1.13", "v1.14", "v1.15", "v1.16", "v1.17", "v1.18", "v1.19"}
 
 // versions is GET /_matrix/client/versions.
 func (s *Server) versions(r *http.Request) (any, error) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"net/url"
 	"slices"
 	"testing"
 
@@ -14,7 +15,8 @@ import (
 
 // What /versions advertises is served: v1.11's authenticated media above
 // all, since clients use the unauthenticated endpoints (frozen here)
-// unless the server says v1.11, and the endpoints of v1.12 to v1.15.
+// unless the server says v1.11, and the endpoints of v1.12 to v1.19 (each
+// has its own test too).
 func TestVersionsAdvertiseWhatIsServed(t *testing.T) {
 	srv := apptest.Start(t)
 	alice := srv.Register(t, "alice")
@@ -26,7 +28,7 @@ func TestVersionsAdvertiseWhatIsServed(t *testing.T) {
 	for _, sv := range v.Versions {
 		versions = append(versions, sv.String())
 	}
-	if !slices.Contains(versions, "v1.15") || !v.UnstableFeatures["org.matrix.msc3814"] {
+	if !slices.Contains(versions, "v1.19") || !v.UnstableFeatures["org.matrix.msc3814"] {
 		t.Fatalf("versions %v, unstable features %v", versions, v.UnstableFeatures)
 	}
 	if status, body := rawCallV1(t, alice, "GET", "/media/config"); status != 200 || body["m.upload.size"] == nil {
@@ -73,4 +75,28 @@ func TestVersionsAdvertiseWhatIsServed(t *testing.T) {
 	if resp.StatusCode != 404 || errBody["errcode"] != "M_UNRECOGNIZED" {
 		t.Errorf("v1.15 auth_metadata without OAuth: %d %v", resp.StatusCode, errBody)
 	}
+	// v1.16: custom profile fields, state_after.
+	if status, body := rawCall(t, alice, "PUT", "/profile/"+string(alice.UserID)+"/m.tz", map[string]any{"m.tz": "Europe/Berlin"}); status != 200 {
+		t.Errorf("v1.16 profile field: %d %v", status, body)
+	}
+	if status, body := rawCall(t, alice, "GET", "/sync?use_state_after=true", nil); status != 200 || !hasStateAfter(body, room.RoomID.String()) {
+		t.Errorf("v1.16 state_after: %d %v", status, body)
+	}
+	// v1.18: the admin endpoints exist (alice is no admin).
+	if status, body := rawCallV1(t, alice, "GET", "/admin/suspend/"+string(alice.UserID)); status != 403 {
+		t.Errorf("v1.18 admin suspend: %d %v", status, body)
+	}
+	// v1.19: mutual rooms.
+	bob := srv.Register(t, "bob")
+	if status, body := rawCallV1(t, alice, "GET", "/mutual_rooms?user_id="+url.QueryEscape(string(bob.UserID))); status != 200 || body["count"] != float64(0) {
+		t.Errorf("v1.19 mutual rooms: %d %v", status, body)
+	}
+}
+
+func hasStateAfter(body map[string]any, room string) bool {
+	rooms, _ := body["rooms"].(map[string]any)
+	join, _ := rooms["join"].(map[string]any)
+	r, _ := join[room].(map[string]any)
+	_, ok := r["state_after"]
+	return ok
 }
