@@ -55,15 +55,14 @@ func (s *Server) buildSync(ctx context.Context, req *syncRequest, to Token) (_ *
 		resp.DeviceLists.Changed = append(resp.DeviceLists.Changed, changed...)
 		resp.DeviceLists.Left = append(resp.DeviceLists.Left, left...)
 	}
-	if req.pushRules, err = s.pushRules(ctx, dev); err != nil {
+	// The account data that shapes the response, in one read.
+	settings, err := s.accountData.GlobalAccountData(ctx, user, []string{userapi.PushRulesType, ignoredUsersType, invitePermissionType})
+	if err != nil {
 		return nil, err
 	}
-	if req.invitesBlocked, err = s.blocksInvites(ctx, user); err != nil {
-		return nil, err
-	}
-	if req.ignored, err = s.ignoredUsers(ctx, dev); err != nil {
-		return nil, err
-	}
+	req.pushRules = pushRulesIn(settings[userapi.PushRulesType], user)
+	req.ignored = ignoredUsersIn(settings[ignoredUsersType])
+	req.invitesBlocked = blocksInvitesIn(settings[invitePermissionType])
 
 	items, err := s.accountData.AccountDataSince(ctx, user, since.AccountData, to.AccountData)
 	if err != nil {
@@ -672,49 +671,49 @@ func (s *Server) leftRoom(ctx context.Context, req *syncRequest, m rsstorage.Use
 	return lr, nil
 }
 
-// pushRules reads the user's push rules, nil when the user has none of
+// The global account data types /sync reads for itself.
+const (
+	ignoredUsersType     = "m.ignored_user_list"
+	invitePermissionType = "m.invite_permission_config"
+)
+
+// pushRulesIn loads the user's push rules, nil when the user has none of
 // their own.
-func (s *Server) pushRules(ctx context.Context, dev *userapi.Device) (*pushrules.Ruleset, error) {
-	raw, err := s.accountData.AccountData(ctx, dev.UserID.String(), "", userapi.PushRulesType)
-	if errors.Is(err, uastorage.ErrNotFound) || len(raw) == 0 {
-		return nil, nil
+func pushRulesIn(raw []byte, user string) *pushrules.Ruleset {
+	if len(raw) == 0 {
+		return nil
 	}
-	if err != nil {
-		return nil, err
-	}
-	rs := pushrules.Load(raw, dev.UserID.String())
-	return &rs, nil
+	rs := pushrules.Load(raw, user)
+	return &rs
 }
 
-// blocksInvites tells whether the user blocks all invites (spec v1.18,
-// MSC4380): their invites are then not served, and come back once the
-// user stops blocking.
-func (s *Server) blocksInvites(ctx context.Context, user string) (bool, error) {
-	raw, err := s.accountData.AccountData(ctx, user, "", "m.invite_permission_config")
-	if errors.Is(err, uastorage.ErrNotFound) || len(raw) == 0 {
-		return false, nil
-	}
-	if err != nil {
-		return false, err
-	}
-	return gjson.GetBytes(raw, "default_action").String() == "block", nil
-}
-
-// ignoredUsers reads the user's m.ignored_user_list.
-func (s *Server) ignoredUsers(ctx context.Context, dev *userapi.Device) (map[string]bool, error) {
-	raw, err := s.accountData.AccountData(ctx, dev.UserID.String(), "", "m.ignored_user_list")
-	if errors.Is(err, uastorage.ErrNotFound) || len(raw) == 0 {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
+// ignoredUsersIn reads an m.ignored_user_list.
+func ignoredUsersIn(raw []byte) map[string]bool {
+	if len(raw) == 0 {
+		return nil
 	}
 	out := map[string]bool{}
 	gjson.GetBytes(raw, "ignored_users").ForEach(func(k, _ gjson.Result) bool {
 		out[k.String()] = true
 		return true
 	})
-	return out, nil
+	return out
+}
+
+// blocksInvitesIn tells whether an m.invite_permission_config blocks all
+// invites (spec v1.18, MSC4380): the user's invites are then not served,
+// and come back once the user stops blocking.
+func blocksInvitesIn(raw []byte) bool {
+	return gjson.GetBytes(raw, "default_action").String() == "block"
+}
+
+// blocksInvites reads whether the user blocks all invites.
+func (s *Server) blocksInvites(ctx context.Context, user string) (bool, error) {
+	raw, err := s.accountData.AccountData(ctx, user, "", invitePermissionType)
+	if errors.Is(err, uastorage.ErrNotFound) {
+		return false, nil
+	}
+	return blocksInvitesIn(raw), err
 }
 
 // invitedByIgnored tells whether an invite comes from an ignored user.

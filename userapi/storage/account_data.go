@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+
+	"github.com/rohrpost/rohrpost/internal/sqlutil"
 )
 
 // AccountData is one entry of account data; RoomID is "" for global data.
@@ -67,6 +69,31 @@ func (s *Store) AccountData(ctx context.Context, userID, roomID, dataType string
 		return nil, notFound(err, "account data "+dataType)
 	}
 	return []byte(content), nil
+}
+
+// GlobalAccountData reads several of the user's global entries at once;
+// the types not set are missing from the map.
+func (s *Store) GlobalAccountData(ctx context.Context, userID string, types []string) (map[string][]byte, error) {
+	args := make([]any, 0, len(types)+1)
+	args = append(args, userID)
+	for _, t := range types {
+		args = append(args, t)
+	}
+	rows, err := s.db.Read.QueryContext(ctx, `SELECT type, content FROM account_data
+		WHERE user_id = $1 AND room_id = '' AND type IN (`+sqlutil.InList(2, len(types))+`)`, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := make(map[string][]byte, len(types))
+	for rows.Next() {
+		var t, content string
+		if err := rows.Scan(&t, &content); err != nil {
+			return nil, err
+		}
+		out[t] = []byte(content)
+	}
+	return out, rows.Err()
 }
 
 // AccountDataSince returns the user's entries whose position is in

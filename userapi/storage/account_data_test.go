@@ -127,3 +127,27 @@ func TestFilters(t *testing.T) {
 		}
 	})
 }
+
+func TestGlobalAccountData(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, s *Store) {
+		ctx := context.Background()
+		for _, p := range []struct{ room, typ, content string }{
+			{"", "m.push_rules", `{"global":{}}`},
+			{"", "m.ignored_user_list", `{"ignored_users":{}}`},
+			{"!r:test", "m.invite_permission_config", `{"default_action":"block"}`},
+			{"", "m.direct", `{}`},
+		} {
+			if _, err := s.PutAccountData(ctx, "@h:test", p.room, p.typ, []byte(p.content)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		got, err := s.GlobalAccountData(ctx, "@h:test", []string{"m.push_rules", "m.ignored_user_list", "m.invite_permission_config"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The room entry of the same type is not global, m.direct was not asked for.
+		if len(got) != 2 || string(got["m.push_rules"]) != `{"global":{}}` || string(got["m.ignored_user_list"]) != `{"ignored_users":{}}` {
+			t.Errorf("got %q", got)
+		}
+	})
+}
