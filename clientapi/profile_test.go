@@ -3,6 +3,8 @@ package clientapi
 import (
 	"strings"
 	"testing"
+
+	"github.com/rohrpost/rohrpost/userapi"
 )
 
 func TestProfile(t *testing.T) {
@@ -147,4 +149,30 @@ func TestCustomProfileFields(t *testing.T) {
 	if !strings.Contains(caps.raw, `"m.profile_fields":{"enabled":true}`) {
 		t.Errorf("capabilities = %s", caps.raw)
 	}
+}
+
+// FuzzCheckProfileKey: any key gets an answer, and an accepted key is one
+// the spec allows: at most 255 bytes, lower-case ASCII, namespaced unless
+// it is one of the named fields.
+func FuzzCheckProfileKey(f *testing.F) {
+	for _, k := range []string{"displayname", "avatar_url", "m.tz", "de.bund.x", "job", "de..x", "de.x.", strings.Repeat("a.", 200)} {
+		f.Add(k)
+	}
+	dev := &userapi.Device{}
+	f.Fuzz(func(t *testing.T, key string) {
+		if checkProfileKey(key, dev) != nil {
+			return
+		}
+		if len(key) > maxProfileKeyLength {
+			t.Fatalf("accepted %d bytes", len(key))
+		}
+		if !isMemberField(key) && key != fieldTimeZone && !strings.Contains(key, ".") {
+			t.Fatalf("accepted %q without a namespace", key)
+		}
+		for _, r := range key {
+			if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '.' || r == '_') {
+				t.Fatalf("accepted %q with %q", key, r)
+			}
+		}
+	})
 }
