@@ -81,20 +81,7 @@ func TestAccountLockingAndSuspension(t *testing.T) {
 	}
 
 	adminCall := func(cli *mautrix.Client, method, path string, body any) (int, map[string]any) {
-		var raw []byte
-		if body != nil {
-			raw, _ = json.Marshal(body)
-		}
-		req, _ := http.NewRequest(method, srv.URL+"/_matrix/client/v1"+path, bytes.NewReader(raw))
-		req.Header.Set("Authorization", "Bearer "+cli.AccessToken)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		var out map[string]any
-		_ = json.NewDecoder(resp.Body).Decode(&out)
-		return resp.StatusCode, out
+		return rawCallPath(t, cli, method, "/_matrix/client/v1"+path, body)
 	}
 	tests := []struct {
 		name    string

@@ -18,8 +18,17 @@ import (
 // rawCall calls a /_matrix/client/v3 endpoint as cli and decodes the reply.
 func rawCall(t testing.TB, cli *mautrix.Client, method, path string, body any) (int, map[string]any) {
 	t.Helper()
-	raw, _ := json.Marshal(body)
-	req, _ := http.NewRequest(method, cli.HomeserverURL.String()+"/_matrix/client/v3"+path, bytes.NewReader(raw))
+	return rawCallPath(t, cli, method, "/_matrix/client/v3"+path, body)
+}
+
+// rawCallPath calls any path of cli's server as cli; body nil sends none.
+func rawCallPath(t testing.TB, cli *mautrix.Client, method, path string, body any) (int, map[string]any) {
+	t.Helper()
+	var raw []byte
+	if body != nil {
+		raw, _ = json.Marshal(body)
+	}
+	req, _ := http.NewRequest(method, cli.HomeserverURL.String()+path, bytes.NewReader(raw))
 	req.Header.Set("Authorization", "Bearer "+cli.AccessToken)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
