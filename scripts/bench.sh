@@ -10,7 +10,9 @@
 #                         gateway as entry point; memory is summed over the
 #                         rohrpost processes (not PostgreSQL or NATS)
 #
-# MESSAGES (per sender), SENDERS and RECEIVERS change the load.
+# MESSAGES (per sender), SENDERS, RECEIVERS and INITIAL_ROOMS (the rooms of
+# the user whose initial /sync is timed) change the load. PPROF=HOST:PORT
+# serves the one-process server's Go profiles there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 deployment=${DEPLOYMENT:-monolith}
@@ -56,7 +58,7 @@ monolith | postgres)
 	  enabled: false
 	log_level: warn
 	YAML
-	"$dir/rohrpost" --config "$dir/rohrpost.yaml" 2>"$dir/server.log" &
+	"$dir/rohrpost" --config "$dir/rohrpost.yaml" ${PPROF:+--pprof "$PPROF"} 2>"$dir/server.log" &
 	pid=$!
 	for _ in $(seq 100); do
 		"$dir/rohrpost" health "http://127.0.0.1:$port/health" 2>/dev/null && break
@@ -74,4 +76,4 @@ services)
 	;;
 esac
 echo "deployment:           $deployment"
-"$dir/rohrpost-load" -url "http://127.0.0.1:$port" -senders "${SENDERS:-10}" -receivers "${RECEIVERS:-20}" -messages "${MESSAGES:-100}" -pid "$pids"
+"$dir/rohrpost-load" -url "http://127.0.0.1:$port" -senders "${SENDERS:-10}" -receivers "${RECEIVERS:-20}" -messages "${MESSAGES:-100}" -initial-rooms "${INITIAL_ROOMS:-100}" -pid "$pids"

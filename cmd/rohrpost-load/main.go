@@ -1,6 +1,7 @@
 // Command rohrpost-load measures a homeserver from the outside, as a client
 // sees it: send throughput with concurrent senders in one room, and the
-// delay from send to arrival at long-polling /sync receivers. It registers
+// delay from send to arrival at long-polling /sync receivers; then the
+// time an initial /sync takes for a user in many rooms. It registers
 // its own users (open registration with m.login.dummy) and talks only to
 // the URL it is given, so it measures any homeserver the same way.
 //
@@ -28,11 +29,12 @@ func main() {
 	receivers := flag.Int("receivers", 20, "long-polling /sync receivers")
 	messages := flag.Int("messages", 100, "messages per sender")
 	pids := flag.String("pid", "", "server process ids, comma-separated, to report their resident memory (summed for separate services)")
+	initialRooms := flag.Int("initial-rooms", 100, "rooms of the user whose initial /sync is timed (0: skip)")
 	timeout := flag.Duration("timeout", 5*time.Minute, "give up after this long")
 	flag.Parse()
 	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
 	defer cancel()
-	res, err := run(ctx, *url, *senders, *receivers, *messages)
+	res, err := run(ctx, *url, *senders, *receivers, *messages, *initialRooms)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "rohrpost-load:", err)
 		os.Exit(1)
@@ -41,6 +43,10 @@ func main() {
 	fmt.Printf("send throughput:      %.1f events/s\n", res.throughput)
 	fmt.Printf("send latency:         p50 %v  p99 %v\n", res.sendP50, res.sendP99)
 	fmt.Printf("delivery latency:     p50 %v  p99 %v  (%d deliveries to %d receivers)\n", res.deliverP50, res.deliverP99, res.deliveries, *receivers)
+	if res.initial != nil {
+		i := res.initial
+		fmt.Printf("initial sync:         first %v, then p50 %v (%d rooms, %.1f KiB)\n", i.first, i.p50, i.rooms, float64(i.bytes)/1024)
+	}
 	if *pids != "" {
 		if rss, err := totalResidentMemory(*pids); err == nil {
 			fmt.Printf("server resident mem:  %.1f MiB\n", float64(rss)/(1<<20))
@@ -49,6 +55,7 @@ func main() {
 }
 
 type result struct {
+	initial                *initialResult
 	sent, deliveries       int
 	throughput             float64
 	sendP50, sendP99       time.Duration
@@ -70,7 +77,7 @@ func register(ctx context.Context, url, name string) (*mautrix.Client, error) {
 	return cli, nil
 }
 
-func run(ctx context.Context, url string, nSenders, nReceivers, perSender int) (*result, error) {
+func run(ctx context.Context, url string, nSenders, nReceivers, perSender, initialRooms int) (*result, error) {
 	owner, err := register(ctx, url, "owner")
 	if err != nil {
 		return nil, err
@@ -203,6 +210,11 @@ func run(ctx context.Context, url string, nSenders, nReceivers, perSender int) (
 	res.deliverP50, res.deliverP99 = percentiles(deliveries)
 	if len(deliveries) < total*nReceivers {
 		return res, fmt.Errorf("only %d of %d deliveries arrived", len(deliveries), total*nReceivers)
+	}
+	if initialRooms > 0 {
+		if res.initial, err = timeInitialSync(ctx, url, owner, senders, initialRooms); err != nil {
+			return res, err
+		}
 	}
 	return res, nil
 }

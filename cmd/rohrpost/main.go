@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/signal"
 	"strconv"
@@ -54,8 +55,14 @@ func run(args []string, stdout, stderr io.Writer) error {
 	configPath := fs.String("config", "", "YAML config file (default: built-in defaults, data under ./data)")
 	components := fs.String("components", "", "run only these components, comma-separated: "+strings.Join(app.Monolith, ",")+","+app.Gateway+" (default: all but gateway, in one process)")
 	listen := fs.String("listen", "", "HOST:PORT for the first listener, overriding the config (separate services sharing one config file)")
+	pprofAddr := fs.String("pprof", "", "HOST:PORT to serve Go's profiles on (/debug/pprof/), for finding what is slow; keep it on loopback")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *pprofAddr != "" {
+		if err := serveProfiles(*pprofAddr); err != nil {
+			return err
+		}
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments %v", fs.Args())
@@ -260,5 +267,27 @@ func health(args []string) error {
 	if resp.StatusCode != http.StatusOK {
 		return fmt.Errorf("%s answered %s", args[0], resp.Status)
 	}
+	return nil
+}
+
+// serveProfiles serves net/http/pprof's handlers on their own listener,
+// apart from the Matrix APIs.
+func serveProfiles(addr string) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("pprof: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	go func() {
+		srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+		if err := srv.Serve(ln); err != nil {
+			slog.Error("pprof listener stopped", "err", err)
+		}
+	}()
 	return nil
 }
