@@ -27,6 +27,9 @@ type syncRequest struct {
 	ignored map[string]bool
 	// invitesBlocked: the user blocks all invites (m.invite_permission_config).
 	invitesBlocked bool
+	// readPositions, when loaded, are the user's read markers by room
+	// (a room without one is missing); nil means ask per room.
+	readPositions map[string]int64
 	// setPresence is the presence the client asked to be shown with.
 	setPresence string
 	since       *Token

@@ -90,6 +90,13 @@ func (s *Server) buildSync(ctx context.Context, req *syncRequest, to Token) (_ *
 	if err != nil {
 		return nil, err
 	}
+	if initial || req.fullState {
+		// Every joined room is in the answer: one query for all read
+		// markers instead of one per room.
+		if req.readPositions, err = s.store.ReadPositions(ctx, user); err != nil {
+			return nil, err
+		}
+	}
 	var newlyJoined, joiners []string
 	for _, m := range memberships {
 		if !req.filter.Room.AllowsRoom(m.RoomID) || m.StreamPos > to.PDU {
@@ -202,9 +209,11 @@ func (s *Server) joinedRoom(ctx context.Context, req *syncRequest, m rsstorage.U
 	if err != nil || jr == nil {
 		return nil, err
 	}
-	readPos, err := s.store.ReadPosition(ctx, m.RoomID, req.device.UserID.String())
-	if err != nil {
-		return nil, err
+	readPos, ok := req.readPositions[m.RoomID]
+	if !ok && req.readPositions == nil {
+		if readPos, err = s.store.ReadPosition(ctx, m.RoomID, req.device.UserID.String()); err != nil {
+			return nil, err
+		}
 	}
 	counts, err := s.unreadCount(ctx, m.RoomNID, m.RoomID, req.device.UserID.String(), max(readPos, m.StreamPos), to.PDU)
 	if err != nil {

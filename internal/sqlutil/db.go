@@ -78,6 +78,7 @@ func Open(opts Options) (*DB, error) {
 		q.Set("_busy_timeout", "10000")
 		q.Set("_foreign_keys", "off")
 		q.Set("_txlock", "immediate")
+		q.Set("_stmt_cache_size", sqliteStmtCache)
 		dsn := "file:" + opts.Path + "?" + q.Encode()
 		w, err := sql.Open("sqlite3", dsn)
 		if err != nil {
@@ -90,6 +91,7 @@ func Open(opts Options) (*DB, error) {
 		rq.Set("_journal_mode", "WAL")
 		rq.Set("_busy_timeout", "10000")
 		rq.Set("_query_only", "true")
+		rq.Set("_stmt_cache_size", sqliteStmtCache)
 		r, err := sql.Open("sqlite3", "file:"+opts.Path+"?"+rq.Encode())
 		if err != nil {
 			_ = w.Close()
@@ -193,3 +195,8 @@ var likeEscaper = strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
 // LikeEscape makes s match itself in a LIKE pattern written with
 // ESCAPE '\' (both dialects treat % and _ as wildcards otherwise).
 func LikeEscape(s string) string { return likeEscaper.Replace(s) }
+
+// sqliteStmtCache is how many prepared statements each SQLite connection
+// keeps. Preparing took a fifth of an initial /sync's time: the same few
+// dozen statements run for every room.
+const sqliteStmtCache = "128"

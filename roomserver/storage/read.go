@@ -152,8 +152,12 @@ func (s *Store) StateAt(ctx context.Context, snapshotNID int64) (map[[2]string]i
 	return WalkSnapshots(snapshotNID, func(nid int64) (*Snapshot, error) { return s.Snapshot(ctx, nid) })
 }
 
-// Snapshot loads one snapshot row.
+// Snapshot loads one snapshot row. Callers must not change it: it is
+// shared through the cache.
 func (s *Store) Snapshot(ctx context.Context, nid int64) (*Snapshot, error) {
+	if sn, ok := s.snapshots.Get(nid); ok {
+		return sn, nil
+	}
 	sn := &Snapshot{NID: nid}
 	var delta string
 	err := s.db.Read.QueryRowContext(ctx, `SELECT room_nid, parent_nid, delta FROM state_snapshots WHERE snapshot_nid = $1`, nid).Scan(&sn.RoomNID, &sn.Parent, &delta)
@@ -163,6 +167,7 @@ func (s *Store) Snapshot(ctx context.Context, nid int64) (*Snapshot, error) {
 	if err := json.Unmarshal([]byte(delta), &sn.Delta); err != nil {
 		return nil, fmt.Errorf("snapshot %d: %w", nid, err)
 	}
+	s.snapshots.Add(nid, sn)
 	return sn, nil
 }
 

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/rohrpost/rohrpost/internal/lru"
 	"github.com/rohrpost/rohrpost/internal/sqlutil"
 )
 
@@ -20,14 +21,21 @@ var ErrNotFound = errors.New("not found")
 // Store reads and writes the roomserver tables.
 type Store struct {
 	db *sqlutil.DB
+	// snapshots keeps state snapshot rows, which never change once
+	// written: a state lookup walks a chain of them.
+	snapshots *lru.Cache[int64, *Snapshot]
 }
+
+// snapshotCacheSize bounds the cached snapshots; a snapshot is a few
+// hundred bytes, so this is a few MiB at most.
+const snapshotCacheSize = 16384
 
 // Open migrates the schema and returns the store.
 func Open(ctx context.Context, db *sqlutil.DB) (*Store, error) {
 	if err := db.Migrate(ctx, "roomserver", migrations, "migrations"); err != nil {
 		return nil, err
 	}
-	return &Store{db: db}, nil
+	return &Store{db: db, snapshots: lru.New[int64, *Snapshot](snapshotCacheSize)}, nil
 }
 
 // DB is the underlying database.
