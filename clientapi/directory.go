@@ -24,11 +24,14 @@ func (s *Server) getAlias(r *http.Request) (any, error) {
 	if !validAlias(alias) {
 		return nil, mxhttp.InvalidParam("invalid room alias")
 	}
-	roomID, err := s.rooms.ResolveAlias(r.Context(), alias)
+	roomID, servers, err := s.resolveAlias(r.Context(), alias)
 	if err != nil {
-		return nil, roomError(err)
+		return nil, err
 	}
-	return map[string]any{"room_id": roomID, "servers": []string{string(s.cfg.ServerName)}}, nil
+	if len(servers) == 0 {
+		servers = []spec.ServerName{s.cfg.ServerName}
+	}
+	return map[string]any{"room_id": roomID, "servers": servers}, nil
 }
 
 // putAlias is PUT /directory/room/{roomAlias}.

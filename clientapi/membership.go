@@ -8,6 +8,7 @@ import (
 
 	"github.com/gorilla/mux"
 	"github.com/matrix-org/gomatrixserverlib/spec"
+	"github.com/rohrpost/rohrpost/federationapi"
 	"github.com/rohrpost/rohrpost/internal/mxhttp"
 	"github.com/rohrpost/rohrpost/roomserver"
 	"github.com/rohrpost/rohrpost/userapi"
@@ -34,9 +35,20 @@ func (s *Server) joinRoom(r *http.Request, dev *userapi.Device) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	roomID, err := s.resolveRoom(r.Context(), target)
+	roomID, aliasServers, err := s.resolveRoomWithServers(r.Context(), target)
 	if err != nil {
 		return nil, err
+	}
+	if s.needsRemoteJoin(r.Context(), roomID) {
+		if dev.IsGuest {
+			return nil, mxhttp.GuestAccess("Guests cannot join rooms on other servers")
+		}
+		s.addProfile(r.Context(), dev.UserID, content)
+		servers := s.joinServers(r.Context(), r, roomID, dev.UserID, aliasServers)
+		if _, err := s.fed.JoinRemoteRoom(r.Context(), federationapi.JoinRequest{UserID: dev.UserID, RoomID: roomID, Servers: servers, Content: content}); err != nil {
+			return nil, federationError(err)
+		}
+		return map[string]string{"room_id": roomID}, nil
 	}
 	if dev.IsGuest && !s.guestsCanJoin(r.Context(), roomID) {
 		return nil, mxhttp.GuestAccess("Guest access is not allowed in this room")
@@ -100,23 +112,26 @@ func (s *Server) guestsCanJoin(ctx context.Context, roomID string) bool {
 
 // resolveRoom turns a room id or alias into a room id.
 func (s *Server) resolveRoom(ctx context.Context, idOrAlias string) (string, error) {
+	id, _, err := s.resolveRoomWithServers(ctx, idOrAlias)
+	return id, err
+}
+
+// resolveRoomWithServers turns a room id or alias into a room id and, for
+// an alias, the servers in the room.
+func (s *Server) resolveRoomWithServers(ctx context.Context, idOrAlias string) (string, []spec.ServerName, error) {
 	switch {
 	case strings.HasPrefix(idOrAlias, "!"):
 		if _, err := spec.NewRoomID(idOrAlias); err != nil {
-			return "", mxhttp.InvalidParam("invalid room id")
+			return "", nil, mxhttp.InvalidParam("invalid room id")
 		}
-		return idOrAlias, nil
+		return idOrAlias, nil, nil
 	case strings.HasPrefix(idOrAlias, "#"):
 		if !validAlias(idOrAlias) {
-			return "", mxhttp.InvalidParam("invalid room alias")
+			return "", nil, mxhttp.InvalidParam("invalid room alias")
 		}
-		id, err := s.rooms.ResolveAlias(ctx, idOrAlias)
-		if err != nil {
-			return "", roomError(err)
-		}
-		return id, nil
+		return s.resolveAlias(ctx, idOrAlias)
 	}
-	return "", mxhttp.InvalidParam("not a room id or alias")
+	return "", nil, mxhttp.InvalidParam("not a room id or alias")
 }
 
 func validAlias(a string) bool {
@@ -206,6 +221,14 @@ func (s *Server) membershipChange(membership string) func(*http.Request, *userap
 		if body.Reason != "" {
 			content["reason"] = body.Reason
 		}
+		if membership == spec.Invite && !s.isLocalServer(target.Domain()) && s.fed != nil {
+			// The invitee's server signs the invite before it enters the room.
+			raw, _ := json.Marshal(content)
+			if _, err := s.fed.InviteRemote(r.Context(), federationapi.InviteRequest{RoomID: roomID, Sender: dev.UserID, Target: *target, Content: raw}); err != nil {
+				return nil, federationError(err)
+			}
+			return struct{}{}, nil
+		}
 		if _, err := s.sendMember(r.Context(), roomID, dev.UserID, *target, content); err != nil {
 			return nil, err
 		}
@@ -234,6 +257,15 @@ func (s *Server) leaveRoom(r *http.Request, dev *userapi.Device) (any, error) {
 	content := map[string]any{"membership": spec.Leave}
 	if body.Reason != "" {
 		content["reason"] = body.Reason
+	}
+	if s.needsRemoteJoin(r.Context(), roomID) {
+		// Invited (or knocking) into a room no local user is in: the leave
+		// goes through a server that is.
+		servers := s.joinServers(r.Context(), r, roomID, dev.UserID, nil)
+		if err := s.fed.LeaveRemoteRoom(r.Context(), federationapi.LeaveRequest{UserID: dev.UserID, RoomID: roomID, Servers: servers, Content: content}); err != nil {
+			return nil, federationError(err)
+		}
+		return struct{}{}, nil
 	}
 	if _, err := s.sendMember(r.Context(), roomID, dev.UserID, dev.UserID, content); err != nil {
 		return nil, err

@@ -6,6 +6,7 @@ import (
 
 	"github.com/matrix-org/gomatrixserverlib/spec"
 	"github.com/rohrpost/rohrpost/config"
+	"github.com/rohrpost/rohrpost/federationapi"
 	"github.com/rohrpost/rohrpost/internal/bus"
 	"github.com/rohrpost/rohrpost/roomserver"
 	rsstorage "github.com/rohrpost/rohrpost/roomserver/storage"
@@ -16,6 +17,9 @@ import (
 type Deps struct {
 	Users userapi.API
 	Rooms roomserver.API
+	// Federation acts towards other servers (remote joins and aliases);
+	// nil keeps the client API to local rooms.
+	Federation federationapi.API
 	// Bus holds state that every replica shares (authentication sessions).
 	Bus *bus.Conn
 	// RoomStore is read for room state at past events, which the
@@ -33,6 +37,7 @@ type Server struct {
 	cfg   *config.Config
 	users userapi.API
 	rooms roomserver.API
+	fed   federationapi.API
 	// roomStore may be nil; see Deps.RoomStore.
 	roomStore *rsstorage.Store
 	uia       *uiaSessions
@@ -56,7 +61,7 @@ func New(cfg *config.Config, deps Deps) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Server{cfg: cfg, users: deps.Users, rooms: deps.Rooms, roomStore: deps.RoomStore, uia: uia, nonces: nonces,
+	return &Server{cfg: cfg, users: deps.Users, rooms: deps.Rooms, fed: deps.Federation, roomStore: deps.RoomStore, uia: uia, nonces: nonces,
 		mailer: newMailer(cfg), onProfileChange: deps.OnProfileChange, onDeactivate: deps.OnDeactivate}, nil
 }
 

@@ -95,6 +95,12 @@ type Config struct {
 	// TrustedProxies are the addresses (CIDRs) of reverse proxies, such as
 	// the gateway, whose X-Forwarded-For names the client.
 	TrustedProxies []string `yaml:"trusted_proxies"`
+
+	FederationDomainWhitelist    *[]string          `yaml:"federation_domain_whitelist"`
+	FederationDomainDenylist     []string           `yaml:"federation_domain_denylist"`
+	TrustedKeyServers            []TrustedKeyServer `yaml:"trusted_key_servers"`
+	FederationVerifyCertificates *bool              `yaml:"federation_verify_certificates"`
+	FederationCustomCAList       []string           `yaml:"federation_custom_ca_list"`
 }
 
 // Listener is one HTTP(S) port and the APIs it serves.
@@ -460,6 +466,7 @@ func (c *Config) Validate() error {
 	default:
 		bad("log_level", "%q is not one of debug, info, warn, error", c.LogLevel)
 	}
+	errs = append(errs, c.validateFederation()...)
 	return errors.Join(errs...)
 }
 

@@ -11,6 +11,7 @@ import (
 	"github.com/gorilla/mux"
 	"github.com/matrix-org/gomatrixserverlib/spec"
 
+	"github.com/rohrpost/rohrpost/internal/mxhttp"
 	"github.com/rohrpost/rohrpost/userapi"
 )
 
@@ -32,12 +33,9 @@ func (f fakeTokens) OpenIDTokenOwner(_ context.Context, token string) (spec.User
 }
 
 func TestOpenIDUserInfo(t *testing.T) {
-	s, err := New(nil, fakeTokens{"good": "@alice:test"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := &Server{openID: fakeTokens{"good": "@alice:test"}}
 	r := mux.NewRouter()
-	s.Routes(r)
+	r.Handle("/_matrix/federation/v1/openid/userinfo", mxhttp.Handler(s.openIDUserInfo))
 	tests := []struct {
 		name    string
 		query   string

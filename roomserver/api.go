@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 
+	"github.com/matrix-org/gomatrixserverlib"
 	"github.com/matrix-org/gomatrixserverlib/spec"
 )
 
@@ -44,6 +45,23 @@ type API interface {
 	SearchMembers(ctx context.Context, req SearchMembersRequest) (*SearchMembersResponse, error)
 	// SpaceHierarchy is one page of a space's tree (hierarchy.go).
 	SpaceHierarchy(ctx context.Context, req HierarchyRequest) (*HierarchyResponse, error)
+
+	// Federation (federation.go, import.go): what other servers read of
+	// the DAG, and rooms joined through them.
+	EventTemplate(ctx context.Context, req TemplateRequest) (*TemplateResponse, error)
+	StateBefore(ctx context.Context, roomID, eventID string) (*RoomState, error)
+	CurrentRoomState(ctx context.Context, roomID string) (*RoomState, error)
+	EventsByID(ctx context.Context, roomID string, ids []string) ([]gomatrixserverlib.PDU, error)
+	RoomOfEvent(ctx context.Context, eventID string) (string, error)
+	EventAuthChain(ctx context.Context, roomID, eventID string) ([]gomatrixserverlib.PDU, error)
+	WalkBack(ctx context.Context, req WalkRequest) ([]gomatrixserverlib.PDU, error)
+	ServersInRoom(ctx context.Context, roomID string) ([]spec.ServerName, error)
+	Extremities(ctx context.Context, roomID string) ([]string, error)
+	ImportJoin(ctx context.Context, req ImportJoinRequest) (*InputResult, error)
+	// BuildEvent and StoreOutOfRoomMembership are the two halves of an
+	// invite across servers (invite.go).
+	BuildEvent(ctx context.Context, req SendEventRequest) (gomatrixserverlib.PDU, error)
+	StoreOutOfRoomMembership(ctx context.Context, pdu gomatrixserverlib.PDU) (*InputResult, error)
 
 	// UpgradeRoom replaces the room with one of newVersion; where that
 	// version has additional creators, they are the given users.

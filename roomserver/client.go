@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 
+	"github.com/matrix-org/gomatrixserverlib"
 	"github.com/matrix-org/gomatrixserverlib/spec"
 	"github.com/nats-io/nats.go"
 	"github.com/rohrpost/rohrpost/internal/rpc"
@@ -139,5 +140,65 @@ func (c *Client) SpaceHierarchy(ctx context.Context, req HierarchyRequest) (out 
 
 func (c *Client) DescribeRoom(ctx context.Context, roomID, user string) (out json.RawMessage, err error) {
 	err = c.rpc.Call(ctx, "DescribeRoom", []any{roomID, user}, &out)
+	return
+}
+
+func (c *Client) EventTemplate(ctx context.Context, req TemplateRequest) (out *TemplateResponse, err error) {
+	err = c.rpc.Call(ctx, "EventTemplate", []any{req}, &out)
+	return
+}
+
+func (c *Client) StateBefore(ctx context.Context, roomID, eventID string) (out *RoomState, err error) {
+	err = c.rpc.Call(ctx, "StateBefore", []any{roomID, eventID}, &out)
+	return
+}
+
+func (c *Client) CurrentRoomState(ctx context.Context, roomID string) (out *RoomState, err error) {
+	err = c.rpc.Call(ctx, "CurrentRoomState", []any{roomID}, &out)
+	return
+}
+
+func (c *Client) EventsByID(ctx context.Context, roomID string, ids []string) (out []gomatrixserverlib.PDU, err error) {
+	err = c.rpc.Call(ctx, "EventsByID", []any{roomID, ids}, &out)
+	return
+}
+
+func (c *Client) RoomOfEvent(ctx context.Context, eventID string) (out string, err error) {
+	err = c.rpc.Call(ctx, "RoomOfEvent", []any{eventID}, &out)
+	return
+}
+
+func (c *Client) EventAuthChain(ctx context.Context, roomID, eventID string) (out []gomatrixserverlib.PDU, err error) {
+	err = c.rpc.Call(ctx, "EventAuthChain", []any{roomID, eventID}, &out)
+	return
+}
+
+func (c *Client) WalkBack(ctx context.Context, req WalkRequest) (out []gomatrixserverlib.PDU, err error) {
+	err = c.rpc.Call(ctx, "WalkBack", []any{req}, &out)
+	return
+}
+
+func (c *Client) ServersInRoom(ctx context.Context, roomID string) (out []spec.ServerName, err error) {
+	err = c.rpc.Call(ctx, "ServersInRoom", []any{roomID}, &out)
+	return
+}
+
+func (c *Client) ImportJoin(ctx context.Context, req ImportJoinRequest) (out *InputResult, err error) {
+	err = c.rpc.Call(ctx, "ImportJoin", []any{req}, &out)
+	return
+}
+
+func (c *Client) Extremities(ctx context.Context, roomID string) (out []string, err error) {
+	err = c.rpc.Call(ctx, "Extremities", []any{roomID}, &out)
+	return
+}
+
+func (c *Client) BuildEvent(ctx context.Context, req SendEventRequest) (out gomatrixserverlib.PDU, err error) {
+	err = c.rpc.Call(ctx, "BuildEvent", []any{req}, &out)
+	return
+}
+
+func (c *Client) StoreOutOfRoomMembership(ctx context.Context, pdu gomatrixserverlib.PDU) (out *InputResult, err error) {
+	err = c.rpc.Call(ctx, "StoreOutOfRoomMembership", []any{pdu}, &out)
 	return
 }

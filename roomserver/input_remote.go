@@ -37,6 +37,11 @@ const (
 type InputEvent struct {
 	Kind InputKind
 	PDU  gomatrixserverlib.PDU
+	// HasState says StateIDs is the state before the event, as another
+	// server told it (/state_ids), for an event whose prev_events we do
+	// not have; the state events must be stored already (as outliers).
+	HasState bool
+	StateIDs []string
 }
 
 // InputResult is what became of one input event.
@@ -102,7 +107,12 @@ func (b *batch) inputRemote(ctx context.Context, in InputEvent) (InputResult, er
 		b.storeAside(r, pdu, 0, false)
 		return res, nil
 	}
-	before, err := b.stateBefore(ctx, r, pdu)
+	var before map[[2]string]int64
+	if in.HasState {
+		before, err = b.stateFromIDs(ctx, r, in.StateIDs)
+	} else {
+		before, err = b.stateBefore(ctx, r, pdu)
+	}
 	if err != nil {
 		return res, err
 	}
@@ -255,6 +265,27 @@ func (b *batch) stateBefore(ctx context.Context, r *room, pdu gomatrixserverlib.
 		return nil, fmt.Errorf("%w: event has no prev_events", ErrBadEvent)
 	}
 	return b.resolve(ctx, r, sets)
+}
+
+// stateFromIDs is a state map of stored state events of the room.
+func (b *batch) stateFromIDs(ctx context.Context, r *room, ids []string) (map[[2]string]int64, error) {
+	out := make(map[[2]string]int64, len(ids))
+	for _, id := range ids {
+		e, err := b.eventByID(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		if e == nil {
+			return nil, fmt.Errorf("%w: state event %s", ErrMissingAuthEvents, id)
+		}
+		if e.RoomNID != r.nid || e.StateKey == nil {
+			return nil, fmt.Errorf("%w: %s is not a state event of the room", ErrBadState, id)
+		}
+		if !e.Rejected {
+			out[[2]string{e.Type, *e.StateKey}] = e.NID
+		}
+	}
+	return out, nil
 }
 
 // resolve runs the room version's state resolution over state sets.

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -220,4 +221,15 @@ func (s *Server) publishOnce(outputs []OutputEvent) []OutputEvent {
 		return outputs[failed:]
 	}
 	return nil
+}
+
+// anyKey is a local signing key, for events we build only to hand out as
+// templates (their signature is replaced by the asking server's).
+func (s *Server) anyKey() serverkey.Key {
+	names := make([]string, 0, len(s.keys))
+	for n := range s.keys {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	return s.keys[names[0]]
 }

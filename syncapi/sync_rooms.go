@@ -596,6 +596,21 @@ var strippedTypes = []string{spec.MRoomCreate, spec.MRoomJoinRules, spec.MRoomNa
 // the same with their knock.
 func (s *Server) invitedRoom(ctx context.Context, m rsstorage.UserMembership) (*invitedRoom, error) {
 	ir := &invitedRoom{InviteState: eventList{Events: []json.RawMessage{}}}
+	invite, err := s.events.EventsByNID(ctx, []int64{m.EventNID})
+	if err != nil {
+		return nil, err
+	}
+	// An invite from another server to a room we are not in carries the
+	// room's stripped state, signed off by the inviting server.
+	for _, e := range invite {
+		if st := gjson.GetBytes(e.PDU, "unsigned.invite_room_state"); st.IsArray() && len(st.Array()) > 0 {
+			for _, ev := range st.Array() {
+				ir.InviteState.Events = append(ir.InviteState.Events, json.RawMessage(ev.Raw))
+			}
+			ir.InviteState.Events = append(ir.InviteState.Events, stripped(e.Client))
+			return ir, nil
+		}
+	}
 	for _, t := range strippedTypes {
 		ev, err := s.rooms.StateEvent(ctx, m.RoomID, t, "")
 		if errors.Is(err, roomserver.ErrEventNotFound) {
@@ -605,10 +620,6 @@ func (s *Server) invitedRoom(ctx context.Context, m rsstorage.UserMembership) (*
 			return nil, err
 		}
 		ir.InviteState.Events = append(ir.InviteState.Events, stripped(ev.Client))
-	}
-	invite, err := s.events.EventsByNID(ctx, []int64{m.EventNID})
-	if err != nil {
-		return nil, err
 	}
 	for _, e := range invite {
 		ir.InviteState.Events = append(ir.InviteState.Events, stripped(e.Client))

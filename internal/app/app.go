@@ -83,8 +83,9 @@ type App struct {
 
 	// Users and Rooms are the APIs: the local server or a client of a
 	// remote one.
-	Users userapi.API
-	Rooms roomserver.API
+	Users      userapi.API
+	Rooms      roomserver.API
+	Federation federationapi.API
 
 	// The components running here; nil when they run elsewhere.
 	LocalUsers *userapi.Server
@@ -179,9 +180,19 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *App, err err
 			return nil, err
 		}
 	}
+	a.Federation = federationapi.NewClient(a.Bus.NC)
 	if a.Components[FederationAPI] {
-		if a.Fed, err = federationapi.New(a.Keys, a.Users); err != nil {
+		if a.Fed, err = federationapi.New(cfg, federationapi.Deps{DB: a.DB, Bus: a.Bus, Keys: a.Keys, Users: a.Users, Rooms: a.Rooms}); err != nil {
+			return nil, fmt.Errorf("federationapi: %w", err)
+		}
+		if err := a.Fed.Start(ctx); err != nil {
 			return nil, err
+		}
+		if err := a.serve(federationapi.Serve(a.Bus.NC, a.Fed)); err != nil {
+			return nil, err
+		}
+		if !overBus {
+			a.Federation = a.Fed
 		}
 	}
 	if a.Components[MediaAPI] {
@@ -197,7 +208,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *App, err err
 			return nil, fmt.Errorf("clientapi room store: %w", err)
 		}
 		onProfile, onDeactivate := profileHooks(a.Rooms)
-		if a.CS, err = clientapi.New(cfg, clientapi.Deps{Users: a.Users, Rooms: a.Rooms, Bus: a.Bus, RoomStore: roomStore, OnProfileChange: onProfile, OnDeactivate: onDeactivate}); err != nil {
+		if a.CS, err = clientapi.New(cfg, clientapi.Deps{Users: a.Users, Rooms: a.Rooms, Federation: a.Federation, Bus: a.Bus, RoomStore: roomStore, OnProfileChange: onProfile, OnDeactivate: onDeactivate}); err != nil {
 			return nil, err
 		}
 	}
@@ -285,6 +296,9 @@ func (a *App) Close() {
 	}
 	if a.Media != nil {
 		a.Media.Stop()
+	}
+	if a.Fed != nil {
+		a.Fed.Stop()
 	}
 	if a.LocalRooms != nil {
 		a.LocalRooms.Stop()

@@ -2,14 +2,17 @@ package apptest
 
 import (
 	"context"
+	"crypto/x509"
 	"fmt"
 	"net"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"sync/atomic"
 	"testing"
 
+	"github.com/matrix-org/gomatrixserverlib/spec"
 	"github.com/rohrpost/rohrpost/config"
 	"github.com/rohrpost/rohrpost/internal/app"
 	"github.com/rohrpost/rohrpost/internal/testdb"
@@ -22,6 +25,14 @@ type Server struct {
 	HTTP *httptest.Server
 	URL  string
 	cfg  *config.Config
+
+	// Servers of StartFederation only (federation.go): the server name,
+	// the address of the TLS listener, and the test CA.
+	ServerName spec.ServerName
+	TLSURL     string
+	CAFile     string
+	caPool     *x509.CertPool
+	routes     *http.ServeMux
 }
 
 // Config returns a test configuration with open registration and no rate

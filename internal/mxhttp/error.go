@@ -37,6 +37,7 @@ func newErr(status int, code string) func(msg string) *Error {
 // Constructors for the spec's error codes.
 var (
 	Forbidden          = newErr(http.StatusForbidden, "M_FORBIDDEN")
+	Unauthorized       = newErr(http.StatusUnauthorized, "M_UNAUTHORIZED")
 	UnknownToken       = newErr(http.StatusUnauthorized, "M_UNKNOWN_TOKEN")
 	MissingToken       = newErr(http.StatusUnauthorized, "M_MISSING_TOKEN")
 	BadJSON            = newErr(http.StatusBadRequest, "M_BAD_JSON")

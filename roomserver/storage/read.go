@@ -594,3 +594,20 @@ func (s *Store) NotifyingEvents(ctx context.Context, user string, rooms map[int6
 	}
 	return out, rows.Err()
 }
+
+// EventsByID loads the events with the given ids that exist, in no order.
+func (s *Store) EventsByID(ctx context.Context, ids []string) ([]*Event, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	var out []*Event
+	for start := 0; start < len(ids); start += 500 {
+		chunk := ids[start:min(start+500, len(ids))]
+		evs, err := scanEvents(s.db.Read.QueryContext(ctx, `SELECT `+eventColumns+` FROM events WHERE event_id IN (`+sqlutil.InList(1, len(chunk))+`)`, anySlice(chunk)...))
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, evs...)
+	}
+	return out, nil
+}

@@ -1,0 +1,55 @@
+package federationapi
+
+import (
+	"context"
+
+	"github.com/matrix-org/gomatrixserverlib/spec"
+	"github.com/nats-io/nats.go"
+
+	"github.com/rohrpost/rohrpost/internal/rpc"
+)
+
+// Service is the federation API's name on the bus.
+const Service = "federationapi"
+
+// Sentinels are the errors that keep their identity across processes.
+var Sentinels = []error{ErrNoServer, ErrNotAllowed, ErrNotFound}
+
+// Serve answers API calls from other processes with api.
+func Serve(nc *nats.Conn, api API) (*rpc.Server, error) {
+	return rpc.Serve[API](nc, Service, api, Sentinels)
+}
+
+// Client is the federation API of another process, called over NATS.
+type Client struct{ rpc *rpc.Client }
+
+var _ API = (*Client)(nil)
+
+// NewClient calls the federation API over nc.
+func NewClient(nc *nats.Conn) *Client {
+	return &Client{rpc: rpc.NewClient(nc, Service, Sentinels)}
+}
+
+func (c *Client) JoinRemoteRoom(ctx context.Context, req JoinRequest) (out *JoinResponse, err error) {
+	err = c.rpc.Call(ctx, "JoinRemoteRoom", []any{req}, &out)
+	return
+}
+
+func (c *Client) QueryDirectory(ctx context.Context, alias string) (out *DirectoryResponse, err error) {
+	err = c.rpc.Call(ctx, "QueryDirectory", []any{alias}, &out)
+	return
+}
+
+func (c *Client) QueryProfile(ctx context.Context, user spec.UserID, field string) (out map[string]any, err error) {
+	err = c.rpc.Call(ctx, "QueryProfile", []any{user, field}, &out)
+	return
+}
+
+func (c *Client) InviteRemote(ctx context.Context, req InviteRequest) (out string, err error) {
+	err = c.rpc.Call(ctx, "InviteRemote", []any{req}, &out)
+	return
+}
+
+func (c *Client) LeaveRemoteRoom(ctx context.Context, req LeaveRequest) error {
+	return c.rpc.Call(ctx, "LeaveRemoteRoom", []any{req})
+}

@@ -1,0 +1,116 @@
+package federationapi
+
+import (
+	"context"
+	"crypto/ed25519"
+	"errors"
+	"fmt"
+	"log/slog"
+
+	"github.com/matrix-org/gomatrixserverlib"
+	"github.com/matrix-org/gomatrixserverlib/fclient"
+	"github.com/matrix-org/gomatrixserverlib/spec"
+
+	"github.com/rohrpost/rohrpost/roomserver"
+)
+
+// A local user joins a room that lives elsewhere: gomatrixserverlib's
+// PerformJoin asks one resident server for a template (make_join), signs
+// it and sends it (send_join), and checks the answer (signatures, hashes,
+// auth of every state event). The roomserver then stores the room with
+// that state and our join on top (ImportJoin). Servers are tried in turn.
+
+// JoinRemoteRoom joins a local user to a room through one of req.Servers.
+func (s *Server) JoinRemoteRoom(ctx context.Context, req JoinRequest) (*JoinResponse, error) {
+	key, ok := s.keyFor(req.UserID.Domain())
+	if !ok {
+		return nil, fmt.Errorf("%w: %s is not a local user", ErrNotAllowed, req.UserID.String())
+	}
+	roomID, err := spec.NewRoomID(req.RoomID)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrNotFound, err)
+	}
+	var lastErr error = ErrNoServer
+	tried := map[spec.ServerName]bool{}
+	for _, server := range req.Servers {
+		if tried[server] || s.isLocal(server) {
+			continue
+		}
+		tried[server] = true
+		if !s.policy.Allowed(server) {
+			lastErr = fmt.Errorf("%w: %s", ErrNotAllowed, server)
+			continue
+		}
+		content := map[string]any{}
+		for k, v := range req.Content {
+			content[k] = v
+		}
+		res, ferr := gomatrixserverlib.PerformJoin(ctx, joinClient{s.client}, gomatrixserverlib.PerformJoinInput{
+			UserID: &req.UserID, RoomID: roomID, ServerName: server, Content: content,
+			PrivateKey: key.Private, KeyID: key.ID, KeyRing: s.keyRing,
+			EventProvider: s.eventProvider(server, key.ServerName),
+			UserIDQuerier: userIDForSender,
+			GetOrCreateSenderID: func(context.Context, spec.UserID, spec.RoomID, string) (spec.SenderID, ed25519.PrivateKey, error) {
+				return "", nil, errors.New("pseudonymous ids are not supported")
+			},
+			StoreSenderIDFromPublicID: func(context.Context, spec.SenderID, string, spec.RoomID) error { return nil },
+		})
+		if ferr != nil {
+			slog.Info("federation: remote join failed", "room_id", req.RoomID, "server", server, "err", ferr.Err)
+			lastErr = fmt.Errorf("%w: %s: %v", ErrNoServer, server, ferr.Err)
+			continue
+		}
+		version := res.JoinEvent.Version()
+		out, err := s.rooms.ImportJoin(ctx, roomserver.ImportJoinRequest{
+			RoomVersion: string(version),
+			AuthChain:   res.StateSnapshot.GetAuthEvents().UntrustedEvents(version),
+			State:       res.StateSnapshot.GetStateEvents().UntrustedEvents(version),
+			Join:        res.JoinEvent,
+		})
+		if err != nil {
+			return nil, err
+		}
+		return &JoinResponse{RoomID: req.RoomID, EventID: out.EventID}, nil
+	}
+	return nil, lastErr
+}
+
+// eventProvider fetches events the send_join answer refers to but does
+// not carry, from the server we join through.
+func (s *Server) eventProvider(server, origin spec.ServerName) gomatrixserverlib.EventProvider {
+	return func(version gomatrixserverlib.RoomVersion, ids []string) ([]gomatrixserverlib.PDU, error) {
+		verImpl, err := gomatrixserverlib.GetRoomVersion(version)
+		if err != nil {
+			return nil, err
+		}
+		var out []gomatrixserverlib.PDU
+		for _, id := range ids {
+			txn, err := s.client.GetEvent(context.Background(), origin, server, id)
+			if err != nil {
+				return nil, err
+			}
+			for _, raw := range txn.PDUs {
+				p, err := verImpl.NewEventFromUntrustedJSON(raw)
+				if err != nil {
+					return nil, err
+				}
+				out = append(out, p)
+			}
+		}
+		return out, nil
+	}
+}
+
+// joinClient gives gomatrixserverlib's join the federation client in the
+// shape it asks for.
+type joinClient struct{ fc fclient.FederationClient }
+
+func (c joinClient) MakeJoin(ctx context.Context, origin, s spec.ServerName, roomID, userID string) (gomatrixserverlib.MakeJoinResponse, error) {
+	res, err := c.fc.MakeJoin(ctx, origin, s, roomID, userID)
+	return &res, err
+}
+
+func (c joinClient) SendJoin(ctx context.Context, origin, s spec.ServerName, event gomatrixserverlib.PDU) (gomatrixserverlib.SendJoinResponse, error) {
+	res, err := c.fc.SendJoin(ctx, origin, s, event)
+	return &res, err
+}

@@ -1,0 +1,144 @@
+package federationapi
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/gorilla/mux"
+	"github.com/matrix-org/gomatrixserverlib"
+	"github.com/matrix-org/gomatrixserverlib/spec"
+
+	"github.com/rohrpost/rohrpost/internal/mxhttp"
+	"github.com/rohrpost/rohrpost/roomserver"
+)
+
+// Leaving a room through another server mirrors joining: make_leave hands
+// out a template, send_leave takes the signed event. A server needs this
+// when none of its users is joined, above all to reject an invite.
+
+// makeLeave is GET /_matrix/federation/v1/make_leave/{roomId}/{userId}.
+func (s *Server) makeLeave(r *http.Request, origin spec.ServerName, _ []byte) (any, error) {
+	ctx := r.Context()
+	roomID, userID, err := roomAndUser(r)
+	if err != nil {
+		return nil, err
+	}
+	version, err := s.rooms.RoomVersion(ctx, roomID.String())
+	if err != nil {
+		return nil, wireError(err)
+	}
+	inRoom, local := s.localServerInRoom(ctx, roomID.String())
+	res, err := gomatrixserverlib.HandleMakeLeave(gomatrixserverlib.HandleMakeLeaveInput{
+		UserID: *userID, SenderID: spec.SenderID(userID.String()), RoomID: *roomID,
+		RoomVersion: gomatrixserverlib.RoomVersion(version), RequestOrigin: origin,
+		LocalServerName: local, LocalServerInRoom: inRoom, UserIDQuerier: userIDForSender,
+		BuildEventTemplate: func(proto *gomatrixserverlib.ProtoEvent) (gomatrixserverlib.PDU, []gomatrixserverlib.PDU, error) {
+			return s.template(ctx, proto)
+		},
+	})
+	if err != nil {
+		return nil, wireError(err)
+	}
+	return map[string]any{"event": res.LeaveTemplateEvent, "room_version": res.RoomVersion}, nil
+}
+
+// sendLeave is PUT /_matrix/federation/v2/send_leave/{roomId}/{eventId}.
+func (s *Server) sendLeave(r *http.Request, origin spec.ServerName, body []byte) (any, error) {
+	ctx := r.Context()
+	roomID := mux.Vars(r)["roomId"]
+	version, err := s.rooms.RoomVersion(ctx, roomID)
+	if err != nil {
+		return nil, wireError(err)
+	}
+	verImpl, err := gomatrixserverlib.GetRoomVersion(gomatrixserverlib.RoomVersion(version))
+	if err != nil {
+		return nil, wireError(err)
+	}
+	ev, err := verImpl.NewEventFromUntrustedJSON(body)
+	if err != nil {
+		return nil, mxhttp.BadJSON("the body is not an event of this room: " + err.Error())
+	}
+	switch {
+	case ev.EventID() != mux.Vars(r)["eventId"]:
+		return nil, mxhttp.BadJSON("the event id does not match the path")
+	case ev.RoomID().String() != roomID:
+		return nil, mxhttp.BadJSON("the room id does not match the path")
+	case ev.Type() != spec.MRoomMember || !ev.StateKeyEquals(string(ev.SenderID())):
+		return nil, mxhttp.BadJSON("not a member event of its sender")
+	}
+	if m, err := ev.Membership(); err != nil || m != spec.Leave {
+		return nil, mxhttp.BadJSON("membership must be leave")
+	}
+	if sender := ev.SenderID().ToUserID(); sender == nil || sender.Domain() != origin {
+		return nil, mxhttp.Forbidden("the leave must come from the leaving user's server")
+	}
+	if err := s.verifySignatures(ctx, ev); err != nil {
+		return nil, mxhttp.Forbidden("signature check failed: " + err.Error())
+	}
+	if err := s.input(ctx, ev, roomserver.InputNew); err != nil {
+		return nil, mxhttp.Forbidden(err.Error())
+	}
+	return struct{}{}, nil
+}
+
+// LeaveRemoteRoom makes a local user leave a room no local user is joined
+// to, through one of req.Servers, and keeps the leave for the user.
+func (s *Server) LeaveRemoteRoom(ctx context.Context, req LeaveRequest) error {
+	key, ok := s.keyFor(req.UserID.Domain())
+	if !ok {
+		return fmt.Errorf("%w: %s is not a local user", ErrNotAllowed, req.UserID.String())
+	}
+	var lastErr error = ErrNoServer
+	for _, server := range req.Servers {
+		if s.isLocal(server) {
+			continue
+		}
+		if !s.policy.Allowed(server) {
+			lastErr = fmt.Errorf("%w: %s", ErrNotAllowed, server)
+			continue
+		}
+		ev, err := s.leaveThrough(ctx, server, key.ServerName, req)
+		if err != nil {
+			slog.Info("federation: remote leave failed", "room_id", req.RoomID, "server", server, "err", err)
+			lastErr = fmt.Errorf("%w: %s: %v", ErrNoServer, server, err)
+			continue
+		}
+		_, err = s.rooms.StoreOutOfRoomMembership(ctx, ev)
+		return err
+	}
+	return lastErr
+}
+
+func (s *Server) leaveThrough(ctx context.Context, server, origin spec.ServerName, req LeaveRequest) (gomatrixserverlib.PDU, error) {
+	key, _ := s.keyFor(origin)
+	tmpl, err := s.client.MakeLeave(ctx, origin, server, req.RoomID, req.UserID.String())
+	if err != nil {
+		return nil, err
+	}
+	verImpl, err := gomatrixserverlib.GetRoomVersion(tmpl.RoomVersion)
+	if err != nil {
+		return nil, err
+	}
+	proto := tmpl.LeaveEvent
+	sender := req.UserID.String()
+	proto.SenderID, proto.StateKey, proto.RoomID, proto.Type = sender, &sender, req.RoomID, spec.MRoomMember
+	content := map[string]any{}
+	for k, v := range req.Content {
+		content[k] = v
+	}
+	content["membership"] = spec.Leave
+	if err := proto.SetContent(content); err != nil {
+		return nil, err
+	}
+	ev, err := verImpl.NewEventBuilderFromProtoEvent(&proto).Build(time.Now(), origin, key.ID, key.Private)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.client.SendLeave(ctx, origin, server, ev); err != nil {
+		return nil, err
+	}
+	return ev, nil
+}

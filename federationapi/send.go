@@ -1,0 +1,293 @@
+package federationapi
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/gorilla/mux"
+	"github.com/matrix-org/gomatrixserverlib"
+	"github.com/matrix-org/gomatrixserverlib/fclient"
+	"github.com/matrix-org/gomatrixserverlib/spec"
+	"github.com/tidwall/gjson"
+
+	"github.com/rohrpost/rohrpost/internal/mxhttp"
+	"github.com/rohrpost/rohrpost/roomserver"
+)
+
+// An inbound transaction carries up to 50 PDUs and 100 EDUs. Each PDU gets
+// its own result and one bad PDU never fails the others. PDUs enter the
+// roomserver's one input path; one whose prev_events we lack is preceded
+// by what /get_missing_events brings, or, when the gap is too wide, by the
+// state before it (/state) so that it can be judged without the gap.
+
+const (
+	maxTxnPDUs = 50
+	maxTxnEDUs = 100
+	// maxMissingEvents bounds what one gap fill asks for.
+	maxMissingEvents = 20
+)
+
+type txnBody struct {
+	Origin         spec.ServerName         `json:"origin"`
+	OriginServerTS spec.Timestamp          `json:"origin_server_ts"`
+	PDUs           []json.RawMessage       `json:"pdus"`
+	EDUs           []gomatrixserverlib.EDU `json:"edus"`
+}
+
+type pduResult struct {
+	Error string `json:"error,omitempty"`
+}
+
+type sendResponse struct {
+	PDUs map[string]pduResult `json:"pdus"`
+}
+
+// send is PUT /_matrix/federation/v1/send/{txnId}.
+func (s *Server) send(r *http.Request, origin spec.ServerName, body []byte) (any, error) {
+	var txn txnBody
+	if err := mxhttp.Unmarshal(body, &txn); err != nil {
+		return nil, err
+	}
+	if len(txn.PDUs) > maxTxnPDUs || len(txn.EDUs) > maxTxnEDUs {
+		return nil, mxhttp.BadJSON(fmt.Sprintf("a transaction holds at most %d PDUs and %d EDUs", maxTxnPDUs, maxTxnEDUs))
+	}
+	if txn.Origin != "" && txn.Origin != origin {
+		return nil, mxhttp.Forbidden("the transaction's origin is not the server that sent it")
+	}
+	// The sender retries a transaction it got no answer for with the same
+	// id; the second attempt waits for the first and gets its answer.
+	key := string(origin) + "\x00" + mux.Vars(r)["txnId"]
+	return s.txns.do(key, func() (any, error) {
+		// The work goes on when the sender hangs up: it will retry and
+		// must then find it done.
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), 5*time.Minute)
+		defer cancel()
+		res := sendResponse{PDUs: map[string]pduResult{}}
+		for _, raw := range txn.PDUs {
+			id, err := s.inputPDU(ctx, origin, raw)
+			if id == "" {
+				continue // not even an event id: nothing to report against
+			}
+			if err != nil {
+				slog.Info("federation: PDU refused", "origin", origin, "event_id", id, "err", err)
+				res.PDUs[id] = pduResult{Error: err.Error()}
+			} else {
+				res.PDUs[id] = pduResult{}
+			}
+		}
+		s.handleEDUs(ctx, origin, txn.EDUs)
+		return res, nil
+	})
+}
+
+// inputPDU checks one PDU and puts it through the roomserver, filling a
+// gap before it if needed. It returns the event id ("" if the PDU could
+// not be parsed that far).
+func (s *Server) inputPDU(ctx context.Context, origin spec.ServerName, raw json.RawMessage) (string, error) {
+	roomID := gjson.GetBytes(raw, "room_id").String()
+	version, err := s.rooms.RoomVersion(ctx, roomID)
+	if err != nil {
+		return "", err
+	}
+	verImpl, err := gomatrixserverlib.GetRoomVersion(gomatrixserverlib.RoomVersion(version))
+	if err != nil {
+		return "", err
+	}
+	pdu, err := verImpl.NewEventFromUntrustedJSON(raw)
+	if err != nil {
+		return "", err
+	}
+	if !s.policy.Allowed(pdu.SenderID().ToUserID().Domain()) {
+		return pdu.EventID(), ErrNotAllowed
+	}
+	if err := s.verifySignatures(ctx, pdu); err != nil {
+		return pdu.EventID(), err
+	}
+	if err := s.checkACL(ctx, roomID, origin); err != nil {
+		return pdu.EventID(), err
+	}
+	if in, _ := s.localServerInRoom(ctx, roomID); !in {
+		// We hold only our users' invites (or their rejections) here; the
+		// room's other events are not ours to take.
+		if s.aboutLocalUser(pdu) {
+			_, err := s.rooms.StoreOutOfRoomMembership(ctx, pdu)
+			return pdu.EventID(), err
+		}
+		return pdu.EventID(), fmt.Errorf("no user of this server is in room %s", roomID)
+	}
+	err = s.input(ctx, pdu, roomserver.InputNew)
+	if errors.Is(err, roomserver.ErrMissingPrevEvents) || errors.Is(err, roomserver.ErrMissingAuthEvents) {
+		err = s.fillGap(ctx, origin, verImpl, pdu)
+	}
+	return pdu.EventID(), err
+}
+
+// aboutLocalUser tells whether pdu is a member event about a local user.
+func (s *Server) aboutLocalUser(pdu gomatrixserverlib.PDU) bool {
+	if pdu.Type() != spec.MRoomMember || pdu.StateKey() == nil {
+		return false
+	}
+	u, err := spec.NewUserID(*pdu.StateKey(), true)
+	return err == nil && s.isLocal(u.Domain())
+}
+
+func (s *Server) verifySignatures(ctx context.Context, pdu gomatrixserverlib.PDU) error {
+	return gomatrixserverlib.VerifyEventSignatures(ctx, pdu, s.keyRing, userIDForSender)
+}
+
+func fclientMissing(earliest []string, latest string) fclient.MissingEvents {
+	return fclient.MissingEvents{Limit: maxMissingEvents, EarliestEvents: earliest, LatestEvents: []string{latest}}
+}
+
+// input runs one event through the roomserver and turns a rejection into
+// an error for the sender.
+func (s *Server) input(ctx context.Context, pdu gomatrixserverlib.PDU, kind roomserver.InputKind) error {
+	res, err := s.rooms.InputEvents(ctx, []roomserver.InputEvent{{Kind: kind, PDU: pdu}})
+	if err != nil {
+		return err
+	}
+	if res[0].Rejected {
+		return fmt.Errorf("event %s rejected by the auth rules", pdu.EventID())
+	}
+	return nil
+}
+
+// fillGap fetches the events between our newest ones and pdu from origin
+// and inputs them oldest first; when that does not close the gap, it
+// fetches the state before pdu and judges pdu on it.
+func (s *Server) fillGap(ctx context.Context, origin spec.ServerName, verImpl gomatrixserverlib.IRoomVersion, pdu gomatrixserverlib.PDU) error {
+	roomID := pdu.RoomID().String()
+	local := s.localNameFor(ctx, roomID)
+	earliest, err := s.rooms.Extremities(ctx, roomID)
+	if err != nil {
+		return err
+	}
+	missing, err := s.client.LookupMissingEvents(ctx, local, origin, roomID, fclientMissing(earliest, pdu.EventID()), verImpl.Version())
+	if err == nil {
+		events := missing.Events.UntrustedEvents(verImpl.Version())
+		sort.SliceStable(events, func(i, j int) bool { return events[i].Depth() < events[j].Depth() })
+		for _, ev := range events {
+			if ev.EventID() == pdu.EventID() {
+				continue
+			}
+			if s.verifySignatures(ctx, ev) != nil {
+				continue
+			}
+			if err := s.input(ctx, ev, roomserver.InputNew); err != nil && !isGap(err) {
+				slog.Info("federation: missing event refused", "event_id", ev.EventID(), "err", err)
+			}
+		}
+		err = s.input(ctx, pdu, roomserver.InputNew)
+		if !isGap(err) {
+			return err
+		}
+	}
+	return s.inputWithState(ctx, origin, local, verImpl, pdu)
+}
+
+func isGap(err error) bool {
+	return errors.Is(err, roomserver.ErrMissingPrevEvents) || errors.Is(err, roomserver.ErrMissingAuthEvents)
+}
+
+// inputWithState asks origin for the state before pdu (it has pdu, so it
+// has that state), stores the state and its auth chain as outliers, and
+// inputs pdu on that state.
+func (s *Server) inputWithState(ctx context.Context, origin, local spec.ServerName, verImpl gomatrixserverlib.IRoomVersion, pdu gomatrixserverlib.PDU) error {
+	roomID := pdu.RoomID().String()
+	st, err := s.client.LookupState(ctx, local, origin, roomID, pdu.EventID(), verImpl.Version())
+	if err != nil {
+		return fmt.Errorf("state before %s from %s: %w", pdu.EventID(), origin, err)
+	}
+	authEvents, stateEvents, err := gomatrixserverlib.CheckStateResponse(ctx, &st, verImpl.Version(), s.keyRing, s.eventProvider(origin, local), userIDForSender)
+	if err != nil {
+		return fmt.Errorf("state before %s from %s: %w", pdu.EventID(), origin, err)
+	}
+	outliers := append(append([]gomatrixserverlib.PDU{}, authEvents...), stateEvents...)
+	sort.SliceStable(outliers, func(i, j int) bool { return outliers[i].Depth() < outliers[j].Depth() })
+	seen := map[string]bool{}
+	var in []roomserver.InputEvent
+	for _, ev := range outliers {
+		if !seen[ev.EventID()] {
+			seen[ev.EventID()] = true
+			in = append(in, roomserver.InputEvent{Kind: roomserver.InputOutlier, PDU: ev})
+		}
+	}
+	if _, err := s.rooms.InputEvents(ctx, in); err != nil {
+		return fmt.Errorf("storing the state before %s: %w", pdu.EventID(), err)
+	}
+	var ids []string
+	for _, ev := range stateEvents {
+		ids = append(ids, ev.EventID())
+	}
+	res, err := s.rooms.InputEvents(ctx, []roomserver.InputEvent{{Kind: roomserver.InputNew, PDU: pdu, HasState: true, StateIDs: ids}})
+	if err != nil {
+		return err
+	}
+	if res[0].Rejected {
+		return fmt.Errorf("event %s rejected by the auth rules", pdu.EventID())
+	}
+	return nil
+}
+
+// localNameFor is the local server name that speaks for us in a room.
+func (s *Server) localNameFor(ctx context.Context, roomID string) spec.ServerName {
+	_, name := s.localServerInRoom(ctx, roomID)
+	return name
+}
+
+// inboundTxns makes retries of a transaction wait for the first attempt
+// and answers them from its result for a while after.
+type inboundTxns struct {
+	mu      sync.Mutex
+	running map[string]*txnCall
+}
+
+type txnCall struct {
+	done chan struct{}
+	res  any
+	err  error
+	at   time.Time
+}
+
+// txnMemory is how long a finished transaction's answer is kept; senders
+// retry within seconds to minutes. A retry after it (or after a restart)
+// runs again, which is harmless: stored events are recognised as
+// duplicates.
+const txnMemory = 10 * time.Minute
+
+func newInboundTxns() *inboundTxns { return &inboundTxns{running: map[string]*txnCall{}} }
+
+func (t *inboundTxns) do(key string, fn func() (any, error)) (any, error) {
+	t.mu.Lock()
+	now := time.Now()
+	for k, c := range t.running {
+		select {
+		case <-c.done:
+			if now.Sub(c.at) > txnMemory {
+				delete(t.running, k)
+			}
+		default:
+		}
+	}
+	if c, ok := t.running[key]; ok {
+		t.mu.Unlock()
+		<-c.done
+		return c.res, c.err
+	}
+	c := &txnCall{done: make(chan struct{})}
+	t.running[key] = c
+	t.mu.Unlock()
+	defer func() {
+		c.at = time.Now()
+		close(c.done)
+	}()
+	c.res, c.err = fn()
+	return c.res, c.err
+}
