@@ -123,5 +123,8 @@ func (s *Server) Routes(r *mux.Router) {
 	f.Handle("/v2/invite/{roomId}/{eventId}", signed(s.invite)).Methods(http.MethodPut)
 	f.Handle("/v1/query/directory", signed(s.queryDirectory)).Methods(http.MethodGet)
 	f.Handle("/v1/query/profile", signed(s.queryProfile)).Methods(http.MethodGet)
+	s.ephemeralRoutes(f)
+	s.e2eeRoutes(f)
+	s.mediaRoutes(f)
 	f.Handle("/v1/openid/userinfo", mxhttp.Handler(s.openIDUserInfo)).Methods(http.MethodGet)
 }
