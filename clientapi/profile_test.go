@@ -1,6 +1,7 @@
 package clientapi
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
 
@@ -175,4 +176,33 @@ func FuzzCheckProfileKey(f *testing.F) {
 			}
 		}
 	})
+}
+
+// Only stable room versions are advertised as stable; experimental ones
+// that the library knows (namespaced, as "org.matrix.msc4242.12") are not.
+func TestCapabilitiesAdvertiseOnlyStableRoomVersions(t *testing.T) {
+	ts := newTestServer(t)
+	alice := ts.register("alice")
+	caps := ts.do("GET", "/_matrix/client/v3/capabilities", alice.token, nil)
+	var body struct {
+		Capabilities struct {
+			RoomVersions struct {
+				Available map[string]string `json:"available"`
+			} `json:"m.room_versions"`
+		} `json:"capabilities"`
+	}
+	if err := json.Unmarshal([]byte(caps.raw), &body); err != nil {
+		t.Fatal(err)
+	}
+	avail := body.Capabilities.RoomVersions.Available
+	for _, v := range []string{"1", "10", "11", "12"} {
+		if avail[v] != "stable" {
+			t.Errorf("room version %s: %q, want stable", v, avail[v])
+		}
+	}
+	for v := range avail {
+		if strings.Contains(v, ".") {
+			t.Errorf("experimental room version %s advertised", v)
+		}
+	}
 }

@@ -2,6 +2,7 @@ package clientapi
 
 import (
 	"net/http"
+	"strings"
 
 	"github.com/matrix-org/gomatrixserverlib"
 	"github.com/rohrpost/rohrpost/userapi"
@@ -34,7 +35,9 @@ func (s *Server) versions(r *http.Request) (any, error) {
 func (s *Server) capabilities(r *http.Request, dev *userapi.Device) (any, error) {
 	available := map[string]string{}
 	for v, impl := range gomatrixserverlib.RoomVersions() {
-		if impl.Stable() {
+		// Experimental versions carry a namespace ("org.matrix.msc4242.12")
+		// and are never advertised as stable, whatever the library says.
+		if impl.Stable() && !strings.Contains(string(v), ".") {
 			available[string(v)] = "stable"
 		}
 	}

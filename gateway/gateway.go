@@ -227,7 +227,11 @@ func (f *failover) RoundTrip(req *http.Request) (*http.Response, error) {
 func (f *failover) send(req *http.Request, u *upstream) (*http.Response, error) {
 	req.URL.Scheme, req.URL.Host = u.url.Scheme, u.url.Host
 	if u.url.Path != "" && u.url.Path != "/" {
+		// The escaped path goes on as the client sent it: a federation
+		// request's signature covers it, and ids hold ":", "@", "!", "$".
+		escaped := req.URL.EscapedPath()
 		req.URL.Path = strings.TrimSuffix(u.url.Path, "/") + req.URL.Path
+		req.URL.RawPath = strings.TrimSuffix(u.url.EscapedPath(), "/") + escaped
 	}
 	resp, err := f.next.RoundTrip(req)
 	var op *net.OpError

@@ -209,3 +209,35 @@ func TestConfigErrors(t *testing.T) {
 		}
 	}
 }
+
+// A federation request's X-Matrix signature covers the path as it was
+// sent, escapes included; the gateway must not re-encode it, also not when
+// the component sits under a path prefix.
+func TestEscapedPathReachesComponentUnchanged(t *testing.T) {
+	for _, prefix := range []string{"", "/fed"} {
+		t.Run("prefix "+prefix, func(t *testing.T) {
+			got := make(chan string, 1)
+			fed := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				got <- r.URL.EscapedPath()
+				w.Header().Set("Content-Type", "application/json")
+				_, _ = w.Write([]byte("{}"))
+			}))
+			t.Cleanup(fed.Close)
+			other := newBackend(t, "other")
+			g, err := New(config.Gateway{ClientAPI: []string{other.srv.URL}, SyncAPI: []string{other.srv.URL}, FederationAPI: []string{fed.URL + prefix}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			path := "/_matrix/federation/v1/event/%24abc%3Aexample.org%2Fx"
+			req := httptest.NewRequest(http.MethodGet, path, nil)
+			rec := httptest.NewRecorder()
+			g.ServeHTTP(rec, req)
+			if rec.Code != http.StatusOK {
+				t.Fatalf("status %d: %s", rec.Code, rec.Body.String())
+			}
+			if p := <-got; p != prefix+path {
+				t.Errorf("component got %q, want %q", p, prefix+path)
+			}
+		})
+	}
+}
