@@ -25,6 +25,9 @@ type Server struct {
 	HTTP *httptest.Server
 	URL  string
 	cfg  *config.Config
+	// addr is the plain listener's address while stopped.
+	addr    string
+	stopped bool
 
 	// Servers of StartFederation only (federation.go): the server name,
 	// the address of the TLS listener, and the test CA.
@@ -80,30 +83,48 @@ func StartWith(t testing.TB, cfg *config.Config) *Server {
 }
 
 func (s *Server) stop() {
+	if s.stopped {
+		return
+	}
+	s.stopped = true
 	s.App.EndRequests()
 	s.HTTP.Close()
 	s.App.Close()
+}
+
+// Stop stops the server, as a machine that goes down; Start brings it
+// back. The address stays reserved for it only by convention: tests do not
+// listen on it in between.
+func (s *Server) Stop(t testing.TB) {
+	t.Helper()
+	s.addr = s.HTTP.Listener.Addr().String()
+	s.stop()
+}
+
+// Start starts a stopped server again on the same data and address.
+func (s *Server) Start(t testing.TB) {
+	t.Helper()
+	a, err := app.New(context.Background(), s.cfg, app.Options{OverBus: OverBus()})
+	if err != nil {
+		t.Fatalf("restart server: %v", err)
+	}
+	l, err := net.Listen("tcp", s.addr)
+	if err != nil {
+		t.Fatalf("listen again on %s: %v", s.addr, err)
+	}
+	srv := httptest.NewUnstartedServer(a.Handler())
+	srv.Listener.Close()
+	srv.Listener = l
+	srv.Start()
+	s.App, s.HTTP, s.stopped = a, srv, false
 }
 
 // Restart stops the server and starts it again on the same data and the
 // same address, so that clients carry on.
 func (s *Server) Restart(t testing.TB) {
 	t.Helper()
-	addr := s.HTTP.Listener.Addr().String()
-	s.stop()
-	a, err := app.New(context.Background(), s.cfg, app.Options{OverBus: OverBus()})
-	if err != nil {
-		t.Fatalf("restart server: %v", err)
-	}
-	l, err := net.Listen("tcp", addr)
-	if err != nil {
-		t.Fatalf("listen again on %s: %v", addr, err)
-	}
-	srv := httptest.NewUnstartedServer(a.Handler())
-	srv.Listener.Close()
-	srv.Listener = l
-	srv.Start()
-	s.App, s.HTTP = a, srv
+	s.Stop(t)
+	s.Start(t)
 }
 
 var userCounter atomic.Int64
