@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net/http"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 
@@ -231,43 +230,22 @@ func (s *Server) publicRooms(r *http.Request) (any, error) {
 		q.Since = r.URL.Query().Get("since")
 	}
 	if server := r.URL.Query().Get("server"); server != "" && !s.isLocalServer(spec.ServerName(server)) {
-		return nil, mxhttp.NotFound("Remote room directories are not available")
+		if s.fed == nil {
+			return nil, mxhttp.NotFound("Remote room directories are not available")
+		}
+		page, err := s.fed.PublicRooms(r.Context(), spec.ServerName(server), q.Limit, q.Since, q.Filter)
+		if err != nil {
+			return nil, federationError(err)
+		}
+		return page, nil
 	}
 	rooms, err := s.rooms.PublicRooms(r.Context())
 	if err != nil {
 		return nil, err
 	}
-	if term := strings.ToLower(q.Filter); term != "" {
-		kept := rooms[:0]
-		for _, room := range rooms {
-			if strings.Contains(strings.ToLower(room.Name+" "+room.Topic+" "+room.CanonicalAlias), term) {
-				kept = append(kept, room)
-			}
-		}
-		rooms = kept
+	page, err := roomserver.PagePublicRooms(rooms, q.Limit, q.Since, q.Filter)
+	if err != nil {
+		return nil, mxhttp.InvalidParam(err.Error())
 	}
-	sort.SliceStable(rooms, func(i, j int) bool { return rooms[i].NumJoinedMembers > rooms[j].NumJoinedMembers })
-	offset := 0
-	if q.Since != "" {
-		n, err := strconv.Atoi(strings.TrimPrefix(q.Since, "o"))
-		if err != nil || n < 0 || !strings.HasPrefix(q.Since, "o") {
-			return nil, mxhttp.InvalidParam("invalid since token")
-		}
-		offset = min(n, len(rooms))
-	}
-	end := len(rooms)
-	if q.Limit > 0 {
-		end = min(offset+q.Limit, len(rooms))
-	}
-	resp := map[string]any{"chunk": rooms[offset:end], "total_room_count_estimate": len(rooms)}
-	if end < len(rooms) {
-		resp["next_batch"] = "o" + strconv.Itoa(end)
-	}
-	if offset > 0 {
-		resp["prev_batch"] = "o" + strconv.Itoa(max(0, offset-max(q.Limit, 1)))
-	}
-	if rooms[offset:end] == nil {
-		resp["chunk"] = []roomserver.PublicRoom{}
-	}
-	return resp, nil
+	return page, nil
 }

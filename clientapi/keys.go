@@ -3,9 +3,12 @@ package clientapi
 import (
 	"encoding/json"
 	"errors"
+	"log/slog"
+	"maps"
 	"net/http"
 
 	"github.com/matrix-org/gomatrixserverlib/spec"
+	"github.com/rohrpost/rohrpost/federationapi"
 	"github.com/rohrpost/rohrpost/internal/mxhttp"
 	"github.com/rohrpost/rohrpost/userapi"
 )
@@ -45,11 +48,13 @@ func (s *Server) uploadKeys(r *http.Request, dev *userapi.Device) (any, error) {
 	return map[string]any{"one_time_key_counts": counts}, nil
 }
 
-// queryKeys is POST /keys/query. Users of other servers need federation;
-// they come back under failures.
+// queryKeys is POST /keys/query. Users of other servers are asked of
+// the federation API (their cached lists, or their servers within the
+// timeout); servers that do not answer come back under failures.
 func (s *Server) queryKeys(r *http.Request, dev *userapi.Device) (any, error) {
 	var body struct {
 		DeviceKeys map[string][]string `json:"device_keys"`
+		Timeout    int64               `json:"timeout"`
 	}
 	if err := mxhttp.DecodeJSON(r, maxKeysBody, &body); err != nil {
 		return nil, err
@@ -57,22 +62,42 @@ func (s *Server) queryKeys(r *http.Request, dev *userapi.Device) (any, error) {
 	if body.DeviceKeys == nil {
 		return nil, mxhttp.BadJSON("device_keys is required")
 	}
-	local, failures, err := splitLocal(s, body.DeviceKeys)
+	local, remote, err := splitLocal(s, body.DeviceKeys)
 	if err != nil {
 		return nil, err
 	}
-	res, err := s.users.QueryKeys(r.Context(), dev.UserID, local)
+	ctx := r.Context()
+	res, err := s.users.QueryKeys(ctx, dev.UserID, local)
 	if err != nil {
 		return nil, keyError(err)
+	}
+	failures := map[string]any{}
+	if len(remote) > 0 {
+		var other *federationapi.RemoteKeysResponse
+		if s.fed != nil {
+			other, err = s.fed.QueryRemoteKeys(ctx, federationapi.RemoteKeysRequest{Requester: dev.UserID, DeviceKeys: remote, TimeoutMS: body.Timeout})
+		}
+		if other == nil {
+			unreachable(failures, remote, err)
+		} else {
+			maps.Copy(res.DeviceKeys, other.DeviceKeys)
+			maps.Copy(res.MasterKeys, other.MasterKeys)
+			maps.Copy(res.SelfSigningKeys, other.SelfSigningKeys)
+			for name, f := range other.Failures {
+				failures[name] = f
+			}
+		}
 	}
 	return map[string]any{"device_keys": res.DeviceKeys, "master_keys": res.MasterKeys, "self_signing_keys": res.SelfSigningKeys,
 		"user_signing_keys": res.UserSigningKeys, "failures": failures}, nil
 }
 
-// claimKeys is POST /keys/claim.
+// claimKeys is POST /keys/claim; other servers' users' keys are claimed
+// from their servers.
 func (s *Server) claimKeys(r *http.Request, dev *userapi.Device) (any, error) {
 	var body struct {
 		OneTimeKeys map[string]map[string]string `json:"one_time_keys"`
+		Timeout     int64                        `json:"timeout"`
 	}
 	if err := mxhttp.DecodeJSON(r, maxKeysBody, &body); err != nil {
 		return nil, err
@@ -80,18 +105,49 @@ func (s *Server) claimKeys(r *http.Request, dev *userapi.Device) (any, error) {
 	if body.OneTimeKeys == nil {
 		return nil, mxhttp.BadJSON("one_time_keys is required")
 	}
-	local, failures, err := splitLocal(s, body.OneTimeKeys)
+	local, remote, err := splitLocal(s, body.OneTimeKeys)
 	if err != nil {
 		return nil, err
 	}
-	keys, err := s.users.ClaimKeys(r.Context(), local)
+	ctx := r.Context()
+	keys, err := s.users.ClaimKeys(ctx, local)
 	if err != nil {
 		return nil, keyError(err)
 	}
 	if keys == nil {
 		keys = map[string]map[string]map[string]json.RawMessage{}
 	}
+	failures := map[string]any{}
+	if len(remote) > 0 {
+		var other *federationapi.RemoteClaimResponse
+		if s.fed != nil {
+			other, err = s.fed.ClaimRemoteKeys(ctx, federationapi.RemoteClaimRequest{Requester: dev.UserID, OneTimeKeys: remote, TimeoutMS: body.Timeout})
+		}
+		if other == nil {
+			unreachable(failures, remote, err)
+		} else {
+			maps.Copy(keys, other.OneTimeKeys)
+			for name, f := range other.Failures {
+				failures[name] = f
+			}
+		}
+	}
 	return map[string]any{"one_time_keys": keys, "failures": failures}, nil
+}
+
+// unreachable names every server of users under failures: the federation
+// API could not be asked (err) or does not run.
+func unreachable[V any](failures map[string]any, users map[string]V, err error) {
+	msg := "federation is not available"
+	if err != nil {
+		slog.Warn("clientapi: keys of other servers' users", "err", err)
+		msg = "the federation API could not be asked"
+	}
+	for user := range users {
+		if u, perr := spec.NewUserID(user, true); perr == nil {
+			failures[string(u.Domain())] = map[string]any{"status": http.StatusServiceUnavailable, "message": msg}
+		}
+	}
 }
 
 // uploadCrossSigningKeys is POST /keys/device_signing/upload. Replacing a
@@ -145,21 +201,20 @@ func (s *Server) uploadSignatures(r *http.Request, dev *userapi.Device) (any, er
 	return map[string]any{"failures": failures}, nil
 }
 
-// splitLocal keeps the entries of this server's users; other servers'
-// users need federation and come back as failures by server.
-func splitLocal[V any](s *Server, byUser map[string]V) (map[string]V, map[string]any, error) {
-	local := map[string]V{}
-	failures := map[string]any{}
+// splitLocal parts the entries into this server's users' and other
+// servers' users'.
+func splitLocal[V any](s *Server, byUser map[string]V) (local, remote map[string]V, err error) {
+	local, remote = map[string]V{}, map[string]V{}
 	for user, v := range byUser {
 		u, err := spec.NewUserID(user, true)
 		if err != nil {
 			return nil, nil, mxhttp.InvalidParam("invalid user id " + user)
 		}
-		if !s.isLocalServer(u.Domain()) {
-			failures[string(u.Domain())] = map[string]string{"errcode": "M_UNKNOWN", "error": "federation is not available"}
-			continue
+		if s.isLocalServer(u.Domain()) {
+			local[user] = v
+		} else {
+			remote[user] = v
 		}
-		local[user] = v
 	}
-	return local, failures, nil
+	return local, remote, nil
 }

@@ -45,7 +45,8 @@ func (s *Server) joinRoom(r *http.Request, dev *userapi.Device) (any, error) {
 		}
 		s.addProfile(r.Context(), dev.UserID, content)
 		servers := s.joinServers(r.Context(), r, roomID, dev.UserID, aliasServers)
-		if _, err := s.fed.JoinRemoteRoom(r.Context(), federationapi.JoinRequest{UserID: dev.UserID, RoomID: roomID, Servers: servers, Content: content}); err != nil {
+		raw, _ := json.Marshal(content)
+		if _, err := s.fed.JoinRemoteRoom(r.Context(), federationapi.JoinRequest{UserID: dev.UserID, RoomID: roomID, Servers: servers, Content: raw}); err != nil {
 			return nil, federationError(err)
 		}
 		return map[string]string{"room_id": roomID}, nil
@@ -262,7 +263,8 @@ func (s *Server) leaveRoom(r *http.Request, dev *userapi.Device) (any, error) {
 		// Invited (or knocking) into a room no local user is in: the leave
 		// goes through a server that is.
 		servers := s.joinServers(r.Context(), r, roomID, dev.UserID, nil)
-		if err := s.fed.LeaveRemoteRoom(r.Context(), federationapi.LeaveRequest{UserID: dev.UserID, RoomID: roomID, Servers: servers, Content: content}); err != nil {
+		raw, _ := json.Marshal(content)
+		if err := s.fed.LeaveRemoteRoom(r.Context(), federationapi.LeaveRequest{UserID: dev.UserID, RoomID: roomID, Servers: servers, Content: raw}); err != nil {
 			return nil, federationError(err)
 		}
 		return struct{}{}, nil

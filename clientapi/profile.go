@@ -42,6 +42,9 @@ func (s *Server) getProfile(r *http.Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	if remote, ok := s.remoteProfile(r, user, ""); ok {
+		return remote()
+	}
 	p, err := s.users.Profile(r.Context(), user)
 	if err != nil {
 		return nil, userError(err)
@@ -70,6 +73,9 @@ func (s *Server) getProfileField(r *http.Request) (any, error) {
 		return nil, err
 	}
 	key := mux.Vars(r)["keyName"]
+	if remote, ok := s.remoteProfile(r, user, key); ok {
+		return remote()
+	}
 	p, err := s.users.Profile(r.Context(), user)
 	if err != nil {
 		return nil, userError(err)
@@ -204,4 +210,19 @@ func profileError(err error) error {
 		return &mxhttp.Error{Status: http.StatusBadRequest, Code: "M_PROFILE_TOO_LARGE", Msg: "The profile would exceed 64 KiB"}
 	}
 	return userError(err)
+}
+
+// remoteProfile asks the user's own server for the profile of a user of
+// another server (ok false for local users).
+func (s *Server) remoteProfile(r *http.Request, user spec.UserID, field string) (func() (any, error), bool) {
+	if s.isLocalServer(user.Domain()) || s.fed == nil {
+		return nil, false
+	}
+	return func() (any, error) {
+		p, err := s.fed.QueryProfile(r.Context(), user, field)
+		if err != nil {
+			return nil, federationError(err)
+		}
+		return p, nil
+	}, true
 }

@@ -6,6 +6,8 @@ import (
 	"errors"
 
 	"github.com/matrix-org/gomatrixserverlib/spec"
+
+	"github.com/rohrpost/rohrpost/roomserver"
 )
 
 // API is what other components ask of the federation API: acting for a
@@ -20,11 +22,23 @@ type API interface {
 	// LeaveRemoteRoom makes a local user leave (or reject an invite to) a
 	// room no local user is joined to, through a server that is.
 	LeaveRemoteRoom(ctx context.Context, req LeaveRequest) error
+	// BackfillRoom fetches history older than the oldest event we hold
+	// of a room from the other servers in it; it returns how many events
+	// were stored, 0 when there is no more.
+	BackfillRoom(ctx context.Context, roomID string, limit int) (int, error)
+	// PublicRooms reads a page of another server's room directory.
+	PublicRooms(ctx context.Context, server spec.ServerName, limit int, since, term string) (*roomserver.PublicRoomsPage, error)
 	// QueryDirectory resolves an alias of another server.
 	QueryDirectory(ctx context.Context, alias string) (*DirectoryResponse, error)
 	// QueryProfile asks another server for a user's profile; field ""
 	// means all of it.
 	QueryProfile(ctx context.Context, user spec.UserID, field string) (map[string]any, error)
+	// QueryRemoteKeys, ClaimRemoteKeys and SendToDevice act for local
+	// users towards other servers' users' devices (e2ee_remote.go,
+	// todevice.go).
+	QueryRemoteKeys(ctx context.Context, req RemoteKeysRequest) (*RemoteKeysResponse, error)
+	ClaimRemoteKeys(ctx context.Context, req RemoteClaimRequest) (*RemoteClaimResponse, error)
+	SendToDevice(ctx context.Context, sender spec.UserID, evType, messageID string, messages map[string]map[string]json.RawMessage) error
 }
 
 // Errors that keep their identity across processes.
@@ -41,8 +55,9 @@ type JoinRequest struct {
 	UserID  spec.UserID
 	RoomID  string
 	Servers []spec.ServerName
-	// Content is the member event content besides membership.
-	Content map[string]any
+	// Content is the member event content besides membership (JSON, so
+	// that it crosses processes as it is).
+	Content json.RawMessage
 }
 
 type JoinResponse struct {
@@ -69,5 +84,5 @@ type LeaveRequest struct {
 	UserID  spec.UserID
 	RoomID  string
 	Servers []spec.ServerName
-	Content map[string]any
+	Content json.RawMessage
 }

@@ -2,11 +2,13 @@ package federationapi
 
 import (
 	"context"
+	"encoding/json"
 
 	"github.com/matrix-org/gomatrixserverlib/spec"
 	"github.com/nats-io/nats.go"
 
 	"github.com/rohrpost/rohrpost/internal/rpc"
+	"github.com/rohrpost/rohrpost/roomserver"
 )
 
 // Service is the federation API's name on the bus.
@@ -52,4 +54,28 @@ func (c *Client) InviteRemote(ctx context.Context, req InviteRequest) (out strin
 
 func (c *Client) LeaveRemoteRoom(ctx context.Context, req LeaveRequest) error {
 	return c.rpc.Call(ctx, "LeaveRemoteRoom", []any{req})
+}
+
+func (c *Client) BackfillRoom(ctx context.Context, roomID string, limit int) (out int, err error) {
+	err = c.rpc.Call(ctx, "BackfillRoom", []any{roomID, limit}, &out)
+	return
+}
+
+func (c *Client) PublicRooms(ctx context.Context, server spec.ServerName, limit int, since, term string) (out *roomserver.PublicRoomsPage, err error) {
+	err = c.rpc.Call(ctx, "PublicRooms", []any{server, limit, since, term}, &out)
+	return
+}
+
+func (c *Client) QueryRemoteKeys(ctx context.Context, req RemoteKeysRequest) (out *RemoteKeysResponse, err error) {
+	err = c.rpc.Call(ctx, "QueryRemoteKeys", []any{req}, &out)
+	return
+}
+
+func (c *Client) ClaimRemoteKeys(ctx context.Context, req RemoteClaimRequest) (out *RemoteClaimResponse, err error) {
+	err = c.rpc.Call(ctx, "ClaimRemoteKeys", []any{req}, &out)
+	return
+}
+
+func (c *Client) SendToDevice(ctx context.Context, sender spec.UserID, evType, messageID string, messages map[string]map[string]json.RawMessage) error {
+	return c.rpc.Call(ctx, "SendToDevice", []any{sender, evType, messageID, messages})
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"slices"
 	"strconv"
 	"time"
 
@@ -136,6 +137,9 @@ func (s *Server) eventAuth(r *http.Request, origin spec.ServerName, _ []byte) (a
 func (s *Server) backfill(r *http.Request, origin spec.ServerName, _ []byte) (any, error) {
 	ctx := r.Context()
 	roomID := mux.Vars(r)["roomId"]
+	if err := s.mayRead(ctx, roomID, origin); err != nil {
+		return nil, err
+	}
 	q := r.URL.Query()
 	from := q["v"]
 	if len(from) == 0 {
@@ -145,13 +149,13 @@ func (s *Server) backfill(r *http.Request, origin spec.ServerName, _ []byte) (an
 	if err != nil || limit < 1 {
 		return nil, mxhttp.InvalidParam("limit must be a positive integer")
 	}
-	if err := s.mayRead(ctx, roomID, origin); err != nil {
-		return nil, err
-	}
 	pdus, err := s.rooms.WalkBack(ctx, roomserver.WalkRequest{RoomID: roomID, From: from, IncludeFrom: true, Limit: limit})
 	if err != nil {
 		return nil, wireError(err)
 	}
+	// Newest first, starting with the events asked from, as other
+	// servers expect.
+	slices.Reverse(pdus)
 	return s.transaction(pduJSONs(pdus)), nil
 }
 
@@ -166,15 +170,15 @@ type missingEventsRequest struct {
 func (s *Server) missingEvents(r *http.Request, origin spec.ServerName, body []byte) (any, error) {
 	ctx := r.Context()
 	roomID := mux.Vars(r)["roomId"]
+	if err := s.mayRead(ctx, roomID, origin); err != nil {
+		return nil, err
+	}
 	req := missingEventsRequest{Limit: 10}
 	if err := mxhttp.Unmarshal(body, &req); err != nil {
 		return nil, err
 	}
 	if len(req.Latest) == 0 {
 		return nil, mxhttp.BadJSON("latest_events is required")
-	}
-	if err := s.mayRead(ctx, roomID, origin); err != nil {
-		return nil, err
 	}
 	pdus, err := s.rooms.WalkBack(ctx, roomserver.WalkRequest{RoomID: roomID, From: req.Latest, Stop: req.Earliest, Limit: req.Limit, MinDepth: req.MinDepth})
 	if err != nil {

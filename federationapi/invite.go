@@ -27,7 +27,6 @@ var strippedTypes = []string{spec.MRoomCreate, spec.MRoomJoinRules, spec.MRoomNa
 
 // invite is PUT /_matrix/federation/v2/invite/{roomId}/{eventId}.
 func (s *Server) invite(r *http.Request, origin spec.ServerName, body []byte) (any, error) {
-	ctx := r.Context()
 	roomID, err := spec.NewRoomID(mux.Vars(r)["roomId"])
 	if err != nil {
 		return nil, mxhttp.InvalidParam("invalid room id")
@@ -36,6 +35,48 @@ func (s *Server) invite(r *http.Request, origin spec.ServerName, body []byte) (a
 	if err := json.Unmarshal(body, &req); err != nil || req.Event() == nil {
 		return nil, mxhttp.BadJSON("the body is not an invite request")
 	}
+	signed, err := s.handleInvite(r, origin, roomID, &req)
+	if err != nil {
+		return nil, err
+	}
+	return map[string]json.RawMessage{"event": json.RawMessage(signed.JSON())}, nil
+}
+
+// inviteV1 is the deprecated PUT /_matrix/federation/v1/invite, for rooms
+// of versions 1 and 2: the body is the event itself, its stripped state in
+// unsigned.invite_room_state, and the answer [200, {"event": …}].
+func (s *Server) inviteV1(r *http.Request, origin spec.ServerName, body []byte) (any, error) {
+	roomID, err := spec.NewRoomID(mux.Vars(r)["roomId"])
+	if err != nil {
+		return nil, mxhttp.InvalidParam("invalid room id")
+	}
+	var event map[string]json.RawMessage
+	if err := json.Unmarshal(body, &event); err != nil {
+		return nil, mxhttp.BadJSON("the body is not an event")
+	}
+	var unsigned struct {
+		InviteRoomState json.RawMessage `json:"invite_room_state"`
+	}
+	_ = json.Unmarshal(event["unsigned"], &unsigned)
+	wrapped, err := json.Marshal(map[string]any{"room_version": gomatrixserverlib.RoomVersionV1, "event": json.RawMessage(body), "invite_room_state": unsigned.InviteRoomState})
+	if err != nil {
+		return nil, mxhttp.BadJSON("the body is not an event")
+	}
+	var req fclient.InviteV2Request
+	if err := json.Unmarshal(wrapped, &req); err != nil || req.Event() == nil {
+		return nil, mxhttp.BadJSON("the body is not an invite event")
+	}
+	signed, err := s.handleInvite(r, origin, roomID, &req)
+	if err != nil {
+		return nil, err
+	}
+	return []any{http.StatusOK, map[string]json.RawMessage{"event": json.RawMessage(signed.JSON())}}, nil
+}
+
+// handleInvite checks an invite for one of our users, signs it and keeps
+// it.
+func (s *Server) handleInvite(r *http.Request, origin spec.ServerName, roomID *spec.RoomID, req *fclient.InviteV2Request) (gomatrixserverlib.PDU, error) {
+	ctx := r.Context()
 	ev := req.Event()
 	if ev.EventID() != mux.Vars(r)["eventId"] {
 		return nil, mxhttp.BadJSON("the event id does not match the path")
@@ -68,10 +109,20 @@ func (s *Server) invite(r *http.Request, origin spec.ServerName, body []byte) (a
 	if err != nil {
 		return nil, wireError(err)
 	}
+	// The library's invite event does not always know its room version,
+	// which the event needs to cross to the roomserver in another
+	// process: read it again as what it is.
+	verImpl, err := gomatrixserverlib.GetRoomVersion(req.RoomVersion())
+	if err != nil {
+		return nil, mxhttp.UnsupportedVersion(err.Error())
+	}
+	if signed, err = verImpl.NewEventFromTrustedJSON(signed.JSON(), false); err != nil {
+		return nil, mxhttp.BadJSON(err.Error())
+	}
 	if err := s.keepMembership(ctx, signed); err != nil {
 		return nil, wireError(err)
 	}
-	return map[string]json.RawMessage{"event": json.RawMessage(signed.JSON())}, nil
+	return signed, nil
 }
 
 // keepMembership stores a member event about a local user: in the room's

@@ -25,6 +25,9 @@ func (s *Server) makeJoin(r *http.Request, origin spec.ServerName, _ []byte) (an
 	if err != nil {
 		return nil, err
 	}
+	if err := s.checkACL(ctx, roomID.String(), origin); err != nil {
+		return nil, err
+	}
 	version, err := s.rooms.RoomVersion(ctx, roomID.String())
 	if err != nil {
 		return nil, wireError(err)
@@ -87,6 +90,9 @@ func (s *Server) sendJoin(r *http.Request, origin spec.ServerName, body []byte) 
 	roomID, err := spec.NewRoomID(mux.Vars(r)["roomId"])
 	if err != nil {
 		return nil, mxhttp.InvalidParam("invalid room id")
+	}
+	if err := s.checkACL(ctx, roomID.String(), origin); err != nil {
+		return nil, err
 	}
 	version, err := s.rooms.RoomVersion(ctx, roomID.String())
 	if err != nil {
@@ -240,4 +246,16 @@ func (q roomQuerier) RestrictedRoomJoinInfo(ctx context.Context, roomID spec.Roo
 		}
 	}
 	return info, nil
+}
+
+// sendJoinV1 is the deprecated PUT /_matrix/federation/v1/send_join,
+// which older servers still send: the same join, answered as
+// [200, {origin, auth_chain, state}].
+func (s *Server) sendJoinV1(r *http.Request, origin spec.ServerName, body []byte) (any, error) {
+	res, err := s.sendJoin(r, origin, body)
+	if err != nil {
+		return nil, err
+	}
+	sj := res.(sendJoinResponse)
+	return []any{http.StatusOK, map[string]any{"origin": sj.Origin, "auth_chain": sj.AuthChain, "state": sj.State}}, nil
 }

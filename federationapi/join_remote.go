@@ -3,6 +3,7 @@ package federationapi
 import (
 	"context"
 	"crypto/ed25519"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -42,8 +43,10 @@ func (s *Server) JoinRemoteRoom(ctx context.Context, req JoinRequest) (*JoinResp
 			continue
 		}
 		content := map[string]any{}
-		for k, v := range req.Content {
-			content[k] = v
+		if len(req.Content) > 0 {
+			if err := json.Unmarshal(req.Content, &content); err != nil {
+				return nil, fmt.Errorf("%w: member content: %v", ErrNotFound, err)
+			}
 		}
 		res, ferr := gomatrixserverlib.PerformJoin(ctx, joinClient{s.client}, gomatrixserverlib.PerformJoinInput{
 			UserID: &req.UserID, RoomID: roomID, ServerName: server, Content: content,
@@ -58,6 +61,10 @@ func (s *Server) JoinRemoteRoom(ctx context.Context, req JoinRequest) (*JoinResp
 		if ferr != nil {
 			slog.Info("federation: remote join failed", "room_id", req.RoomID, "server", server, "err", ferr.Err)
 			lastErr = fmt.Errorf("%w: %s: %v", ErrNoServer, server, ferr.Err)
+			if remote := remoteMatrixError(ferr.Err); remote != nil {
+				// The server answered and refused: the client hears why.
+				lastErr = remote
+			}
 			continue
 		}
 		version := res.JoinEvent.Version()

@@ -5,6 +5,7 @@ import (
 	"crypto/ed25519"
 	"log/slog"
 	"regexp"
+	"sync"
 	"time"
 
 	"github.com/matrix-org/gomatrixserverlib"
@@ -49,7 +50,8 @@ func NewKeyRing(store *storage.Store, client fclient.FederationClient, trusted [
 			Client:                client,
 		}})
 	}
-	db := &keyDatabase{store: store, isLocal: isLocal, local: map[gomatrixserverlib.PublicKeyLookupRequest]ed25519.PublicKey{}}
+	db := &keyDatabase{store: store, isLocal: isLocal, local: map[gomatrixserverlib.PublicKeyLookupRequest]ed25519.PublicKey{},
+		cached: map[spec.ServerName]cachedKeys{}}
 	for _, k := range local {
 		db.local[gomatrixserverlib.PublicKeyLookupRequest{ServerName: k.ServerName, KeyID: k.ID}] = k.Public()
 	}
@@ -65,6 +67,60 @@ type keyDatabase struct {
 	store   *storage.Store
 	isLocal func(spec.ServerName) bool
 	local   map[gomatrixserverlib.PublicKeyLookupRequest]ed25519.PublicKey
+
+	// cached spares every inbound request a query: a peer's keys change
+	// rarely. An entry lives keyCacheFor, so that keys another replica
+	// stored are seen soon; our own StoreKeys replaces it at once.
+	mu     sync.Mutex
+	cached map[spec.ServerName]cachedKeys
+}
+
+const keyCacheFor = 5 * time.Minute
+
+type cachedKeys struct {
+	keys   map[gomatrixserverlib.PublicKeyLookupRequest]gomatrixserverlib.PublicKeyLookupResult
+	loaded time.Time
+}
+
+// serverKeys returns the stored keys of servers, from memory when fresh.
+func (d *keyDatabase) serverKeys(ctx context.Context, servers []spec.ServerName) (map[gomatrixserverlib.PublicKeyLookupRequest]gomatrixserverlib.PublicKeyLookupResult, error) {
+	out := map[gomatrixserverlib.PublicKeyLookupRequest]gomatrixserverlib.PublicKeyLookupResult{}
+	var missing []spec.ServerName
+	d.mu.Lock()
+	for _, name := range servers {
+		c, ok := d.cached[name]
+		if !ok || time.Since(c.loaded) > keyCacheFor {
+			missing = append(missing, name)
+			continue
+		}
+		for req, res := range c.keys {
+			out[req] = res
+		}
+	}
+	d.mu.Unlock()
+	if len(missing) == 0 {
+		return out, nil
+	}
+	stored, err := d.store.ServerKeys(ctx, missing)
+	if err != nil {
+		return nil, err
+	}
+	fresh := map[spec.ServerName]cachedKeys{}
+	for _, name := range missing {
+		fresh[name] = cachedKeys{keys: map[gomatrixserverlib.PublicKeyLookupRequest]gomatrixserverlib.PublicKeyLookupResult{}, loaded: time.Now()}
+	}
+	for req, res := range stored {
+		out[req] = res
+		if c, ok := fresh[req.ServerName]; ok {
+			c.keys[req] = res
+		}
+	}
+	d.mu.Lock()
+	for name, c := range fresh {
+		d.cached[name] = c
+	}
+	d.mu.Unlock()
+	return out, nil
 }
 
 var _ gomatrixserverlib.KeyDatabase = (*keyDatabase)(nil)
@@ -96,7 +152,7 @@ func (d *keyDatabase) FetchKeys(ctx context.Context, requests map[gomatrixserver
 	if len(servers) == 0 {
 		return out, nil
 	}
-	stored, err := d.store.ServerKeys(ctx, servers)
+	stored, err := d.serverKeys(ctx, servers)
 	if err != nil {
 		return nil, err
 	}
@@ -121,6 +177,11 @@ func (d *keyDatabase) StoreKeys(ctx context.Context, results map[gomatrixserverl
 	if err := d.store.StoreServerKeys(ctx, keep); err != nil {
 		slog.Warn("store server keys", "err", err)
 	}
+	d.mu.Lock()
+	for req := range keep {
+		delete(d.cached, req.ServerName)
+	}
+	d.mu.Unlock()
 	return nil
 }
 

@@ -2,6 +2,7 @@ package federationapi
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -24,6 +25,9 @@ func (s *Server) makeLeave(r *http.Request, origin spec.ServerName, _ []byte) (a
 	ctx := r.Context()
 	roomID, userID, err := roomAndUser(r)
 	if err != nil {
+		return nil, err
+	}
+	if err := s.checkACL(ctx, roomID.String(), origin); err != nil {
 		return nil, err
 	}
 	version, err := s.rooms.RoomVersion(ctx, roomID.String())
@@ -49,6 +53,9 @@ func (s *Server) makeLeave(r *http.Request, origin spec.ServerName, _ []byte) (a
 func (s *Server) sendLeave(r *http.Request, origin spec.ServerName, body []byte) (any, error) {
 	ctx := r.Context()
 	roomID := mux.Vars(r)["roomId"]
+	if err := s.checkACL(ctx, roomID, origin); err != nil {
+		return nil, err
+	}
 	version, err := s.rooms.RoomVersion(ctx, roomID)
 	if err != nil {
 		return nil, wireError(err)
@@ -126,8 +133,10 @@ func (s *Server) leaveThrough(ctx context.Context, server, origin spec.ServerNam
 	sender := req.UserID.String()
 	proto.SenderID, proto.StateKey, proto.RoomID, proto.Type = sender, &sender, req.RoomID, spec.MRoomMember
 	content := map[string]any{}
-	for k, v := range req.Content {
-		content[k] = v
+	if len(req.Content) > 0 {
+		if err := json.Unmarshal(req.Content, &content); err != nil {
+			return nil, err
+		}
 	}
 	content["membership"] = spec.Leave
 	if err := proto.SetContent(content); err != nil {
@@ -141,4 +150,13 @@ func (s *Server) leaveThrough(ctx context.Context, server, origin spec.ServerNam
 		return nil, err
 	}
 	return ev, nil
+}
+
+// sendLeaveV1 is the deprecated PUT /_matrix/federation/v1/send_leave,
+// answered as [200, {}].
+func (s *Server) sendLeaveV1(r *http.Request, origin spec.ServerName, body []byte) (any, error) {
+	if _, err := s.sendLeave(r, origin, body); err != nil {
+		return nil, err
+	}
+	return []any{http.StatusOK, struct{}{}}, nil
 }

@@ -2,13 +2,17 @@ package federationapi
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"net/url"
+	"strings"
 
 	"github.com/matrix-org/gomatrix"
 	"github.com/matrix-org/gomatrixserverlib/fclient"
 	"github.com/matrix-org/gomatrixserverlib/spec"
+
+	"github.com/rohrpost/rohrpost/internal/mxhttp"
 )
 
 // get makes a signed GET request to another server and decodes its answer.
@@ -32,4 +36,22 @@ func urlQueryEscape(s string) string { return url.QueryEscape(s) }
 func isHTTPStatus(err error, status int) bool {
 	var he gomatrix.HTTPError
 	return errors.As(err, &he) && he.Code == status
+}
+
+// remoteMatrixError is the Matrix error another server answered with (a
+// 4xx with an errcode), to pass on to our client; nil for anything else
+// (unreachable, 5xx, no errcode), which our own errors describe.
+func remoteMatrixError(err error) *mxhttp.Error {
+	var he gomatrix.HTTPError
+	if !errors.As(err, &he) || he.Code < 400 || he.Code >= 500 {
+		return nil
+	}
+	var body struct {
+		Errcode string `json:"errcode"`
+		Error   string `json:"error"`
+	}
+	if json.Unmarshal(he.Contents, &body) != nil || !strings.HasPrefix(body.Errcode, "M_") {
+		return nil
+	}
+	return &mxhttp.Error{Status: he.Code, Code: body.Errcode, Msg: "The remote server refused: " + body.Error}
 }

@@ -375,6 +375,21 @@ func (q *Queue) destinationsOf(ctx context.Context, ev *roomserver.OutputEvent, 
 	if !q.deps.IsLocal(domainOf(ev.Sender)) || len(ev.PDU) == 0 {
 		return nil, nil
 	}
+	// The servers in the room after the event, as the roomserver saw
+	// them: not the room's current members, who may have joined since
+	// and must not be sent what came before their join.
+	if ev.Known {
+		all := make([]spec.ServerName, 0, len(ev.Servers)+1)
+		for _, name := range ev.Servers {
+			all = append(all, spec.ServerName(name))
+		}
+		if tellsTarget(ev) {
+			all = append(all, domainOf(*ev.StateKey))
+		}
+		dests := q.remote(all)
+		slices.Sort(dests)
+		return dests, nil
+	}
 	servers, ok := members[ev.RoomID]
 	if !ok || ev.Type == spec.MRoomMember {
 		joined, err := q.deps.Rooms.JoinedMembers(ctx, ev.RoomID)
@@ -388,7 +403,7 @@ func (q *Queue) destinationsOf(ctx context.Context, ev *roomserver.OutputEvent, 
 		members[ev.RoomID] = servers
 	}
 	all := servers
-	if ev.Type == spec.MRoomMember && ev.StateKey != nil {
+	if tellsTarget(ev) {
 		all = append(slices.Clip(servers), domainOf(*ev.StateKey))
 	}
 	dests := q.remote(all)
@@ -408,4 +423,15 @@ func randomHex(n int) string {
 	b := make([]byte, n)
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)
+}
+
+// tellsTarget says whether a member event goes to its target's server
+// even when that server is not in the room: a kick or ban, so that the
+// server learns its user is out. An invite reaches it through /invite,
+// and a copy through /send as well would race with the invitee's join.
+func tellsTarget(ev *roomserver.OutputEvent) bool {
+	if ev.Type != spec.MRoomMember || ev.StateKey == nil {
+		return false
+	}
+	return ev.Membership == spec.Leave || ev.Membership == spec.Ban
 }

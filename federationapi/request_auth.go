@@ -119,7 +119,9 @@ func (v *Verifier) claimedOrigin(r *http.Request) (spec.ServerName, error) {
 		return "", mxhttp.Unauthorized("Missing X-Matrix authorization header")
 	}
 	if _, _, ok := spec.ParseAndValidateServerName(origin); !ok {
-		return origin, mxhttp.Unauthorized("Origin is not a server name")
+		// Not an authentication failure but a malformed request (a
+		// non-numeric port, say): 400, as other servers answer it.
+		return origin, &mxhttp.Error{Status: http.StatusBadRequest, Code: "M_UNAUTHORIZED", Msg: "Origin is not a server name"}
 	}
 	return origin, nil
 }

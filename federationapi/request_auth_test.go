@@ -190,7 +190,7 @@ func TestVerifier(t *testing.T) {
 		{"no Authorization", tamper(func(r *http.Request) { r.Header.Del("Authorization") }), 401, "M_UNAUTHORIZED"},
 		{"another scheme only", tamper(setAuth("Bearer abc")), 401, "M_UNAUTHORIZED"},
 		{"no signature", tamper(setAuth(`X-Matrix origin="partner.example",key="ed25519:a"`)), 401, "M_UNAUTHORIZED"},
-		{"origin not a server name", tamper(setAuth(`X-Matrix origin="not a name",key="ed25519:a",sig="abc"`)), 401, "M_UNAUTHORIZED"},
+		{"origin not a server name", tamper(setAuth(`X-Matrix origin="not a name",key="ed25519:a",sig="abc"`)), 400, "M_UNAUTHORIZED"},
 		{"two origins", tamper(func(r *http.Request) {
 			r.Header.Add("Authorization", `X-Matrix origin="evil.example",key="ed25519:a",sig="abc"`)
 		}), 401, "M_UNAUTHORIZED"},

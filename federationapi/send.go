@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -123,8 +124,12 @@ func (s *Server) inputPDU(ctx context.Context, origin spec.ServerName, raw json.
 		return pdu.EventID(), fmt.Errorf("no user of this server is in room %s", roomID)
 	}
 	err = s.input(ctx, pdu, roomserver.InputNew)
-	if errors.Is(err, roomserver.ErrMissingPrevEvents) || errors.Is(err, roomserver.ErrMissingAuthEvents) {
+	if isGap(err) {
 		err = s.fillGap(ctx, origin, verImpl, pdu)
+	}
+	if errors.Is(err, errRejected) {
+		slog.Info("federation: PDU rejected", "origin", origin, "event_id", pdu.EventID())
+		err = nil
 	}
 	return pdu.EventID(), err
 }
@@ -154,10 +159,15 @@ func (s *Server) input(ctx context.Context, pdu gomatrixserverlib.PDU, kind room
 		return err
 	}
 	if res[0].Rejected {
-		return fmt.Errorf("event %s rejected by the auth rules", pdu.EventID())
+		return fmt.Errorf("event %s: %w", pdu.EventID(), errRejected)
 	}
 	return nil
 }
+
+// errRejected is an event the auth rules refused: stored as rejected,
+// which for a transaction is a PDU handled, not an error (the sender
+// cannot do anything about it).
+var errRejected = errors.New("rejected by the auth rules")
 
 // fillGap fetches the events between our newest ones and pdu from origin
 // and inputs them oldest first; when that does not close the gap, it
@@ -197,43 +207,87 @@ func isGap(err error) bool {
 }
 
 // inputWithState asks origin for the state before pdu (it has pdu, so it
-// has that state), stores the state and its auth chain as outliers, and
-// inputs pdu on that state.
+// has that state): the ids first (/state_ids), then whichever of those
+// events we lack, one by one, or all at once (/state) when we lack many.
+// The state and its auth chain are stored as outliers, each checked
+// against its own auth events, and pdu is judged on that state.
 func (s *Server) inputWithState(ctx context.Context, origin, local spec.ServerName, verImpl gomatrixserverlib.IRoomVersion, pdu gomatrixserverlib.PDU) error {
 	roomID := pdu.RoomID().String()
-	st, err := s.client.LookupState(ctx, local, origin, roomID, pdu.EventID(), verImpl.Version())
+	ids, err := s.client.LookupStateIDs(ctx, local, origin, roomID, pdu.EventID())
 	if err != nil {
 		return fmt.Errorf("state before %s from %s: %w", pdu.EventID(), origin, err)
 	}
-	authEvents, stateEvents, err := gomatrixserverlib.CheckStateResponse(ctx, &st, verImpl.Version(), s.keyRing, s.eventProvider(origin, local), userIDForSender)
+	wanted := append(append([]string{}, ids.AuthEventIDs...), ids.StateEventIDs...)
+	have, err := s.rooms.EventsByID(ctx, roomID, wanted)
 	if err != nil {
-		return fmt.Errorf("state before %s from %s: %w", pdu.EventID(), origin, err)
+		return err
 	}
-	outliers := append(append([]gomatrixserverlib.PDU{}, authEvents...), stateEvents...)
-	sort.SliceStable(outliers, func(i, j int) bool { return outliers[i].Depth() < outliers[j].Depth() })
-	seen := map[string]bool{}
-	var in []roomserver.InputEvent
-	for _, ev := range outliers {
-		if !seen[ev.EventID()] {
-			seen[ev.EventID()] = true
-			in = append(in, roomserver.InputEvent{Kind: roomserver.InputOutlier, PDU: ev})
+	known := make(map[string]bool, len(have))
+	for _, p := range have {
+		known[p.EventID()] = true
+	}
+	var missing []string
+	for _, id := range wanted {
+		if !known[id] {
+			known[id] = true
+			missing = append(missing, id)
 		}
 	}
-	if _, err := s.rooms.InputEvents(ctx, in); err != nil {
-		return fmt.Errorf("storing the state before %s: %w", pdu.EventID(), err)
+	fetched, err := s.fetchEvents(ctx, origin, local, verImpl, roomID, pdu.EventID(), missing)
+	if err != nil {
+		return fmt.Errorf("state before %s from %s: %w", pdu.EventID(), origin, err)
 	}
-	var ids []string
-	for _, ev := range stateEvents {
-		ids = append(ids, ev.EventID())
+	slices.SortStableFunc(fetched, func(a, b gomatrixserverlib.PDU) int { return int(a.Depth() - b.Depth()) })
+	in := make([]roomserver.InputEvent, 0, len(fetched))
+	for _, ev := range fetched {
+		in = append(in, roomserver.InputEvent{Kind: roomserver.InputOutlier, PDU: ev})
 	}
-	res, err := s.rooms.InputEvents(ctx, []roomserver.InputEvent{{Kind: roomserver.InputNew, PDU: pdu, HasState: true, StateIDs: ids}})
+	if len(in) > 0 {
+		if _, err := s.rooms.InputEvents(ctx, in); err != nil {
+			return fmt.Errorf("storing the state before %s: %w", pdu.EventID(), err)
+		}
+	}
+	res, err := s.rooms.InputEvents(ctx, []roomserver.InputEvent{{Kind: roomserver.InputNew, PDU: pdu, HasState: true, StateIDs: ids.StateEventIDs}})
 	if err != nil {
 		return err
 	}
 	if res[0].Rejected {
-		return fmt.Errorf("event %s rejected by the auth rules", pdu.EventID())
+		return fmt.Errorf("event %s: %w", pdu.EventID(), errRejected)
 	}
 	return nil
+}
+
+// manyMissing is how many missing events make one /state cheaper than
+// fetching them one by one.
+const manyMissing = 50
+
+// fetchEvents fetches events of a room from origin and keeps those whose
+// signatures hold.
+func (s *Server) fetchEvents(ctx context.Context, origin, local spec.ServerName, verImpl gomatrixserverlib.IRoomVersion, roomID, at string, ids []string) ([]gomatrixserverlib.PDU, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	var raws []json.RawMessage
+	if len(ids) > manyMissing {
+		st, err := s.client.LookupState(ctx, local, origin, roomID, at, verImpl.Version())
+		if err != nil {
+			return nil, err
+		}
+		for _, list := range []gomatrixserverlib.EventJSONs{st.AuthEvents, st.StateEvents} {
+			for _, raw := range list {
+				raws = append(raws, json.RawMessage(raw))
+			}
+		}
+	} else {
+		for _, id := range ids {
+			txn, err := s.client.GetEvent(ctx, local, origin, id)
+			if err != nil {
+				return nil, fmt.Errorf("event %s: %w", id, err)
+			}
+			raws = append(raws, txn.PDUs...)
+		}
+	}
+	return s.checkedEvents(ctx, verImpl, roomID, raws), nil
 }
 
 // localNameFor is the local server name that speaks for us in a room.

@@ -16,6 +16,7 @@ import (
 	"github.com/rohrpost/rohrpost/internal/mxhttp"
 	"github.com/rohrpost/rohrpost/internal/serverkey"
 	"github.com/rohrpost/rohrpost/internal/sqlutil"
+	"github.com/rohrpost/rohrpost/mediaapi"
 	"github.com/rohrpost/rohrpost/roomserver"
 	"github.com/rohrpost/rohrpost/userapi"
 )
@@ -27,6 +28,8 @@ type Deps struct {
 	Keys  []serverkey.Key
 	Users userapi.API
 	Rooms roomserver.API
+	// Media serves our media to other servers (media.go); nil: none.
+	Media mediaapi.API
 }
 
 // Server serves the federation endpoints and acts for local users towards
@@ -43,8 +46,16 @@ type Server struct {
 	verifier *Verifier
 	queue    *Queue
 	notary   *Notary
-	txns     *inboundTxns
-	openID   OpenIDTokens
+	// backfills serialises history fetches per room (backfill.go).
+	backfills backfills
+	txns      *inboundTxns
+	openID    OpenIDTokens
+	// ephemeral carries typing, receipts and presence (edu_ephemeral.go).
+	ephemeral ephemeral
+	// media is the media API, for federation media (media.go).
+	media mediaapi.API
+	// e2ee carries device lists and to-device messages (edu_e2ee.go).
+	e2ee *e2ee
 }
 
 var _ API = (*Server)(nil)
@@ -54,7 +65,9 @@ func New(cfg *config.Config, deps Deps) (*Server, error) {
 	if len(deps.Keys) == 0 {
 		return nil, fmt.Errorf("federationapi: no signing keys")
 	}
-	s := &Server{cfg: cfg, keys: map[spec.ServerName]serverkey.Key{}, users: deps.Users, rooms: deps.Rooms, txns: newInboundTxns(), openID: deps.Users}
+	s := &Server{cfg: cfg, keys: map[spec.ServerName]serverkey.Key{}, users: deps.Users, rooms: deps.Rooms, txns: newInboundTxns(), openID: deps.Users, media: deps.Media}
+	s.ephemeral = newEphemeral(deps.Bus)
+	s.e2ee = newE2EE(s, deps.Bus)
 	for _, k := range deps.Keys {
 		s.keys[k.ServerName] = k
 	}
@@ -84,10 +97,22 @@ func New(cfg *config.Config, deps Deps) (*Server, error) {
 }
 
 // Start begins sending queued events to other servers.
-func (s *Server) Start(ctx context.Context) error { return s.queue.Start(ctx) }
+func (s *Server) Start(ctx context.Context) error {
+	if err := s.queue.Start(ctx); err != nil {
+		return err
+	}
+	if err := s.startE2EE(ctx); err != nil {
+		return err
+	}
+	return s.startEphemeral(ctx)
+}
 
 // Stop ends sending; what is queued stays in the database.
-func (s *Server) Stop() { s.queue.Stop() }
+func (s *Server) Stop() {
+	s.stopEphemeral()
+	s.stopE2EE()
+	s.queue.Stop()
+}
 
 func (s *Server) isLocal(name spec.ServerName) bool {
 	_, ok := s.keys[name]
@@ -118,9 +143,13 @@ func (s *Server) Routes(r *mux.Router) {
 	f.Handle("/v1/get_missing_events/{roomId}", signed(s.missingEvents)).Methods(http.MethodPost)
 	f.Handle("/v1/make_join/{roomId}/{userId}", signed(s.makeJoin)).Methods(http.MethodGet)
 	f.Handle("/v2/send_join/{roomId}/{eventId}", signed(s.sendJoin)).Methods(http.MethodPut)
+	f.Handle("/v1/send_join/{roomId}/{eventId}", signed(s.sendJoinV1)).Methods(http.MethodPut)
 	f.Handle("/v1/make_leave/{roomId}/{userId}", signed(s.makeLeave)).Methods(http.MethodGet)
 	f.Handle("/v2/send_leave/{roomId}/{eventId}", signed(s.sendLeave)).Methods(http.MethodPut)
+	f.Handle("/v1/send_leave/{roomId}/{eventId}", signed(s.sendLeaveV1)).Methods(http.MethodPut)
 	f.Handle("/v2/invite/{roomId}/{eventId}", signed(s.invite)).Methods(http.MethodPut)
+	f.Handle("/v1/invite/{roomId}/{eventId}", signed(s.inviteV1)).Methods(http.MethodPut)
+	f.Handle("/v1/publicRooms", signed(s.publicRooms)).Methods(http.MethodGet, http.MethodPost)
 	f.Handle("/v1/query/directory", signed(s.queryDirectory)).Methods(http.MethodGet)
 	f.Handle("/v1/query/profile", signed(s.queryProfile)).Methods(http.MethodGet)
 	s.ephemeralRoutes(f)

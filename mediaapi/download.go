@@ -1,6 +1,7 @@
 package mediaapi
 
 import (
+	"context"
 	"errors"
 	"mime"
 	"net/http"
@@ -32,43 +33,63 @@ var inlineTypes = map[string]bool{
 // contentSecurityPolicy keeps served media from running anything.
 const contentSecurityPolicy = "sandbox; default-src 'none'; script-src 'none'; plugin-types application/pdf; style-src 'unsafe-inline'; media-src 'self'; object-src 'self';"
 
+// mediaHandler serves media for a request made on behalf of origin, the
+// local server name that signs any request to another server for it.
+type mediaHandler func(w http.ResponseWriter, r *http.Request, origin spec.ServerName)
+
 // authenticated wraps a media handler of /_matrix/client/v1/media: it
 // needs an access token.
-func (s *Server) authenticated(h http.HandlerFunc) http.HandlerFunc {
+func (s *Server) authenticated(h mediaHandler) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		if _, err := userapi.Authenticate(s.users, r); err != nil {
+		dev, err := userapi.Authenticate(s.users, r)
+		if err != nil {
 			mxhttp.WriteError(w, r, err)
 			return
 		}
-		h(w, r)
+		h(w, r, dev.UserID.Domain())
 	}
 }
 
 // legacy wraps a deprecated unauthenticated /_matrix/media/v3 handler:
 // frozen (404) unless serve_unauthenticated_media is set.
-func (s *Server) legacy(h http.HandlerFunc) http.HandlerFunc {
+func (s *Server) legacy(h mediaHandler) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		if !s.cfg.ServeUnauthenticatedMedia {
 			mxhttp.WriteError(w, r, mxhttp.NotFound("Unauthenticated media downloads are frozen; use /_matrix/client/v1/media"))
 			return
 		}
-		h(w, r)
+		h(w, r, s.cfg.ServerName)
 	}
 }
 
-// localMedia is the media of the request's path, once it has content;
-// media of other servers comes with federation.
-func (s *Server) localMedia(r *http.Request) (*storage.Media, error) {
+// pathMedia is the media of the request's path once it has content:
+// local media from the store, media of other servers from the cache or
+// fetched from them (unless a legacy request says allow_remote=false).
+func (s *Server) pathMedia(r *http.Request, origin spec.ServerName) (*storage.Media, error) {
 	v := mux.Vars(r)
-	if !s.cfg.IsLocal(spec.ServerName(v["serverName"])) {
-		return nil, mxhttp.NotFound("Media of other servers cannot be fetched yet")
+	wait, err := ContentWait(r)
+	if err != nil {
+		return nil, err
 	}
-	return s.awaitContent(r, v["serverName"], v["mediaId"])
+	allowRemote := r.URL.Query().Get("allow_remote") != "false"
+	return s.media(r.Context(), origin, v["serverName"], v["mediaId"], wait, allowRemote)
+}
+
+// media finds media by its mxc parts, waiting up to wait for its content.
+func (s *Server) media(ctx context.Context, origin spec.ServerName, serverName, mediaID string, wait time.Duration, allowRemote bool) (*storage.Media, error) {
+	server := spec.ServerName(serverName)
+	if _, _, ok := spec.ParseAndValidateServerName(server); !ok || !ValidMediaID(mediaID) {
+		return nil, mxhttp.NotFound("Unknown media")
+	}
+	if s.cfg.IsLocal(server) {
+		return s.awaitContent(ctx, serverName, mediaID, wait)
+	}
+	return s.remoteMedia(ctx, origin, server, mediaID, wait, allowRemote)
 }
 
 // serve is a download: the file with its stored type.
-func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
-	m, err := s.localMedia(r)
+func (s *Server) serve(w http.ResponseWriter, r *http.Request, origin spec.ServerName) {
+	m, err := s.pathMedia(r, origin)
 	if err != nil {
 		mxhttp.WriteError(w, r, err)
 		return
@@ -117,21 +138,35 @@ func disposition(contentType, name string) string {
 // asynchronous upload (timeout_ms).
 const maxContentWait = time.Minute
 
-// awaitContent returns the media, waiting up to timeout_ms (default 20 s)
-// for the content of a media id that does not have it yet: 504
-// M_NOT_YET_UPLOADED after that, 404 for an unknown or expired id.
-func (s *Server) awaitContent(r *http.Request, serverName, mediaID string) (*storage.Media, error) {
-	wait := 20 * time.Second
-	if v := r.URL.Query().Get("timeout_ms"); v != "" {
-		ms, err := strconv.ParseInt(v, 10, 64)
-		if err != nil || ms < 0 {
-			return nil, mxhttp.InvalidParam("timeout_ms must be a non-negative integer")
-		}
-		wait = min(time.Duration(ms)*time.Millisecond, maxContentWait)
+// defaultContentWait is how long a download waits for content when the
+// request has no timeout_ms (the spec's default).
+const defaultContentWait = 20 * time.Second
+
+// ContentWait is a request's timeout_ms: how long a download waits for
+// content that has not been uploaded yet (20 s by default, at most
+// maxContentWait).
+func ContentWait(r *http.Request) (time.Duration, error) {
+	v := r.URL.Query().Get("timeout_ms")
+	if v == "" {
+		return defaultContentWait, nil
 	}
+	ms, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || ms < 0 {
+		return 0, mxhttp.InvalidParam("timeout_ms must be a non-negative integer")
+	}
+	if ms > maxContentWait.Milliseconds() {
+		return maxContentWait, nil
+	}
+	return time.Duration(ms) * time.Millisecond, nil
+}
+
+// awaitContent returns local media, waiting up to wait for the content
+// of a media id that does not have it yet: 504 M_NOT_YET_UPLOADED after
+// that, 404 for an unknown or expired id.
+func (s *Server) awaitContent(ctx context.Context, serverName, mediaID string, wait time.Duration) (*storage.Media, error) {
 	deadline := time.Now().Add(wait)
 	for {
-		m, err := s.store.Get(r.Context(), serverName, mediaID)
+		m, err := s.store.Get(ctx, serverName, mediaID)
 		if errors.Is(err, storage.ErrNotFound) {
 			return nil, mxhttp.NotFound("Unknown media")
 		}
@@ -145,12 +180,14 @@ func (s *Server) awaitContent(r *http.Request, serverName, mediaID string) (*sto
 			return nil, mxhttp.NotFound("Unknown media")
 		}
 		if time.Now().After(deadline) {
-			return nil, &mxhttp.Error{Status: http.StatusGatewayTimeout, Code: "M_NOT_YET_UPLOADED", Msg: "The content has not been uploaded yet"}
+			return nil, notYetUploaded
 		}
 		select {
-		case <-r.Context().Done():
-			return nil, r.Context().Err()
+		case <-ctx.Done():
+			return nil, ctx.Err()
 		case <-time.After(250 * time.Millisecond):
 		}
 	}
 }
+
+var notYetUploaded = &mxhttp.Error{Status: http.StatusGatewayTimeout, Code: "M_NOT_YET_UPLOADED", Msg: "The content has not been uploaded yet"}

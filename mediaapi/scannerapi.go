@@ -60,27 +60,35 @@ func writeScannerError(w http.ResponseWriter, err error) {
 var notClean = &scannerError{status: http.StatusForbidden, reason: "MCS_MEDIA_NOT_CLEAN", info: "***VIRUS DETECTED***"}
 
 // scannerAuth checks the Authorization header the API requires for
-// authenticated media; without one the media is "not found".
-func (s *Server) scannerAuth(r *http.Request) error {
+// authenticated media; without one the media is "not found". It returns
+// the user's server name, which asks other servers for their media.
+func (s *Server) scannerAuth(r *http.Request) (spec.ServerName, error) {
 	if r.Header.Get("Authorization") == "" {
-		return &scannerError{status: http.StatusNotFound, reason: "M_NOT_FOUND", info: "Authenticated media needs an Authorization header"}
+		return "", &scannerError{status: http.StatusNotFound, reason: "M_NOT_FOUND", info: "Authenticated media needs an Authorization header"}
 	}
-	if _, err := userapi.Authenticate(s.users, r); err != nil {
-		return &scannerError{status: http.StatusBadGateway, reason: "MCS_MEDIA_REQUEST_FAILED", info: "The access token was not accepted"}
+	dev, err := userapi.Authenticate(s.users, r)
+	if err != nil {
+		return "", &scannerError{status: http.StatusBadGateway, reason: "MCS_MEDIA_REQUEST_FAILED", info: "The access token was not accepted"}
 	}
-	return nil
+	return dev.UserID.Domain(), nil
 }
 
-// mediaOf finds stored local media.
-func (s *Server) mediaOf(ctx context.Context, serverName, mediaID string) (*storage.Media, error) {
-	if !s.cfg.IsLocal(spec.ServerName(serverName)) {
-		return nil, &scannerError{status: http.StatusBadGateway, reason: "MCS_MEDIA_REQUEST_FAILED", info: "Media of other servers cannot be fetched yet"}
-	}
-	m, err := s.store.Get(ctx, serverName, mediaID)
-	if errors.Is(err, storage.ErrNotFound) || (err == nil && m.Pending()) {
+// mediaOf finds stored media, fetching media of other servers into the
+// cache first (scanned like an upload).
+func (s *Server) mediaOf(ctx context.Context, origin spec.ServerName, serverName, mediaID string) (*storage.Media, error) {
+	m, err := s.media(ctx, origin, serverName, mediaID, 0, true)
+	var me *mxhttp.Error
+	switch {
+	case err == nil:
+		return m, nil
+	case errors.As(err, &me) && me.Status == http.StatusNotFound, errors.Is(err, notYetUploaded):
 		return nil, &scannerError{status: http.StatusNotFound, reason: "M_NOT_FOUND", info: "Unknown media"}
+	case errors.As(err, &me) && me.Status == http.StatusForbidden && s.refusedAsInfected(ctx, serverName, mediaID):
+		return nil, notClean
+	case errors.As(err, &me) && me.Status >= 500:
+		return nil, &scannerError{status: http.StatusBadGateway, reason: "MCS_MEDIA_REQUEST_FAILED", info: me.Msg}
 	}
-	return m, err
+	return nil, err
 }
 
 // verdict is the scan result of stored content, scanning it now if it
@@ -123,23 +131,25 @@ func (s *Server) scanReader(ctx context.Context, r io.Reader, sha string) (*stor
 
 // pathVerdict authenticates a request for the media of its path and
 // returns the media's verdict.
-func (s *Server) pathVerdict(r *http.Request) (*storage.ScanResult, error) {
-	if err := s.scannerAuth(r); err != nil {
-		return nil, err
+func (s *Server) pathVerdict(r *http.Request) (spec.ServerName, *storage.ScanResult, error) {
+	origin, err := s.scannerAuth(r)
+	if err != nil {
+		return "", nil, err
 	}
 	v := mux.Vars(r)
-	m, err := s.mediaOf(r.Context(), v["serverName"], v["mediaId"])
+	m, err := s.mediaOf(r.Context(), origin, v["serverName"], v["mediaId"])
 	if err != nil {
-		return nil, err
+		return "", nil, err
 	}
-	return s.verdict(r.Context(), m.SHA256)
+	verdict, err := s.verdict(r.Context(), m.SHA256)
+	return origin, verdict, err
 }
 
 // scannerServe is GET …/download/{serverName}/{mediaId} (serve) and
 // …/thumbnail/{serverName}/{mediaId} (serveThumbnail): clean media only.
-func (s *Server) scannerServe(serve http.HandlerFunc) http.HandlerFunc {
+func (s *Server) scannerServe(serve mediaHandler) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		verdict, err := s.pathVerdict(r)
+		origin, verdict, err := s.pathVerdict(r)
 		if err == nil && verdict.Infected {
 			err = notClean
 		}
@@ -147,13 +157,13 @@ func (s *Server) scannerServe(serve http.HandlerFunc) http.HandlerFunc {
 			writeScannerError(w, err)
 			return
 		}
-		serve(w, r)
+		serve(w, r, origin)
 	}
 }
 
 // scannerScan is GET …/scan/{serverName}/{mediaId}.
 func (s *Server) scannerScan(w http.ResponseWriter, r *http.Request) {
-	verdict, err := s.pathVerdict(r)
+	_, verdict, err := s.pathVerdict(r)
 	if err != nil {
 		writeScannerError(w, err)
 		return
@@ -240,7 +250,8 @@ func decryptAttachment(f *encryptedFile, ciphertext []byte) ([]byte, error) {
 // …/scan_encrypted.
 func (s *Server) scannerEncrypted(download bool) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		if err := s.scannerAuth(r); err != nil {
+		origin, err := s.scannerAuth(r)
+		if err != nil {
 			writeScannerError(w, err)
 			return
 		}
@@ -254,7 +265,7 @@ func (s *Server) scannerEncrypted(download bool) http.HandlerFunc {
 			writeScannerError(w, &scannerError{status: http.StatusBadRequest, reason: "MCS_MALFORMED_JSON", info: "file.url is not an mxc URI"})
 			return
 		}
-		m, err := s.mediaOf(r.Context(), server, id)
+		m, err := s.mediaOf(r.Context(), origin, server, id)
 		if err != nil {
 			writeScannerError(w, err)
 			return
@@ -287,7 +298,7 @@ func (s *Server) scannerEncrypted(download bool) http.HandlerFunc {
 			return
 		}
 		r = mux.SetURLVars(r, map[string]string{"serverName": server, "mediaId": id})
-		s.serve(w, r)
+		s.serve(w, r, origin)
 	}
 }
 

@@ -1,6 +1,9 @@
 // Package mediaapi serves uploads and downloads of media (the Matrix
 // content repository). Files are stored once per content (named by their
 // SHA-256) under media_store_path; each upload gets its own media id.
+// Media of other servers is fetched once, scanned like an upload and
+// cached (remote.go); our media reaches other servers through the
+// federation API, which reads it through API.
 package mediaapi
 
 import (
@@ -34,17 +37,30 @@ type Server struct {
 	scanner *clamd.Client
 	// pkKey decrypts the content scanner API's encrypted bodies.
 	pkKey *ecdh.PrivateKey
-	// background is thumbnails being made after uploads.
+	// remote fetches media of other servers; nil when none is fetched.
+	remote  Remote
+	fetches fetchGroup
+	// background is thumbnails being made after uploads and fetches of
+	// remote media; lifetime ends with Stop.
 	background sync.WaitGroup
+	lifetime   context.Context
+	stop       context.CancelFunc
 }
 
-// Stop waits for thumbnails in the making.
-func (s *Server) Stop() { s.background.Wait() }
+// Stop ends fetches of remote media and waits for thumbnails in the
+// making.
+func (s *Server) Stop() {
+	s.stop()
+	s.background.Wait()
+}
 
 // Deps are what the media API needs.
 type Deps struct {
 	DB    *sqlutil.DB
 	Users userapi.API
+	// Remote reaches other servers for their media
+	// (federationapi.NewMediaFetcher); nil serves local media only.
+	Remote Remote
 }
 
 // New opens the media store.
@@ -66,7 +82,9 @@ func New(ctx context.Context, cfg *config.Config, deps Deps) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("content scanner key: %w", err)
 	}
-	return &Server{cfg: cfg, store: store, users: deps.Users, dir: cfg.MediaStorePath, scanner: scanner, pkKey: pkKey}, nil
+	s := &Server{cfg: cfg, store: store, users: deps.Users, dir: cfg.MediaStorePath, scanner: scanner, pkKey: pkKey, remote: deps.Remote}
+	s.lifetime, s.stop = context.WithCancel(context.Background())
+	return s, nil
 }
 
 // contentPath is where the file with this SHA-256 (hex) lives: two levels

@@ -9,12 +9,15 @@ import (
 	"image/jpeg"
 	"image/png"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
 
 	"golang.org/x/image/draw"
 	_ "golang.org/x/image/webp" // decoder registration
+
+	"github.com/matrix-org/gomatrixserverlib/spec"
 
 	"github.com/rohrpost/rohrpost/internal/mxhttp"
 	"github.com/rohrpost/rohrpost/mediaapi/storage"
@@ -55,46 +58,71 @@ func (s *Server) pregenerate(m storage.Media) {
 
 var thumbnailableTypes = map[string]bool{"image/jpeg": true, "image/png": true, "image/gif": true, "image/webp": true}
 
-func (s *Server) serveThumbnail(w http.ResponseWriter, r *http.Request) {
-	q := r.URL.Query()
+// ThumbnailRequest is what a client or another server asks a thumbnail
+// to be: at least Width×Height unless the image is smaller, "crop" or
+// "scale", animated if it can be.
+type ThumbnailRequest struct {
+	Width, Height int
+	Method        string
+	Animated      bool
+}
+
+// ParseThumbnailRequest reads width, height, method and animated from a
+// thumbnail request's query.
+func ParseThumbnailRequest(q url.Values) (ThumbnailRequest, error) {
 	width, err1 := strconv.Atoi(q.Get("width"))
 	height, err2 := strconv.Atoi(q.Get("height"))
 	if err1 != nil || err2 != nil || width <= 0 || height <= 0 {
-		mxhttp.WriteError(w, r, mxhttp.InvalidParam("width and height must be positive integers"))
-		return
+		return ThumbnailRequest{}, mxhttp.InvalidParam("width and height must be positive integers")
 	}
-	method := q.Get("method")
-	switch method {
+	req := ThumbnailRequest{Width: width, Height: height, Method: q.Get("method"), Animated: q.Get("animated") == "true"}
+	switch req.Method {
 	case "":
-		method = "scale"
+		req.Method = "scale"
 	case "crop", "scale":
 	default:
-		mxhttp.WriteError(w, r, mxhttp.InvalidParam("method must be crop or scale"))
-		return
+		return ThumbnailRequest{}, mxhttp.InvalidParam("method must be crop or scale")
 	}
-	m, err := s.localMedia(r)
+	return req, nil
+}
+
+func (s *Server) serveThumbnail(w http.ResponseWriter, r *http.Request, origin spec.ServerName) {
+	req, err := ParseThumbnailRequest(r.URL.Query())
 	if err != nil {
 		mxhttp.WriteError(w, r, err)
 		return
 	}
-	if !thumbnailableTypes[m.ContentType] {
-		// The spec lets a server answer with the original or an error; a
-		// document has no picture to show.
-		mxhttp.WriteError(w, r, mxhttp.NotFound("This media has no thumbnail"))
+	m, err := s.pathMedia(r, origin)
+	if err != nil {
+		mxhttp.WriteError(w, r, err)
 		return
 	}
-	size := thumbnailSize(max(width, height))
-	var path, contentType string
-	if q.Get("animated") == "true" && m.ContentType == "image/gif" {
-		path, contentType, err = s.makeAnimatedThumbnail(m, size)
-	} else {
-		path, contentType, err = s.makeThumbnail(m, size, method)
-	}
+	path, contentType, err := s.thumbnailFile(m, req)
 	if err != nil {
-		mxhttp.WriteError(w, r, &mxhttp.Error{Status: http.StatusBadRequest, Code: "M_UNKNOWN", Msg: "Cannot make a thumbnail: " + err.Error()})
+		mxhttp.WriteError(w, r, err)
 		return
 	}
 	serveFile(w, r, path, contentType, "inline", m.CreatedTS)
+}
+
+// thumbnailFile returns the thumbnail of stored media, making it first if
+// needed.
+func (s *Server) thumbnailFile(m *storage.Media, req ThumbnailRequest) (path, contentType string, err error) {
+	if !thumbnailableTypes[m.ContentType] {
+		// The spec lets a server answer with the original or an error; a
+		// document has no picture to show.
+		return "", "", mxhttp.NotFound("This media has no thumbnail")
+	}
+	size := thumbnailSize(max(req.Width, req.Height))
+	if req.Animated && m.ContentType == "image/gif" {
+		path, contentType, err = s.makeAnimatedThumbnail(m, size)
+	} else {
+		path, contentType, err = s.makeThumbnail(m, size, req.Method)
+	}
+	if err != nil {
+		return "", "", &mxhttp.Error{Status: http.StatusBadRequest, Code: "M_UNKNOWN", Msg: "Cannot make a thumbnail: " + err.Error()}
+	}
+	return path, contentType, nil
 }
 
 // thumbnailSize is the smallest fixed size that covers want.

@@ -59,15 +59,11 @@ func (s *Server) receive(r *http.Request, dev *userapi.Device) (*received, error
 	return s.ingest(r.Context(), dev, r.Body, r.ContentLength, r.Header.Get("Content-Type"), r.URL.Query().Get("filename"))
 }
 
-// ingest streams body to a temporary file while it is hashed (never
-// holding it in memory), checks size and quota, has it scanned, and moves
-// it to its content path unless an identical file is there already. A
-// length of -1 is unknown.
+// ingest checks an upload's type, name and the uploader's quota, then
+// stores its content (storeContent). A length of -1 is unknown.
 func (s *Server) ingest(ctx context.Context, dev *userapi.Device, body io.Reader, length int64, contentType, filename string) (*received, error) {
-	limit := int64(s.cfg.MaxUploadSize)
-	tooLarge := &mxhttp.Error{Status: http.StatusRequestEntityTooLarge, Code: "M_TOO_LARGE", Msg: "The file is larger than this server accepts"}
-	if length > limit {
-		return nil, tooLarge
+	if length > int64(s.cfg.MaxUploadSize) {
+		return nil, errTooLarge
 	}
 	got := &received{contentType: contentType, filename: filename}
 	if got.contentType == "" {
@@ -75,7 +71,7 @@ func (s *Server) ingest(ctx context.Context, dev *userapi.Device, body io.Reader
 	} else if _, _, err := mime.ParseMediaType(got.contentType); err != nil {
 		return nil, mxhttp.InvalidParam("Content-Type is not a media type")
 	}
-	if len(got.filename) > 255 {
+	if len(got.filename) > maxFilenameLength {
 		return nil, mxhttp.InvalidParam("filename is too long")
 	}
 	if quota := int64(s.cfg.MediaQuotaPerUser); quota > 0 {
@@ -87,9 +83,30 @@ func (s *Server) ingest(ctx context.Context, dev *userapi.Device, body io.Reader
 			return nil, s.quotaExceeded()
 		}
 	}
+	q := storage.Quarantined{Uploader: dev.UserID.String(), Filename: got.filename, ContentType: got.contentType}
+	if err := s.storeContent(ctx, body, got, q); err != nil {
+		return nil, err
+	}
+	return got, nil
+}
+
+const maxFilenameLength = 255
+
+var (
+	errTooLarge  = &mxhttp.Error{Status: http.StatusRequestEntityTooLarge, Code: "M_TOO_LARGE", Msg: "The file is larger than this server accepts"}
+	errBrokenOff = mxhttp.InvalidParam("the upload broke off")
+)
+
+// storeContent streams body to a temporary file while it is hashed (never
+// holding it in memory), bounded by max_upload_size (errTooLarge), has it
+// scanned, and moves it to its content path unless an identical file is
+// there already. It sets got's sum and size; q describes the file should
+// the scanner refuse it.
+func (s *Server) storeContent(ctx context.Context, body io.Reader, got *received, q storage.Quarantined) error {
+	limit := int64(s.cfg.MaxUploadSize)
 	tmp, err := os.CreateTemp(filepath.Join(s.dir, "tmp"), "upload-*")
 	if err != nil {
-		return nil, err
+		return err
 	}
 	defer os.Remove(tmp.Name()) // gone after the rename; cleans up otherwise
 	h := sha256.New()
@@ -103,30 +120,29 @@ func (s *Server) ingest(ctx context.Context, dev *userapi.Device, body io.Reader
 	if err != nil {
 		var maxErr *http.MaxBytesError
 		if errors.As(err, &maxErr) {
-			return nil, tooLarge
+			return errTooLarge
 		}
-		return nil, mxhttp.InvalidParam("the upload broke off")
+		return errBrokenOff
 	}
 	if n > limit {
-		return nil, tooLarge
+		return errTooLarge
 	}
 	got.sum, got.size = hex.EncodeToString(h.Sum(nil)), n
-	if err := s.scanUpload(ctx, tmp.Name(), got.sum, n, storage.Quarantined{Uploader: dev.UserID.String(),
-		Filename: got.filename, ContentType: got.contentType}); err != nil {
-		return nil, err
+	if err := s.scanUpload(ctx, tmp.Name(), got.sum, n, q); err != nil {
+		return err
 	}
 	path := s.contentPath(got.sum)
 	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
 		if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
-			return nil, err
+			return err
 		}
 		if err := os.Rename(tmp.Name(), path); err != nil {
-			return nil, err
+			return err
 		}
 	} else if err != nil {
-		return nil, err
+		return err
 	}
-	return got, nil
+	return nil
 }
 
 // Asynchronous uploads: a client reserves a media id first (so it can

@@ -58,6 +58,14 @@ type API interface {
 	ServersInRoom(ctx context.Context, roomID string) ([]spec.ServerName, error)
 	Extremities(ctx context.Context, roomID string) ([]string, error)
 	ImportJoin(ctx context.Context, req ImportJoinRequest) (*InputResult, error)
+	// SharedServers and SharedWithLocalSince say who shares rooms with
+	// whom, for device lists across servers (shared_rooms.go).
+	SharedServers(ctx context.Context, user spec.UserID) ([]spec.ServerName, error)
+	SharedWithLocalSince(ctx context.Context, users []string) (*SharedSince, error)
+	// EarliestEvent and Backfill take a room's history from other
+	// servers (backfill.go).
+	EarliestEvent(ctx context.Context, roomID string) (*Event, error)
+	Backfill(ctx context.Context, roomID string, pdus []gomatrixserverlib.PDU) (*BackfillResult, error)
 	// BuildEvent and StoreOutOfRoomMembership are the two halves of an
 	// invite across servers (invite.go).
 	BuildEvent(ctx context.Context, req SendEventRequest) (gomatrixserverlib.PDU, error)

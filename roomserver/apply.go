@@ -64,6 +64,7 @@ func (b *batch) apply(r *room, pdu gomatrixserverlib.PDU, meta eventMeta) *stora
 	b.outputs = append(b.outputs, OutputEvent{
 		RoomID: r.id, RoomNID: r.nid, EventID: ev.ID, StreamPos: ev.StreamPos, Type: ev.Type, StateKey: ev.StateKey,
 		Sender: ev.Sender, Membership: ev.Membership, PDU: ev.PDU, PushClass: ev.PushClass, Mentions: ev.Mentions, Classified: true,
+		Servers: r.serverNames(), Known: true,
 	})
 	return &b.write.Events[len(b.write.Events)-1]
 }

@@ -202,3 +202,23 @@ func (c *Client) StoreOutOfRoomMembership(ctx context.Context, pdu gomatrixserve
 	err = c.rpc.Call(ctx, "StoreOutOfRoomMembership", []any{pdu}, &out)
 	return
 }
+
+func (c *Client) EarliestEvent(ctx context.Context, roomID string) (out *Event, err error) {
+	err = c.rpc.Call(ctx, "EarliestEvent", []any{roomID}, &out)
+	return
+}
+
+func (c *Client) Backfill(ctx context.Context, roomID string, pdus []gomatrixserverlib.PDU) (out *BackfillResult, err error) {
+	err = c.rpc.Call(ctx, "Backfill", []any{roomID, pdus}, &out)
+	return
+}
+
+func (c *Client) SharedServers(ctx context.Context, user spec.UserID) (out []spec.ServerName, err error) {
+	err = c.rpc.Call(ctx, "SharedServers", []any{user}, &out)
+	return
+}
+
+func (c *Client) SharedWithLocalSince(ctx context.Context, users []string) (out *SharedSince, err error) {
+	err = c.rpc.Call(ctx, "SharedWithLocalSince", []any{users}, &out)
+	return
+}

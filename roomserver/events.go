@@ -22,4 +22,9 @@ type OutputEvent struct {
 	PushClass  int    `json:"push_class,omitempty"`
 	Mentions   string `json:"mentions,omitempty"`
 	Classified bool   `json:"classified,omitempty"`
+	// Servers are the servers with joined members after the event (the
+	// ones it goes to); Known is false for events republished from the
+	// database after a crash, which leave them out.
+	Servers []string `json:"servers,omitempty"`
+	Known   bool     `json:"known,omitempty"`
 }

@@ -174,13 +174,13 @@ func (b *batch) collectRoomRows() {
 // batchMark records how far a batch had got, so a failed task's rows can
 // be dropped.
 type batchMark struct {
-	counters                                                 storage.Counters
-	events, snaps, state, members, txns, redactions, outputs int
+	counters                                                             storage.Counters
+	events, snaps, state, members, txns, redactions, outputs, positioned int
 }
 
 func (b *batch) mark() batchMark {
 	w := &b.write
-	return batchMark{b.counters, len(w.Events), len(w.Snapshots), len(w.CurrentState), len(w.Memberships), len(w.Txns), len(w.Redactions), len(b.outputs)}
+	return batchMark{b.counters, len(w.Events), len(w.Snapshots), len(w.CurrentState), len(w.Memberships), len(w.Txns), len(w.Redactions), len(b.outputs), len(w.Positioned)}
 }
 
 func (b *batch) reset(m batchMark) {
@@ -188,6 +188,7 @@ func (b *batch) reset(m batchMark) {
 	b.counters = m.counters
 	w.Events, w.Snapshots, w.CurrentState = w.Events[:m.events], w.Snapshots[:m.snaps], w.CurrentState[:m.state]
 	w.Memberships, w.Txns, w.Redactions = w.Memberships[:m.members], w.Txns[:m.txns], w.Redactions[:m.redactions]
+	w.Positioned = w.Positioned[:m.positioned]
 	b.outputs = b.outputs[:m.outputs]
 }
 

@@ -130,16 +130,21 @@ func (b *batch) inputRemote(ctx context.Context, in InputEvent) (InputResult, er
 		b.storeAside(r, pdu, 0, false)
 		return res, nil
 	}
+	var ev *storage.Event
 	if maps.Equal(before, r.stateNIDs()) {
-		ev := b.apply(r, pdu, eventMeta{})
-		res.StreamPos = ev.StreamPos
-		return res, nil
-	}
-	ev, err := b.applyFork(ctx, r, pdu, before)
-	if err != nil {
+		ev = b.apply(r, pdu, eventMeta{})
+	} else if ev, err = b.applyFork(ctx, r, pdu, before); err != nil {
 		return res, err
 	}
 	res.StreamPos = ev.StreamPos
+	// A redaction from elsewhere redacts when its sender may: power, or
+	// the same server as the event's sender. One that may not stays in
+	// the timeline and redacts nothing.
+	if t, err := b.checkRedaction(ctx, r, pdu, true); err == nil && t != nil {
+		b.applyRedaction(r, t, ev)
+	} else if err != nil && !errors.Is(err, ErrForbidden) {
+		return res, err
+	}
 	return res, nil
 }
 
@@ -216,6 +221,11 @@ func (b *batch) authEventsOf(ctx context.Context, r *room, pdu gomatrixserverlib
 		if e == nil {
 			return nil, fmt.Errorf("%w: %s", ErrMissingAuthEvents, id)
 		}
+		if e.RoomNID != r.nid || e.Rejected {
+			// An auth event of another room, or one we rejected, authorises
+			// nothing here; without it the event fails the auth rules.
+			continue
+		}
 		p, err := b.parse(r, e)
 		if err != nil {
 			return nil, err
@@ -254,6 +264,9 @@ func (b *batch) stateBefore(ctx context.Context, r *room, pdu gomatrixserverlib.
 		}
 		if e == nil || (e.StreamPos == 0 && !e.Rejected) {
 			return nil, fmt.Errorf("%w: %s", ErrMissingPrevEvents, id)
+		}
+		if e.RoomNID != r.nid {
+			return nil, fmt.Errorf("%w: prev event %s is of another room", ErrBadEvent, id)
 		}
 		st, err := b.stateAfter(ctx, e)
 		if err != nil {
@@ -371,7 +384,7 @@ func (b *batch) authChain(ctx context.Context, r *room, from map[int64]gomatrixs
 		if err != nil {
 			return nil, err
 		}
-		if e == nil {
+		if e == nil || e.RoomNID != r.nid {
 			continue
 		}
 		p, err := b.parse(r, e)
@@ -472,6 +485,7 @@ func (b *batch) applyFork(ctx context.Context, r *room, pdu gomatrixserverlib.PD
 	b.outputs = append(b.outputs, OutputEvent{
 		RoomID: r.id, RoomNID: r.nid, EventID: ev.ID, StreamPos: ev.StreamPos, Type: ev.Type, StateKey: ev.StateKey,
 		Sender: ev.Sender, Membership: ev.Membership, PDU: ev.PDU, PushClass: ev.PushClass, Mentions: ev.Mentions, Classified: true,
+		Servers: r.serverNames(), Known: true,
 	})
 	return &b.write.Events[len(b.write.Events)-1], nil
 }

@@ -88,6 +88,7 @@ func (s *Server) StoreOutOfRoomMembership(ctx context.Context, pdu gomatrixserve
 		b.outputs = append(b.outputs, OutputEvent{
 			RoomID: r.id, RoomNID: r.nid, EventID: ev.ID, StreamPos: ev.StreamPos, Type: ev.Type, StateKey: ev.StateKey,
 			Sender: ev.Sender, Membership: membership, PDU: ev.PDU, Classified: true,
+			Servers: r.serverNames(), Known: true,
 		})
 		return InputResult{EventID: ev.ID, StreamPos: ev.StreamPos}, nil
 	})

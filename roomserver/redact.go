@@ -22,7 +22,10 @@ type redactionTarget struct {
 // strip its target: the spec lets the sender redact its own events, or any
 // event with the redact power level. A redaction of an unknown or foreign
 // event is still stored, it just strips nothing.
-func (b *batch) checkRedaction(ctx context.Context, r *room, pdu gomatrixserverlib.PDU) (*redactionTarget, error) {
+// sameServer is true for events from other servers: a server may redact
+// its own users' events (the spec's rule for redactions it did not
+// check itself).
+func (b *batch) checkRedaction(ctx context.Context, r *room, pdu gomatrixserverlib.PDU, sameServer bool) (*redactionTarget, error) {
 	targetID := redactsOf(pdu)
 	if targetID == "" {
 		return nil, nil
@@ -48,7 +51,7 @@ func (b *batch) checkRedaction(ctx context.Context, r *room, pdu gomatrixserverl
 	}
 	if target.Sender != string(pdu.SenderID()) {
 		plEv := r.get(spec.MRoomPowerLevels, "")
-		allowed := false
+		allowed := sameServer && serverOf(target.Sender) != "" && serverOf(target.Sender) == serverOf(string(pdu.SenderID()))
 		if plEv != nil {
 			if pl, err := plEv.pdu.PowerLevels(); err == nil {
 				allowed = pl.UserLevel(pdu.SenderID()) >= pl.Redact
@@ -95,4 +98,13 @@ func (b *batch) applyRedaction(r *room, t *redactionTarget, redaction *storage.E
 	if t.stateKey != nil {
 		r.setState(*t.stateKey, &stateEvent{nid: t.nid, pdu: redacted, client: client})
 	}
+}
+
+// serverOf is the server name of a user id, "" when it is not one.
+func serverOf(user string) spec.ServerName {
+	u, err := spec.NewUserID(user, true)
+	if err != nil {
+		return ""
+	}
+	return u.Domain()
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"slices"
 
 	"github.com/matrix-org/gomatrixserverlib"
 	"github.com/matrix-org/gomatrixserverlib/spec"
@@ -33,8 +34,11 @@ type room struct {
 	depth         int64
 	visibility    string
 	state         map[stateKey]*stateEvent
-	// stateShared is true while state is the published room's map; the
-	// first state change in a batch copies it.
+	// servers counts the joined members per server name, kept with state:
+	// the servers an event goes to are those in the room after it.
+	servers map[spec.ServerName]int
+	// stateShared is true while state (and servers) are the published
+	// room's maps; the first state change in a batch copies them.
 	stateShared bool
 	// isNew and dirty tell the batch which rows to write.
 	isNew, dirty bool
@@ -51,9 +55,45 @@ func (r *room) clone() *room {
 func (r *room) setState(k stateKey, ev *stateEvent) {
 	if r.stateShared {
 		r.state = maps.Clone(r.state)
+		r.servers = maps.Clone(r.servers)
 		r.stateShared = false
 	}
+	if k.EventType == spec.MRoomMember {
+		r.countMember(r.state[k], -1)
+		r.countMember(ev, 1)
+	}
 	r.state[k] = ev
+}
+
+// countMember adds delta to the count of ev's server if ev is a join.
+func (r *room) countMember(ev *stateEvent, delta int) {
+	if ev == nil || ev.pdu.StateKey() == nil {
+		return
+	}
+	if m, err := ev.pdu.Membership(); err != nil || m != spec.Join {
+		return
+	}
+	name := serverOf(*ev.pdu.StateKey())
+	if name == "" {
+		return
+	}
+	if r.servers == nil {
+		r.servers = map[spec.ServerName]int{}
+	}
+	r.servers[name] += delta
+	if r.servers[name] <= 0 {
+		delete(r.servers, name)
+	}
+}
+
+// serverNames are the servers with joined members, sorted.
+func (r *room) serverNames() []string {
+	out := make([]string, 0, len(r.servers))
+	for name := range r.servers {
+		out = append(out, string(name))
+	}
+	slices.Sort(out)
+	return out
 }
 
 func (r *room) get(evType, key string) *stateEvent {
@@ -131,7 +171,11 @@ func (s *Server) loadRoom(ctx context.Context, roomID string) (*room, error) {
 		if err != nil {
 			return nil, fmt.Errorf("room %s state event %s: %w", roomID, e.ID, err)
 		}
-		r.state[stateKey{EventType: e.Type, StateKey: *e.StateKey}] = &stateEvent{nid: e.NID, pdu: pdu, client: e.Client}
+		se := &stateEvent{nid: e.NID, pdu: pdu, client: e.Client}
+		r.state[stateKey{EventType: e.Type, StateKey: *e.StateKey}] = se
+		if e.Type == spec.MRoomMember {
+			r.countMember(se, 1)
+		}
 	}
 	return r, nil
 }

@@ -48,7 +48,7 @@ func (s *Server) SendEvent(ctx context.Context, req SendEventRequest) (*SendEven
 		if err != nil {
 			return nil, err
 		}
-		redaction, err := b.checkRedaction(ctx, r, pdu)
+		redaction, err := b.checkRedaction(ctx, r, pdu, false)
 		if err != nil {
 			return nil, err
 		}

@@ -46,7 +46,7 @@ func (s *Server) access(ctx context.Context, dev *userapi.Device, roomID string)
 	if err != nil {
 		return nil, err
 	}
-	a := &roomAccess{roomID: roomID, roomNID: room.NID, upto: max(upto, s.notifier.position().PDU)}
+	a := &roomAccess{roomID: roomID, roomNID: room.NID, from: minPosition, upto: max(upto, s.notifier.position().PDU)}
 	hv := ""
 	if ev, err := s.rooms.StateEvent(ctx, roomID, spec.MRoomHistoryVisibility, ""); err == nil {
 		hv = gjson.GetBytes(ev.Content, "history_visibility").String()

@@ -56,6 +56,12 @@ func (s *Server) Start(ctx context.Context) error {
 	if err := s.followTyping(ctx); err != nil {
 		return err
 	}
+	if err := s.followRemoteEphemeral(ctx); err != nil {
+		return err
+	}
+	if err := s.followFederationToDevice(ctx); err != nil {
+		return err
+	}
 	if err := s.startPushing(ctx); err != nil {
 		return err
 	}
@@ -165,10 +171,12 @@ func (s *Server) onTyping(msg jetstream.Msg) {
 		return
 	}
 	seq := int64(meta.Sequence.Stream)
-	if s.typing.apply(seq, meta.Timestamp, u) {
+	changed := s.typing.apply(seq, meta.Timestamp, u)
+	if changed {
 		s.ensureRoomMembers(u.RoomID)
 		s.notifier.advanceRoom(Token{Typing: seq}, u.RoomID)
 	}
+	s.federateTyping(seq, meta.Timestamp, u, changed)
 }
 
 // publishTyping puts an update on the stream; msgID, when set, lets the

@@ -78,15 +78,17 @@ func (s *Server) putReceipt(r *http.Request, dev *userapi.Device, roomID, receip
 	if err != nil {
 		return err
 	}
-	pos, err := s.store.PutReceipt(r.Context(), storage.Receipt{
+	rec := storage.Receipt{
 		RoomID: a.roomID, UserID: dev.UserID.String(), Type: receiptType, ThreadID: threadID,
 		EventID: e.ID, EventPos: e.StreamPos, TS: time.Now().UnixMilli(),
-	})
+	}
+	pos, err := s.store.PutReceipt(r.Context(), rec)
 	if err != nil {
 		return err
 	}
 	if pos != 0 {
 		s.publishWake(syncWake{Receipt: pos, RoomID: a.roomID, UserID: dev.UserID.String()})
+		s.federateReceipt(r.Context(), rec)
 		if receiptType == "m.read" || receiptType == "m.read.private" {
 			go s.pushBadge(dev.UserID.String())
 		}

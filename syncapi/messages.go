@@ -2,6 +2,7 @@ package syncapi
 
 import (
 	"encoding/json"
+	"log/slog"
 	"net/http"
 	"strconv"
 
@@ -72,6 +73,17 @@ func (s *Server) handleMessages(r *http.Request, dev *userapi.Device) (any, erro
 		evs, err = s.events.RoomEventsFiltered(ctx, a.roomNID, lower, upper, p.limit, p.backwards, filter.storageFilter())
 		if err != nil {
 			return nil, err
+		}
+		// Paging back past the oldest event we hold: the servers that
+		// were in the room before us may have more.
+		if p.backwards && len(evs) < p.limit && !p.hasTo && s.history != nil {
+			if n, err := s.history.BackfillRoom(ctx, a.roomID, p.limit-len(evs)); err != nil {
+				slog.Info("backfill failed", "room_id", a.roomID, "err", err)
+			} else if n > 0 {
+				if evs, err = s.events.RoomEventsFiltered(ctx, a.roomNID, lower, upper, p.limit, p.backwards, filter.storageFilter()); err != nil {
+					return nil, err
+				}
+			}
 		}
 	}
 	start := Token{PDU: from}

@@ -79,11 +79,13 @@ func (s *Server) setPresence(ctx context.Context, user, presence string, statusM
 	if !keepMsg && ok {
 		statusMsg = old.StatusMsg
 	}
-	pos, err := s.store.PutPresence(ctx, storage.Presence{UserID: user, Presence: presence, StatusMsg: statusMsg, LastActiveTS: now})
+	p := storage.Presence{UserID: user, Presence: presence, StatusMsg: statusMsg, LastActiveTS: now}
+	pos, err := s.store.PutPresence(ctx, p)
 	if err != nil {
 		return err
 	}
 	s.publishWake(syncWake{Presence: pos, UserID: user})
+	s.federatePresence(ctx, p)
 	return nil
 }
 

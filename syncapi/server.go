@@ -23,6 +23,18 @@ type Deps struct {
 	Bus   *bus.Conn
 	Users userapi.API
 	Rooms roomserver.API
+	// History fetches a room's older history from other servers when a
+	// client pages back past what we hold; nil keeps /messages local.
+	History HistoryFetcher
+	// RemoteToDevice sends to-device messages to users of other servers
+	// (todevice_federation.go); nil drops them.
+	RemoteToDevice RemoteToDevice
+}
+
+// HistoryFetcher backfills a room from other servers; the federation API
+// implements it.
+type HistoryFetcher interface {
+	BackfillRoom(ctx context.Context, roomID string, limit int) (int, error)
 }
 
 // Server is the sync API.
@@ -37,6 +49,8 @@ type Server struct {
 	bus         *bus.Conn
 	users       userapi.API
 	rooms       roomserver.API
+	history     HistoryFetcher
+	remoteTD    RemoteToDevice
 	notifier    *notifier
 	typing      *typingState
 	lazy        *lazyMembers
@@ -65,8 +79,9 @@ func New(cfg *config.Config, deps Deps) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("syncapi account data: %w", err)
 	}
-	s := &Server{cfg: cfg, events: events, accountData: accountData, store: store, bus: deps.Bus, users: deps.Users, rooms: deps.Rooms,
+	s := &Server{cfg: cfg, events: events, accountData: accountData, store: store, bus: deps.Bus, users: deps.Users, rooms: deps.Rooms, history: deps.History,
 		typing: newTypingState(), lazy: newLazyMembers(), unread: newUnreadCounter(), quit: make(chan struct{})}
+	s.remoteTD = deps.RemoteToDevice
 	// Gateways are checked like other servers (tls_client: verify, ca_file).
 	tlsCfg, err := cfg.TLSClient.TLS()
 	if err != nil {

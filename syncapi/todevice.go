@@ -17,8 +17,8 @@ import (
 // each device's inbox until the device syncs with a token past them: a
 // sync delivers them, and the next sync from its next_batch acknowledges
 // and deletes them. A device that loses a response gets the same
-// messages again. Messages to users of other servers need federation and
-// are not sent yet.
+// messages again. Messages to and from users of other servers go through
+// the federation API (todevice_federation.go).
 
 const (
 	// maxToDevicePerSync bounds one response; the rest comes next sync.
@@ -45,6 +45,14 @@ func (s *Server) handleSendToDevice(r *http.Request, dev *userapi.Device) (any, 
 	if err != nil {
 		return nil, err
 	}
+	// Other servers' users first: a request that fails there is retried
+	// whole, and only a request stored here counts as done.
+	if seen, err := s.store.ToDeviceTxnSeen(r.Context(), dev.SessionID, txnID); err != nil || seen {
+		return struct{}{}, err
+	}
+	if err := s.sendRemoteToDevice(r.Context(), dev, evType, txnID, recipients); err != nil {
+		return nil, err
+	}
 	pos, dup, err := s.store.PutToDevice(r.Context(), dev.SessionID, txnID, msgs)
 	if err != nil {
 		return nil, err
@@ -65,9 +73,7 @@ func (s *Server) handleSendToDevice(r *http.Request, dev *userapi.Device) (any, 
 // existing device of a local user. A device id that does not exist gets
 // nothing, as if the device had been deleted right after the message was
 // delivered; "*" is every device the user has now. Users of other servers
-// are left out until federation can carry m.direct_to_device: the request
-// still succeeds, since the spec gives senders no way to learn of a
-// remote failure either.
+// are left out: sendRemoteToDevice takes their messages.
 func (s *Server) addressToDevice(ctx context.Context, sender, evType string, recipients []toDeviceRecipient) ([]storage.ToDevice, error) {
 	users := make([]string, 0, len(recipients))
 	for _, rc := range recipients {

@@ -27,6 +27,10 @@ type Token struct {
 
 const tokenParts = 8
 
+// minPosition is the floor of readable room history: backfilled events
+// take positions downwards from zero, and no room has two billion of them.
+const minPosition = -(1 << 31)
+
 // ErrBadToken is returned for anything that is not a token of ours.
 var ErrBadToken = errors.New("malformed stream token")
 
@@ -59,8 +63,14 @@ func ParseToken(s string) (Token, error) {
 	}
 	var v [tokenParts]int64
 	for i, f := range fields {
+		// Only the room event position goes below zero: history
+		// backfilled from other servers lies there (roomserver/backfill.go).
+		digits := f
+		if i == 0 {
+			digits = strings.TrimPrefix(f, "-")
+		}
 		n, err := strconv.ParseInt(f, 10, 64)
-		if err != nil || n < 0 || (len(f) > 1 && f[0] == '0') || f[0] == '+' {
+		if err != nil || digits == "" || digits[0] == '-' || digits[0] == '+' || (len(digits) > 1 && digits[0] == '0') || n < minPosition || (digits != f && n == 0) {
 			return Token{}, ErrBadToken
 		}
 		v[i] = n

@@ -17,7 +17,11 @@ func TestParseToken(t *testing.T) {
 		{"empty", "", Token{}, false},
 		{"no prefix", "12_3", Token{}, false},
 		{"garbage", "sabc", Token{}, false},
-		{"negative", "s-1", Token{}, false},
+		{"history position", "s-1", Token{PDU: -1}, true},
+		{"negative in another stream", "s1_-1", Token{}, false},
+		{"below the history floor", "s-2147483649", Token{}, false},
+		{"negative zero", "s-0", Token{}, false},
+		{"double minus", "s--1", Token{}, false},
 		{"too many parts", "s1_2_3_4_5_6_7_8_9", Token{}, false},
 		{"leading zero", "s01", Token{}, false},
 		{"plus sign", "s+1", Token{}, false},
@@ -41,7 +45,7 @@ func TestParseToken(t *testing.T) {
 }
 
 func FuzzParseToken(f *testing.F) {
-	for _, s := range []string{"s1_2_3_4", "s0", "s", "x", "s1__", "s18446744073709551616"} {
+	for _, s := range []string{"s1_2_3_4", "s0", "s", "x", "s1__", "s18446744073709551616", "s-5_1"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {

@@ -197,7 +197,7 @@ func (s *Server) newSession(ctx context.Context, user spec.UserID, deviceID, dis
 	if replaced != nil {
 		s.revoke([]storage.Revoked{*replaced})
 	}
-	s.deviceListChanged(ctx, user.String())
+	s.deviceListChanged(ctx, user.String(), dev.DeviceID)
 	return &Session{UserID: user, DeviceID: dev.DeviceID, AccessToken: token}, nil
 }
 

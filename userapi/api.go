@@ -116,6 +116,18 @@ type API interface {
 	HasMasterKey(ctx context.Context, user spec.UserID) (bool, error)
 	UploadSignatures(ctx context.Context, user spec.UserID, signed map[string]map[string]json.RawMessage) (map[string]map[string]SignatureFailure, error)
 
+	// Device lists across servers (device_lists.go: what other servers
+	// hear of local users; remote_devices.go: the cache of remote users').
+	PendingDeviceListUpdates(ctx context.Context, limit int) (*DeviceListOutbox, error)
+	AckDeviceListUpdates(ctx context.Context, from, to int64) error
+	FederationDevices(ctx context.Context, user spec.UserID) (*FederationDeviceList, error)
+	RemoteDeviceListHeads(ctx context.Context, users []string) (map[string]RemoteListHead, error)
+	StoreRemoteDeviceList(ctx context.Context, l RemoteDeviceList) error
+	ApplyRemoteDeviceUpdate(ctx context.Context, u RemoteDeviceUpdate) (UpdateOutcome, error)
+	ApplyRemoteSigningKeyUpdate(ctx context.Context, user spec.UserID, master, selfSigning json.RawMessage) error
+	ForgetRemoteDeviceList(ctx context.Context, user spec.UserID) error
+	RemoteQueryKeys(ctx context.Context, requester spec.UserID, cached map[string][]string, fetched *QueryKeysResponse) (*QueryKeysResponse, error)
+
 	// The dehydrated device (dehydrated.go, MSC3814).
 	PutDehydratedDevice(ctx context.Context, req DehydratedDeviceRequest) error
 	DehydratedDeviceOf(ctx context.Context, user spec.UserID) (*DehydratedDevice, error)

@@ -78,7 +78,7 @@ func (s *Server) PutDehydratedDevice(ctx context.Context, req DehydratedDeviceRe
 	}
 	if up.DeviceKeys == nil {
 		// Storing device keys told the user's contacts already.
-		s.deviceListChanged(ctx, req.User.String())
+		s.deviceListChanged(ctx, req.User.String(), req.DeviceID)
 	}
 	return nil
 }

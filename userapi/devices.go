@@ -130,7 +130,7 @@ func (s *Server) UpdateDevice(ctx context.Context, user spec.UserID, deviceID st
 	}
 	// The cached device carries the old name.
 	s.forgetTokens(d.TokenHash)
-	s.deviceListChanged(ctx, user.String())
+	s.deviceListChanged(ctx, user.String(), deviceID)
 	return nil
 }
 

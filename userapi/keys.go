@@ -162,6 +162,15 @@ func (s *Server) QueryKeys(ctx context.Context, requester spec.UserID, users map
 	if err != nil {
 		return nil, err
 	}
+	addQueried(res, requester, users, stored)
+	return res, nil
+}
+
+// addQueried adds to res what requester may see of the stored keys of
+// users: the devices asked for (all for an empty list) with the
+// signatures requester may see and the display name in unsigned, and the
+// cross-signing keys (the user-signing key only to its owner).
+func addQueried(res *QueryKeysResponse, requester spec.UserID, users map[string][]string, stored *storage.QueriedKeys) {
 	for user, devices := range users {
 		wanted := map[string]bool{}
 		for _, d := range devices {
@@ -198,7 +207,6 @@ func (s *Server) QueryKeys(ctx context.Context, requester spec.UserID, users map
 			}
 		}
 	}
-	return res, nil
 }
 
 // visibleTo keeps the signatures of owner's key that viewer may see: the
@@ -286,10 +294,11 @@ func (s *Server) dropDeviceKeys(revoked []storage.Revoked) {
 	}
 }
 
-// deviceListChanged records and announces a change of the user's devices
-// (a login, a new name); a failure only delays clients' key refresh.
-func (s *Server) deviceListChanged(ctx context.Context, user string) {
-	pos, err := s.store.NoteDeviceChange(ctx, user)
+// deviceListChanged records and announces a change of one of the user's
+// devices (a login, a new name); a failure only delays clients' key
+// refresh.
+func (s *Server) deviceListChanged(ctx context.Context, user, deviceID string) {
+	pos, err := s.store.NoteDeviceChange(ctx, user, deviceID)
 	if err != nil {
 		slog.Warn("userapi: record device change", "user", user, "err", err)
 		return

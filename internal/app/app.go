@@ -172,17 +172,27 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *App, err err
 			a.Rooms = a.LocalRooms
 		}
 	}
-	if a.Components[SyncAPI] {
-		if a.Sync, err = syncapi.New(cfg, syncapi.Deps{DB: a.DB, Bus: a.Bus, Users: a.Users, Rooms: a.Rooms}); err != nil {
+	// The media API fetches other servers' media through the federation
+	// transport and policy; the federation API serves ours through it.
+	var media mediaapi.API = mediaapi.NewClient(a.Bus.NC)
+	if a.Components[MediaAPI] {
+		fetcher, err := federationapi.NewMediaFetcher(cfg, a.Keys)
+		if err != nil {
+			return nil, fmt.Errorf("mediaapi: %w", err)
+		}
+		if a.Media, err = mediaapi.New(ctx, cfg, mediaapi.Deps{DB: a.DB, Users: a.Users, Remote: fetcher}); err != nil {
 			return nil, err
 		}
-		if err := a.Sync.Start(ctx); err != nil {
+		if err := a.serve(mediaapi.Serve(a.Bus.NC, a.Media)); err != nil {
 			return nil, err
+		}
+		if !overBus {
+			media = a.Media
 		}
 	}
 	a.Federation = federationapi.NewClient(a.Bus.NC)
 	if a.Components[FederationAPI] {
-		if a.Fed, err = federationapi.New(cfg, federationapi.Deps{DB: a.DB, Bus: a.Bus, Keys: a.Keys, Users: a.Users, Rooms: a.Rooms}); err != nil {
+		if a.Fed, err = federationapi.New(cfg, federationapi.Deps{DB: a.DB, Bus: a.Bus, Keys: a.Keys, Users: a.Users, Rooms: a.Rooms, Media: media}); err != nil {
 			return nil, fmt.Errorf("federationapi: %w", err)
 		}
 		if err := a.Fed.Start(ctx); err != nil {
@@ -195,8 +205,11 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *App, err err
 			a.Federation = a.Fed
 		}
 	}
-	if a.Components[MediaAPI] {
-		if a.Media, err = mediaapi.New(ctx, cfg, mediaapi.Deps{DB: a.DB, Users: a.Users}); err != nil {
+	if a.Components[SyncAPI] {
+		if a.Sync, err = syncapi.New(cfg, syncapi.Deps{DB: a.DB, Bus: a.Bus, Users: a.Users, Rooms: a.Rooms, History: a.Federation, RemoteToDevice: a.Federation}); err != nil {
+			return nil, err
+		}
+		if err := a.Sync.Start(ctx); err != nil {
 			return nil, err
 		}
 	}

@@ -92,7 +92,7 @@ func TestMediaUploadAndDownload(t *testing.T) {
 	}{
 		{"no token", path, "", 401},
 		{"unknown media", "/_matrix/client/v1/media/download/localhost/nope", alice.AccessToken, 404},
-		{"another server's media", "/_matrix/client/v1/media/download/elsewhere.example/x", alice.AccessToken, 404},
+		{"media of a server that cannot be reached", "/_matrix/client/v1/media/download/elsewhere.example/x", alice.AccessToken, 502},
 		{"legacy unauthenticated download is frozen", "/_matrix/media/v3/download/localhost/" + mxc.FileID, "", 404},
 	}
 	for _, tc := range tests {

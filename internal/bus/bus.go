@@ -40,6 +40,15 @@ const (
 	// UserErasedSubject carries userapi.UserErased (core NATS; sync
 	// servers also read the erased accounts at start).
 	UserErasedSubject = "rohrpost.userapi.user_erased"
+	// EphemeralStream carries typing, receipts and presence between the
+	// sync API and the federation API as the spec's EDUs
+	// (gomatrixserverlib.EDU): EphemeralOutSubject the changes of local
+	// users for other servers, EphemeralInSubject what other servers sent
+	// and the federation API accepted. Each side's processes share one
+	// durable consumer, so an EDU is handled once.
+	EphemeralStream     = "EPHEMERAL"
+	EphemeralOutSubject = "rohrpost.syncapi.ephemeral_out"
+	EphemeralInSubject  = "rohrpost.federationapi.ephemeral_in"
 )
 
 // Options choose an embedded or external NATS.
@@ -156,6 +165,18 @@ func (c *Conn) ensureStreams(ctx context.Context) error {
 	})
 	if err != nil {
 		return fmt.Errorf("create stream %s: %w", TypingStream, err)
+	}
+	_, err = c.JS.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+		Name:       EphemeralStream,
+		Replicas:   c.replicas,
+		Subjects:   []string{EphemeralOutSubject, EphemeralInSubject},
+		Storage:    jetstream.FileStorage,
+		Retention:  jetstream.LimitsPolicy,
+		MaxAge:     time.Hour,
+		Duplicates: 5 * time.Minute,
+	})
+	if err != nil {
+		return fmt.Errorf("create stream %s: %w", EphemeralStream, err)
 	}
 	return nil
 }

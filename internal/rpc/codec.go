@@ -51,11 +51,42 @@ func RegisterType[T any](encode func(T) (any, error), decode func(json.RawMessag
 	}
 }
 
+// codecFor finds the codec of a type, or of an interface it implements:
+// an argument passed as a concrete event (an "any" holding *eventV2) must
+// travel as the gomatrixserverlib.PDU the receiving side decodes.
 func codecFor(t reflect.Type) (codec, bool) {
 	codecsMu.RLock()
 	defer codecsMu.RUnlock()
-	c, ok := codecs[t]
-	return c, ok
+	if c, ok := codecs[t]; ok {
+		return c, true
+	}
+	if t.Kind() == reflect.Interface {
+		return codec{}, false
+	}
+	if found, ok := implementers.Load(t); ok {
+		c := found.(*codec)
+		return derefCodec(c)
+	}
+	var match *codec
+	for it, c := range codecs {
+		if it.Kind() == reflect.Interface && t.Implements(it) {
+			match = &c
+			break
+		}
+	}
+	implementers.Store(t, match)
+	return derefCodec(match)
+}
+
+// implementers remembers, per concrete type, the interface codec it
+// uses (nil for none), so that the search runs once per type.
+var implementers sync.Map
+
+func derefCodec(c *codec) (codec, bool) {
+	if c == nil {
+		return codec{}, false
+	}
+	return *c, true
 }
 
 var (

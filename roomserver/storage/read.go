@@ -611,3 +611,14 @@ func (s *Store) EventsByID(ctx context.Context, ids []string) ([]*Event, error) 
 	}
 	return out, nil
 }
+
+// EarliestEvent is the oldest event of the room's timeline (backfilled
+// history included), where paging backwards ends.
+func (s *Store) EarliestEvent(ctx context.Context, roomNID int64) (*Event, error) {
+	e, err := scanEvent(s.db.Read.QueryRowContext(ctx, `SELECT `+eventColumns+` FROM events
+		WHERE room_nid = $1 AND stream_pos IS NOT NULL ORDER BY stream_pos ASC LIMIT 1`, roomNID))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, ErrNotFound
+	}
+	return e, err
+}

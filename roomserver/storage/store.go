@@ -102,6 +102,12 @@ const (
 // Counters are the highest ids in use, for the input loop to continue from.
 type Counters struct {
 	RoomNID, EventNID, SnapshotNID, StreamPos int64
+	// HistoryPos is the lowest position in use, zero or below: events
+	// backfilled from other servers are older than everything in the
+	// stream and take positions downwards from it, so that /messages
+	// pages into them and /sync (which only looks forward) never sees
+	// them as new.
+	HistoryPos int64
 }
 
 // LoadCounters reads the current maxima.
@@ -111,7 +117,9 @@ func (s *Store) LoadCounters(ctx context.Context) (Counters, error) {
 		(SELECT COALESCE(MAX(room_nid), 0) FROM rooms),
 		(SELECT COALESCE(MAX(event_nid), 0) FROM events),
 		(SELECT COALESCE(MAX(snapshot_nid), 0) FROM state_snapshots),
-		(SELECT COALESCE(MAX(stream_pos), 0) FROM events)`).Scan(&c.RoomNID, &c.EventNID, &c.SnapshotNID, &c.StreamPos)
+		(SELECT COALESCE(MAX(stream_pos), 0) FROM events),
+		(SELECT COALESCE(MIN(stream_pos), 0) FROM events)`).Scan(&c.RoomNID, &c.EventNID, &c.SnapshotNID, &c.StreamPos, &c.HistoryPos)
+	c.HistoryPos = min(c.HistoryPos, 0)
 	return c, err
 }
 

@@ -32,6 +32,15 @@ type Batch struct {
 	Memberships  []MembershipRow
 	Txns         []TxnRow
 	Redactions   []Redaction
+	// Positioned gives stored events without a place in the timeline
+	// (outliers) one: events of the room's history that backfill brought.
+	Positioned []PositionRow
+}
+
+// PositionRow places a stored event in the stream.
+type PositionRow struct {
+	EventNID  int64
+	StreamPos int64
 }
 
 // CurrentStateRow sets one entry of a room's current state.
@@ -67,7 +76,7 @@ type Redaction struct {
 
 // Empty tells whether the batch writes nothing.
 func (b *Batch) Empty() bool {
-	return len(b.NewRooms)+len(b.RoomUpdates)+len(b.Events)+len(b.Redactions)+len(b.Txns) == 0
+	return len(b.NewRooms)+len(b.RoomUpdates)+len(b.Events)+len(b.Redactions)+len(b.Txns)+len(b.Positioned) == 0
 }
 
 // WriteBatch writes b inside tx.
@@ -134,6 +143,11 @@ func (s *Store) WriteBatch(tx *sql.Tx, b *Batch) error {
 	for _, t := range b.Txns {
 		if _, err := tx.Exec(`INSERT INTO transactions (txn_session, txn_id, event_id) VALUES ($1, $2, $3)`, t.Session, t.TxnID, t.EventID); err != nil {
 			return fmt.Errorf("transaction id: %w", err)
+		}
+	}
+	for _, p := range b.Positioned {
+		if _, err := tx.Exec(`UPDATE events SET stream_pos = $1 WHERE event_nid = $2 AND stream_pos IS NULL`, p.StreamPos, p.EventNID); err != nil {
+			return fmt.Errorf("place event: %w", err)
 		}
 	}
 	for _, r := range b.Redactions {

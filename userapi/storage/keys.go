@@ -13,13 +13,14 @@ import (
 const keyChangeLock = 0x726f6872_6b657973 // "rohrkeys"
 
 // noteKeyChange records a change of user's keys in tx and returns its
-// position.
-func (s *Store) noteKeyChange(tx *sql.Tx, userID string) (int64, error) {
-	return s.noteKeyChangeFor(tx, userID, "")
+// position. deviceID names the device the change is about; "" means the
+// cross-signing keys (other servers hear of the two differently).
+func (s *Store) noteKeyChange(tx *sql.Tx, userID, deviceID string) (int64, error) {
+	return s.noteKeyChangeFor(tx, userID, deviceID, "")
 }
 
 // noteKeyChangeFor is noteKeyChange told only to onlyFor when it is set.
-func (s *Store) noteKeyChangeFor(tx *sql.Tx, userID, onlyFor string) (int64, error) {
+func (s *Store) noteKeyChangeFor(tx *sql.Tx, userID, deviceID, onlyFor string) (int64, error) {
 	if s.db.Dialect == sqlutil.Postgres {
 		if _, err := tx.Exec(`SELECT pg_advisory_xact_lock($1)`, keyChangeLock); err != nil {
 			return 0, err
@@ -33,11 +34,8 @@ func (s *Store) noteKeyChangeFor(tx *sql.Tx, userID, onlyFor string) (int64, err
 	if _, err := tx.Exec(`UPDATE key_change_position SET pos = $1 WHERE id = 1`, pos); err != nil {
 		return 0, err
 	}
-	var only any
-	if onlyFor != "" {
-		only = onlyFor
-	}
-	_, err := tx.Exec(`INSERT INTO key_changes (pos, user_id, only_for) VALUES ($1, $2, $3)`, pos, userID, only)
+	_, err := tx.Exec(`INSERT INTO key_changes (pos, user_id, only_for, device_id) VALUES ($1, $2, $3, $4)`,
+		pos, userID, nullIfEmpty(onlyFor), nullIfEmpty(deviceID))
 	return pos, err
 }
 
@@ -68,7 +66,7 @@ func (s *Store) UploadKeys(ctx context.Context, u KeyUpload) (int64, error) {
 					u.UserID, u.DeviceID, string(u.DeviceKeys)); err != nil {
 					return err
 				}
-				if pos, err = s.noteKeyChange(tx, u.UserID); err != nil {
+				if pos, err = s.noteKeyChange(tx, u.UserID, u.DeviceID); err != nil {
 					return err
 				}
 			case err != nil:
@@ -215,7 +213,8 @@ func (s *Store) ClaimKey(ctx context.Context, userID, deviceID, algorithm string
 	return keyID, key, err
 }
 
-// DeleteDeviceKeys removes a deleted device's keys and records the change.
+// DeleteDeviceKeys removes deleted devices' keys and records a change of
+// each; it returns the last position.
 func (s *Store) DeleteDeviceKeys(ctx context.Context, userID string, deviceIDs []string) (int64, error) {
 	var pos int64
 	err := s.db.Write(ctx, func(tx *sql.Tx) error {
@@ -225,10 +224,12 @@ func (s *Store) DeleteDeviceKeys(ctx context.Context, userID string, deviceIDs [
 					return err
 				}
 			}
+			var err error
+			if pos, err = s.noteKeyChange(tx, userID, d); err != nil {
+				return err
+			}
 		}
-		var err error
-		pos, err = s.noteKeyChange(tx, userID)
-		return err
+		return nil
 	})
 	return pos, err
 }
@@ -265,7 +266,7 @@ func (s *Store) PutCrossSigningKeys(ctx context.Context, userID string, keys map
 			}
 		}
 		var err error
-		pos, err = s.noteKeyChangeFor(tx, userID, onlyFor)
+		pos, err = s.noteKeyChangeFor(tx, userID, "", onlyFor)
 		return err
 	})
 	return pos, err
@@ -295,23 +296,31 @@ type KeySignature struct {
 }
 
 // PutSignatures stores signatures and records a key change of each
-// target user; a signature of another user's key (by the signer's
-// user-signing key) is told to the signer alone.
+// target key (a device of the target user, or else a cross-signing key);
+// a signature of another user's key (by the signer's user-signing key) is
+// told to the signer alone. It returns the last position per target user.
 func (s *Store) PutSignatures(ctx context.Context, sigs []KeySignature) (map[string]int64, error) {
 	changed := map[string]int64{}
 	err := s.db.Write(ctx, func(tx *sql.Tx) error {
+		noted := map[[2]string]bool{}
 		for _, sig := range sigs {
 			if _, err := tx.Exec(`INSERT INTO key_signatures (signer_user_id, signer_key_id, target_user_id, target_key_id, signature)
 				VALUES ($1, $2, $3, $4, $5) ON CONFLICT (signer_user_id, signer_key_id, target_user_id, target_key_id)
 				DO UPDATE SET signature = excluded.signature`, sig.SignerUserID, sig.SignerKeyID, sig.TargetUserID, sig.TargetKeyID, sig.Signature); err != nil {
 				return err
 			}
-			onlyFor := ""
+			onlyFor, deviceID := "", ""
 			if sig.TargetUserID != sig.SignerUserID {
 				onlyFor = sig.SignerUserID
+			} else if isDevice, err := hasDeviceKeys(tx, sig.TargetUserID, sig.TargetKeyID); err != nil {
+				return err
+			} else if isDevice {
+				deviceID = sig.TargetKeyID
 			}
-			if _, done := changed[sig.TargetUserID]; !done {
-				pos, err := s.noteKeyChangeFor(tx, sig.TargetUserID, onlyFor)
+			target := [2]string{sig.TargetUserID, deviceID}
+			if !noted[target] {
+				noted[target] = true
+				pos, err := s.noteKeyChangeFor(tx, sig.TargetUserID, deviceID, onlyFor)
 				if err != nil {
 					return err
 				}
@@ -323,14 +332,29 @@ func (s *Store) PutSignatures(ctx context.Context, sigs []KeySignature) (map[str
 	return changed, err
 }
 
-// NoteDeviceChange records that a user's device list changed (a device
-// logged in or was renamed).
-func (s *Store) NoteDeviceChange(ctx context.Context, userID string) (int64, error) {
+// NoteDeviceChange records that a device of a user changed (it logged in
+// or was renamed).
+func (s *Store) NoteDeviceChange(ctx context.Context, userID, deviceID string) (int64, error) {
 	var pos int64
 	err := s.db.Write(ctx, func(tx *sql.Tx) error {
 		var err error
-		pos, err = s.noteKeyChange(tx, userID)
+		pos, err = s.noteKeyChange(tx, userID, deviceID)
 		return err
 	})
 	return pos, err
+}
+
+// hasDeviceKeys tells whether keyID is a device of the user with keys
+// (rather than one of the user's cross-signing keys).
+func hasDeviceKeys(tx *sql.Tx, userID, keyID string) (bool, error) {
+	var n int
+	err := tx.QueryRow(`SELECT COUNT(*) FROM device_keys WHERE user_id = $1 AND device_id = $2`, userID, keyID).Scan(&n)
+	return n > 0, err
+}
+
+func nullIfEmpty(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
 }

@@ -46,30 +46,35 @@ func (s *Store) KeysForQuery(ctx context.Context, users []string) (*QueriedKeys,
 			func(user, kind, key string) { put(out.CrossSigningKeys, user, kind, []byte(key)) }); err != nil {
 			return nil, err
 		}
-		rows, err := s.db.Read.QueryContext(ctx, `SELECT target_user_id, target_key_id, signer_user_id, signer_key_id, signature
-			FROM key_signatures WHERE target_user_id IN (`+in+`)`, args...)
-		if err != nil {
-			return nil, err
-		}
-		for rows.Next() {
-			var sig KeySignature
-			if err := rows.Scan(&sig.TargetUserID, &sig.TargetKeyID, &sig.SignerUserID, &sig.SignerKeyID, &sig.Signature); err != nil {
-				rows.Close()
-				return nil, err
-			}
-			byKey := out.Signatures[sig.TargetUserID]
-			if byKey == nil {
-				byKey = map[string][]KeySignature{}
-				out.Signatures[sig.TargetUserID] = byKey
-			}
-			byKey[sig.TargetKeyID] = append(byKey[sig.TargetKeyID], sig)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
+		if err := s.signaturesOf(ctx, in, args, out.Signatures); err != nil {
 			return nil, err
 		}
 	}
 	return out, nil
+}
+
+// signaturesOf adds the signatures uploaded for the keys of the users
+// (the IN list in and its args) to out, by user and signed key id.
+func (s *Store) signaturesOf(ctx context.Context, in string, args []any, out map[string]map[string][]KeySignature) error {
+	rows, err := s.db.Read.QueryContext(ctx, `SELECT target_user_id, target_key_id, signer_user_id, signer_key_id, signature
+		FROM key_signatures WHERE target_user_id IN (`+in+`)`, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var sig KeySignature
+		if err := rows.Scan(&sig.TargetUserID, &sig.TargetKeyID, &sig.SignerUserID, &sig.SignerKeyID, &sig.Signature); err != nil {
+			return err
+		}
+		byKey := out[sig.TargetUserID]
+		if byKey == nil {
+			byKey = map[string][]KeySignature{}
+			out[sig.TargetUserID] = byKey
+		}
+		byKey[sig.TargetKeyID] = append(byKey[sig.TargetKeyID], sig)
+	}
+	return rows.Err()
 }
 
 // eachRow calls fn with the three text columns of each row.

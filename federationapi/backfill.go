@@ -1,0 +1,177 @@
+package federationapi
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/matrix-org/gomatrixserverlib"
+	"github.com/matrix-org/gomatrixserverlib/spec"
+
+	"github.com/rohrpost/rohrpost/roomserver"
+)
+
+// A client paging back past the oldest event we hold of a room asks for
+// more: we ask the other servers in the room for the events before it
+// (/backfill), check them (signatures, auth against their auth events,
+// fetching missing auth chains with /event_auth) and store them as the
+// room's history. One backfill per room runs at a time; a room whose
+// history is exhausted (the create event reached, or no server had more)
+// is not asked about again for a while.
+
+// exhaustedFor is how long a room with no further history is not asked
+// about again.
+const exhaustedFor = time.Minute
+
+type backfills struct {
+	mu        sync.Mutex
+	running   map[string]*sync.Mutex
+	exhausted map[string]time.Time
+}
+
+func (b *backfills) lock(roomID string) func() {
+	b.mu.Lock()
+	if b.running == nil {
+		b.running, b.exhausted = map[string]*sync.Mutex{}, map[string]time.Time{}
+	}
+	m := b.running[roomID]
+	if m == nil {
+		m = &sync.Mutex{}
+		b.running[roomID] = m
+	}
+	b.mu.Unlock()
+	m.Lock()
+	return m.Unlock
+}
+
+func (b *backfills) isExhausted(roomID string) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return time.Now().Before(b.exhausted[roomID])
+}
+
+func (b *backfills) markExhausted(roomID string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.exhausted[roomID] = time.Now().Add(exhaustedFor)
+}
+
+// BackfillRoom fetches up to limit events before the oldest one we hold
+// and returns how many were stored.
+func (s *Server) BackfillRoom(ctx context.Context, roomID string, limit int) (int, error) {
+	if s.backfills.isExhausted(roomID) {
+		return 0, nil
+	}
+	unlock := s.backfills.lock(roomID)
+	defer unlock()
+	earliest, err := s.rooms.EarliestEvent(ctx, roomID)
+	if err != nil {
+		return 0, err
+	}
+	if earliest.Type == spec.MRoomCreate {
+		s.backfills.markExhausted(roomID)
+		return 0, nil
+	}
+	version, err := s.rooms.RoomVersion(ctx, roomID)
+	if err != nil {
+		return 0, err
+	}
+	verImpl, err := gomatrixserverlib.GetRoomVersion(gomatrixserverlib.RoomVersion(version))
+	if err != nil {
+		return 0, err
+	}
+	servers, err := s.rooms.ServersInRoom(ctx, roomID)
+	if err != nil {
+		return 0, err
+	}
+	local := s.localNameFor(ctx, roomID)
+	limit = min(max(limit, 1), 100)
+	for _, server := range servers {
+		if s.isLocal(server) || !s.policy.Allowed(server) {
+			continue
+		}
+		n, err := s.backfillFrom(ctx, local, server, verImpl, roomID, earliest.EventID, limit)
+		if err != nil {
+			slog.Info("federation: backfill failed", "room_id", roomID, "server", server, "err", err)
+			continue
+		}
+		if n > 0 {
+			return n, nil
+		}
+	}
+	s.backfills.markExhausted(roomID)
+	return 0, nil
+}
+
+func (s *Server) backfillFrom(ctx context.Context, local, server spec.ServerName, verImpl gomatrixserverlib.IRoomVersion, roomID, from string, limit int) (int, error) {
+	// from itself comes back too: ask for one more.
+	txn, err := s.client.Backfill(ctx, local, server, roomID, limit+1, []string{from})
+	if err != nil {
+		return 0, err
+	}
+	pdus := s.checkedEvents(ctx, verImpl, roomID, txn.PDUs)
+	res, err := s.rooms.Backfill(ctx, roomID, pdus)
+	if err != nil {
+		return 0, err
+	}
+	stored := res.Stored
+	if len(res.MissingAuth) > 0 {
+		if err := s.fetchAuthChains(ctx, local, server, verImpl, roomID, res.MissingAuth); err != nil {
+			return stored, err
+		}
+		retry := slices.DeleteFunc(slices.Clone(pdus), func(p gomatrixserverlib.PDU) bool { return !slices.Contains(res.MissingAuth, p.EventID()) })
+		again, err := s.rooms.Backfill(ctx, roomID, retry)
+		if err != nil {
+			return stored, err
+		}
+		stored += again.Stored
+	}
+	return stored, nil
+}
+
+// checkedEvents parses events of the room from another server and keeps
+// those whose signatures hold.
+func (s *Server) checkedEvents(ctx context.Context, verImpl gomatrixserverlib.IRoomVersion, roomID string, raws []json.RawMessage) []gomatrixserverlib.PDU {
+	var out []gomatrixserverlib.PDU
+	for _, raw := range raws {
+		p, err := verImpl.NewEventFromUntrustedJSON(raw)
+		if err != nil || p.RoomID().String() != roomID {
+			continue
+		}
+		if err := s.verifySignatures(ctx, p); err != nil {
+			slog.Info("federation: event with bad signatures dropped", "event_id", p.EventID(), "err", err)
+			continue
+		}
+		out = append(out, p)
+	}
+	return out
+}
+
+// fetchAuthChains stores the auth chains of events as outliers, oldest
+// first, so that the events can be judged.
+func (s *Server) fetchAuthChains(ctx context.Context, local, server spec.ServerName, verImpl gomatrixserverlib.IRoomVersion, roomID string, eventIDs []string) error {
+	for _, id := range eventIDs {
+		res, err := s.client.GetEventAuth(ctx, local, server, verImpl.Version(), roomID, id)
+		if err != nil {
+			return fmt.Errorf("auth chain of %s: %w", id, err)
+		}
+		raws := make([]json.RawMessage, 0, len(res.AuthEvents))
+		for _, r := range res.AuthEvents {
+			raws = append(raws, json.RawMessage(r))
+		}
+		chain := s.checkedEvents(ctx, verImpl, roomID, raws)
+		slices.SortStableFunc(chain, func(a, b gomatrixserverlib.PDU) int { return int(a.Depth() - b.Depth()) })
+		in := make([]roomserver.InputEvent, 0, len(chain))
+		for _, p := range chain {
+			in = append(in, roomserver.InputEvent{Kind: roomserver.InputOutlier, PDU: p})
+		}
+		if _, err := s.rooms.InputEvents(ctx, in); err != nil {
+			return fmt.Errorf("storing the auth chain of %s: %w", id, err)
+		}
+	}
+	return nil
+}

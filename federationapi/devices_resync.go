@@ -1,0 +1,178 @@
+package federationapi
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"sync"
+	"time"
+
+	"github.com/matrix-org/gomatrixserverlib/spec"
+
+	"github.com/rohrpost/rohrpost/userapi"
+)
+
+// A remote user's device list is fetched whole (/user/devices) when we
+// start tracking it and when an m.device_list_update shows that we missed
+// one (docs/decisions/0012). Fetches run in the background, a few at a
+// time, one per user at once; a server that failed is left alone for a
+// while. Until a fetch lands, queries go to the user's server directly,
+// so a slow or failed fetch costs time, never correctness.
+
+const (
+	resyncWorkers = 4
+	// maxPendingResyncs bounds the users waiting for a fetch; a peer
+	// announcing many users cannot make the queue grow without end.
+	maxPendingResyncs = 10000
+	resyncTimeout     = 30 * time.Second
+	// resyncBackoff is how long a server that failed a fetch is left alone.
+	resyncBackoff = time.Minute
+)
+
+// resyncer runs device list fetches in the background.
+type resyncer struct {
+	fetch func(context.Context, spec.UserID) error
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	sem    chan struct{}
+	wg     sync.WaitGroup
+
+	mu      sync.Mutex
+	pending map[string]bool
+	failed  map[spec.ServerName]time.Time
+}
+
+func newResyncer(fetch func(context.Context, spec.UserID) error) *resyncer {
+	ctx, cancel := context.WithCancel(context.Background())
+	return &resyncer{fetch: fetch, ctx: ctx, cancel: cancel, sem: make(chan struct{}, resyncWorkers),
+		pending: map[string]bool{}, failed: map[spec.ServerName]time.Time{}}
+}
+
+// schedule fetches the user's list soon, unless a fetch of it is waiting
+// or its server failed a moment ago.
+func (r *resyncer) schedule(user spec.UserID) {
+	r.mu.Lock()
+	id := user.String()
+	if r.pending[id] || len(r.pending) >= maxPendingResyncs || r.ctx.Err() != nil || time.Now().Before(r.failed[user.Domain()]) {
+		r.mu.Unlock()
+		return
+	}
+	r.pending[id] = true
+	r.wg.Add(1)
+	r.mu.Unlock()
+	go func() {
+		defer r.wg.Done()
+		defer r.done(id)
+		select {
+		case r.sem <- struct{}{}:
+		case <-r.ctx.Done():
+			return
+		}
+		defer func() { <-r.sem }()
+		ctx, cancel := context.WithTimeout(r.ctx, resyncTimeout)
+		defer cancel()
+		if err := r.fetch(ctx, user); err != nil && !errors.Is(err, errNotShared) {
+			slog.Info("federation: device list fetch failed", "user", id, "err", err)
+			r.mu.Lock()
+			r.failed[user.Domain()] = time.Now().Add(resyncBackoff)
+			r.mu.Unlock()
+		}
+	}()
+}
+
+func (r *resyncer) done(id string) {
+	r.mu.Lock()
+	delete(r.pending, id)
+	r.mu.Unlock()
+}
+
+// stop ends the fetches and waits for them.
+func (r *resyncer) stop() {
+	r.cancel()
+	r.wg.Wait()
+}
+
+// userDevicesAnswer is /user/devices' answer, keys kept as signed.
+type userDevicesAnswer struct {
+	UserID   string `json:"user_id"`
+	StreamID int64  `json:"stream_id"`
+	Devices  []struct {
+		DeviceID    string          `json:"device_id"`
+		Keys        json.RawMessage `json:"keys"`
+		DisplayName *string         `json:"device_display_name"`
+	} `json:"devices"`
+	MasterKey      json.RawMessage `json:"master_key"`
+	SelfSigningKey json.RawMessage `json:"self_signing_key"`
+}
+
+var errNotShared = errors.New("no local user shares a room with the user")
+
+// resyncDeviceList fetches a remote user's device list and caches it,
+// if a local user shares a room with them (else their server would not
+// keep us informed). The room position is read before the fetch: a
+// sharing that starts meanwhile makes the list untrusted, not the other
+// way round.
+func (s *Server) resyncDeviceList(ctx context.Context, user spec.UserID) error {
+	if !s.policy.Allowed(user.Domain()) {
+		return ErrNotAllowed
+	}
+	shared, err := s.rooms.SharedWithLocalSince(ctx, []string{user.String()})
+	if err != nil {
+		return err
+	}
+	if _, ok := shared.Since[user.String()]; !ok {
+		return errNotShared
+	}
+	var got userDevicesAnswer
+	path := "/_matrix/federation/v1/user/devices/" + url.PathEscape(user.String())
+	if err := s.signedRequest(ctx, http.MethodGet, s.cfg.ServerName, user.Domain(), path, nil, &got); err != nil {
+		return err
+	}
+	list, err := checkUserDevices(user, &got)
+	if err != nil {
+		return err
+	}
+	list.RoomPos = shared.Pos
+	return s.users.StoreRemoteDeviceList(ctx, *list)
+}
+
+// checkUserDevices turns a /user/devices answer into a list to cache:
+// devices whose keys are not theirs are left out, keys that are not the
+// user's are refused.
+func checkUserDevices(user spec.UserID, got *userDevicesAnswer) (*userapi.RemoteDeviceList, error) {
+	if got.UserID != user.String() || got.StreamID < 0 {
+		return nil, fmt.Errorf("%w: /user/devices answered for %q at %d", errBadE2EEEDU, got.UserID, got.StreamID)
+	}
+	list := &userapi.RemoteDeviceList{UserID: user, StreamID: got.StreamID}
+	for _, d := range got.Devices {
+		if checkID("device id", d.DeviceID) != nil {
+			continue
+		}
+		dev := userapi.RemoteDevice{DeviceID: d.DeviceID, DisplayName: d.DisplayName}
+		if len(d.Keys) > 0 && string(d.Keys) != "null" {
+			if checkDeviceKeys(user, d.DeviceID, d.Keys) != nil {
+				continue
+			}
+			dev.Keys = d.Keys
+		}
+		list.Devices = append(list.Devices, dev)
+	}
+	if len(got.MasterKey) > 0 && string(got.MasterKey) != "null" {
+		if err := checkCrossSigningKey(user, "master", got.MasterKey); err != nil {
+			return nil, err
+		}
+		list.MasterKey = got.MasterKey
+	}
+	if len(got.SelfSigningKey) > 0 && string(got.SelfSigningKey) != "null" {
+		if err := checkCrossSigningKey(user, "self_signing", got.SelfSigningKey); err != nil {
+			return nil, err
+		}
+		list.SelfSigningKey = got.SelfSigningKey
+	}
+	return list, nil
+}
