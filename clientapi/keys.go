@@ -145,7 +145,7 @@ func unreachable[V any](failures map[string]any, users map[string]V, err error) 
 	}
 	for user := range users {
 		if u, perr := spec.NewUserID(user, true); perr == nil {
-			failures[string(u.Domain())] = map[string]any{"status": http.StatusServiceUnavailable, "message": msg}
+			failures[string(u.Domain())] = federationapi.KeysFailure{Status: http.StatusServiceUnavailable, Message: msg}
 		}
 	}
 }

@@ -1,17 +1,19 @@
 package clientapi
 
 import (
+	"encoding/json"
 	"net/http"
 
 	"github.com/gorilla/mux"
 	"github.com/matrix-org/gomatrixserverlib/spec"
+	"github.com/rohrpost/rohrpost/federationapi"
 	"github.com/rohrpost/rohrpost/internal/mxhttp"
 	"github.com/rohrpost/rohrpost/userapi"
 )
 
 // knockRoom is POST /knock/{roomIdOrAlias}: ask to be let into a room whose
 // join rule is knock (room versions 7 and later; the auth rules decide).
-// Rooms only other servers know cannot be knocked on yet.
+// Rooms no local user is in are knocked on through a server that is.
 func (s *Server) knockRoom(r *http.Request, dev *userapi.Device) (any, error) {
 	if dev.Suspended {
 		return nil, errSuspended()
@@ -23,9 +25,22 @@ func (s *Server) knockRoom(r *http.Request, dev *userapi.Device) (any, error) {
 		return nil, err
 	}
 	ctx := r.Context()
-	roomID, err := s.resolveRoom(ctx, mux.Vars(r)["roomIdOrAlias"])
+	roomID, aliasServers, err := s.resolveRoomWithServers(ctx, mux.Vars(r)["roomIdOrAlias"])
 	if err != nil {
 		return nil, err
+	}
+	if s.needsRemoteJoin(ctx, roomID) {
+		content := map[string]any{}
+		if body.Reason != "" {
+			content["reason"] = body.Reason
+		}
+		s.addProfile(ctx, dev.UserID, content)
+		raw, _ := json.Marshal(content)
+		servers := s.joinServers(ctx, r, roomID, dev.UserID, aliasServers)
+		if err := s.fed.KnockRemote(ctx, federationapi.MembershipRequest{UserID: dev.UserID, RoomID: roomID, Servers: servers, Content: raw}); err != nil {
+			return nil, federationError(err)
+		}
+		return map[string]string{"room_id": roomID}, nil
 	}
 	current, err := s.rooms.Membership(ctx, roomID, dev.UserID)
 	if err != nil {

@@ -264,7 +264,7 @@ func (s *Server) leaveRoom(r *http.Request, dev *userapi.Device) (any, error) {
 		// goes through a server that is.
 		servers := s.joinServers(r.Context(), r, roomID, dev.UserID, nil)
 		raw, _ := json.Marshal(content)
-		if err := s.fed.LeaveRemoteRoom(r.Context(), federationapi.LeaveRequest{UserID: dev.UserID, RoomID: roomID, Servers: servers, Content: raw}); err != nil {
+		if err := s.fed.LeaveRemoteRoom(r.Context(), federationapi.MembershipRequest{UserID: dev.UserID, RoomID: roomID, Servers: servers, Content: raw}); err != nil {
 			return nil, federationError(err)
 		}
 		return struct{}{}, nil

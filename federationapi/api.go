@@ -21,7 +21,10 @@ type API interface {
 	InviteRemote(ctx context.Context, req InviteRequest) (string, error)
 	// LeaveRemoteRoom makes a local user leave (or reject an invite to) a
 	// room no local user is joined to, through a server that is.
-	LeaveRemoteRoom(ctx context.Context, req LeaveRequest) error
+	LeaveRemoteRoom(ctx context.Context, req MembershipRequest) error
+	// KnockRemote knocks for a local user on a room no local user is in,
+	// through a server that is.
+	KnockRemote(ctx context.Context, req MembershipRequest) error
 	// BackfillRoom fetches history older than the oldest event we hold
 	// of a room from the other servers in it; it returns how many events
 	// were stored, 0 when there is no more.
@@ -79,8 +82,9 @@ type InviteRequest struct {
 	Content json.RawMessage
 }
 
-// LeaveRequest is a local user leaving a room that lives elsewhere.
-type LeaveRequest struct {
+// MembershipRequest is a local user leaving or knocking on a room that
+// lives elsewhere.
+type MembershipRequest struct {
 	UserID  spec.UserID
 	RoomID  string
 	Servers []spec.ServerName

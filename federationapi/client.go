@@ -52,7 +52,7 @@ func (c *Client) InviteRemote(ctx context.Context, req InviteRequest) (out strin
 	return
 }
 
-func (c *Client) LeaveRemoteRoom(ctx context.Context, req LeaveRequest) error {
+func (c *Client) LeaveRemoteRoom(ctx context.Context, req MembershipRequest) error {
 	return c.rpc.Call(ctx, "LeaveRemoteRoom", []any{req})
 }
 
@@ -78,4 +78,8 @@ func (c *Client) ClaimRemoteKeys(ctx context.Context, req RemoteClaimRequest) (o
 
 func (c *Client) SendToDevice(ctx context.Context, sender spec.UserID, evType, messageID string, messages map[string]map[string]json.RawMessage) error {
 	return c.rpc.Call(ctx, "SendToDevice", []any{sender, evType, messageID, messages})
+}
+
+func (c *Client) KnockRemote(ctx context.Context, req MembershipRequest) error {
+	return c.rpc.Call(ctx, "KnockRemote", []any{req})
 }

@@ -31,6 +31,9 @@ const (
 	resyncTimeout     = 30 * time.Second
 	// resyncBackoff is how long a server that failed a fetch is left alone.
 	resyncBackoff = time.Minute
+	// resyncAttempts bounds the fetches of one list that stay behind an
+	// update we saw.
+	resyncAttempts = 3
 )
 
 // resyncer runs device list fetches in the background.
@@ -128,17 +131,49 @@ func (s *Server) resyncDeviceList(ctx context.Context, user spec.UserID) error {
 	if _, ok := shared.Since[user.String()]; !ok {
 		return errNotShared
 	}
-	var got userDevicesAnswer
 	path := "/_matrix/federation/v1/user/devices/" + url.PathEscape(user.String())
-	if err := s.signedRequest(ctx, http.MethodGet, s.cfg.ServerName, user.Domain(), path, nil, &got); err != nil {
-		return err
+	for attempt := 1; ; attempt++ {
+		var got userDevicesAnswer
+		if err := s.signedRequest(ctx, http.MethodGet, s.cfg.ServerName, user.Domain(), path, nil, &got); err != nil {
+			return err
+		}
+		list, err := checkUserDevices(user, &got)
+		if err != nil {
+			return err
+		}
+		list.RoomPos = shared.Pos
+		stored, err := s.users.StoreRemoteDeviceList(ctx, *list)
+		if err != nil || stored {
+			return err
+		}
+		// An update newer than the snapshot came meanwhile. If it made
+		// the list cached, that is as good; else the server had not
+		// caught up with its own update yet: ask again.
+		heads, err := s.users.RemoteDeviceListHeads(ctx, []string{user.String()})
+		if err != nil {
+			return err
+		}
+		if _, ok := heads[user.String()]; ok {
+			return nil
+		}
+		if attempt == resyncAttempts {
+			// The server's snapshots stay behind an update it sent: its
+			// stream ids went backwards (a restored database) or the
+			// update was not what it claimed. Its snapshot is the best
+			// there is.
+			slog.Info("federation: device list snapshot behind an update; taking it", "user", user.String(), "stream_id", list.StreamID)
+			if err := s.users.ForgetRemoteDeviceList(ctx, user); err != nil {
+				return err
+			}
+			_, err := s.users.StoreRemoteDeviceList(ctx, *list)
+			return err
+		}
+		select {
+		case <-time.After(time.Second):
+		case <-ctx.Done():
+			return ctx.Err()
+		}
 	}
-	list, err := checkUserDevices(user, &got)
-	if err != nil {
-		return err
-	}
-	list.RoomPos = shared.Pos
-	return s.users.StoreRemoteDeviceList(ctx, *list)
 }
 
 // checkUserDevices turns a /user/devices answer into a list to cache:

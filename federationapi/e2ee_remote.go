@@ -48,7 +48,15 @@ type RemoteKeysResponse struct {
 	MasterKeys      map[string]json.RawMessage
 	SelfSigningKeys map[string]json.RawMessage
 	// Failures holds, by server name, why the server's users are missing.
-	Failures map[string]map[string]any
+	Failures map[string]KeysFailure
+}
+
+// KeysFailure is an entry of /keys/query's and /keys/claim's failures
+// (the shape Synapse gives it: the status a server answered or that
+// stands for its silence, and a message).
+type KeysFailure struct {
+	Status  int    `json:"status"`
+	Message string `json:"message"`
 }
 
 // RemoteClaimRequest is the remote users' part of POST /keys/claim.
@@ -62,16 +70,15 @@ type RemoteClaimRequest struct {
 // RemoteClaimResponse is what other servers' users add to /keys/claim.
 type RemoteClaimResponse struct {
 	OneTimeKeys map[string]map[string]map[string]json.RawMessage
-	Failures    map[string]map[string]any
+	Failures    map[string]KeysFailure
 }
 
-// failure is a failures entry (Synapse's shape: status and message).
-func failure(status int, msg string) map[string]any {
-	return map[string]any{"status": status, "message": msg}
+func failure(status int, msg string) KeysFailure {
+	return KeysFailure{Status: status, Message: msg}
 }
 
 // failureOf turns a request's error into a failures entry.
-func failureOf(err error) map[string]any {
+func failureOf(err error) KeysFailure {
 	var he gomatrix.HTTPError
 	if errors.As(err, &he) {
 		return failure(he.Code, "the server answered "+http.StatusText(he.Code))
@@ -108,7 +115,7 @@ func byServer[V any](s *Server, users map[string]V) map[spec.ServerName]map[stri
 
 // QueryRemoteKeys answers /keys/query for users of other servers.
 func (s *Server) QueryRemoteKeys(ctx context.Context, req RemoteKeysRequest) (*RemoteKeysResponse, error) {
-	res := &RemoteKeysResponse{Failures: map[string]map[string]any{}}
+	res := &RemoteKeysResponse{Failures: map[string]KeysFailure{}}
 	servers := byServer(s, req.DeviceKeys)
 	users := make([]string, 0, len(req.DeviceKeys))
 	for name, of := range servers {
@@ -284,7 +291,7 @@ func (s *Server) fetchKeys(ctx context.Context, origin, dest spec.ServerName, us
 
 // ClaimRemoteKeys answers /keys/claim for users of other servers.
 func (s *Server) ClaimRemoteKeys(ctx context.Context, req RemoteClaimRequest) (*RemoteClaimResponse, error) {
-	res := &RemoteClaimResponse{OneTimeKeys: map[string]map[string]map[string]json.RawMessage{}, Failures: map[string]map[string]any{}}
+	res := &RemoteClaimResponse{OneTimeKeys: map[string]map[string]map[string]json.RawMessage{}, Failures: map[string]KeysFailure{}}
 	servers := byServer(s, req.OneTimeKeys)
 	for name := range servers {
 		if !s.policy.Allowed(name) {

@@ -93,7 +93,7 @@ func (s *Server) sendLeave(r *http.Request, origin spec.ServerName, body []byte)
 
 // LeaveRemoteRoom makes a local user leave a room no local user is joined
 // to, through one of req.Servers, and keeps the leave for the user.
-func (s *Server) LeaveRemoteRoom(ctx context.Context, req LeaveRequest) error {
+func (s *Server) LeaveRemoteRoom(ctx context.Context, req MembershipRequest) error {
 	key, ok := s.keyFor(req.UserID.Domain())
 	if !ok {
 		return fmt.Errorf("%w: %s is not a local user", ErrNotAllowed, req.UserID.String())
@@ -116,10 +116,46 @@ func (s *Server) LeaveRemoteRoom(ctx context.Context, req LeaveRequest) error {
 		_, err = s.rooms.StoreOutOfRoomMembership(ctx, ev)
 		return err
 	}
+	// Nobody in the room would take the rejection: the user is still rid
+	// of the invite, with a leave of our own that goes nowhere (the
+	// inviting server learns of it if the user ever joins).
+	if ev, err := s.localRejection(ctx, key.ServerName, req); err == nil {
+		slog.Info("federation: invite rejected locally", "room_id", req.RoomID, "user", req.UserID.String(), "err", lastErr)
+		_, err = s.rooms.StoreOutOfRoomMembership(ctx, ev)
+		return err
+	}
 	return lastErr
 }
 
-func (s *Server) leaveThrough(ctx context.Context, server, origin spec.ServerName, req LeaveRequest) (gomatrixserverlib.PDU, error) {
+// localRejection builds a leave on top of the user's invite, signed by us
+// alone.
+func (s *Server) localRejection(ctx context.Context, origin spec.ServerName, req MembershipRequest) (gomatrixserverlib.PDU, error) {
+	roomID, err := spec.NewRoomID(req.RoomID)
+	if err != nil {
+		return nil, err
+	}
+	invite, err := roomQuerier{s}.CurrentStateEvent(ctx, *roomID, spec.MRoomMember, req.UserID.String())
+	if err != nil || invite == nil {
+		return nil, fmt.Errorf("%w: no invite to reject", ErrNotFound)
+	}
+	if m, _ := invite.Membership(); m != spec.Invite && m != spec.Knock {
+		return nil, fmt.Errorf("%w: no invite to reject", ErrNotFound)
+	}
+	verImpl, err := gomatrixserverlib.GetRoomVersion(invite.Version())
+	if err != nil {
+		return nil, err
+	}
+	key, _ := s.keyFor(origin)
+	user := req.UserID.String()
+	proto := gomatrixserverlib.ProtoEvent{SenderID: user, RoomID: req.RoomID, Type: spec.MRoomMember, StateKey: &user,
+		PrevEvents: []string{invite.EventID()}, AuthEvents: []string{invite.EventID()}, Depth: invite.Depth() + 1}
+	if err := proto.SetContent(map[string]string{"membership": spec.Leave}); err != nil {
+		return nil, err
+	}
+	return verImpl.NewEventBuilderFromProtoEvent(&proto).Build(time.Now(), origin, key.ID, key.Private)
+}
+
+func (s *Server) leaveThrough(ctx context.Context, server, origin spec.ServerName, req MembershipRequest) (gomatrixserverlib.PDU, error) {
 	key, _ := s.keyFor(origin)
 	tmpl, err := s.client.MakeLeave(ctx, origin, server, req.RoomID, req.UserID.String())
 	if err != nil {

@@ -231,7 +231,7 @@ func (n *Notary) fetch(ctx context.Context, server spec.ServerName, now time.Tim
 	// it is checked as of its own validity rather than refused.
 	at := now
 	if expiry := keys.ValidUntilTS.Time(); expiry.Before(now) {
-		at = expiry
+		at = expiry.Add(-time.Millisecond)
 	}
 	if checks, _ := gomatrixserverlib.CheckKeys(server, at, keys); !checks.AllChecksOK {
 		return nil, errors.New("the key response failed its checks")

@@ -46,12 +46,22 @@ func remoteMatrixError(err error) *mxhttp.Error {
 	if !errors.As(err, &he) || he.Code < 400 || he.Code >= 500 {
 		return nil
 	}
-	var body struct {
-		Errcode string `json:"errcode"`
-		Error   string `json:"error"`
-	}
-	if json.Unmarshal(he.Contents, &body) != nil || !strings.HasPrefix(body.Errcode, "M_") {
+	var body map[string]any
+	if json.Unmarshal(he.Contents, &body) != nil {
 		return nil
 	}
-	return &mxhttp.Error{Status: he.Code, Code: body.Errcode, Msg: "The remote server refused: " + body.Error}
+	code, _ := body["errcode"].(string)
+	msg, _ := body["error"].(string)
+	if !strings.HasPrefix(code, "M_") {
+		return nil
+	}
+	// Fields beside errcode and error (room_version of
+	// M_INCOMPATIBLE_ROOM_VERSION) go on to the client too.
+	delete(body, "errcode")
+	delete(body, "error")
+	e := &mxhttp.Error{Status: he.Code, Code: code, Msg: "The remote server refused: " + msg}
+	if len(body) > 0 {
+		e.Extra = body
+	}
+	return e
 }

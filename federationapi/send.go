@@ -170,8 +170,11 @@ func (s *Server) input(ctx context.Context, pdu gomatrixserverlib.PDU, kind room
 var errRejected = errors.New("rejected by the auth rules")
 
 // fillGap fetches the events between our newest ones and pdu from origin
-// and inputs them oldest first; when that does not close the gap, it
-// fetches the state before pdu and judges pdu on it.
+// (/get_missing_events) and inputs them oldest first. An event it brings
+// whose own prev_events we still lack is judged on the state the sender
+// gives for those (inputWithState): it was pulled, and the gap behind it
+// may be long. pdu itself is live: when the sender will not bring what
+// comes before it, it is dropped, not judged on state the sender chose.
 func (s *Server) fillGap(ctx context.Context, origin spec.ServerName, verImpl gomatrixserverlib.IRoomVersion, pdu gomatrixserverlib.PDU) error {
 	roomID := pdu.RoomID().String()
 	local := s.localNameFor(ctx, roomID)
@@ -180,47 +183,128 @@ func (s *Server) fillGap(ctx context.Context, origin spec.ServerName, verImpl go
 		return err
 	}
 	missing, err := s.client.LookupMissingEvents(ctx, local, origin, roomID, fclientMissing(earliest, pdu.EventID()), verImpl.Version())
-	if err == nil {
-		events := missing.Events.UntrustedEvents(verImpl.Version())
-		sort.SliceStable(events, func(i, j int) bool { return events[i].Depth() < events[j].Depth() })
-		for _, ev := range events {
-			if ev.EventID() == pdu.EventID() {
-				continue
-			}
-			if s.verifySignatures(ctx, ev) != nil {
-				continue
-			}
-			if err := s.input(ctx, ev, roomserver.InputNew); err != nil && !isGap(err) {
-				slog.Info("federation: missing event refused", "event_id", ev.EventID(), "err", err)
-			}
+	if err != nil {
+		return fmt.Errorf("event %s: prev events missing, and %s did not give them: %w", pdu.EventID(), origin, err)
+	}
+	events := missing.Events.UntrustedEvents(verImpl.Version())
+	sort.SliceStable(events, func(i, j int) bool { return events[i].Depth() < events[j].Depth() })
+	for _, ev := range events {
+		if ev.EventID() == pdu.EventID() || ev.RoomID().String() != roomID {
+			continue
 		}
-		err = s.input(ctx, pdu, roomserver.InputNew)
-		if !isGap(err) {
-			return err
+		if s.verifySignatures(ctx, ev) != nil {
+			continue
+		}
+		err := s.input(ctx, ev, roomserver.InputNew)
+		if isGap(err) {
+			err = s.inputWithState(ctx, origin, local, verImpl, ev)
+		}
+		if err != nil && !errors.Is(err, errRejected) {
+			slog.Info("federation: missing event refused", "event_id", ev.EventID(), "err", err)
 		}
 	}
-	return s.inputWithState(ctx, origin, local, verImpl, pdu)
+	return s.input(ctx, pdu, roomserver.InputNew)
 }
 
 func isGap(err error) bool {
 	return errors.Is(err, roomserver.ErrMissingPrevEvents) || errors.Is(err, roomserver.ErrMissingAuthEvents)
 }
 
-// inputWithState asks origin for the state before pdu (it has pdu, so it
-// has that state): the ids first (/state_ids), then whichever of those
-// events we lack, one by one, or all at once (/state) when we lack many.
-// The state and its auth chain are stored as outliers, each checked
-// against its own auth events, and pdu is judged on that state.
+// inputWithState judges pdu without the gap before it: for each of its
+// prev_events we lack, origin tells the state at that event
+// (/state_ids), we fetch whichever of those events (and the prev event
+// itself) we lack, one by one or all at once (/state) when we lack many,
+// store them as outliers, each checked against its own auth events, and
+// the roomserver resolves the states after the prev events into the state
+// before pdu.
 func (s *Server) inputWithState(ctx context.Context, origin, local spec.ServerName, verImpl gomatrixserverlib.IRoomVersion, pdu gomatrixserverlib.PDU) error {
 	roomID := pdu.RoomID().String()
-	ids, err := s.client.LookupStateIDs(ctx, local, origin, roomID, pdu.EventID())
-	if err != nil {
-		return fmt.Errorf("state before %s from %s: %w", pdu.EventID(), origin, err)
-	}
-	wanted := append(append([]string{}, ids.AuthEventIDs...), ids.StateEventIDs...)
-	have, err := s.rooms.EventsByID(ctx, roomID, wanted)
+	prevs := pdu.PrevEventIDs()
+	have, err := s.rooms.EventsByID(ctx, roomID, prevs)
 	if err != nil {
 		return err
+	}
+	var missingPrevs []string
+	for _, id := range prevs {
+		if !slices.ContainsFunc(have, func(p gomatrixserverlib.PDU) bool { return p.EventID() == id }) {
+			missingPrevs = append(missingPrevs, id)
+		}
+	}
+	if len(missingPrevs) > maxMissingPrevs {
+		return fmt.Errorf("event %s: %d prev events missing, at most %d are fetched", pdu.EventID(), len(missingPrevs), maxMissingPrevs)
+	}
+	var states [][]string
+	for _, prev := range missingPrevs {
+		st, err := s.stateAfterRemote(ctx, origin, local, verImpl, roomID, prev)
+		if err != nil {
+			return fmt.Errorf("state at %s from %s: %w", prev, origin, err)
+		}
+		states = append(states, st)
+	}
+	if len(states) == 0 {
+		// The prev events are there but outliers: judge on the state at
+		// the event itself.
+		st, err := s.stateAtRemote(ctx, origin, local, verImpl, roomID, pdu.EventID())
+		if err != nil {
+			return err
+		}
+		states = append(states, st)
+	}
+	res, err := s.rooms.InputEvents(ctx, []roomserver.InputEvent{{Kind: roomserver.InputNew, PDU: pdu, PrevStates: states}})
+	if err != nil {
+		return err
+	}
+	if res[0].Rejected {
+		return fmt.Errorf("event %s: %w", pdu.EventID(), errRejected)
+	}
+	return nil
+}
+
+// maxMissingPrevs bounds the state fetches one event may cause.
+const maxMissingPrevs = 5
+
+// stateAfterRemote is the state after event prev as origin has it: the
+// state at it, plus prev itself when it is a state event.
+func (s *Server) stateAfterRemote(ctx context.Context, origin, local spec.ServerName, verImpl gomatrixserverlib.IRoomVersion, roomID, prev string) ([]string, error) {
+	ids, err := s.stateAtRemote(ctx, origin, local, verImpl, roomID, prev, prev)
+	if err != nil {
+		return nil, err
+	}
+	evs, err := s.rooms.EventsByID(ctx, roomID, append([]string{prev}, ids...))
+	if err != nil {
+		return nil, err
+	}
+	var p gomatrixserverlib.PDU
+	for _, ev := range evs {
+		if ev.EventID() == prev {
+			p = ev
+		}
+	}
+	if p == nil || p.StateKey() == nil {
+		return ids, nil
+	}
+	// prev replaces the state entry of its own type and key.
+	kept := make([]string, 0, len(ids)+1)
+	for _, ev := range evs {
+		if ev.EventID() != prev && !(ev.Type() == p.Type() && ev.StateKeyEquals(*p.StateKey())) && slices.Contains(ids, ev.EventID()) {
+			kept = append(kept, ev.EventID())
+		}
+	}
+	return append(kept, prev), nil
+}
+
+// stateAtRemote asks origin for the state at an event (/state_ids),
+// stores the events of it we lack (and the extra ones named) as outliers,
+// and returns the state's event ids.
+func (s *Server) stateAtRemote(ctx context.Context, origin, local spec.ServerName, verImpl gomatrixserverlib.IRoomVersion, roomID, at string, extra ...string) ([]string, error) {
+	ids, err := s.client.LookupStateIDs(ctx, local, origin, roomID, at)
+	if err != nil {
+		return nil, err
+	}
+	wanted := append(append(append([]string{}, ids.AuthEventIDs...), ids.StateEventIDs...), extra...)
+	have, err := s.rooms.EventsByID(ctx, roomID, wanted)
+	if err != nil {
+		return nil, err
 	}
 	known := make(map[string]bool, len(have))
 	for _, p := range have {
@@ -233,9 +317,9 @@ func (s *Server) inputWithState(ctx context.Context, origin, local spec.ServerNa
 			missing = append(missing, id)
 		}
 	}
-	fetched, err := s.fetchEvents(ctx, origin, local, verImpl, roomID, pdu.EventID(), missing)
+	fetched, err := s.fetchEvents(ctx, origin, local, verImpl, roomID, at, missing)
 	if err != nil {
-		return fmt.Errorf("state before %s from %s: %w", pdu.EventID(), origin, err)
+		return nil, err
 	}
 	slices.SortStableFunc(fetched, func(a, b gomatrixserverlib.PDU) int { return int(a.Depth() - b.Depth()) })
 	in := make([]roomserver.InputEvent, 0, len(fetched))
@@ -244,17 +328,10 @@ func (s *Server) inputWithState(ctx context.Context, origin, local spec.ServerNa
 	}
 	if len(in) > 0 {
 		if _, err := s.rooms.InputEvents(ctx, in); err != nil {
-			return fmt.Errorf("storing the state before %s: %w", pdu.EventID(), err)
+			return nil, fmt.Errorf("storing the state at %s: %w", at, err)
 		}
 	}
-	res, err := s.rooms.InputEvents(ctx, []roomserver.InputEvent{{Kind: roomserver.InputNew, PDU: pdu, HasState: true, StateIDs: ids.StateEventIDs}})
-	if err != nil {
-		return err
-	}
-	if res[0].Rejected {
-		return fmt.Errorf("event %s: %w", pdu.EventID(), errRejected)
-	}
-	return nil
+	return ids.StateEventIDs, nil
 }
 
 // manyMissing is how many missing events make one /state cheaper than

@@ -147,6 +147,8 @@ func (s *Server) Routes(r *mux.Router) {
 	f.Handle("/v1/make_leave/{roomId}/{userId}", signed(s.makeLeave)).Methods(http.MethodGet)
 	f.Handle("/v2/send_leave/{roomId}/{eventId}", signed(s.sendLeave)).Methods(http.MethodPut)
 	f.Handle("/v1/send_leave/{roomId}/{eventId}", signed(s.sendLeaveV1)).Methods(http.MethodPut)
+	f.Handle("/v1/make_knock/{roomId}/{userId}", signed(s.makeKnock)).Methods(http.MethodGet)
+	f.Handle("/v1/send_knock/{roomId}/{eventId}", signed(s.sendKnock)).Methods(http.MethodPut)
 	f.Handle("/v2/invite/{roomId}/{eventId}", signed(s.invite)).Methods(http.MethodPut)
 	f.Handle("/v1/invite/{roomId}/{eventId}", signed(s.inviteV1)).Methods(http.MethodPut)
 	f.Handle("/v1/publicRooms", signed(s.publicRooms)).Methods(http.MethodGet, http.MethodPost)

@@ -37,11 +37,13 @@ const (
 type InputEvent struct {
 	Kind InputKind
 	PDU  gomatrixserverlib.PDU
-	// HasState says StateIDs is the state before the event, as another
-	// server told it (/state_ids), for an event whose prev_events we do
-	// not have; the state events must be stored already (as outliers).
-	HasState bool
-	StateIDs []string
+	// PrevStates are, for prev_events we do not have in the timeline, the
+	// state after each of them as another server told it (/state_ids at
+	// the prev event, plus the prev event itself when it is a state
+	// event); the state events must be stored already (as outliers). The
+	// state before the event is then the resolution of these and of the
+	// states after the prev events we do have.
+	PrevStates [][]string
 }
 
 // InputResult is what became of one input event.
@@ -108,8 +110,8 @@ func (b *batch) inputRemote(ctx context.Context, in InputEvent) (InputResult, er
 		return res, nil
 	}
 	var before map[[2]string]int64
-	if in.HasState {
-		before, err = b.stateFromIDs(ctx, r, in.StateIDs)
+	if len(in.PrevStates) > 0 {
+		before, err = b.stateBeforeGiven(ctx, r, pdu, in.PrevStates)
 	} else {
 		before, err = b.stateBefore(ctx, r, pdu)
 	}
@@ -121,6 +123,15 @@ func (b *batch) inputRemote(ctx context.Context, in InputEvent) (InputResult, er
 		return res, err
 	}
 	if gomatrixserverlib.Allowed(pdu, provider, userIDForSender) != nil {
+		res.Rejected = true
+		b.storeAside(r, pdu, 0, true)
+		return res, nil
+	}
+	if wrong, err := b.redactsOtherRoom(ctx, r, pdu); err != nil {
+		return res, err
+	} else if wrong {
+		// A redaction of another room's event is not an event of this
+		// room's history either.
 		res.Rejected = true
 		b.storeAside(r, pdu, 0, true)
 		return res, nil
@@ -276,6 +287,37 @@ func (b *batch) stateBefore(ctx context.Context, r *room, pdu gomatrixserverlib.
 	}
 	if len(sets) == 0 {
 		return nil, fmt.Errorf("%w: event has no prev_events", ErrBadEvent)
+	}
+	return b.resolve(ctx, r, sets)
+}
+
+// stateBeforeGiven resolves the states after the prev events we have
+// with the states another server gave for those we lack.
+func (b *batch) stateBeforeGiven(ctx context.Context, r *room, pdu gomatrixserverlib.PDU, given [][]string) (map[[2]string]int64, error) {
+	var sets []map[[2]string]int64
+	for _, id := range pdu.PrevEventIDs() {
+		e, err := b.eventByID(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		if e == nil || e.RoomNID != r.nid || (e.StreamPos == 0 && !e.Rejected) {
+			continue
+		}
+		st, err := b.stateAfter(ctx, e)
+		if err != nil {
+			return nil, err
+		}
+		sets = append(sets, st)
+	}
+	for _, ids := range given {
+		st, err := b.stateFromIDs(ctx, r, ids)
+		if err != nil {
+			return nil, err
+		}
+		sets = append(sets, st)
+	}
+	if len(sets) == 0 {
+		return nil, fmt.Errorf("%w: no state before the event", ErrBadEvent)
 	}
 	return b.resolve(ctx, r, sets)
 }
@@ -535,4 +577,18 @@ func entries(state map[[2]string]int64) []storage.StateEntry {
 		out = append(out, storage.StateEntry{Type: k[0], StateKey: k[1], EventNID: nid})
 	}
 	return out
+}
+
+// redactsOtherRoom tells whether pdu is a redaction whose target we hold
+// in another room.
+func (b *batch) redactsOtherRoom(ctx context.Context, r *room, pdu gomatrixserverlib.PDU) (bool, error) {
+	target := redactsOf(pdu)
+	if pdu.Type() != spec.MRoomRedaction || target == "" {
+		return false, nil
+	}
+	e, err := b.eventByID(ctx, target)
+	if err != nil || e == nil {
+		return false, err
+	}
+	return e.RoomNID != r.nid, nil
 }

@@ -601,9 +601,14 @@ func (s *Server) invitedRoom(ctx context.Context, m rsstorage.UserMembership) (*
 		return nil, err
 	}
 	// An invite from another server to a room we are not in carries the
-	// room's stripped state, signed off by the inviting server.
+	// room's stripped state, and so does a knock on one (what send_knock
+	// answered).
 	for _, e := range invite {
-		if st := gjson.GetBytes(e.PDU, "unsigned.invite_room_state"); st.IsArray() && len(st.Array()) > 0 {
+		st := gjson.GetBytes(e.PDU, "unsigned.invite_room_state")
+		if !st.IsArray() {
+			st = gjson.GetBytes(e.PDU, "unsigned.knock_room_state")
+		}
+		if st.IsArray() && len(st.Array()) > 0 {
 			for _, ev := range st.Array() {
 				ir.InviteState.Events = append(ir.InviteState.Events, json.RawMessage(ev.Raw))
 			}

@@ -122,7 +122,7 @@ type API interface {
 	AckDeviceListUpdates(ctx context.Context, from, to int64) error
 	FederationDevices(ctx context.Context, user spec.UserID) (*FederationDeviceList, error)
 	RemoteDeviceListHeads(ctx context.Context, users []string) (map[string]RemoteListHead, error)
-	StoreRemoteDeviceList(ctx context.Context, l RemoteDeviceList) error
+	StoreRemoteDeviceList(ctx context.Context, l RemoteDeviceList) (bool, error)
 	ApplyRemoteDeviceUpdate(ctx context.Context, u RemoteDeviceUpdate) (UpdateOutcome, error)
 	ApplyRemoteSigningKeyUpdate(ctx context.Context, user spec.UserID, master, selfSigning json.RawMessage) error
 	ForgetRemoteDeviceList(ctx context.Context, user spec.UserID) error

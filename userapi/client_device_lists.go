@@ -29,8 +29,9 @@ func (c *Client) RemoteDeviceListHeads(ctx context.Context, users []string) (out
 	return
 }
 
-func (c *Client) StoreRemoteDeviceList(ctx context.Context, l RemoteDeviceList) error {
-	return c.rpc.Call(ctx, "StoreRemoteDeviceList", []any{l})
+func (c *Client) StoreRemoteDeviceList(ctx context.Context, l RemoteDeviceList) (out bool, err error) {
+	err = c.rpc.Call(ctx, "StoreRemoteDeviceList", []any{l}, &out)
+	return
 }
 
 func (c *Client) ApplyRemoteDeviceUpdate(ctx context.Context, u RemoteDeviceUpdate) (out UpdateOutcome, err error) {

@@ -77,10 +77,11 @@ func (s *Server) RemoteDeviceListHeads(ctx context.Context, users []string) (map
 }
 
 // StoreRemoteDeviceList replaces a remote user's cached list with a
-// snapshot, unless the cache holds a newer update already.
-func (s *Server) StoreRemoteDeviceList(ctx context.Context, l RemoteDeviceList) error {
+// snapshot, unless it is older than an update we hold or saw; it tells
+// whether it stored it.
+func (s *Server) StoreRemoteDeviceList(ctx context.Context, l RemoteDeviceList) (bool, error) {
 	if s.isLocal(l.UserID.Domain()) {
-		return fmt.Errorf("%w: %s is a local user", ErrBadKeys, l.UserID.String())
+		return false, fmt.Errorf("%w: %s is a local user", ErrBadKeys, l.UserID.String())
 	}
 	sl := storage.RemoteDeviceList{UserID: l.UserID.String(), StreamID: l.StreamID, RoomPos: l.RoomPos, CrossSigningKeys: map[string][]byte{}}
 	for _, d := range l.Devices {
@@ -93,13 +94,11 @@ func (s *Server) StoreRemoteDeviceList(ctx context.Context, l RemoteDeviceList) 
 		sl.CrossSigningKeys["self_signing"] = l.SelfSigningKey
 	}
 	pos, err := s.store.ReplaceRemoteDeviceList(ctx, sl)
-	if err != nil {
-		return err
+	if err != nil || pos == 0 {
+		return false, err
 	}
-	if pos > 0 {
-		s.publishKeyChange(l.UserID.String(), pos)
-	}
-	return nil
+	s.publishKeyChange(l.UserID.String(), pos)
+	return true, nil
 }
 
 // ApplyRemoteDeviceUpdate applies an update to a remote user's cached

@@ -2,6 +2,8 @@ package app_test
 
 import (
 	"context"
+	"crypto/ed25519"
+	"encoding/base64"
 	"encoding/json"
 	"net/http"
 	"net/url"
@@ -232,20 +234,29 @@ func TestFederationDeviceListUpdates(t *testing.T) {
 	waitDevices(t, alice, bob.UserID, bob.DeviceID, "BOB2")
 
 	// hs1 keeps bob's list and answers from it while hs2 is down.
+	waitTracked(t, hs1, bob.UserID)
+	// A new master key comes as m.signing_key_update.
+	pub, _, err := ed25519.GenerateKey(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	master := base64.RawStdEncoding.EncodeToString(pub)
+	if status, resp := rawCall(t, bob, http.MethodPost, "/keys/device_signing/upload", map[string]any{"master_key": map[string]any{
+		"user_id": bob.UserID, "usage": []string{"master"}, "keys": map[string]string{"ed25519:" + master: master}}}); status != http.StatusOK {
+		t.Fatalf("master key upload: %d %v", status, resp)
+	}
+	since = deviceListChanged(t, alice, since, bob.UserID)
 	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-		heads, err := hs1.App.Users.RemoteDeviceListHeads(context.Background(), []string{bob.UserID.String()})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, ok := heads[bob.UserID.String()]; ok {
+		if _, ok := queryKeysOf(t, alice, bob.UserID).MasterKeys[bob.UserID].Keys[id.NewKeyID(id.KeyAlgorithmEd25519, master)]; ok {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatal("hs1 does not keep bob's device list")
+			t.Fatal("alice does not see bob's master key")
 		}
 	}
 	hs2.Stop(t)
-	if resp := queryKeysOf(t, alice, bob.UserID); len(resp.DeviceKeys[bob.UserID]) != 2 || len(resp.Failures) != 0 {
+	resp := queryKeysOf(t, alice, bob.UserID)
+	if len(resp.DeviceKeys[bob.UserID]) != 2 || len(resp.Failures) != 0 || len(resp.MasterKeys[bob.UserID].Keys) != 1 {
 		t.Fatalf("keys of bob while hs2 is down: %+v", resp)
 	}
 	hs2.Start(t)
@@ -257,6 +268,9 @@ func TestFederationDeviceListUpdates(t *testing.T) {
 	sendEDUs(t, hs2, hs1, "ghost", gomatrixserverlib.EDU{Type: spec.MDeviceListUpdate, Origin: string(hs2.ServerName), Content: jsonOf(t, ghost)})
 	since = deviceListChanged(t, alice, since, bob.UserID)
 	waitDevices(t, alice, bob.UserID, bob.DeviceID, "BOB2")
+	// hs2's snapshot stays behind the stream id it announced; hs1 takes
+	// it after a few tries, and keeps the list again.
+	waitTracked(t, hs1, bob.UserID)
 
 	if _, err := bob2.Logout(context.Background()); err != nil {
 		t.Fatal(err)
@@ -266,9 +280,26 @@ func TestFederationDeviceListUpdates(t *testing.T) {
 
 	// A server that cannot be reached is named in failures.
 	unreachable := id.UserID("@nobody:127.0.0.1:1")
-	resp := queryKeysOf(t, alice, unreachable, bob.UserID)
+	resp = queryKeysOf(t, alice, unreachable, bob.UserID)
 	if resp.Failures["127.0.0.1:1"] == nil || resp.DeviceKeys[bob.UserID][bob.DeviceID].DeviceID != bob.DeviceID {
 		t.Fatalf("query with an unreachable server: %+v", resp)
+	}
+}
+
+// waitTracked waits until srv keeps user's device list.
+func waitTracked(t *testing.T, srv *apptest.Server, user id.UserID) {
+	t.Helper()
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		heads, err := srv.App.Users.RemoteDeviceListHeads(context.Background(), []string{user.String()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := heads[user.String()]; ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s does not keep %s's device list", srv.ServerName, user)
+		}
 	}
 }
 
@@ -364,5 +395,37 @@ func TestFederationToDevice(t *testing.T) {
 	}
 	if got := collectToDevice(t, phone, "alle"); got["alle"] != 1 || got["einmal"] != 0 {
 		t.Errorf("bob's phone received %v", got)
+	}
+}
+
+// A server outside the allow-list gets nothing of end-to-end encryption
+// either way: no keys queried or claimed from it, no to-device messages
+// sent to it, and its requests for our users' devices refused.
+func TestFederationE2EEAllowList(t *testing.T) {
+	servers := apptest.StartFederation(t, 2)
+	hs1, hs2 := servers[0], servers[1]
+	hs1.App.Config.FederationDomainWhitelist = &[]string{"partner.example"}
+	hs1.Restart(t)
+	alice, bob := hs1.Register(t, "alice"), hs2.Register(t, "bob")
+	uploadTestKeys(t, bob, "B1")
+	refused := string(hs2.ServerName)
+
+	resp := queryKeysOf(t, alice, bob.UserID)
+	if f, ok := resp.Failures[refused].(map[string]any); !ok || f["status"] != float64(http.StatusForbidden) || len(resp.DeviceKeys[bob.UserID]) != 0 {
+		t.Fatalf("keys query: %+v", resp)
+	}
+	claimed, err := alice.ClaimKeys(context.Background(), &mautrix.ReqClaimKeys{
+		OneTimeKeys: mautrix.OneTimeKeysRequest{bob.UserID: {bob.DeviceID: id.KeyAlgorithmSignedCurve25519}}})
+	if err != nil || claimed.Failures[refused] == nil || len(claimed.OneTimeKeys) != 0 {
+		t.Fatalf("keys claim: %+v %v", claimed, err)
+	}
+	sendToDevice(t, alice, "t1", map[string]map[string]any{bob.UserID.String(): {"*": map[string]any{"body": "verboten"}}})
+	if status, errcode := signedRequest(t, peerClient(t, hs2), hs2, hs1, http.MethodGet,
+		"/_matrix/federation/v1/user/devices/"+url.PathEscape(alice.UserID.String()), nil); status != http.StatusForbidden || errcode != "M_FORBIDDEN" {
+		t.Errorf("hs2 asks for alice's devices: %d %s", status, errcode)
+	}
+	time.Sleep(time.Second)
+	if got, err := bob.SyncRequest(context.Background(), 0, "", "", false, ""); err != nil || len(got.ToDevice.Events) != 0 {
+		t.Fatalf("bob received %v (%v)", toDeviceBodies(got), err)
 	}
 }

@@ -90,3 +90,78 @@ func TestFederationEncryptedChat(t *testing.T) {
 	alice2.waitFor(t, "Auch an Alices neues Gerät")
 	alice.waitFor(t, "Auch an Alices neues Gerät")
 }
+
+// Cross-signing across servers: bob (hs2) signs his second device with
+// his self-signing key, alice (hs1) signs bob's master key with her
+// user-signing key on her own server. Alice's client then trusts bob's
+// second device through signatures that came from two servers.
+func TestFederationCrossSigning(t *testing.T) {
+	servers := apptest.StartFederation(t, 2)
+	hs1, hs2 := servers[0], servers[1]
+	ctx := context.Background()
+	alice := startE2EEClient(t, hs1.Register(t, "alice"), false)
+	bob := startE2EEClient(t, hs2.Register(t, "bob"), false)
+	startE2EEClient(t, loginAgain(t, hs2, bob.Client, "BOB2"), false)
+	room, err := alice.CreateRoom(ctx, &mautrix.ReqCreateRoom{Preset: "public_chat"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bob.JoinRoom(ctx, room.RoomID.String(), &mautrix.ReqJoinRoom{Via: []string{string(hs1.ServerName)}}); err != nil {
+		t.Fatal(err)
+	}
+
+	bobKeys, err := bob.helper.Machine().GenerateCrossSigningKeys()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := bob.helper.Machine().PublishCrossSigningKeys(ctx, bobKeys, nil); err != nil {
+		t.Fatal(err)
+	}
+	own, err := bob.helper.Machine().FetchKeys(ctx, []id.UserID{bob.UserID}, true)
+	if err != nil || own[bob.UserID]["BOB2"] == nil {
+		t.Fatalf("bob cannot see his second device: %v %v", own, err)
+	}
+	if err := bob.helper.Machine().SignOwnDevice(ctx, own[bob.UserID]["BOB2"]); err != nil {
+		t.Fatal(err)
+	}
+
+	aliceKeys, err := alice.helper.Machine().GenerateCrossSigningKeys()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := alice.helper.Machine().PublishCrossSigningKeys(ctx, aliceKeys, nil); err != nil {
+		t.Fatal(err)
+	}
+	mach := alice.helper.Machine()
+	deadline := time.Now().Add(20 * time.Second)
+	signed := false
+	for {
+		fetched, err := mach.FetchKeys(ctx, []id.UserID{bob.UserID}, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if keys, _ := mach.CryptoStore.GetCrossSigningKeys(ctx, bob.UserID); !signed && keys[id.XSUsageMaster].Key == bobKeys.MasterKey.PublicKey() {
+			if err := mach.SignUser(ctx, bob.UserID, bobKeys.MasterKey.PublicKey()); err != nil {
+				t.Fatal(err)
+			}
+			signed = true
+			continue
+		}
+		dev := fetched[bob.UserID]["BOB2"]
+		if trusted, _ := mach.IsUserTrusted(ctx, bob.UserID); signed && trusted && dev != nil && mach.IsDeviceTrusted(ctx, dev) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("alice does not trust bob's second device (signed bob's master key: %v, device %v)", signed, dev)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	// Bob's first device was never signed by his self-signing key.
+	fetched, err := mach.FetchKeys(ctx, []id.UserID{bob.UserID}, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if first := fetched[bob.UserID][bob.DeviceID]; first == nil || mach.IsDeviceTrusted(ctx, first) {
+		t.Fatalf("bob's unsigned device is trusted (or missing): %v", first)
+	}
+}

@@ -188,3 +188,70 @@ func TestFederationInviteAcceptAndReject(t *testing.T) {
 	}
 	waitForMessage(t, alice, created.RoomID, "danke für die Einladung")
 }
+
+// An invite can be rejected while the inviting server is down: the user
+// is rid of it all the same.
+func TestFederationRejectInviteWhileInviterIsDown(t *testing.T) {
+	servers := apptest.StartFederation(t, 2)
+	hs1, hs2 := servers[0], servers[1]
+	ctx := context.Background()
+	alice := hs1.Register(t, "alice")
+	bob := hs2.Register(t, "bob")
+	created, err := alice.CreateRoom(ctx, &mautrix.ReqCreateRoom{Preset: "private_chat"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := alice.InviteUser(ctx, created.RoomID, &mautrix.ReqInviteUser{UserID: bob.UserID}); err != nil {
+		t.Fatal(err)
+	}
+	since := syncUntil(t, bob, "", "bob is invited", func(resp *mautrix.RespSync) bool {
+		_, ok := resp.Rooms.Invite[created.RoomID]
+		return ok
+	})
+	hs1.Stop(t)
+	if _, err := bob.LeaveRoom(ctx, created.RoomID); err != nil {
+		t.Fatalf("reject while the inviter is down: %v", err)
+	}
+	syncUntil(t, bob, since, "the room moves to leave", func(resp *mautrix.RespSync) bool {
+		_, ok := resp.Rooms.Leave[created.RoomID]
+		return ok
+	})
+}
+
+// A user knocks on a room of another server, sees it under knock in
+// /sync with its name, and is let in.
+func TestFederationKnock(t *testing.T) {
+	servers := apptest.StartFederation(t, 2)
+	hs1, hs2 := servers[0], servers[1]
+	ctx := context.Background()
+	alice := hs1.Register(t, "alice")
+	bob := hs2.Register(t, "bob")
+	created, err := alice.CreateRoom(ctx, &mautrix.ReqCreateRoom{Preset: "private_chat", Name: "Nur auf Anfrage", RoomVersion: "10",
+		InitialState: []*event.Event{{Type: event.StateJoinRules, Content: event.Content{Parsed: &event.JoinRulesEventContent{JoinRule: event.JoinRuleKnock}}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bob.KnockRoom(ctx, created.RoomID.String(), &mautrix.ReqKnockRoom{Via: []string{string(hs1.ServerName)}, Reason: "Darf ich?"}); err != nil {
+		t.Fatalf("knock: %v", err)
+	}
+	syncUntil(t, bob, "", "bob's knock shows with the room's name", func(resp *mautrix.RespSync) bool {
+		kr, ok := resp.Rooms.Knock[created.RoomID]
+		if !ok {
+			return false
+		}
+		for _, ev := range kr.State.Events {
+			if ev.Type == event.StateRoomName && ev.Content.Raw["name"] == "Nur auf Anfrage" {
+				return true
+			}
+		}
+		return false
+	})
+	waitForMembership(t, alice, created.RoomID, bob.UserID, event.MembershipKnock)
+	if _, err := alice.InviteUser(ctx, created.RoomID, &mautrix.ReqInviteUser{UserID: bob.UserID}); err != nil {
+		t.Fatalf("let bob in: %v", err)
+	}
+	if _, err := bob.JoinRoom(ctx, created.RoomID.String(), &mautrix.ReqJoinRoom{Via: []string{string(hs1.ServerName)}}); err != nil {
+		t.Fatalf("bob joins: %v", err)
+	}
+	waitForMembers(t, alice, created.RoomID, alice.UserID, bob.UserID)
+}

@@ -70,20 +70,22 @@ func (s *Store) RemoteListHeads(ctx context.Context, users []string) (map[string
 }
 
 // ReplaceRemoteDeviceList stores a snapshot in place of what is cached,
-// unless the cache is already further along (a newer stream id): a slow
-// resync must not undo an update applied meanwhile. It returns the key
-// change position, 0 when nothing was stored.
+// unless it is older than what we know: than the cached list (a slow
+// fetch must not undo an update applied meanwhile) or than an update
+// that came while the list was not cached. It returns the key change
+// position, 0 when nothing was stored.
 func (s *Store) ReplaceRemoteDeviceList(ctx context.Context, l RemoteDeviceList) (int64, error) {
 	var pos int64
 	err := s.db.Write(ctx, func(tx *sql.Tx) error {
 		pos = 0
-		var stored int64
-		err := tx.QueryRow(`SELECT stream_id FROM remote_device_lists WHERE user_id = $1`, l.UserID).Scan(&stored)
-		switch {
-		case err == nil && stored > l.StreamID:
-			return nil
-		case err != nil && !errors.Is(err, sql.ErrNoRows):
+		var newest int64
+		err := tx.QueryRow(`SELECT COALESCE(MAX(stream_id), 0) FROM (SELECT stream_id FROM remote_device_lists WHERE user_id = $1
+			UNION ALL SELECT stream_id FROM remote_device_list_seen WHERE user_id = $1) known`, l.UserID).Scan(&newest)
+		if err != nil {
 			return err
+		}
+		if newest > l.StreamID {
+			return nil
 		}
 		if err := deleteRemoteList(tx, l.UserID); err != nil {
 			return err
@@ -151,6 +153,9 @@ func (s *Store) ApplyRemoteDeviceUpdate(ctx context.Context, u RemoteDeviceUpdat
 		switch {
 		case errors.Is(err, sql.ErrNoRows):
 			outcome = UpdateUntracked
+			if err := noteSeen(tx, u.UserID, u.StreamID); err != nil {
+				return err
+			}
 		case err != nil:
 			return err
 		case u.StreamID <= stored:
@@ -159,6 +164,9 @@ func (s *Store) ApplyRemoteDeviceUpdate(ctx context.Context, u RemoteDeviceUpdat
 		case !follows(u.PrevIDs, stored):
 			outcome = UpdateGap
 			if err := deleteRemoteList(tx, u.UserID); err != nil {
+				return err
+			}
+			if err := noteSeen(tx, u.UserID, u.StreamID); err != nil {
 				return err
 			}
 		default:
@@ -272,8 +280,17 @@ func (s *Store) SignaturesFor(ctx context.Context, users []string) (map[string]m
 	return out, nil
 }
 
+// noteSeen records that an update with streamID came for a user whose
+// list is not cached, so that only a snapshot at least as new is taken.
+func noteSeen(tx *sql.Tx, userID string, streamID int64) error {
+	_, err := tx.Exec(`INSERT INTO remote_device_list_seen (user_id, stream_id) VALUES ($1, $2)
+		ON CONFLICT (user_id) DO UPDATE SET stream_id = CASE WHEN excluded.stream_id > remote_device_list_seen.stream_id
+		THEN excluded.stream_id ELSE remote_device_list_seen.stream_id END`, userID, streamID)
+	return err
+}
+
 func deleteRemoteList(tx *sql.Tx, userID string) error {
-	for _, table := range []string{"remote_device_lists", "remote_device_keys", "remote_cross_signing_keys"} {
+	for _, table := range []string{"remote_device_lists", "remote_device_keys", "remote_cross_signing_keys", "remote_device_list_seen"} {
 		if _, err := tx.Exec(`DELETE FROM `+table+` WHERE user_id = $1`, userID); err != nil {
 			return err
 		}

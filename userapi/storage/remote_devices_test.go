@@ -45,6 +45,10 @@ func TestRemoteDeviceListUpdates(t *testing.T) {
 		if keyChanges() != 1 {
 			t.Fatalf("untracked update recorded %d key changes, want 1", keyChanges())
 		}
+		// A snapshot older than that update would miss it.
+		if pos, err := s.ReplaceRemoteDeviceList(ctx, RemoteDeviceList{UserID: bob, StreamID: 2}); err != nil || pos != 0 {
+			t.Fatalf("a snapshot behind a seen update was stored: %d %v", pos, err)
+		}
 		name := "Telefon"
 		pos, err := s.ReplaceRemoteDeviceList(ctx, RemoteDeviceList{UserID: bob, StreamID: 5, RoomPos: 40,
 			Devices:          []RemoteDevice{{DeviceID: "PHONE", DisplayName: &name, Keys: []byte(`{"device_id":"PHONE"}`)}, {DeviceID: "NOKEYS"}},
@@ -83,8 +87,8 @@ func TestRemoteDeviceListUpdates(t *testing.T) {
 			t.Fatalf("the list survived a gap: %v", heads)
 		}
 		// Updates that name no predecessor cannot follow a cached list.
-		if _, err := s.ReplaceRemoteDeviceList(ctx, RemoteDeviceList{UserID: bob, StreamID: 9}); err != nil {
-			t.Fatal(err)
+		if pos, err := s.ReplaceRemoteDeviceList(ctx, RemoteDeviceList{UserID: bob, StreamID: 9}); err != nil || pos == 0 {
+			t.Fatalf("a snapshot as new as the gap's update: %d %v", pos, err)
 		}
 		if got := apply(10, nil, "TABLET", false); got != UpdateGap {
 			t.Fatalf("update without prev_id: %v", got)

@@ -28,6 +28,14 @@ CREATE TABLE remote_device_lists (
 	updated_ts BIGINT NOT NULL
 );
 
+-- The newest stream_id of an update that came while a user's list was not
+-- cached (or could not be applied): a snapshot fetched meanwhile must be at
+-- least as new, or it would miss that update.
+CREATE TABLE remote_device_list_seen (
+	user_id TEXT NOT NULL PRIMARY KEY,
+	stream_id BIGINT NOT NULL
+);
+
 -- The devices of tracked users, with their keys as their server signed
 -- them (NULL: the device has no keys) and display names.
 CREATE TABLE remote_device_keys (
