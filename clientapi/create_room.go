@@ -1,11 +1,14 @@
 package clientapi
 
 import (
+	"context"
 	"encoding/json"
+	"log/slog"
 	"net/http"
 	"regexp"
 
 	"github.com/matrix-org/gomatrixserverlib/spec"
+	"github.com/rohrpost/rohrpost/federationapi"
 	"github.com/rohrpost/rohrpost/internal/mxhttp"
 	"github.com/rohrpost/rohrpost/roomserver"
 	"github.com/rohrpost/rohrpost/userapi"
@@ -74,7 +77,10 @@ func (s *Server) createRoom(r *http.Request, dev *userapi.Device) (any, error) {
 		}
 		// A user who blocks invites is left out; the room is still
 		// created, as the spec allows.
-		if !s.invitesBlocked(r.Context(), *u) {
+		switch {
+		case !s.isLocalServer(u.Domain()) && s.fed != nil:
+			req.InviteLater = append(req.InviteLater, *u)
+		case !s.invitesBlocked(r.Context(), *u):
 			req.Invite = append(req.Invite, *u)
 		}
 	}
@@ -85,6 +91,7 @@ func (s *Server) createRoom(r *http.Request, dev *userapi.Device) (any, error) {
 	if err != nil {
 		return nil, roomError(err)
 	}
+	s.inviteRemote(r.Context(), res.RoomID, dev.UserID, req.InviteLater, body.IsDirect)
 	out := map[string]string{"room_id": res.RoomID}
 	if res.Alias != "" {
 		out["room_alias"] = res.Alias
@@ -114,4 +121,21 @@ func hasInitialState(state []roomserver.InitialStateEvent, evType string) bool {
 		}
 	}
 	return false
+}
+
+// inviteRemote invites createRoom's invitees of other servers once the
+// room exists. A server that cannot be reached does not undo the room
+// (the spec lets createRoom leave out invitees); the failure is logged.
+func (s *Server) inviteRemote(ctx context.Context, roomID string, sender spec.UserID, invitees []spec.UserID, isDirect bool) {
+	for _, u := range invitees {
+		content := map[string]any{"membership": spec.Invite}
+		if isDirect {
+			content["is_direct"] = true
+		}
+		s.addProfile(ctx, u, content)
+		raw, _ := json.Marshal(content)
+		if _, err := s.fed.InviteRemote(ctx, federationapi.InviteRequest{RoomID: roomID, Sender: sender, Target: u, Content: raw}); err != nil {
+			slog.Warn("createRoom: remote invite failed", "room_id", roomID, "invitee", u.String(), "err", err)
+		}
+	}
 }

@@ -7,11 +7,14 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
+	"time"
 
 	"github.com/matrix-org/gomatrixserverlib"
 	"github.com/matrix-org/gomatrixserverlib/fclient"
 	"github.com/matrix-org/gomatrixserverlib/spec"
 
+	"github.com/rohrpost/rohrpost/internal/serverkey"
 	"github.com/rohrpost/rohrpost/roomserver"
 )
 
@@ -48,16 +51,15 @@ func (s *Server) JoinRemoteRoom(ctx context.Context, req JoinRequest) (*JoinResp
 				return nil, fmt.Errorf("%w: member content: %v", ErrNotFound, err)
 			}
 		}
-		res, ferr := gomatrixserverlib.PerformJoin(ctx, joinClient{s.client}, gomatrixserverlib.PerformJoinInput{
-			UserID: &req.UserID, RoomID: roomID, ServerName: server, Content: content,
-			PrivateKey: key.Private, KeyID: key.ID, KeyRing: s.keyRing,
-			EventProvider: s.eventProvider(server, key.ServerName),
-			UserIDQuerier: userIDForSender,
-			GetOrCreateSenderID: func(context.Context, spec.UserID, spec.RoomID, string) (spec.SenderID, ed25519.PrivateKey, error) {
-				return "", nil, errors.New("pseudonymous ids are not supported")
-			},
-			StoreSenderIDFromPublicID: func(context.Context, spec.SenderID, string, spec.RoomID) error { return nil },
-		})
+		res, ferr := s.performJoin(ctx, server, key, roomID, req.UserID, content)
+		if ferr != nil && s.invitedNow(ctx, req) {
+			// The invite may reach us before the inviting server has
+			// stored it: a join right after it is refused for a moment.
+			for wait := 200 * time.Millisecond; ferr != nil && wait <= 800*time.Millisecond && isRemoteForbidden(ferr.Err); wait *= 2 {
+				time.Sleep(wait)
+				res, ferr = s.performJoin(ctx, server, key, roomID, req.UserID, content)
+			}
+		}
 		if ferr != nil {
 			slog.Info("federation: remote join failed", "room_id", req.RoomID, "server", server, "err", ferr.Err)
 			lastErr = fmt.Errorf("%w: %s: %v", ErrNoServer, server, ferr.Err)
@@ -80,6 +82,35 @@ func (s *Server) JoinRemoteRoom(ctx context.Context, req JoinRequest) (*JoinResp
 		return &JoinResponse{RoomID: req.RoomID, EventID: out.EventID}, nil
 	}
 	return nil, lastErr
+}
+
+// performJoin is one make_join/send_join through server.
+func (s *Server) performJoin(ctx context.Context, server spec.ServerName, key serverkey.Key, roomID *spec.RoomID, user spec.UserID, content map[string]any) (*gomatrixserverlib.PerformJoinResponse, *gomatrixserverlib.FederationError) {
+	c := make(map[string]any, len(content))
+	for k, v := range content {
+		c[k] = v
+	}
+	return gomatrixserverlib.PerformJoin(ctx, joinClient{s.client}, gomatrixserverlib.PerformJoinInput{
+		UserID: &user, RoomID: roomID, ServerName: server, Content: c,
+		PrivateKey: key.Private, KeyID: key.ID, KeyRing: s.keyRing,
+		EventProvider: s.eventProvider(server, key.ServerName),
+		UserIDQuerier: userIDForSender,
+		GetOrCreateSenderID: func(context.Context, spec.UserID, spec.RoomID, string) (spec.SenderID, ed25519.PrivateKey, error) {
+			return "", nil, errors.New("pseudonymous ids are not supported")
+		},
+		StoreSenderIDFromPublicID: func(context.Context, spec.SenderID, string, spec.RoomID) error { return nil },
+	})
+}
+
+// invitedNow tells whether the user holds an invite to the room.
+func (s *Server) invitedNow(ctx context.Context, req JoinRequest) bool {
+	m, err := s.rooms.Membership(ctx, req.RoomID, req.UserID)
+	return err == nil && m == spec.Invite
+}
+
+// isRemoteForbidden tells whether another server refused with 403.
+func isRemoteForbidden(err error) bool {
+	return isHTTPStatus(err, http.StatusForbidden)
 }
 
 // eventProvider fetches events the send_join answer refers to but does

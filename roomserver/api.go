@@ -91,15 +91,19 @@ var (
 
 // CreateRoomRequest is POST /createRoom after validation.
 type CreateRoomRequest struct {
-	Creator                   spec.UserID
-	CreatorProfile            MemberProfile
-	RoomVersion               string
-	Preset                    string
-	Visibility                string
-	AliasLocalpart            string
-	Name                      string
-	Topic                     string
-	Invite                    []spec.UserID
+	Creator        spec.UserID
+	CreatorProfile MemberProfile
+	RoomVersion    string
+	Preset         string
+	Visibility     string
+	AliasLocalpart string
+	Name           string
+	Topic          string
+	Invite         []spec.UserID
+	// InviteLater are invitees of other servers: they count for the power
+	// levels (and creators) like Invite, but their invites cross servers
+	// (/invite) after the room exists, so no member events are made here.
+	InviteLater               []spec.UserID
 	IsDirect                  bool
 	InitialState              []InitialStateEvent
 	CreationContent           json.RawMessage

@@ -124,7 +124,7 @@ func createRoomEvents(req CreateRoomRequest, verImpl gomatrixserverlib.IRoomVers
 	var extraCreators []string
 	if verImpl.PrivilegedCreators() {
 		var err error
-		if extraCreators, err = additionalCreators(createContent, creator, preset, req.Invite); err != nil {
+		if extraCreators, err = additionalCreators(createContent, creator, preset, append(slices.Clip(req.Invite), req.InviteLater...)); err != nil {
 			return nil, err
 		}
 	}
@@ -144,7 +144,7 @@ func createRoomEvents(req CreateRoomRequest, verImpl gomatrixserverlib.IRoomVers
 	}
 	events = append(events, state(spec.MRoomMember, creator, join))
 
-	pl := defaultPowerLevels(creator, preset, req.Invite, verImpl.PrivilegedCreators())
+	pl := defaultPowerLevels(creator, preset, append(slices.Clip(req.Invite), req.InviteLater...), verImpl.PrivilegedCreators())
 	if verImpl.PrivilegedCreators() {
 		// Only a creator may upgrade by default (spec v1.16): the level
 		// is above state_default and every listed user.

@@ -390,6 +390,13 @@ func (s *Server) clientEvent(session int64, e *rsstorage.Event) json.RawMessage 
 // or the state after the last event when the timeline is empty.
 func (s *Server) stateAtTimelineStart(ctx context.Context, roomNID int64, evs []*rsstorage.Event) ([]*rsstorage.Event, error) {
 	var nids []int64
+	// Events of a room's history fetched from other servers (backfill)
+	// and invites kept before we were in the room have no state of their
+	// own: the first event that has one stands in for the start. (Before
+	// a create event there is no state at all.)
+	for len(evs) > 0 && evs[0].SnapshotBefore == 0 && evs[0].Type != spec.MRoomCreate {
+		evs = evs[1:]
+	}
 	if len(evs) > 0 {
 		state, err := s.events.StateAt(ctx, evs[0].SnapshotBefore)
 		if err != nil {

@@ -141,14 +141,14 @@ func TestFederationInviteAcceptAndReject(t *testing.T) {
 	alice := hs1.Register(t, "alice")
 	bob := hs2.Register(t, "bob")
 	carol := hs2.Register(t, "carol")
-	created, err := alice.CreateRoom(ctx, &mautrix.ReqCreateRoom{Preset: "private_chat", Name: "Referat 7"})
+	// Bob is invited by createRoom (as Element starts a direct chat),
+	// carol afterwards.
+	created, err := alice.CreateRoom(ctx, &mautrix.ReqCreateRoom{Preset: "private_chat", Name: "Referat 7", Invite: []id.UserID{bob.UserID}, IsDirect: true})
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, u := range []id.UserID{bob.UserID, carol.UserID} {
-		if _, err := alice.InviteUser(ctx, created.RoomID, &mautrix.ReqInviteUser{UserID: u}); err != nil {
-			t.Fatalf("invite %s: %v", u, err)
-		}
+	if _, err := alice.InviteUser(ctx, created.RoomID, &mautrix.ReqInviteUser{UserID: carol.UserID}); err != nil {
+		t.Fatalf("invite %s: %v", carol.UserID, err)
 	}
 	// Bob sees the invite with the room's name, and accepts it.
 	syncUntil(t, bob, "", "bob is invited", func(resp *mautrix.RespSync) bool {
@@ -187,6 +187,23 @@ func TestFederationInviteAcceptAndReject(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitForMessage(t, alice, created.RoomID, "danke für die Einladung")
+	// A fresh /sync of bob's shows the room's state, although his first
+	// event in it is the invite kept before he was in the room.
+	resp, err := bob.SyncRequest(ctx, 0, "", "", false, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	named := false
+	for _, section := range []string{"state", "timeline"} {
+		for _, ev := range joinedEvents(resp, created.RoomID, section) {
+			if ev.Type == event.StateRoomName && ev.Content.Raw["name"] == "Referat 7" {
+				named = true
+			}
+		}
+	}
+	if !named {
+		t.Errorf("bob's /sync lacks the room's name: %+v", resp.Rooms.Join[created.RoomID])
+	}
 }
 
 // An invite can be rejected while the inviting server is down: the user
