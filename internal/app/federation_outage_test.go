@@ -7,6 +7,7 @@ import (
 
 	"github.com/rohrpost/rohrpost/internal/apptest"
 	"maunium.net/go/mautrix"
+	"maunium.net/go/mautrix/event"
 	"maunium.net/go/mautrix/id"
 )
 
@@ -82,4 +83,32 @@ func TestFederationSenderRestartsMidConversation(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitForMessage(t, bob, room, "and back")
+}
+
+// A user of the other server leaves and rejoins; both sides see each
+// step and the conversation carries on.
+func TestFederationLeaveAndRejoin(t *testing.T) {
+	servers := apptest.StartFederation(t, 2)
+	hs1, hs2 := servers[0], servers[1]
+	ctx := context.Background()
+	alice, bob, room := federatedRoom(t, hs1, hs2)
+	if _, err := bob.LeaveRoom(ctx, room); err != nil {
+		t.Fatal(err)
+	}
+	waitForMembership(t, alice, room, bob.UserID, event.MembershipLeave)
+	if _, err := alice.SendText(ctx, room, "while bob is away"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bob.JoinRoom(ctx, room.String(), &mautrix.ReqJoinRoom{Via: []string{string(hs1.ServerName)}}); err != nil {
+		t.Fatalf("rejoin: %v", err)
+	}
+	waitForMembers(t, alice, room, alice.UserID, bob.UserID)
+	if _, err := alice.SendText(ctx, room, "welcome back"); err != nil {
+		t.Fatal(err)
+	}
+	waitForMessage(t, bob, room, "welcome back")
+	if _, err := bob.SendText(ctx, room, "thanks"); err != nil {
+		t.Fatal(err)
+	}
+	waitForMessage(t, alice, room, "thanks")
 }
