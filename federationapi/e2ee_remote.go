@@ -129,6 +129,11 @@ func (s *Server) QueryRemoteKeys(ctx context.Context, req RemoteKeysRequest) (*R
 		}
 	}
 	trusted, resync := s.trustedLists(ctx, users)
+	// A user we share a room with but hold no list of is fetched whole
+	// now (/user/devices) and tracked from then on, as other servers
+	// expect; only when that fails is their server asked for the keys
+	// alone, and the list fetched later.
+	resync = s.resyncNow(ctx, keysTimeout(req.TimeoutMS), resync, trusted)
 	cached := map[string][]string{}
 	for name, of := range servers {
 		for u, devices := range of {
@@ -362,4 +367,33 @@ func keyObjects(keys map[string]json.RawMessage) bool {
 		}
 	}
 	return true
+}
+
+// resyncNow fetches the device lists of users in parallel within timeout,
+// marks those it cached as trusted, and returns the others.
+func (s *Server) resyncNow(ctx context.Context, timeout time.Duration, users []spec.UserID, trusted map[string]bool) []spec.UserID {
+	if len(users) == 0 {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	ok := make([]bool, len(users))
+	var wg sync.WaitGroup
+	for i, u := range users {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ok[i] = s.resyncDeviceList(ctx, u) == nil
+		}()
+	}
+	wg.Wait()
+	var failed []spec.UserID
+	for i, u := range users {
+		if ok[i] {
+			trusted[u.String()] = true
+		} else {
+			failed = append(failed, u)
+		}
+	}
+	return failed
 }

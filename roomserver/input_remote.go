@@ -267,6 +267,14 @@ func (b *batch) stateAfter(ctx context.Context, e *storage.Event) (map[[2]string
 // stateBefore computes the state before an event from its prev_events,
 // resolving the states after each of them when they differ.
 func (b *batch) stateBefore(ctx context.Context, r *room, pdu gomatrixserverlib.PDU) (map[[2]string]int64, error) {
+	return b.stateBeforeDepth(ctx, r, pdu, 0)
+}
+
+// maxRejectedChain bounds how many rejected events in a row stateBefore
+// looks through.
+const maxRejectedChain = 10
+
+func (b *batch) stateBeforeDepth(ctx context.Context, r *room, pdu gomatrixserverlib.PDU, depth int) (map[[2]string]int64, error) {
 	var sets []map[[2]string]int64
 	for _, id := range pdu.PrevEventIDs() {
 		e, err := b.eventByID(ctx, id)
@@ -279,8 +287,22 @@ func (b *batch) stateBefore(ctx context.Context, r *room, pdu gomatrixserverlib.
 		if e.RoomNID != r.nid {
 			return nil, fmt.Errorf("%w: prev event %s is of another room", ErrBadEvent, id)
 		}
-		st, err := b.stateAfter(ctx, e)
-		if err != nil {
+		var st map[[2]string]int64
+		if e.Rejected && e.SnapshotBefore == 0 {
+			// A rejected event changes no state: the state after it is
+			// the state before it, from its own prev events.
+			if depth >= maxRejectedChain {
+				return nil, fmt.Errorf("%w: more than %d rejected events in a row", ErrBadEvent, maxRejectedChain)
+			}
+			prev, err := b.parse(r, e)
+			if err != nil {
+				return nil, err
+			}
+			st, err = b.stateBeforeDepth(ctx, r, prev, depth+1)
+			if err != nil {
+				return nil, err
+			}
+		} else if st, err = b.stateAfter(ctx, e); err != nil {
 			return nil, err
 		}
 		sets = append(sets, st)

@@ -96,9 +96,6 @@ func (s *Server) checkKeyUpload(req KeyUploadRequest) (storage.KeyUpload, error)
 // device keys are new and returns the one-time key counts.
 func (s *Server) storeKeys(ctx context.Context, user spec.UserID, up storage.KeyUpload) (map[string]int, error) {
 	pos, err := s.store.UploadKeys(ctx, up)
-	if errors.Is(err, storage.ErrKeyChanged) {
-		return nil, fmt.Errorf("%w: the device's identity keys cannot change", ErrBadKeys)
-	}
 	if err != nil {
 		return nil, err
 	}

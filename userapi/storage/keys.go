@@ -48,8 +48,6 @@ type KeyUpload struct {
 	OneTimeKeys, FallbackKeys map[string][]byte
 }
 
-// ErrKeyChanged is a device key upload that differs from the stored one.
-var ErrKeyChanged = errors.New("device keys differ from the stored ones")
 
 // UploadKeys stores an upload in one transaction and returns the key
 // change position when the device keys are new (0 otherwise). A one-time
@@ -72,7 +70,28 @@ func (s *Store) UploadKeys(ctx context.Context, u KeyUpload) (int64, error) {
 			case err != nil:
 				return err
 			case old != string(u.DeviceKeys):
-				return ErrKeyChanged
+				// New identity keys for a known device: its client reset
+				// its crypto store (decision 0014). The keys are replaced;
+				// what belonged to the old ones goes: one-time and
+				// fallback keys whose private halves are gone, and
+				// signatures of the old device key. Contacts hear of it
+				// as of any change.
+				if _, err := tx.Exec(`UPDATE device_keys SET key_json = $1 WHERE user_id = $2 AND device_id = $3`,
+					string(u.DeviceKeys), u.UserID, u.DeviceID); err != nil {
+					return err
+				}
+				for _, q := range []string{
+					`DELETE FROM one_time_keys WHERE user_id = $1 AND device_id = $2`,
+					`DELETE FROM fallback_keys WHERE user_id = $1 AND device_id = $2`,
+					`DELETE FROM key_signatures WHERE target_user_id = $1 AND target_key_id = $2`,
+				} {
+					if _, err := tx.Exec(q, u.UserID, u.DeviceID); err != nil {
+						return err
+					}
+				}
+				if pos, err = s.noteKeyChange(tx, u.UserID, u.DeviceID); err != nil {
+					return err
+				}
 			}
 		}
 		if len(u.OneTimeKeys) > 0 {

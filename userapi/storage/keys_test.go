@@ -38,3 +38,35 @@ func TestClaimKeysInUploadOrder(t *testing.T) {
 		}
 	})
 }
+
+// A device that uploads new identity keys (its client reset its crypto
+// store) gets them stored; its one-time and fallback keys of before go,
+// and the change is a key change like any other.
+func TestNewIdentityKeysReplaceTheOld(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, s *Store) {
+		ctx := context.Background()
+		user := "@grete:test"
+		first := []byte(`{"algorithms":["m.olm.v1.curve25519-aes-sha2"],"device_id":"LAPTOP","keys":{"curve25519:LAPTOP":"old"},"user_id":"@grete:test"}`)
+		second := []byte(`{"algorithms":["m.olm.v1.curve25519-aes-sha2"],"device_id":"LAPTOP","keys":{"curve25519:LAPTOP":"new"},"user_id":"@grete:test"}`)
+		pos1, err := s.UploadKeys(ctx, KeyUpload{UserID: user, DeviceID: "LAPTOP", DeviceKeys: first,
+			OneTimeKeys: map[string][]byte{"signed_curve25519:A": []byte(`{"key":"a"}`)}, FallbackKeys: map[string][]byte{"signed_curve25519:F": []byte(`{"key":"f"}`)}})
+		if err != nil || pos1 == 0 {
+			t.Fatalf("first upload: %d, %v", pos1, err)
+		}
+		// The same keys again change nothing.
+		if pos, err := s.UploadKeys(ctx, KeyUpload{UserID: user, DeviceID: "LAPTOP", DeviceKeys: first}); err != nil || pos != 0 {
+			t.Fatalf("same keys again: %d, %v", pos, err)
+		}
+		pos2, err := s.UploadKeys(ctx, KeyUpload{UserID: user, DeviceID: "LAPTOP", DeviceKeys: second})
+		if err != nil || pos2 <= pos1 {
+			t.Fatalf("new identity keys: %d, %v (want a change after %d)", pos2, err, pos1)
+		}
+		keys, err := s.DeviceKeys(ctx, user, []string{"LAPTOP"})
+		if err != nil || string(keys["LAPTOP"]) != string(second) {
+			t.Fatalf("stored keys %s, %v", keys["LAPTOP"], err)
+		}
+		if id, _, err := s.ClaimKey(ctx, user, "LAPTOP", "signed_curve25519"); err != nil || id != "" {
+			t.Errorf("claimed %q (%v) of the old keys, want none", id, err)
+		}
+	})
+}
