@@ -178,7 +178,8 @@ func (s *Server) missingEvents(r *http.Request, origin spec.ServerName, body []b
 		return nil, err
 	}
 	if len(req.Latest) == 0 {
-		return nil, mxhttp.BadJSON("latest_events is required")
+		// Nothing to walk back from: nothing is missing.
+		return map[string]any{"events": []json.RawMessage{}}, nil
 	}
 	pdus, err := s.rooms.WalkBack(ctx, roomserver.WalkRequest{RoomID: roomID, From: req.Latest, Stop: req.Earliest, Limit: req.Limit, MinDepth: req.MinDepth})
 	if err != nil {

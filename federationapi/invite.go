@@ -129,7 +129,13 @@ func (s *Server) handleInvite(r *http.Request, origin spec.ServerName, roomID *s
 // DAG when a local user is in the room, by itself otherwise.
 func (s *Server) keepMembership(ctx context.Context, pdu gomatrixserverlib.PDU) error {
 	if in, _ := s.localServerInRoom(ctx, pdu.RoomID().String()); in {
-		return s.input(ctx, pdu, roomserver.InputNew)
+		err := s.input(ctx, pdu, roomserver.InputNew)
+		if isGap(err) {
+			// It builds on events we do not have yet; it comes again with
+			// them through /send. Until then it is kept by itself.
+			return s.input(ctx, pdu, roomserver.InputOutlier)
+		}
+		return err
 	}
 	_, err := s.rooms.StoreOutOfRoomMembership(ctx, pdu)
 	return err

@@ -123,7 +123,13 @@ func (s *Server) sendJoin(r *http.Request, origin spec.ServerName, body []byte) 
 			return nil, mxhttp.Forbidden("The join is not allowed by the room's rules")
 		}
 	}
-	state, err := s.rooms.StateBefore(ctx, roomID.String(), join.EventID())
+	var state *roomserver.RoomState
+	if res.AlreadyJoined {
+		// A join sent again: the answer is the room as it is.
+		state, err = s.rooms.CurrentRoomState(ctx, roomID.String())
+	} else {
+		state, err = s.rooms.StateBefore(ctx, roomID.String(), join.EventID())
+	}
 	if err != nil {
 		return nil, wireError(err)
 	}
