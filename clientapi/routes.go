@@ -108,6 +108,9 @@ func (s *Server) Routes(r *mux.Router) {
 		c.Handle("/rooms/{roomId}/send/{eventType}/{txnId}", auth(s.sendEvent)).Methods(http.MethodPut)
 		c.Handle("/rooms/{roomId}/send/{eventType}", auth(s.sendEvent)).Methods(http.MethodPost) // legacy: no transaction id
 		c.Handle("/rooms/{roomId}/redact/{eventId}/{txnId}", auth(s.redactEvent)).Methods(http.MethodPut)
+		// r0.0's form without a transaction id (no retry safety), which
+		// older clients and SyTest still send.
+		c.Handle("/rooms/{roomId}/redact/{eventId}", auth(s.redactEvent)).Methods(http.MethodPost)
 		c.Handle("/rooms/{roomId}/upgrade", s.active(s.upgradeRoom)).Methods(http.MethodPost)
 		c.Handle("/user_directory/search", auth(s.searchUserDirectory)).Methods(http.MethodPost)
 		c.Handle("/voip/turnServer", auth(s.turnServer)).Methods(http.MethodGet)

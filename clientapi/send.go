@@ -93,12 +93,21 @@ func (s *Server) redactEvent(r *http.Request, dev *userapi.Device) (any, error) 
 	}
 	res, err := s.rooms.SendEvent(r.Context(), roomserver.SendEventRequest{
 		RoomID: v["roomId"], Sender: dev.UserID, Type: spec.MRoomRedaction, Content: content, Redacts: v["eventId"],
-		TxnSession: dev.SessionID, TxnID: "redact/" + v["txnId"],
+		TxnSession: dev.SessionID, TxnID: redactTxnID(v["txnId"]),
 	})
 	if err != nil {
 		return nil, roomError(err)
 	}
 	return map[string]string{"event_id": res.EventID}, nil
+}
+
+// redactTxnID scopes a redaction's transaction id; the legacy POST form
+// has none, and each of its requests is a new redaction.
+func redactTxnID(txnID string) string {
+	if txnID == "" {
+		return ""
+	}
+	return "redact/" + txnID
 }
 
 // checkRedactionTarget makes sure the event to redact is one of the

@@ -1,7 +1,6 @@
 package federationapi
 
 import (
-	"context"
 	"encoding/json"
 	"net/http"
 	"slices"
@@ -15,33 +14,8 @@ import (
 	"github.com/rohrpost/rohrpost/roomserver"
 )
 
-// What other servers read of a room's DAG. A server may read a room it
-// has a member in, or a world-readable one; the ACL applies on top.
-
-// mayRead decides whether origin may read the room's events.
-func (s *Server) mayRead(ctx context.Context, roomID string, origin spec.ServerName) error {
-	if err := s.checkACL(ctx, roomID, origin); err != nil {
-		return err
-	}
-	servers, err := s.rooms.ServersInRoom(ctx, roomID)
-	if err != nil {
-		return wireError(err)
-	}
-	for _, name := range servers {
-		if name == origin {
-			return nil
-		}
-	}
-	if ev, err := s.rooms.StateEvent(ctx, roomID, spec.MRoomHistoryVisibility, ""); err == nil {
-		var c struct {
-			HistoryVisibility string `json:"history_visibility"`
-		}
-		if json.Unmarshal(ev.Content, &c) == nil && c.HistoryVisibility == "world_readable" {
-			return nil
-		}
-	}
-	return mxhttp.Forbidden("server " + string(origin) + " is not in the room")
-}
+// What other servers read of a room's DAG, each event as the server may
+// see it (visibility.go).
 
 // transaction is how single events and backfill go on the wire.
 type transaction struct {
@@ -62,17 +36,18 @@ func (s *Server) event(r *http.Request, origin spec.ServerName, _ []byte) (any, 
 	if err != nil {
 		return nil, wireError(err)
 	}
-	if err := s.mayRead(ctx, roomID, origin); err != nil {
-		return nil, err
-	}
 	pdus, err := s.rooms.EventsByID(ctx, roomID, []string{id})
 	if err != nil {
 		return nil, wireError(err)
 	}
+	view, err := s.serverViewOf(ctx, roomID, origin, pdus)
+	if err != nil {
+		return nil, err
+	}
 	if len(pdus) == 0 {
 		return nil, mxhttp.NotFound("Unknown event")
 	}
-	return s.transaction(pduJSONs(pdus)), nil
+	return s.transaction(view.shown(pdus)), nil
 }
 
 // stateAt reads the room and event_id of /state and /state_ids.
@@ -83,8 +58,12 @@ func (s *Server) stateAt(r *http.Request, origin spec.ServerName) (*roomserver.R
 	if eventID == "" {
 		return nil, mxhttp.MissingParam("event_id is required")
 	}
-	if err := s.mayRead(ctx, roomID, origin); err != nil {
+	view, err := s.serverView(ctx, roomID, origin, []string{eventID})
+	if err != nil {
 		return nil, err
+	}
+	if visible, known := view.visible[eventID]; known && !visible {
+		return nil, mxhttp.Forbidden("You do not have permission to access the state at the requested event")
 	}
 	st, err := s.rooms.StateBefore(ctx, roomID, eventID)
 	if err != nil {
@@ -123,21 +102,25 @@ func (s *Server) stateIDs(r *http.Request, origin spec.ServerName, _ []byte) (an
 func (s *Server) eventAuth(r *http.Request, origin spec.ServerName, _ []byte) (any, error) {
 	ctx := r.Context()
 	v := mux.Vars(r)
-	if err := s.mayRead(ctx, v["roomId"], origin); err != nil {
+	if err := s.checkACL(ctx, v["roomId"], origin); err != nil {
 		return nil, err
 	}
 	chain, err := s.rooms.EventAuthChain(ctx, v["roomId"], v["eventId"])
 	if err != nil {
 		return nil, wireError(err)
 	}
-	return map[string]any{"auth_chain": pduJSONs(chain)}, nil
+	view, err := s.serverViewOf(ctx, v["roomId"], origin, chain)
+	if err != nil {
+		return nil, err
+	}
+	return map[string]any{"auth_chain": view.shown(chain)}, nil
 }
 
 // backfill is GET /_matrix/federation/v1/backfill/{roomId}?v=…&limit=….
 func (s *Server) backfill(r *http.Request, origin spec.ServerName, _ []byte) (any, error) {
 	ctx := r.Context()
 	roomID := mux.Vars(r)["roomId"]
-	if err := s.mayRead(ctx, roomID, origin); err != nil {
+	if err := s.checkACL(ctx, roomID, origin); err != nil {
 		return nil, err
 	}
 	q := r.URL.Query()
@@ -153,10 +136,14 @@ func (s *Server) backfill(r *http.Request, origin spec.ServerName, _ []byte) (an
 	if err != nil {
 		return nil, wireError(err)
 	}
+	view, err := s.serverViewOf(ctx, roomID, origin, pdus)
+	if err != nil {
+		return nil, err
+	}
 	// Newest first, starting with the events asked from, as other
 	// servers expect.
 	slices.Reverse(pdus)
-	return s.transaction(pduJSONs(pdus)), nil
+	return s.transaction(view.shown(pdus)), nil
 }
 
 type missingEventsRequest struct {
@@ -170,7 +157,7 @@ type missingEventsRequest struct {
 func (s *Server) missingEvents(r *http.Request, origin spec.ServerName, body []byte) (any, error) {
 	ctx := r.Context()
 	roomID := mux.Vars(r)["roomId"]
-	if err := s.mayRead(ctx, roomID, origin); err != nil {
+	if err := s.checkACL(ctx, roomID, origin); err != nil {
 		return nil, err
 	}
 	req := missingEventsRequest{Limit: 10}
@@ -185,5 +172,9 @@ func (s *Server) missingEvents(r *http.Request, origin spec.ServerName, body []b
 	if err != nil {
 		return nil, wireError(err)
 	}
-	return map[string]any{"events": pduJSONs(pdus)}, nil
+	view, err := s.serverViewOf(ctx, roomID, origin, pdus)
+	if err != nil {
+		return nil, err
+	}
+	return map[string]any{"events": view.shown(pdus)}, nil
 }

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -20,6 +21,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/rohrpost/rohrpost/config"
 	"github.com/rohrpost/rohrpost/federationapi/storage"
 	"github.com/rohrpost/rohrpost/internal/bus"
 	"github.com/rohrpost/rohrpost/roomserver"
@@ -52,7 +54,8 @@ const (
 // QueueConfig tunes the send queue; zero values take the defaults.
 type QueueConfig struct {
 	// OwnerID names this process in destination leases; empty picks a
-	// unique one.
+	// unique one. No two running processes may share one (see
+	// restartOwnerID).
 	OwnerID string
 	// LeaseDuration is how long a destination stays with a process that
 	// stopped renewing (it died); renewed every third of it. Default 30s.
@@ -95,6 +98,29 @@ func (c *QueueConfig) defaults() {
 	if c.CatchUpPerRoom <= 0 {
 		c.CatchUpPerRoom = 10
 	}
+}
+
+// restartOwnerID is the owner id of a process whose bus is embedded (the
+// one-process deployment), or "" for a unique one per start. It is the
+// same after a restart, so a process killed with -9 takes its leases back
+// at once instead of waiting for them to run out, with nobody sending
+// meanwhile. It must never be shared by two running processes: the
+// embedded bus's store directory (with the host name) is a resource only
+// one running process can use, while a listen address is not (every
+// container may listen on 0.0.0.0:8008). With an external NATS several
+// federation API processes share the queue and a dead one's destinations
+// move to the others; there each start gets a new id. Decision 0011,
+// "Owner ids".
+func restartOwnerID(cfg *config.Config) string {
+	if len(cfg.NATS.Addresses) > 0 || cfg.NATS.StoreDir == "" {
+		return ""
+	}
+	dir, err := filepath.Abs(cfg.NATS.StoreDir)
+	if err != nil {
+		return ""
+	}
+	host, _ := os.Hostname()
+	return "embedded:" + host + ":" + dir
 }
 
 // transactionSender sends one transaction; fclient.FederationClient is one.

@@ -86,7 +86,7 @@ func New(cfg *config.Config, deps Deps) (*Server, error) {
 	if s.notary, err = NewNotary(s.store, s.client, deps.Keys, s.policy); err != nil {
 		return nil, err
 	}
-	s.queue, err = NewQueue(QueueConfig{}, QueueDeps{
+	s.queue, err = NewQueue(QueueConfig{OwnerID: restartOwnerID(cfg)}, QueueDeps{
 		Store: s.store, Bus: deps.Bus, Rooms: deps.Rooms, Sender: s.client,
 		IsLocal: s.isLocal, Allowed: s.policy.Allowed,
 	})

@@ -57,6 +57,12 @@ type API interface {
 	WalkBack(ctx context.Context, req WalkRequest) ([]gomatrixserverlib.PDU, error)
 	ServersInRoom(ctx context.Context, roomID string) ([]spec.ServerName, error)
 	Extremities(ctx context.Context, roomID string) ([]string, error)
+	// HistoryForServer, ServerHierarchy and EventsNearTimestamp serve
+	// another server's reads (server_history.go, hierarchy_federation.go,
+	// timestamp.go).
+	HistoryForServer(ctx context.Context, roomID string, server spec.ServerName, eventIDs []string) (*ServerHistory, error)
+	ServerHierarchy(ctx context.Context, req ServerHierarchyRequest) (*ServerHierarchyResponse, error)
+	EventsNearTimestamp(ctx context.Context, roomID string, ts int64, forwards bool, limit int) ([]TimestampEvent, error)
 	ImportJoin(ctx context.Context, req ImportJoinRequest) (*InputResult, error)
 	// SharedServers and SharedWithLocalSince say who shares rooms with
 	// whom, for device lists across servers (shared_rooms.go).

@@ -222,3 +222,18 @@ func (c *Client) SharedWithLocalSince(ctx context.Context, users []string) (out 
 	err = c.rpc.Call(ctx, "SharedWithLocalSince", []any{users}, &out)
 	return
 }
+
+func (c *Client) HistoryForServer(ctx context.Context, roomID string, server spec.ServerName, eventIDs []string) (out *ServerHistory, err error) {
+	err = c.rpc.Call(ctx, "HistoryForServer", []any{roomID, server, eventIDs}, &out)
+	return
+}
+
+func (c *Client) ServerHierarchy(ctx context.Context, req ServerHierarchyRequest) (out *ServerHierarchyResponse, err error) {
+	err = c.rpc.Call(ctx, "ServerHierarchy", []any{req}, &out)
+	return
+}
+
+func (c *Client) EventsNearTimestamp(ctx context.Context, roomID string, ts int64, forwards bool, limit int) (out []TimestampEvent, err error) {
+	err = c.rpc.Call(ctx, "EventsNearTimestamp", []any{roomID, ts, forwards, limit}, &out)
+	return
+}

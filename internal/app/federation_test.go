@@ -2,6 +2,8 @@ package app_test
 
 import (
 	"context"
+	"net/http"
+	"net/url"
 	"testing"
 	"time"
 
@@ -271,4 +273,34 @@ func TestFederationKnock(t *testing.T) {
 		t.Fatalf("bob joins: %v", err)
 	}
 	waitForMembers(t, alice, created.RoomID, alice.UserID, bob.UserID)
+}
+
+// A user of the other server redacts their own message (also through
+// r0.0's POST /redact without a transaction id): it is redacted on both
+// servers.
+func TestFederationRemoteRedaction(t *testing.T) {
+	servers := apptest.StartFederation(t, 2)
+	hs1, hs2 := servers[0], servers[1]
+	ctx := context.Background()
+	alice, bob, room := federatedRoom(t, hs1, hs2)
+	sent, err := bob.SendText(ctx, room, "ein Versehen")
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitForMessage(t, alice, room, "ein Versehen")
+	status, body := rawCall(t, bob, "POST", "/rooms/"+url.PathEscape(room.String())+"/redact/"+url.PathEscape(sent.EventID.String()), map[string]string{"reason": "oops"})
+	if status != http.StatusOK || body["event_id"] == nil {
+		t.Fatalf("POST redact: %d %v", status, body)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		ev, err := alice.GetEvent(ctx, room, sent.EventID)
+		if err == nil && ev.Unsigned.RedactedBecause != nil && ev.Content.Raw["body"] == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("alice still sees the message unredacted: %v %v", ev, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }

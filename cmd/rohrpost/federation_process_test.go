@@ -1,0 +1,214 @@
+package main
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"fmt"
+	"math/big"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"maunium.net/go/mautrix"
+	"maunium.net/go/mautrix/event"
+	"maunium.net/go/mautrix/id"
+)
+
+// Real rohrpost processes that federate with each other on loopback, the
+// way SyTest runs two servers (../shared/sytest/CONTRACT.md): each has a
+// TLS listener whose address is its server name ("127.0.0.1:port"), with
+// a certificate of a CA made for the test, and trusts that CA
+// (tls_client.ca_file, verification on) and loopback (ip_range_blacklist:
+// []). A second, plain listener serves the test's clients and the
+// readiness poll of serverProcess.start.
+
+// fedServer is one federating process.
+type fedServer struct {
+	*serverProcess
+	name string
+}
+
+// testCA signs the TLS certificates of one test's servers.
+type testCA struct {
+	cert *x509.Certificate
+	key  *ecdsa.PrivateKey
+	file string
+}
+
+func newTestCA(t *testing.T) *testCA {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "rohrpost process test CA"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(t.TempDir(), "ca.pem")
+	writePEM(t, file, "CERTIFICATE", der)
+	return &testCA{cert: cert, key: key, file: file}
+}
+
+// issue writes a certificate for 127.0.0.1 and its key into dir.
+func (ca *testCA) issue(t *testing.T, dir string) (certFile, keyFile string) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	serial, err := rand.Int(rand.Reader, big.NewInt(1<<62))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: serial, Subject: pkix.Name{CommonName: "127.0.0.1"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, &key.PublicKey, ca.key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyDER, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	certFile, keyFile = filepath.Join(dir, "tls.crt"), filepath.Join(dir, "tls.key")
+	writePEM(t, certFile, "CERTIFICATE", der)
+	writePEM(t, keyFile, "EC PRIVATE KEY", keyDER)
+	return certFile, keyFile
+}
+
+func writePEM(t *testing.T, file, typ string, der []byte) {
+	t.Helper()
+	if err := os.WriteFile(file, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// newFedServer configures (but does not start) a server with SQLite that
+// trusts ca. Its logs stay in its directory and are printed when the test
+// fails.
+func newFedServer(t *testing.T, ca *testCA) *fedServer {
+	t.Helper()
+	dir := t.TempDir()
+	tlsPort, plainPort := freePort(t), freePort(t)
+	certFile, keyFile := ca.issue(t, dir)
+	name := fmt.Sprintf("127.0.0.1:%d", tlsPort)
+	cfg := fmt.Sprintf(`server_name: %[1]s
+public_baseurl: https://%[1]s
+data_dir: %[2]s
+tls_certificate_path: %[3]s
+tls_private_key_path: %[4]s
+listeners:
+  - bind_address: 127.0.0.1
+    port: %[5]d
+    tls: true
+    resources: [client, federation]
+  - bind_address: 127.0.0.1
+    port: %[6]d
+    resources: [client]
+database:
+  type: sqlite
+  path: %[2]s/rohrpost.db
+tls_client:
+  verify: true
+  ca_file: %[7]s
+ip_range_blacklist: []
+enable_registration: true
+enable_registration_without_verification: true
+rate_limiting:
+  enabled: false
+log_file: %[2]s/rohrpost.log
+`, name, dir, certFile, keyFile, tlsPort, plainPort, ca.file)
+	if err := os.WriteFile(filepath.Join(dir, "rohrpost.yaml"), []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s := &fedServer{serverProcess: &serverProcess{dir: dir, url: fmt.Sprintf("http://127.0.0.1:%d", plainPort)}, name: name}
+	t.Cleanup(func() {
+		if s.running() {
+			s.kill(t)
+		}
+		if t.Failed() {
+			s.logTail(t, 60)
+		}
+	})
+	return s
+}
+
+// running says whether the process was started and has not exited.
+func (s *fedServer) running() bool {
+	return s.cmd != nil && s.cmd.ProcessState == nil
+}
+
+// logTail prints the last n lines of the server's log.
+func (s *fedServer) logTail(t *testing.T, n int) {
+	raw, err := os.ReadFile(filepath.Join(s.dir, "rohrpost.log"))
+	if err != nil {
+		return
+	}
+	lines := strings.Split(strings.TrimRight(string(raw), "\n"), "\n")
+	t.Logf("last lines of %s's log:\n%s", s.name, strings.Join(lines[max(0, len(lines)-n):], "\n"))
+}
+
+// roomMessage is one m.room.message of a room's timeline.
+type roomMessage struct {
+	eventID, sender, body string
+}
+
+// roomMessages pages through /messages from the start of what the server
+// has of the room.
+func roomMessages(ctx context.Context, cli *mautrix.Client, room id.RoomID) ([]roomMessage, error) {
+	var out []roomMessage
+	from := ""
+	for {
+		resp, err := cli.Messages(ctx, room, from, "", mautrix.DirectionForward, nil, 100)
+		if err != nil {
+			return nil, err
+		}
+		for _, ev := range resp.Chunk {
+			if ev.Type != event.EventMessage {
+				continue
+			}
+			body, _ := ev.Content.Raw["body"].(string)
+			out = append(out, roomMessage{eventID: ev.ID.String(), sender: ev.Sender.String(), body: body})
+		}
+		if resp.End == "" || len(resp.Chunk) == 0 {
+			return out, nil
+		}
+		from = resp.End
+	}
+}
+
+// waitFor polls cond until it holds or the deadline passes; then the test
+// fails with the last reason cond gave.
+func waitFor(t *testing.T, within time.Duration, what string, cond func() (bool, string)) {
+	t.Helper()
+	var why string
+	for deadline := time.Now().Add(within); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		var ok bool
+		if ok, why = cond(); ok {
+			return
+		}
+	}
+	t.Fatalf("%s: not within %s: %s", what, within, why)
+}
