@@ -69,7 +69,7 @@ func (s *Server) Backfill(ctx context.Context, roomID string, pdus []gomatrixser
 			if known != nil {
 				// An outlier (a state event that came with our join) now
 				// gets its place in the history.
-				if known.StreamPos == 0 && !known.Rejected && !b.inBatch(known.NID) {
+				if isOutlier(known) && !b.inBatch(known.NID) {
 					b.counters.HistoryPos--
 					b.write.Positioned = append(b.write.Positioned, storage.PositionRow{EventNID: known.NID, StreamPos: b.counters.HistoryPos})
 					out.Stored++

@@ -137,8 +137,13 @@ func (b *batch) inputRemote(ctx context.Context, in InputEvent) (InputResult, er
 		return res, nil
 	}
 	if authorise(r, pdu) != nil {
+		// Soft-failed: never shown, never an extremity, but part of the
+		// DAG: later events may build on it, so the state before it is
+		// kept like any event's.
 		res.SoftFailed = true
-		b.storeAside(r, pdu, 0, false)
+		b.counters.SnapshotNID++
+		b.write.Snapshots = append(b.write.Snapshots, storage.Snapshot{NID: b.counters.SnapshotNID, RoomNID: r.nid, Delta: entries(before)})
+		b.storeAside(r, pdu, b.counters.SnapshotNID, false)
 		return res, nil
 	}
 	var ev *storage.Event
@@ -281,7 +286,7 @@ func (b *batch) stateBeforeDepth(ctx context.Context, r *room, pdu gomatrixserve
 		if err != nil {
 			return nil, err
 		}
-		if e == nil || (e.StreamPos == 0 && !e.Rejected) {
+		if e == nil || isOutlier(e) {
 			return nil, fmt.Errorf("%w: %s", ErrMissingPrevEvents, id)
 		}
 		if e.RoomNID != r.nid {
@@ -322,7 +327,7 @@ func (b *batch) stateBeforeGiven(ctx context.Context, r *room, pdu gomatrixserve
 		if err != nil {
 			return nil, err
 		}
-		if e == nil || e.RoomNID != r.nid || (e.StreamPos == 0 && !e.Rejected) {
+		if e == nil || e.RoomNID != r.nid || isOutlier(e) {
 			continue
 		}
 		st, err := b.stateAfter(ctx, e)
@@ -613,4 +618,11 @@ func (b *batch) redactsOtherRoom(ctx context.Context, r *room, pdu gomatrixserve
 		return false, err
 	}
 	return e.RoomNID != r.nid, nil
+}
+
+// isOutlier tells whether a stored event stands outside the DAG as we know
+// it: no place in the timeline, not rejected, no state before it (a
+// soft-failed event has one).
+func isOutlier(e *storage.Event) bool {
+	return e.StreamPos == 0 && !e.Rejected && e.SnapshotBefore == 0
 }
