@@ -189,10 +189,9 @@ func checkUserDevices(user spec.UserID, got *userDevicesAnswer) (*userapi.Remote
 			continue
 		}
 		dev := userapi.RemoteDevice{DeviceID: d.DeviceID, DisplayName: d.DisplayName}
-		if len(d.Keys) > 0 && string(d.Keys) != "null" {
-			if checkDeviceKeys(user, d.DeviceID, d.Keys) != nil {
-				continue
-			}
+		// A device whose keys cannot be kept is still a device of the
+		// user; it is listed without keys (nobody can encrypt to it).
+		if len(d.Keys) > 0 && string(d.Keys) != "null" && checkDeviceKeys(user, d.DeviceID, d.Keys) == nil {
 			dev.Keys = d.Keys
 		}
 		list.Devices = append(list.Devices, dev)

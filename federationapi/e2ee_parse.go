@@ -93,12 +93,17 @@ func parseDeviceListUpdate(origin spec.ServerName, content []byte) (*userapi.Rem
 		Device: userapi.RemoteDevice{DeviceID: c.DeviceID, DisplayName: c.DisplayName}}
 	if !c.Deleted && len(c.Keys) > 0 && string(c.Keys) != "null" {
 		if err := checkDeviceKeys(user, c.DeviceID, c.Keys); err != nil {
-			return nil, err
+			// The list did change, but not into anything we can keep:
+			// the caller fetches it whole instead.
+			return u, fmt.Errorf("%w: %w", errUnusableDeviceKeys, err)
 		}
 		u.Device.Keys = c.Keys
 	}
 	return u, nil
 }
+
+// errUnusableDeviceKeys is a device list update whose keys cannot be kept.
+var errUnusableDeviceKeys = errors.New("device list update with unusable keys")
 
 // checkDeviceKeys checks that a device_keys object is one and names its
 // user and device; the signature is for clients to check.

@@ -49,6 +49,11 @@ func TestParseDeviceListUpdate(t *testing.T) {
 			if err != nil && !errors.Is(err, errBadE2EEEDU) {
 				t.Errorf("error %v is not errBadE2EEEDU", err)
 			}
+			// Unusable keys still name the user whose list changed, so
+			// that it is fetched whole.
+			if errors.Is(err, errUnusableDeviceKeys) && (u == nil || u.UserID.String() != "@bob:remote.test") {
+				t.Errorf("unusable keys without the user: %+v", u)
+			}
 		})
 	}
 }
@@ -116,7 +121,7 @@ func TestCheckUserDevices(t *testing.T) {
 	}{
 		{"devices and keys", `{"user_id":"@bob:remote.test","stream_id":4,"devices":[{"device_id":"PHONE","keys":` + goodKeys +
 			`,"device_display_name":"Telefon"},{"device_id":"NOKEYS"}],"master_key":` + goodMaster + `,"self_signing_key":` + goodSelf + `}`, true, 2},
-		{"keys of another device left out", `{"user_id":"@bob:remote.test","stream_id":4,"devices":[{"device_id":"LAPTOP","keys":` + goodKeys + `}]}`, true, 0},
+		{"keys of another device left out, the device kept", `{"user_id":"@bob:remote.test","stream_id":4,"devices":[{"device_id":"LAPTOP","keys":` + goodKeys + `}]}`, true, 1},
 		{"another user", `{"user_id":"@carol:remote.test","stream_id":4,"devices":[]}`, false, 0},
 		{"negative stream id", `{"user_id":"@bob:remote.test","stream_id":-1,"devices":[]}`, false, 0},
 		{"master key of another usage", `{"user_id":"@bob:remote.test","stream_id":4,"devices":[],"master_key":` + goodSelf + `}`, false, 0},

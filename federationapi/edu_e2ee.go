@@ -3,6 +3,7 @@ package federationapi
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -77,6 +78,12 @@ func (s *Server) stopE2EE() {
 // local user shares a room with are none of our business.
 func (s *Server) onDeviceListUpdate(ctx context.Context, origin spec.ServerName, content json.RawMessage) error {
 	u, err := parseDeviceListUpdate(origin, content)
+	if errors.Is(err, errUnusableDeviceKeys) {
+		if shared, serr := s.sharesRoom(ctx, u.UserID); serr == nil && shared {
+			s.e2ee.resync.schedule(u.UserID)
+		}
+		return err
+	}
 	if err != nil {
 		return err
 	}
