@@ -29,6 +29,11 @@ type API interface {
 	// of a room from the other servers in it; it returns how many events
 	// were stored, 0 when there is no more.
 	BackfillRoom(ctx context.Context, roomID string, limit int) (int, error)
+	// RemoteHierarchy asks other servers about a room of a space tree
+	// (hierarchy.go); RemoteTimestampToEvent asks the other servers in a
+	// room for the event nearest a time (timestamp.go).
+	RemoteHierarchy(ctx context.Context, req RemoteHierarchyRequest) (*RemoteHierarchy, error)
+	RemoteTimestampToEvent(ctx context.Context, roomID string, ts int64, forwards bool) (*roomserver.TimestampEvent, error)
 	// PublicRooms reads a page of another server's room directory.
 	PublicRooms(ctx context.Context, server spec.ServerName, limit int, since, term string) (*roomserver.PublicRoomsPage, error)
 	// QueryDirectory resolves an alias of another server.

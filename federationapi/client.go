@@ -83,3 +83,13 @@ func (c *Client) SendToDevice(ctx context.Context, sender spec.UserID, evType, m
 func (c *Client) KnockRemote(ctx context.Context, req MembershipRequest) error {
 	return c.rpc.Call(ctx, "KnockRemote", []any{req})
 }
+
+func (c *Client) RemoteHierarchy(ctx context.Context, req RemoteHierarchyRequest) (out *RemoteHierarchy, err error) {
+	err = c.rpc.Call(ctx, "RemoteHierarchy", []any{req}, &out)
+	return
+}
+
+func (c *Client) RemoteTimestampToEvent(ctx context.Context, roomID string, ts int64, forwards bool) (out *roomserver.TimestampEvent, err error) {
+	err = c.rpc.Call(ctx, "RemoteTimestampToEvent", []any{roomID, ts, forwards}, &out)
+	return
+}

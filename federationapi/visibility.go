@@ -1,6 +1,7 @@
 package federationapi
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"log/slog"
@@ -62,7 +63,7 @@ func judge(h *roomserver.ServerHistory, server spec.ServerName) *serverView {
 	changes := slices.DeleteFunc(slices.Clone(h.Changes), func(c roomserver.HistoryChange) bool {
 		return c.User != "" && !st.ofServer(c.User)
 	})
-	slices.SortStableFunc(changes, func(a, b roomserver.HistoryChange) int { return cmpPlace(a.Place, b.Place) })
+	slices.SortStableFunc(changes, func(a, b roomserver.HistoryChange) int { return cmp.Compare(a.Place, b.Place) })
 	lastJoin := int64(0)
 	hasJoin := false
 	for _, c := range changes {
@@ -77,7 +78,7 @@ func judge(h *roomserver.ServerHistory, server spec.ServerName) *serverView {
 		}
 	}
 	events := slices.Clone(h.Events)
-	slices.SortStableFunc(events, func(a, b roomserver.HistoryEvent) int { return cmpPlace(a.Place, b.Place) })
+	slices.SortStableFunc(events, func(a, b roomserver.HistoryEvent) int { return cmp.Compare(a.Place, b.Place) })
 	next := 0
 	for _, e := range events {
 		// Apply the changes strictly before the event: its state before.
@@ -88,16 +89,6 @@ func judge(h *roomserver.ServerHistory, server spec.ServerName) *serverView {
 		v.visible[e.ID] = st.allows(e, hasJoin && lastJoin > e.Place)
 	}
 	return v
-}
-
-func cmpPlace(a, b int64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // sweep is the state the rules need, advanced through the room's
@@ -158,9 +149,9 @@ func (s *sweep) visibilityAt(place int64) string {
 // allows applies the rules to one event; joinedLater tells whether one of
 // the server's users joined after it.
 func (s *sweep) allows(e roomserver.HistoryEvent, joinedLater bool) bool {
-	if e.Place == roomserver.PlaceOutlier && e.StateKey == nil {
-		// Outside the timeline and not state: a soft-failed or rejected
-		// event, which nobody is shown.
+	if e.Aside || (e.Place == roomserver.PlaceOutlier && e.StateKey == nil) {
+		// Rejected or soft-failed (an outlier that is not state is one
+		// too): nobody is shown it.
 		return false
 	}
 	before := s.visibilityAt(e.Place)

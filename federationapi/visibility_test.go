@@ -68,6 +68,8 @@ func TestServerVisibilityRules(t *testing.T) {
 		{"outlier state is judged at the state we joined with", []roomserver.HistoryChange{hv(0, "joined"), member(0, bob, "join")}, false,
 			state(1, "m.room.power_levels", "", ""), true},
 		{"an outlier that is not state is shown to nobody", []roomserver.HistoryChange{hv(0, "world_readable")}, false, msg(1), false},
+		{"a soft-failed or rejected event is shown to nobody", []roomserver.HistoryChange{hv(0, "world_readable")}, false,
+			roomserver.HistoryEvent{ID: "$e", Place: 1, Type: "m.room.name", StateKey: new(string), Aside: true}, false},
 		{"a live event after our join in a room we joined", []roomserver.HistoryChange{hv(0, "joined"), member(0, alice, "join")}, false, msg(6), false},
 	}
 	for _, tc := range tests {

@@ -48,6 +48,8 @@ type HistoryEvent struct {
 	StateKey *string
 	// Value is what a membership or history_visibility event sets.
 	Value string
+	// Aside: a rejected or soft-failed event, which nobody is shown.
+	Aside bool
 }
 
 // HistoryChange is a history_visibility change (User "") or a membership
@@ -87,7 +89,8 @@ func (s *Server) HistoryForServer(ctx context.Context, roomID string, server spe
 		if e.RoomNID != r.nid {
 			continue
 		}
-		out.Events = append(out.Events, HistoryEvent{ID: e.ID, Place: placeOf(e.StreamPos), Type: e.Type, StateKey: e.StateKey, Value: stateValue(e.Type, e.PDU)})
+		out.Events = append(out.Events, HistoryEvent{ID: e.ID, Place: placeOf(e.StreamPos), Type: e.Type, StateKey: e.StateKey, Value: stateValue(e.Type, e.PDU),
+			Aside: e.Rejected || (e.StreamPos == 0 && e.SnapshotBefore != 0)})
 	}
 	if out.FromStart, err = s.store.CreateInTimeline(ctx, r.nid); err != nil {
 		return nil, err

@@ -4,10 +4,11 @@ import (
 	"context"
 )
 
-// TimestampEvent is an event of a room's timeline found by its time.
+// TimestampEvent is an event of a room's timeline found by its time, in
+// the form /timestamp_to_event answers with.
 type TimestampEvent struct {
-	EventID        string
-	OriginServerTS int64
+	EventID        string `json:"event_id"`
+	OriginServerTS int64  `json:"origin_server_ts"`
 }
 
 // EventsNearTimestamp returns up to limit events of the room's timeline

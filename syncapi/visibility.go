@@ -38,6 +38,15 @@ func (s *Server) historyViewOf(ctx context.Context, roomNID int64, user string, 
 	if err != nil {
 		return nil, err
 	}
+	// A room joined through another server: the visibility it had when
+	// we joined came with the join's state, outside the stream, and holds
+	// from the start of what we have.
+	if joined, err := s.events.StateBeforeStream(ctx, roomNID, spec.MRoomHistoryVisibility, ""); err != nil {
+		return nil, err
+	} else if joined != nil {
+		joined.StreamPos = minPosition
+		hvs = append([]*rsstorage.Event{joined}, hvs...)
+	}
 	v := &historyView{joinedNow: joinedNow}
 	restricted := false
 	for _, e := range hvs {

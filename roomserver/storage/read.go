@@ -622,3 +622,19 @@ func (s *Store) EarliestEvent(ctx context.Context, roomNID int64) (*Event, error
 	}
 	return e, err
 }
+
+// StateBeforeStream is, for a room joined through another server, the
+// state event of a type and key that was in force before the room's
+// first event in our stream: the one in the state we joined with (an
+// outlier, the deepest one below the first event of that key in the
+// stream). Nil when there is none (a room we created).
+func (s *Store) StateBeforeStream(ctx context.Context, roomNID int64, evType, stateKey string) (*Event, error) {
+	e, err := scanEvent(s.db.Read.QueryRowContext(ctx, `SELECT `+eventColumns+` FROM events
+		WHERE room_nid = $1 AND type = $2 AND state_key = $3 AND stream_pos IS NULL AND rejected = 0
+		AND depth < COALESCE((SELECT MIN(depth) FROM events WHERE room_nid = $1 AND type = $2 AND state_key = $3 AND stream_pos IS NOT NULL), 9223372036854775807)
+		ORDER BY depth DESC LIMIT 1`, roomNID, evType, stateKey))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	return e, err
+}
