@@ -43,6 +43,8 @@ func wireError(err error) error {
 		return mxhttp.NotFound("Unknown room")
 	case errors.Is(err, roomserver.ErrEventNotFound):
 		return mxhttp.NotFound("Unknown event")
+	case errors.Is(err, errRejected):
+		return mxhttp.Forbidden(err.Error())
 	case errors.Is(err, roomserver.ErrForbidden):
 		return mxhttp.Forbidden(err.Error())
 	case errors.Is(err, roomserver.ErrBadEvent), errors.Is(err, roomserver.ErrBadState):

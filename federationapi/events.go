@@ -62,12 +62,14 @@ func (s *Server) stateAt(r *http.Request, origin spec.ServerName) (*roomserver.R
 	if err != nil {
 		return nil, err
 	}
-	if visible, known := view.visible[eventID]; known && !visible {
-		return nil, mxhttp.Forbidden("You do not have permission to access the state at the requested event")
-	}
+	// An event without a state of its own (an outlier, a rejected event)
+	// is not found, whoever asks; only then does visibility decide.
 	st, err := s.rooms.StateBefore(ctx, roomID, eventID)
 	if err != nil {
 		return nil, wireError(err)
+	}
+	if visible, known := view.visible[eventID]; known && !visible {
+		return nil, mxhttp.Forbidden("You do not have permission to access the state at the requested event")
 	}
 	return st, nil
 }
