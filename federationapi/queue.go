@@ -69,7 +69,7 @@ type QueueConfig struct {
 	MaxBackoff time.Duration
 	// CatchUpBound is how many PDUs may wait for a destination that
 	// failed before the older ones are dropped; CatchUpPerRoom is how many
-	// of each room's newest are kept then. Default 500 and 10.
+	// of each room's newest are kept then. Default 0 (never drop) and 10.
 	CatchUpBound   int
 	CatchUpPerRoom int
 }
@@ -92,9 +92,10 @@ func (c *QueueConfig) defaults() {
 		c.MaxBackoff = time.Hour
 	}
 	c.MaxBackoff = max(c.MaxBackoff, c.MinBackoff)
-	if c.CatchUpBound <= 0 {
-		c.CatchUpBound = 500
-	}
+	// CatchUpBound 0 (the default) never drops queued events: a receiver
+	// fills a gap in the middle of its timeline only as far as
+	// /get_missing_events reaches (20 events here), so what is dropped
+	// would be lost to its users.
 	if c.CatchUpPerRoom <= 0 {
 		c.CatchUpPerRoom = 10
 	}

@@ -28,6 +28,9 @@ type destination struct {
 	cancel context.CancelFunc
 	// wake holds one signal: new rows arrived since the worker last looked.
 	wake chan struct{}
+	// back holds one signal: the destination was heard from (it sent us
+	// a signed request), so a backoff may end now.
+	back chan struct{}
 
 	mu        sync.Mutex
 	claimedAt time.Time
@@ -38,7 +41,7 @@ type destination struct {
 
 func newDestination(q *Queue, name spec.ServerName) *destination {
 	ctx, cancel := context.WithCancel(q.ctx)
-	return &destination{q: q, name: name, ctx: ctx, cancel: cancel, wake: make(chan struct{}, 1)}
+	return &destination{q: q, name: name, ctx: ctx, cancel: cancel, wake: make(chan struct{}, 1), back: make(chan struct{}, 1)}
 }
 
 func (d *destination) poke() {
@@ -118,7 +121,7 @@ func (d *destination) sendAll() bool {
 			// Take the signal before looking, so that rows committed after
 			// the look leave a signal behind.
 			d.poked()
-			if d.failures > 0 || first {
+			if d.q.cfg.CatchUpBound > 0 && (d.failures > 0 || first) {
 				d.trim()
 			}
 			first = false
@@ -169,11 +172,37 @@ func (d *destination) record(write func(context.Context) error) error {
 	return write(ctx)
 }
 
-// waitBackoff waits until the destination may be tried again. A wait left
-// by an earlier owner never exceeds this process's MaxBackoff.
+// peerBack tells a worker in backoff that its destination is up again.
+func (d *destination) peerBack() {
+	select {
+	case d.back <- struct{}{}:
+	default:
+	}
+}
+
+// waitBackoff waits until the destination may be tried again: the backoff
+// has passed, or the destination was heard from meanwhile (a server back
+// after an outage should not wait out an hour's backoff). A wait left by
+// an earlier owner never exceeds this process's MaxBackoff.
 func (d *destination) waitBackoff() bool {
 	wait := min(time.Until(d.retryAt), d.q.cfg.MaxBackoff)
-	return wait <= 0 || sleep(d.ctx, wait)
+	if wait <= 0 {
+		return true
+	}
+	select {
+	case <-d.back:
+	default:
+	}
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-d.back:
+		return true
+	case <-d.ctx.Done():
+		return false
+	}
 }
 
 // trim applies the catch-up bound (QueueConfig.CatchUpBound).

@@ -68,6 +68,17 @@ func (q *Queue) notify(dests []spec.ServerName) {
 	}
 }
 
+// PeerSeen is told of every signed request from another server: if we
+// are backing off from sending to it, the backoff ends now.
+func (q *Queue) PeerSeen(name spec.ServerName) {
+	q.mu.Lock()
+	d, ok := q.active[name]
+	q.mu.Unlock()
+	if ok {
+		d.peerBack()
+	}
+}
+
 // startLocked starts a worker for name; q.mu is held.
 func (q *Queue) startLocked(name spec.ServerName) {
 	d := newDestination(q, name)

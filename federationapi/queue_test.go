@@ -642,3 +642,20 @@ func benchmarkFanOut(b *testing.B, rate int) {
 	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "p99-ms")
 	b.ReportMetric(0, "ns/op")
 }
+
+// A destination in a long backoff is tried again as soon as it is heard
+// from (it sent us a signed request), not when the backoff ends.
+func TestQueueBackoffEndsWhenPeerIsHeardFrom(t *testing.T) {
+	env := newQueueEnv(t)
+	a := newDestinationServer(t, env)
+	env.rooms.join(testRoom, "@alice:origin.test", a.user("carol"))
+	a.setStatus(func() int { return http.StatusServiceUnavailable })
+	cfg := testQueueConfig("one")
+	cfg.MinBackoff, cfg.MaxBackoff = time.Hour, time.Hour
+	q := env.start(cfg, nil)
+	env.publishRange(1, 5)
+	awaitQueue(t, "a failed attempt", func() bool { return len(a.attemptsSoFar()) > 0 })
+	a.setStatus(nil)
+	q.PeerSeen(a.name)
+	a.waitFor(t, seqsFromTo(1, 5))
+}

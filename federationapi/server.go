@@ -133,7 +133,13 @@ func (s *Server) Routes(r *mux.Router) {
 	VersionRoutes(r)
 
 	f := r.PathPrefix("/_matrix/federation").Subrouter()
-	signed := s.verifier.Handler
+	// A signed request shows its origin is up: sending to it resumes.
+	signed := func(h func(*http.Request, spec.ServerName, []byte) (any, error)) http.Handler {
+		return s.verifier.Handler(func(r *http.Request, origin spec.ServerName, body []byte) (any, error) {
+			s.queue.PeerSeen(origin)
+			return h(r, origin, body)
+		})
+	}
 	f.Handle("/v1/send/{txnId}", signed(s.send)).Methods(http.MethodPut)
 	f.Handle("/v1/event/{eventId}", signed(s.event)).Methods(http.MethodGet)
 	f.Handle("/v1/state/{roomId}", signed(s.state)).Methods(http.MethodGet)

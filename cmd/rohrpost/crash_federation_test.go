@@ -15,8 +15,9 @@ import (
 
 // deliveryWait bounds how long the test waits for a server to have every
 // acknowledged message: generous, since after a kill -9 the other
-// server's queue is in backoff and the restarted one may wait for the
-// lease of its dead predecessor (decision 0011).
+// server's queue is in backoff, and a restarted process whose owner id
+// changed would wait up to 35 s for its predecessor's leases (decision
+// 0011, "Owner ids").
 const deliveryWait = 2 * time.Minute
 
 // TestFederationKillMidConversation runs two real processes that
@@ -76,13 +77,13 @@ func TestFederationKillMidConversation(t *testing.T) {
 	})
 	a.kill(t)
 	run.wait(sa, sc) // their server is gone: they end with an error
+	t.Logf("A killed with %s; in flight: %s", conv.lacking(t, "B", sa, sc), inFlight(sa, sc))
 	bBefore := sb.count()
 	waitFor(t, time.Minute, "bob sends while A is down", func() (bool, string) {
 		n := sb.count() - bBefore
 		return n >= 15, fmt.Sprintf("%d acknowledged", n)
 	})
 	run.stopAndCheck(t, sb)
-	t.Logf("A killed: %d of A's and %d of B's messages acknowledged so far", sa.count()+sc.count(), sb.count())
 	a.start(t)
 	restarted := time.Now()
 	sa.retry(t, ctx, room)
@@ -105,6 +106,7 @@ func TestFederationKillMidConversation(t *testing.T) {
 	})
 	b.kill(t)
 	run.wait(sb)
+	t.Logf("B killed with %s; in flight: %s", conv.lacking(t, "A", sb), inFlight(sb))
 	aBefore = sa.count() + sc.count()
 	waitFor(t, time.Minute, "A's users send while B is down", func() (bool, string) {
 		n := sa.count() + sc.count() - aBefore
@@ -309,6 +311,46 @@ func (c *conversation) waitDelivered(t *testing.T, when string) {
 			return false, fmt.Sprintf("%d of %d missing, such as %s", len(missing), total, strings.Join(missing[:min(5, len(missing))], ", "))
 		})
 	}
+}
+
+// lacking says how many of the senders' acknowledged messages the server
+// of reader does not have yet: what the killed server's queue still had to
+// send.
+func (c *conversation) lacking(t *testing.T, reader string, senders ...*sender) string {
+	t.Helper()
+	msgs, err := roomMessages(context.Background(), c.readers[reader], c.room)
+	if err != nil {
+		t.Fatalf("%s: /messages: %v", reader, err)
+	}
+	have := map[string]bool{}
+	for _, m := range msgs {
+		have[m.eventID] = true
+	}
+	acked, missing := 0, 0
+	for _, s := range senders {
+		for _, a := range s.ackedCopy() {
+			acked++
+			if !have[a.eventID] {
+				missing++
+			}
+		}
+	}
+	return fmt.Sprintf("%d of its %d acknowledged messages not yet on %s", missing, acked, reader)
+}
+
+func inFlight(senders ...*sender) string {
+	var out []string
+	for _, s := range senders {
+		s.mu.Lock()
+		if s.inFlight != nil {
+			out = append(out, s.inFlight.txnID)
+		}
+		s.mu.Unlock()
+	}
+	if len(out) == 0 {
+		return "none"
+	}
+	return strings.Join(out, ", ")
 }
 
 // check holds the servers' timelines against what was acknowledged:

@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rohrpost/rohrpost/internal/testdb"
 	"maunium.net/go/mautrix"
 	"maunium.net/go/mautrix/event"
 	"maunium.net/go/mautrix/id"
@@ -105,15 +106,21 @@ func writePEM(t *testing.T, file, typ string, der []byte) {
 	}
 }
 
-// newFedServer configures (but does not start) a server with SQLite that
-// trusts ca. Its logs stay in its directory and are printed when the test
+// newFedServer configures (but does not start) a server that trusts ca,
+// with SQLite or, under ROHRPOST_TEST_POSTGRES, a PostgreSQL database of
+// its own. Its logs stay in its directory and are printed when the test
 // fails.
 func newFedServer(t *testing.T, ca *testCA) *fedServer {
 	t.Helper()
 	dir := t.TempDir()
-	tlsPort, plainPort := freePort(t), freePort(t)
+	ports := freePorts(t, 2)
+	tlsPort, plainPort := ports[0], ports[1]
 	certFile, keyFile := ca.issue(t, dir)
 	name := fmt.Sprintf("127.0.0.1:%d", tlsPort)
+	db := fmt.Sprintf("database:\n  type: sqlite\n  path: %s/rohrpost.db\n", dir)
+	if uri := testdb.PostgresURI(); uri != "" {
+		db = fmt.Sprintf("database:\n  type: postgres\n  uri: %s\n", uri)
+	}
 	cfg := fmt.Sprintf(`server_name: %[1]s
 public_baseurl: https://%[1]s
 data_dir: %[2]s
@@ -127,10 +134,7 @@ listeners:
   - bind_address: 127.0.0.1
     port: %[6]d
     resources: [client]
-database:
-  type: sqlite
-  path: %[2]s/rohrpost.db
-tls_client:
+%[8]stls_client:
   verify: true
   ca_file: %[7]s
 ip_range_blacklist: []
@@ -139,7 +143,7 @@ enable_registration_without_verification: true
 rate_limiting:
   enabled: false
 log_file: %[2]s/rohrpost.log
-`, name, dir, certFile, keyFile, tlsPort, plainPort, ca.file)
+`, name, dir, certFile, keyFile, tlsPort, plainPort, ca.file, db)
 	if err := os.WriteFile(filepath.Join(dir, "rohrpost.yaml"), []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -153,6 +157,21 @@ log_file: %[2]s/rohrpost.log
 		}
 	})
 	return s
+}
+
+// freePorts finds n distinct free ports, holding each until all are found.
+func freePorts(t *testing.T, n int) []int {
+	t.Helper()
+	ports := make([]int, n)
+	for i := range ports {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer l.Close()
+		ports[i] = l.Addr().(*net.TCPAddr).Port
+	}
+	return ports
 }
 
 // running says whether the process was started and has not exited.
