@@ -80,11 +80,9 @@ func TestDeviceKeys(t *testing.T) {
 		t.Fatalf("upload: %d %v", status, body)
 	}
 	// Bad uploads.
-	other := newTestKey(t)
 	for name, dk := range map[string]map[string]any{
 		"no keys":              {"user_id": alice.UserID.String(), "device_id": alice.DeviceID.String(), "algorithms": []string{}},
 		"another user":         key.sign(t, bob.UserID.String(), "ed25519:X", map[string]any{"user_id": bob.UserID.String(), "device_id": "X", "algorithms": []string{}, "keys": map[string]any{}}),
-		"changed identity key": deviceKeys(t, alice, other),
 	} {
 		if status, body := rawCall(t, alice, "POST", "/keys/upload", map[string]any{"device_keys": dk}); status != 400 {
 			t.Errorf("%s: %d %v, want 400", name, status, body)
@@ -225,5 +223,45 @@ func TestKeysQueryShape(t *testing.T) {
 	_, body := rawCall(t, bob, "POST", "/keys/query", map[string]any{"device_keys": map[string]any{a: []string{"LAPTOP"}}})
 	if name := gjsonOf(body).Get("device_keys." + gjson.Escape(a) + ".LAPTOP.unsigned.device_display_name").String(); name != "Dienstlaptop" {
 		t.Errorf("display name %q, want Dienstlaptop", name)
+	}
+}
+
+// A device that uploads new identity keys (its client reset its crypto
+// store) replaces its keys; its contacts see the new ones and hear of the
+// change (decision 0014).
+func TestNewIdentityKeysReplaceTheOld(t *testing.T) {
+	srv := apptest.Start(t)
+	ctx := context.Background()
+	alice, bob := srv.Register(t, "alice"), srv.Register(t, "bob")
+	room, err := alice.CreateRoom(ctx, &mautrix.ReqCreateRoom{Preset: "public_chat"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bob.JoinRoom(ctx, room.RoomID.String(), nil); err != nil {
+		t.Fatal(err)
+	}
+	first, second := newTestKey(t), newTestKey(t)
+	if status, body := rawCall(t, alice, "POST", "/keys/upload", map[string]any{"device_keys": deviceKeys(t, alice, first),
+		"one_time_keys": map[string]any{"signed_curve25519:A": map[string]any{"key": "old"}}}); status != 200 {
+		t.Fatalf("first upload: %d %v", status, body)
+	}
+	bobSync, err := bob.SyncRequest(ctx, 0, "", "", false, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if status, body := rawCall(t, alice, "POST", "/keys/upload", map[string]any{"device_keys": deviceKeys(t, alice, second)}); status != 200 ||
+		gjsonOf(body).Get("one_time_key_counts.signed_curve25519").Int() != 0 {
+		t.Fatalf("new identity keys: %d %v, want 200 and the old one-time keys gone", status, body)
+	}
+	status, body := rawCall(t, bob, "POST", "/keys/query", map[string]any{"device_keys": map[string]any{alice.UserID.String(): []string{}}})
+	if got := gjsonOf(body).Get("device_keys." + gjson.Escape(alice.UserID.String()) + "." + alice.DeviceID.String() + ".keys.ed25519:" + alice.DeviceID.String()); status != 200 || got.String() != second.b64() {
+		t.Fatalf("query after the reset: %d %v", status, body)
+	}
+	next, err := bob.SyncRequest(ctx, 0, bobSync.NextBatch, "", false, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !containsUser(next.DeviceLists.Changed, alice.UserID.String()) {
+		t.Fatalf("device_lists.changed = %v, want alice", next.DeviceLists.Changed)
 	}
 }
