@@ -81,8 +81,8 @@ func TestDeviceKeys(t *testing.T) {
 	}
 	// Bad uploads.
 	for name, dk := range map[string]map[string]any{
-		"no keys":              {"user_id": alice.UserID.String(), "device_id": alice.DeviceID.String(), "algorithms": []string{}},
-		"another user":         key.sign(t, bob.UserID.String(), "ed25519:X", map[string]any{"user_id": bob.UserID.String(), "device_id": "X", "algorithms": []string{}, "keys": map[string]any{}}),
+		"no keys":      {"user_id": alice.UserID.String(), "device_id": alice.DeviceID.String(), "algorithms": []string{}},
+		"another user": key.sign(t, bob.UserID.String(), "ed25519:X", map[string]any{"user_id": bob.UserID.String(), "device_id": "X", "algorithms": []string{}, "keys": map[string]any{}}),
 	} {
 		if status, body := rawCall(t, alice, "POST", "/keys/upload", map[string]any{"device_keys": dk}); status != 400 {
 			t.Errorf("%s: %d %v, want 400", name, status, body)
