@@ -48,7 +48,6 @@ type KeyUpload struct {
 	OneTimeKeys, FallbackKeys map[string][]byte
 }
 
-
 // UploadKeys stores an upload in one transaction and returns the key
 // change position when the device keys are new (0 otherwise). A one-time
 // key id already stored keeps its first key.
