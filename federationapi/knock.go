@@ -15,7 +15,6 @@ import (
 	"github.com/matrix-org/gomatrixserverlib/spec"
 
 	"github.com/rohrpost/rohrpost/internal/mxhttp"
-	"github.com/rohrpost/rohrpost/roomserver"
 )
 
 // Knocking on a room of another server mirrors joining it: make_knock
@@ -71,44 +70,10 @@ func (s *Server) makeKnock(r *http.Request, origin spec.ServerName, _ []byte) (a
 
 // sendKnock is PUT /_matrix/federation/v1/send_knock/{roomId}/{eventId}.
 func (s *Server) sendKnock(r *http.Request, origin spec.ServerName, body []byte) (any, error) {
-	ctx := r.Context()
-	roomID := mux.Vars(r)["roomId"]
-	if err := s.checkACL(ctx, roomID, origin); err != nil {
+	if _, err := s.takeMembership(r, origin, body, spec.Knock); err != nil {
 		return nil, err
 	}
-	version, err := s.rooms.RoomVersion(ctx, roomID)
-	if err != nil {
-		return nil, wireError(err)
-	}
-	verImpl, err := gomatrixserverlib.GetRoomVersion(gomatrixserverlib.RoomVersion(version))
-	if err != nil {
-		return nil, wireError(err)
-	}
-	ev, err := verImpl.NewEventFromUntrustedJSON(body)
-	if err != nil {
-		return nil, mxhttp.BadJSON("the body is not an event of this room: " + err.Error())
-	}
-	switch {
-	case ev.EventID() != mux.Vars(r)["eventId"]:
-		return nil, mxhttp.BadJSON("the event id does not match the path")
-	case ev.RoomID().String() != roomID:
-		return nil, mxhttp.BadJSON("the room id does not match the path")
-	case ev.Type() != spec.MRoomMember || !ev.StateKeyEquals(string(ev.SenderID())):
-		return nil, mxhttp.BadJSON("not a member event of its sender")
-	}
-	if m, err := ev.Membership(); err != nil || m != spec.Knock {
-		return nil, mxhttp.BadJSON("membership must be knock")
-	}
-	if sender := ev.SenderID().ToUserID(); sender == nil || sender.Domain() != origin {
-		return nil, mxhttp.Forbidden("the knock must come from the knocking user's server")
-	}
-	if err := s.verifySignatures(ctx, ev); err != nil {
-		return nil, mxhttp.Forbidden("signature check failed: " + err.Error())
-	}
-	if err := s.input(ctx, ev, roomserver.InputNew); err != nil {
-		return nil, mxhttp.Forbidden(err.Error())
-	}
-	state, err := s.strippedState(ctx, roomID)
+	state, err := s.strippedState(r.Context(), mux.Vars(r)["roomId"])
 	if err != nil {
 		return nil, err
 	}

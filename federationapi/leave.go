@@ -51,6 +51,17 @@ func (s *Server) makeLeave(r *http.Request, origin spec.ServerName, _ []byte) (a
 
 // sendLeave is PUT /_matrix/federation/v2/send_leave/{roomId}/{eventId}.
 func (s *Server) sendLeave(r *http.Request, origin spec.ServerName, body []byte) (any, error) {
+	if _, err := s.takeMembership(r, origin, body, spec.Leave); err != nil {
+		return nil, err
+	}
+	return struct{}{}, nil
+}
+
+// takeMembership checks a member event another server's user signed
+// after make_leave or make_knock (its own, of the given membership, from
+// the origin, for the room and event id of the path) and puts it into
+// the room.
+func (s *Server) takeMembership(r *http.Request, origin spec.ServerName, body []byte, membership string) (gomatrixserverlib.PDU, error) {
 	ctx := r.Context()
 	roomID := mux.Vars(r)["roomId"]
 	if err := s.checkACL(ctx, roomID, origin); err != nil {
@@ -76,11 +87,11 @@ func (s *Server) sendLeave(r *http.Request, origin spec.ServerName, body []byte)
 	case ev.Type() != spec.MRoomMember || !ev.StateKeyEquals(string(ev.SenderID())):
 		return nil, mxhttp.BadJSON("not a member event of its sender")
 	}
-	if m, err := ev.Membership(); err != nil || m != spec.Leave {
-		return nil, mxhttp.BadJSON("membership must be leave")
+	if m, err := ev.Membership(); err != nil || m != membership {
+		return nil, mxhttp.BadJSON("membership must be " + membership)
 	}
 	if sender := ev.SenderID().ToUserID(); sender == nil || sender.Domain() != origin {
-		return nil, mxhttp.Forbidden("the leave must come from the leaving user's server")
+		return nil, mxhttp.Forbidden("the event must come from its sender's server")
 	}
 	if err := s.verifySignatures(ctx, ev); err != nil {
 		return nil, mxhttp.Forbidden("signature check failed: " + err.Error())
@@ -88,7 +99,7 @@ func (s *Server) sendLeave(r *http.Request, origin spec.ServerName, body []byte)
 	if err := s.input(ctx, ev, roomserver.InputNew); err != nil {
 		return nil, mxhttp.Forbidden(err.Error())
 	}
-	return struct{}{}, nil
+	return ev, nil
 }
 
 // LeaveRemoteRoom makes a local user leave a room no local user is joined
