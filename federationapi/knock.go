@@ -3,8 +3,6 @@ package federationapi
 import (
 	"context"
 	"encoding/json"
-	"fmt"
-	"log/slog"
 	"net/http"
 	"slices"
 	"time"
@@ -100,32 +98,8 @@ func (s *Server) strippedState(ctx context.Context, roomID string) ([]gomatrixse
 // KnockRemote knocks for a local user on a room of another server, and
 // keeps the knock (with the room's stripped state) for the user.
 func (s *Server) KnockRemote(ctx context.Context, req MembershipRequest) error {
-	key, ok := s.keyFor(req.UserID.Domain())
-	if !ok {
-		return fmt.Errorf("%w: %s is not a local user", ErrNotAllowed, req.UserID.String())
-	}
-	var lastErr error = ErrNoServer
-	for _, server := range req.Servers {
-		if s.isLocal(server) {
-			continue
-		}
-		if !s.policy.Allowed(server) {
-			lastErr = fmt.Errorf("%w: %s", ErrNotAllowed, server)
-			continue
-		}
-		ev, err := s.knockThrough(ctx, server, key.ServerName, req)
-		if err != nil {
-			slog.Info("federation: remote knock failed", "room_id", req.RoomID, "server", server, "err", err)
-			lastErr = fmt.Errorf("%w: %s: %v", ErrNoServer, server, err)
-			if remote := remoteMatrixError(err); remote != nil {
-				lastErr = remote
-			}
-			continue
-		}
-		_, err = s.rooms.StoreOutOfRoomMembership(ctx, ev)
-		return err
-	}
-	return lastErr
+	_, _, err := s.throughServers(ctx, req, "knock", s.knockThrough)
+	return err
 }
 
 func (s *Server) knockThrough(ctx context.Context, server, origin spec.ServerName, req MembershipRequest) (gomatrixserverlib.PDU, error) {

@@ -105,9 +105,30 @@ func (s *Server) takeMembership(r *http.Request, origin spec.ServerName, body []
 // LeaveRemoteRoom makes a local user leave a room no local user is joined
 // to, through one of req.Servers, and keeps the leave for the user.
 func (s *Server) LeaveRemoteRoom(ctx context.Context, req MembershipRequest) error {
+	origin, sent, err := s.throughServers(ctx, req, "leave", s.leaveThrough)
+	if sent || origin == "" {
+		return err
+	}
+	// Nobody in the room would take the rejection: the user is still rid
+	// of the invite, with a leave of our own that goes nowhere (the
+	// inviting server learns of it if the user ever joins).
+	if ev, lerr := s.localRejection(ctx, origin, req); lerr == nil {
+		slog.Info("federation: invite rejected locally", "room_id", req.RoomID, "user", req.UserID.String(), "err", err)
+		_, err = s.rooms.StoreOutOfRoomMembership(ctx, ev)
+		return err
+	}
+	return err
+}
+
+// throughServers builds a local user's member event through the first of
+// req.Servers that will (make_leave or make_knock, then send) and keeps
+// it for the user. It returns the local server name it acted as, whether
+// a server took the event, and the last refusal when no server would.
+func (s *Server) throughServers(ctx context.Context, req MembershipRequest, what string,
+	through func(ctx context.Context, server, origin spec.ServerName, req MembershipRequest) (gomatrixserverlib.PDU, error)) (spec.ServerName, bool, error) {
 	key, ok := s.keyFor(req.UserID.Domain())
 	if !ok {
-		return fmt.Errorf("%w: %s is not a local user", ErrNotAllowed, req.UserID.String())
+		return "", false, fmt.Errorf("%w: %s is not a local user", ErrNotAllowed, req.UserID.String())
 	}
 	var lastErr error = ErrNoServer
 	for _, server := range req.Servers {
@@ -118,24 +139,20 @@ func (s *Server) LeaveRemoteRoom(ctx context.Context, req MembershipRequest) err
 			lastErr = fmt.Errorf("%w: %s", ErrNotAllowed, server)
 			continue
 		}
-		ev, err := s.leaveThrough(ctx, server, key.ServerName, req)
+		ev, err := through(ctx, server, key.ServerName, req)
 		if err != nil {
-			slog.Info("federation: remote leave failed", "room_id", req.RoomID, "server", server, "err", err)
+			slog.Info("federation: remote "+what+" failed", "room_id", req.RoomID, "server", server, "err", err)
 			lastErr = fmt.Errorf("%w: %s: %v", ErrNoServer, server, err)
+			if remote := remoteMatrixError(err); remote != nil {
+				// The server answered and refused: the client hears why.
+				lastErr = remote
+			}
 			continue
 		}
 		_, err = s.rooms.StoreOutOfRoomMembership(ctx, ev)
-		return err
+		return key.ServerName, true, err
 	}
-	// Nobody in the room would take the rejection: the user is still rid
-	// of the invite, with a leave of our own that goes nowhere (the
-	// inviting server learns of it if the user ever joins).
-	if ev, err := s.localRejection(ctx, key.ServerName, req); err == nil {
-		slog.Info("federation: invite rejected locally", "room_id", req.RoomID, "user", req.UserID.String(), "err", lastErr)
-		_, err = s.rooms.StoreOutOfRoomMembership(ctx, ev)
-		return err
-	}
-	return lastErr
+	return key.ServerName, false, lastErr
 }
 
 // localRejection builds a leave on top of the user's invite, signed by us
