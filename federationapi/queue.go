@@ -67,11 +67,6 @@ type QueueConfig struct {
 	// transaction, doubling from the one to the other. Default 2s, 1h.
 	MinBackoff time.Duration
 	MaxBackoff time.Duration
-	// CatchUpBound is how many PDUs may wait for a destination that
-	// failed before the older ones are dropped; CatchUpPerRoom is how many
-	// of each room's newest are kept then. Default 0 (never drop) and 10.
-	CatchUpBound   int
-	CatchUpPerRoom int
 }
 
 func (c *QueueConfig) defaults() {
@@ -92,13 +87,6 @@ func (c *QueueConfig) defaults() {
 		c.MaxBackoff = time.Hour
 	}
 	c.MaxBackoff = max(c.MaxBackoff, c.MinBackoff)
-	// CatchUpBound 0 (the default) never drops queued events: a receiver
-	// fills a gap in the middle of its timeline only as far as
-	// /get_missing_events reaches (20 events here), so what is dropped
-	// would be lost to its users.
-	if c.CatchUpPerRoom <= 0 {
-		c.CatchUpPerRoom = 10
-	}
 }
 
 // restartOwnerID is the owner id of a process whose bus is embedded (the

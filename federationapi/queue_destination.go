@@ -107,7 +107,6 @@ func (d *destination) claim() bool {
 // claim the lease again (work arrived as it was letting go).
 func (d *destination) sendAll() bool {
 	var txn *storage.Transaction
-	first := true
 	for {
 		if !d.waitBackoff() {
 			return false
@@ -121,10 +120,6 @@ func (d *destination) sendAll() bool {
 			// Take the signal before looking, so that rows committed after
 			// the look leave a signal behind.
 			d.poked()
-			if d.q.cfg.CatchUpBound > 0 && (d.failures > 0 || first) {
-				d.trim()
-			}
-			first = false
 			var err error
 			txn, err = d.q.deps.Store.NextTransaction(d.ctx, d.name, d.q.cfg.OwnerID, time.Now(), newTxnID(), maxTxnPDUs, maxTxnEDUs)
 			switch {
@@ -202,21 +197,6 @@ func (d *destination) waitBackoff() bool {
 		return true
 	case <-d.ctx.Done():
 		return false
-	}
-}
-
-// trim applies the catch-up bound (QueueConfig.CatchUpBound).
-func (d *destination) trim() {
-	dropped, err := d.q.deps.Store.TrimCatchUp(d.ctx, d.name, d.q.cfg.CatchUpBound, d.q.cfg.CatchUpPerRoom)
-	if err != nil {
-		if d.ctx.Err() == nil {
-			slog.Warn("federation queue: catch-up", "destination", d.name, "err", err)
-		}
-		return
-	}
-	if dropped > 0 {
-		slog.Info("federation queue: catching up, sending the newest events of each room only",
-			"destination", d.name, "dropped", dropped)
 	}
 }
 

@@ -501,48 +501,6 @@ func firstAccepted(d *destinationServer) string {
 	return ""
 }
 
-func TestQueueCatchUpSendsNewestPerRoom(t *testing.T) {
-	env := newQueueEnv(t)
-	a := newDestinationServer(t, env)
-	a.setStatus(func() int { return http.StatusServiceUnavailable })
-	rooms := []string{"!x:origin.test", "!y:origin.test", "!z:origin.test"}
-	for _, r := range rooms {
-		env.rooms.join(r, "@alice:origin.test", a.user("carol"))
-	}
-	// The first queue never trims; it makes one attempt, then backs off
-	// for long: everything queues up meanwhile.
-	cfg := testQueueConfig("one")
-	cfg.CatchUpBound = 1000
-	cfg.MinBackoff, cfg.MaxBackoff = time.Hour, time.Hour
-	q1 := env.start(cfg, nil)
-	const events = 200
-	for i := 1; i <= events; i++ {
-		env.publish(i, "@alice:origin.test", func(ev *roomserver.OutputEvent) { ev.RoomID = rooms[i%3] })
-	}
-	awaitQueue(t, "the events to be queued", func() bool {
-		n, err := env.store.QueueLength(context.Background(), a.name)
-		return err == nil && n == events && len(a.attemptsSoFar()) > 0
-	})
-	q1.Stop()
-	pinned := a.attemptsSoFar()[0].seqs
-
-	a.setStatus(nil)
-	cfg = testQueueConfig("two")
-	cfg.CatchUpBound, cfg.CatchUpPerRoom = 100, 3
-	env.start(cfg, nil)
-	// The transaction in flight goes as it was; of the rest, the newest
-	// three of each room.
-	want := append(slices.Clone(pinned), seqsFromTo(events-8, events)...)
-	a.waitFor(t, want)
-	awaitQueue(t, "an empty queue", func() bool {
-		n, err := env.store.QueueLength(context.Background(), a.name)
-		return err == nil && n == 0
-	})
-	if got := a.delivered(); !slices.Equal(got, want) {
-		t.Fatalf("received %v, want %v", got, want)
-	}
-}
-
 func TestQueueDropsWhatPolicyRefuses(t *testing.T) {
 	env := newQueueEnv(t)
 	a := newDestinationServer(t, env)

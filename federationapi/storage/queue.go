@@ -368,42 +368,6 @@ func (s *Store) TransactionFailed(ctx context.Context, destination spec.ServerNa
 	})
 }
 
-// TrimCatchUp bounds what waits for a destination that was unreachable:
-// when more than bound PDUs wait outside a transaction, only the newest
-// perRoom of each room are kept. The destination fills the gap with
-// /get_missing_events (and /state_ids where the gap is too long), which
-// the spec intends for exactly this. It returns how many PDUs it dropped.
-func (s *Store) TrimCatchUp(ctx context.Context, destination spec.ServerName, bound, perRoom int) (int64, error) {
-	var dropped int64
-	err := s.db.Write(ctx, func(tx *sql.Tx) error {
-		dropped = 0
-		var waiting int
-		if err := tx.QueryRow(`SELECT COUNT(*) FROM (SELECT 1 FROM federation_queue
-			WHERE destination = $1 AND kind = 0 AND txn_id IS NULL LIMIT $2) w`,
-			string(destination), bound+1).Scan(&waiting); err != nil {
-			return err
-		}
-		if waiting <= bound {
-			return nil
-		}
-		bodies, err := int64s(tx.Query(`DELETE FROM federation_queue WHERE queue_nid IN (
-			SELECT queue_nid FROM (
-				SELECT queue_nid, ROW_NUMBER() OVER (PARTITION BY room_id ORDER BY stream_pos DESC, queue_nid DESC) AS newer
-				FROM federation_queue WHERE destination = $1 AND kind = 0 AND txn_id IS NULL
-			) ranked WHERE newer > $2
-		) RETURNING body_nid`, string(destination), perRoom))
-		if err != nil {
-			return err
-		}
-		dropped = int64(len(bodies))
-		return deleteUnusedBodies(tx, bodies)
-	})
-	if err != nil {
-		return 0, fmt.Errorf("trim queue of %s: %w", destination, err)
-	}
-	return dropped, nil
-}
-
 // DropQueue removes everything that waits for destination and returns
 // how many items that was.
 func (s *Store) DropQueue(ctx context.Context, destination spec.ServerName) (int64, error) {
