@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rohrpost/rohrpost/internal/testca"
 	"maunium.net/go/mautrix"
 	"maunium.net/go/mautrix/event"
 	"maunium.net/go/mautrix/id"
@@ -27,7 +28,7 @@ const deliveryWait = 2 * time.Minute
 // either side, must be in /messages on both servers, once, and in its
 // sender's order.
 func TestFederationKillMidConversation(t *testing.T) {
-	ca := newTestCA(t)
+	ca := testca.New(t)
 	a, b := newFedServer(t, ca), newFedServer(t, ca)
 	a.start(t)
 	b.start(t)

@@ -2,14 +2,7 @@ package main
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"fmt"
-	"math/big"
 	"net"
 	"os"
 	"path/filepath"
@@ -17,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rohrpost/rohrpost/internal/testca"
 	"github.com/rohrpost/rohrpost/internal/testdb"
 	"maunium.net/go/mautrix"
 	"maunium.net/go/mautrix/event"
@@ -37,85 +31,16 @@ type fedServer struct {
 	name string
 }
 
-// testCA signs the TLS certificates of one test's servers.
-type testCA struct {
-	cert *x509.Certificate
-	key  *ecdsa.PrivateKey
-	file string
-}
-
-func newTestCA(t *testing.T) *testCA {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "rohrpost process test CA"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
-		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	file := filepath.Join(t.TempDir(), "ca.pem")
-	writePEM(t, file, "CERTIFICATE", der)
-	return &testCA{cert: cert, key: key, file: file}
-}
-
-// issue writes a certificate for 127.0.0.1 and its key into dir.
-func (ca *testCA) issue(t *testing.T, dir string) (certFile, keyFile string) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	serial, err := rand.Int(rand.Reader, big.NewInt(1<<62))
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: serial, Subject: pkix.Name{CommonName: "127.0.0.1"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
-		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, &key.PublicKey, ca.key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyDER, err := x509.MarshalECPrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	certFile, keyFile = filepath.Join(dir, "tls.crt"), filepath.Join(dir, "tls.key")
-	writePEM(t, certFile, "CERTIFICATE", der)
-	writePEM(t, keyFile, "EC PRIVATE KEY", keyDER)
-	return certFile, keyFile
-}
-
-func writePEM(t *testing.T, file, typ string, der []byte) {
-	t.Helper()
-	if err := os.WriteFile(file, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-}
-
 // newFedServer configures (but does not start) a server that trusts ca,
 // with SQLite or, under ROHRPOST_TEST_POSTGRES, a PostgreSQL database of
 // its own. Its logs stay in its directory and are printed when the test
 // fails.
-func newFedServer(t *testing.T, ca *testCA) *fedServer {
+func newFedServer(t *testing.T, ca *testca.CA) *fedServer {
 	t.Helper()
 	dir := t.TempDir()
 	ports := freePorts(t, 2)
 	tlsPort, plainPort := ports[0], ports[1]
-	certFile, keyFile := ca.issue(t, dir)
+	certFile, keyFile := ca.IssueFiles(t, dir)
 	name := fmt.Sprintf("127.0.0.1:%d", tlsPort)
 	db := fmt.Sprintf("database:\n  type: sqlite\n  path: %s/rohrpost.db\n", dir)
 	if uri := testdb.PostgresURI(); uri != "" {
@@ -143,7 +68,7 @@ enable_registration_without_verification: true
 rate_limiting:
   enabled: false
 log_file: %[2]s/rohrpost.log
-`, name, dir, certFile, keyFile, tlsPort, plainPort, ca.file, db)
+`, name, dir, certFile, keyFile, tlsPort, plainPort, ca.File, db)
 	if err := os.WriteFile(filepath.Join(dir, "rohrpost.yaml"), []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}

@@ -2,22 +2,13 @@ package apptest
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"fmt"
-	"math/big"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -25,6 +16,7 @@ import (
 	"maunium.net/go/mautrix"
 
 	"github.com/rohrpost/rohrpost/config"
+	"github.com/rohrpost/rohrpost/internal/testca"
 )
 
 // A federated test server has two listeners on 127.0.0.1:
@@ -42,7 +34,7 @@ import (
 // StartFederation starts n servers that federate with each other.
 func StartFederation(t testing.TB, n int) []*Server {
 	t.Helper()
-	ca := newTestCA(t)
+	ca := testca.New(t)
 	servers := make([]*Server, n)
 	for i := range servers {
 		servers[i] = startFederated(t, ca)
@@ -50,7 +42,7 @@ func StartFederation(t testing.TB, n int) []*Server {
 	return servers
 }
 
-func startFederated(t testing.TB, ca *testCA) *Server {
+func startFederated(t testing.TB, ca *testca.CA) *Server {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -60,10 +52,10 @@ func startFederated(t testing.TB, ca *testCA) *Server {
 	cfg := Config(t.TempDir())
 	cfg.ServerName = name
 	cfg.PublicBaseURL = "https://" + string(name)
-	cfg.TLSClient = config.TLSClient{Verify: true, CAFile: ca.file}
+	cfg.TLSClient = config.TLSClient{Verify: true, CAFile: ca.File}
 	cfg.IPRangeBlacklist = &[]string{}
 	s := StartWith(t, cfg)
-	s.ServerName, s.CAFile, s.caPool = name, ca.file, ca.pool
+	s.ServerName, s.CAFile, s.caPool = name, ca.File, ca.Pool
 	s.routes = http.NewServeMux()
 
 	target, err := url.Parse(s.URL)
@@ -81,7 +73,7 @@ func startFederated(t testing.TB, ca *testCA) *Server {
 	}))
 	_ = front.Listener.Close()
 	front.Listener = l
-	front.TLS = &tls.Config{Certificates: []tls.Certificate{ca.issue(t)}, MinVersion: tls.VersionTLS12}
+	front.TLS = &tls.Config{Certificates: []tls.Certificate{ca.Issue(t)}, MinVersion: tls.VersionTLS12}
 	front.StartTLS()
 	t.Cleanup(front.Close)
 	s.TLSURL = front.URL
@@ -119,64 +111,4 @@ func (s *Server) RegisterTLS(t testing.TB, name string) *mautrix.Client {
 	cli.SetCredentials(resp.UserID, resp.AccessToken)
 	cli.DeviceID = resp.DeviceID
 	return cli
-}
-
-// testCA is a certificate authority made for one test.
-type testCA struct {
-	cert *x509.Certificate
-	key  *ecdsa.PrivateKey
-	pool *x509.CertPool
-	file string
-}
-
-func newTestCA(t testing.TB) *testCA {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "rohrpost test CA"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
-		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	file := filepath.Join(t.TempDir(), "ca.pem")
-	if err := os.WriteFile(file, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	pool := x509.NewCertPool()
-	pool.AddCert(cert)
-	return &testCA{cert: cert, key: key, pool: pool, file: file}
-}
-
-// issue makes a server certificate for 127.0.0.1 and localhost.
-func (ca *testCA) issue(t testing.TB) tls.Certificate {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	serial, err := rand.Int(rand.Reader, big.NewInt(1<<62))
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: serial, Subject: pkix.Name{CommonName: "127.0.0.1"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
-		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}, DNSNames: []string{"localhost"},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, &key.PublicKey, ca.key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
 }
