@@ -2,24 +2,15 @@ package federationapi
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"errors"
-	"math/big"
+	"github.com/rohrpost/rohrpost/internal/testca"
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/matrix-org/gomatrixserverlib/fclient"
 	"github.com/matrix-org/gomatrixserverlib/spec"
@@ -29,62 +20,16 @@ import (
 )
 
 // fedTestCA issues certificates for test servers on 127.0.0.1.
-type fedTestCA struct {
-	cert *x509.Certificate
-	key  *ecdsa.PrivateKey
-	file string
-}
+type fedTestCA struct{ *testca.CA }
 
-func newFedTestCA(t testing.TB) *fedTestCA {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "rohrpost federation test CA"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
-		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, _ := x509.ParseCertificate(der)
-	file := filepath.Join(t.TempDir(), "ca.pem")
-	if err := os.WriteFile(file, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return &fedTestCA{cert: cert, key: key, file: file}
-}
-
-// issue returns a server certificate for 127.0.0.1 and localhost.
-func (ca *fedTestCA) issue(t testing.TB) tls.Certificate {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	serial, _ := rand.Int(rand.Reader, big.NewInt(1<<62))
-	tmpl := &x509.Certificate{
-		SerialNumber: serial, Subject: pkix.Name{CommonName: "127.0.0.1"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
-		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}, DNSNames: []string{"localhost"},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, &key.PublicKey, ca.key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
-}
+func newFedTestCA(t testing.TB) *fedTestCA { return &fedTestCA{testca.New(t)} }
 
 // serveTLS starts an HTTPS server with a certificate of ca and returns
 // its server name ("127.0.0.1:port").
 func (ca *fedTestCA) serveTLS(t testing.TB, h http.Handler) (spec.ServerName, *httptest.Server) {
 	t.Helper()
 	srv := httptest.NewUnstartedServer(h)
-	srv.TLS = &tls.Config{Certificates: []tls.Certificate{ca.issue(t)}}
+	srv.TLS = &tls.Config{Certificates: []tls.Certificate{ca.Issue(t)}}
 	srv.StartTLS()
 	t.Cleanup(srv.Close)
 	return spec.ServerName(srv.Listener.Addr().String()), srv
@@ -95,7 +40,7 @@ func (ca *fedTestCA) serveTLS(t testing.TB, h http.Handler) (spec.ServerName, *h
 func fedTestConfig(name spec.ServerName, ca *fedTestCA) *config.Config {
 	cfg := config.Default()
 	cfg.ServerName = name
-	cfg.TLSClient.CAFile = ca.file
+	cfg.TLSClient.CAFile = ca.File
 	cfg.IPRangeBlacklist = &[]string{}
 	return cfg
 }
@@ -124,7 +69,7 @@ func TestFederationClientTLSAndDenyList(t *testing.T) {
 	}{
 		{"tls_client.ca_file", func(*config.Config) {}, ""},
 		{"federation_custom_ca_list", func(c *config.Config) {
-			c.FederationCustomCAList, c.TLSClient.CAFile = []string{ca.file}, ""
+			c.FederationCustomCAList, c.TLSClient.CAFile = []string{ca.File}, ""
 		}, ""},
 		{"system CAs only", func(c *config.Config) { c.TLSClient.CAFile = "" }, "certificate"},
 		{"tls_client.verify false", func(c *config.Config) { c.TLSClient = config.TLSClient{Verify: false} }, ""},

@@ -246,7 +246,7 @@ func serveNotary(t *testing.T, ca *fedTestCA) serverkey.Key {
 // queryNotary asks the notary at name, over TLS, for server's keys.
 func queryNotary(t *testing.T, ca *fedTestCA, name, server spec.ServerName) []json.RawMessage {
 	t.Helper()
-	pem, err := os.ReadFile(ca.file)
+	pem, err := os.ReadFile(ca.File)
 	if err != nil {
 		t.Fatal(err)
 	}
