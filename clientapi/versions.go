@@ -23,11 +23,20 @@ import (
 var specVersions = []string{"r0.6.1", "v1.1", "v1.2", "v1.3", "v1.4", "v1.5", "v1.6", "v1.7", "v1.8", "v1.9", "v1.10",
 	"v1.11", "v1.12", "v1.13", "v1.14", "v1.15", "v1.16", "v1.17", "v1.18", "v1.19"}
 
+// unstableFeatures are the unstable_features of /versions.
+// org.matrix.e2e_cross_signing: cross-signing is served (stable since
+// v1.1), but Element Web still looks for this flag before it sets
+// cross-signing up.
+var unstableFeatures = map[string]bool{
+	"org.matrix.msc3814":           true,
+	"org.matrix.e2e_cross_signing": true,
+}
+
 // versions is GET /_matrix/client/versions.
 func (s *Server) versions(r *http.Request) (any, error) {
 	return map[string]any{
 		"versions":          specVersions,
-		"unstable_features": map[string]bool{"org.matrix.msc3814": true},
+		"unstable_features": unstableFeatures,
 	}, nil
 }
 

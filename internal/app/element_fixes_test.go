@@ -1,0 +1,22 @@
+package app_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/rohrpost/rohrpost/internal/apptest"
+)
+
+// Element Web sets up cross-signing only when /versions advertises
+// org.matrix.e2e_cross_signing (issue 12).
+func TestVersionsAdvertiseCrossSigning(t *testing.T) {
+	srv := apptest.Start(t)
+	alice := srv.Register(t, "alice")
+	v, err := alice.Versions(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !v.UnstableFeatures["org.matrix.e2e_cross_signing"] {
+		t.Fatalf("unstable features %v lack org.matrix.e2e_cross_signing", v.UnstableFeatures)
+	}
+}
