@@ -8,7 +8,6 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/rohrpost/rohrpost/internal/mxhttp"
 	"github.com/rohrpost/rohrpost/userapi"
 )
 
@@ -16,11 +15,14 @@ import (
 // credentials are the TURN REST API's (coturn's use-auth-secret): a
 // username that carries its expiry, and as password the base64 HMAC-SHA1
 // of that username under the secret, so the TURN server needs no list of
-// users. Otherwise the configured fixed username and password.
+// users. Otherwise the configured fixed username and password. Without a
+// TURN server (or for a guest when guests get none) the answer is an empty
+// object, as other servers give: clients take it as "no TURN", while a 404
+// makes Element log an error.
 func (s *Server) turnServer(r *http.Request, dev *userapi.Device) (any, error) {
 	cfg := s.cfg
 	if len(cfg.TURNURIs) == 0 || (dev.IsGuest && !cfg.TURNAllowGuests) {
-		return nil, mxhttp.NotFound("This server offers no TURN server")
+		return struct{}{}, nil
 	}
 	lifetime := time.Duration(cfg.TURNUserLifetime)
 	username, password := cfg.TURNUsername, cfg.TURNPassword

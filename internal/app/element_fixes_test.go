@@ -20,3 +20,14 @@ func TestVersionsAdvertiseCrossSigning(t *testing.T) {
 		t.Fatalf("unstable features %v lack org.matrix.e2e_cross_signing", v.UnstableFeatures)
 	}
 }
+
+// Without a TURN server, /voip/turnServer answers 200 {} as other servers
+// do: Element logs a 404 as an error (issue 12).
+func TestTURNServerNotConfiguredIsEmpty(t *testing.T) {
+	srv := apptest.Start(t)
+	alice := srv.Register(t, "alice")
+	status, body := rawCall(t, alice, "GET", "/voip/turnServer", nil)
+	if status != 200 || len(body) != 0 {
+		t.Fatalf("got %d %v, want 200 {}", status, body)
+	}
+}
