@@ -78,6 +78,7 @@ func (s *Server) Routes(r *mux.Router) {
 	r.Handle("/_matrix/client/versions", mxhttp.Handler(s.versions)).Methods(http.MethodGet)
 	r.Handle("/.well-known/matrix/client", mxhttp.Handler(s.wellKnownClient)).Methods(http.MethodGet)
 	r.Handle("/.well-known/matrix/server", mxhttp.Handler(s.wellKnownServer)).Methods(http.MethodGet)
+	r.Handle("/.well-known/matrix/support", mxhttp.Handler(s.wellKnownSupport)).Methods(http.MethodGet)
 	for _, v := range []string{"r0", "v3"} {
 		c := r.PathPrefix("/_matrix/client/" + v).Subrouter()
 		c.Handle("/capabilities", auth(s.capabilities)).Methods(http.MethodGet)

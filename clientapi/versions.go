@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/matrix-org/gomatrixserverlib"
+	"github.com/rohrpost/rohrpost/internal/mxhttp"
 	"github.com/rohrpost/rohrpost/userapi"
 )
 
@@ -73,6 +74,15 @@ func (s *Server) wellKnownClient(r *http.Request) (any, error) {
 		base = s.cfg.PublicBaseURL
 	}
 	return map[string]any{"m.homeserver": map[string]string{"base_url": base}}, nil
+}
+
+// wellKnownSupport is GET /.well-known/matrix/support: the configured
+// administrator contacts and support page, 404 when there are none.
+func (s *Server) wellKnownSupport(r *http.Request) (any, error) {
+	if !s.cfg.WellKnown.Support.Configured() {
+		return nil, mxhttp.NotFound("This server announces no support contacts")
+	}
+	return s.cfg.WellKnown.Support, nil
 }
 
 // wellKnownServer is GET /.well-known/matrix/server.

@@ -212,6 +212,27 @@ type CAS struct {
 type WellKnown struct {
 	ClientBaseURL string `yaml:"client_base_url"`
 	Server        string `yaml:"server"`
+	// Support is what /.well-known/matrix/support answers; with neither
+	// contacts nor a support page it answers 404.
+	Support Support `yaml:"support"`
+}
+
+// Support is the server's administrators and help page (spec v1.10).
+type Support struct {
+	Contacts    []SupportContact `yaml:"contacts" json:"contacts,omitempty"`
+	SupportPage string           `yaml:"support_page" json:"support_page,omitempty"`
+}
+
+// Configured tells whether there is anything to announce.
+func (s Support) Configured() bool { return len(s.Contacts) > 0 || s.SupportPage != "" }
+
+// SupportContact is one way to reach an administrator: a Matrix user id,
+// an e-mail address or both, and a role (m.role.admin, m.role.security
+// or a namespaced one).
+type SupportContact struct {
+	MatrixID     string `yaml:"matrix_id" json:"matrix_id,omitempty"`
+	EmailAddress string `yaml:"email_address" json:"email_address,omitempty"`
+	Role         string `yaml:"role" json:"role"`
 }
 
 // Gateway lists the base URLs of the processes that serve each part of
@@ -448,6 +469,7 @@ func (c *Config) Validate() error {
 	if c.TURNUserLifetime <= 0 {
 		bad("turn_user_lifetime", "must be positive")
 	}
+	c.validateSupport(bad)
 	if c.NATS.Replicas < 0 || c.NATS.Replicas > 5 {
 		bad("nats.replicas", "%d is not between 1 and 5", c.NATS.Replicas)
 	}
@@ -516,4 +538,38 @@ type Push struct {
 	// unset means only unspecified and multicast addresses (a gateway on
 	// this host or the agency's network is allowed, as in Synapse).
 	IPRangeBlacklist *[]string `yaml:"ip_range_blacklist"`
+}
+
+// validateSupport checks well_known.support against the spec's schema of
+// /.well-known/matrix/support.
+func (c *Config) validateSupport(bad func(key, format string, args ...any)) {
+	s := c.WellKnown.Support
+	for i, ct := range s.Contacts {
+		key := fmt.Sprintf("well_known.support.contacts[%d]", i)
+		if ct.MatrixID == "" && ct.EmailAddress == "" {
+			bad(key, "needs matrix_id or email_address")
+		}
+		if ct.MatrixID != "" {
+			if _, err := spec.NewUserID(ct.MatrixID, false); err != nil {
+				bad(key+".matrix_id", "%q is not a Matrix user id", ct.MatrixID)
+			}
+		}
+		if ct.EmailAddress != "" {
+			if a, err := mail.ParseAddress(ct.EmailAddress); err != nil || a.Name != "" {
+				bad(key+".email_address", "%q is not an e-mail address", ct.EmailAddress)
+			}
+		}
+		switch {
+		case ct.Role == "m.role.admin", ct.Role == "m.role.security":
+		case ct.Role == "" || strings.HasPrefix(ct.Role, "m."):
+			bad(key+".role", "%q is not m.role.admin, m.role.security or a namespaced role (like org.example.role)", ct.Role)
+		case !strings.Contains(ct.Role, "."):
+			bad(key+".role", "%q is not namespaced (like org.example.role)", ct.Role)
+		}
+	}
+	if s.SupportPage != "" {
+		if u, err := url.Parse(s.SupportPage); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			bad("well_known.support.support_page", "%q is not an http(s) URL", s.SupportPage)
+		}
+	}
 }

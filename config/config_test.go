@@ -48,6 +48,10 @@ func TestInvalidConfigNamesKeys(t *testing.T) {
 		{"required 3pid without email", "registrations_require_3pid: [email]\n", "registrations_require_3pid"},
 		{"required phone number", "registrations_require_3pid: [msisdn]\n", "registrations_require_3pid"},
 		{"registration without verification", "enable_registration: true\n", "enable_registration"},
+		{"support contact without address", "well_known:\n  support:\n    contacts:\n      - role: m.role.admin\n", "well_known.support.contacts[0]"},
+		{"support contact without role", "well_known:\n  support:\n    contacts:\n      - email_address: a@example.org\n", "well_known.support.contacts[0].role"},
+		{"support contact bad user id", "well_known:\n  support:\n    contacts:\n      - matrix_id: admin\n        role: m.role.admin\n", "well_known.support.contacts[0].matrix_id"},
+		{"support page not a URL", "well_known:\n  support:\n    support_page: hilfe\n", "well_known.support.support_page"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -2,8 +2,11 @@ package app_test
 
 import (
 	"context"
+	"encoding/json"
+	"net/http"
 	"testing"
 
+	"github.com/rohrpost/rohrpost/config"
 	"github.com/rohrpost/rohrpost/internal/apptest"
 )
 
@@ -30,4 +33,50 @@ func TestTURNServerNotConfiguredIsEmpty(t *testing.T) {
 	if status != 200 || len(body) != 0 {
 		t.Fatalf("got %d %v, want 200 {}", status, body)
 	}
+}
+
+// GET /.well-known/matrix/support serves the configured contacts and
+// support page, and 404 M_NOT_FOUND when none are configured (spec v1.10).
+func TestWellKnownSupport(t *testing.T) {
+	get := func(t *testing.T, url string) (int, map[string]any) {
+		t.Helper()
+		resp, err := http.Get(url + "/.well-known/matrix/support")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var out map[string]any
+		_ = json.NewDecoder(resp.Body).Decode(&out)
+		return resp.StatusCode, out
+	}
+	t.Run("not configured", func(t *testing.T) {
+		srv := apptest.Start(t)
+		if status, body := get(t, srv.URL); status != 404 || body["errcode"] != "M_NOT_FOUND" {
+			t.Fatalf("got %d %v, want 404 M_NOT_FOUND", status, body)
+		}
+	})
+	t.Run("configured", func(t *testing.T) {
+		cfg := apptest.Config(t.TempDir())
+		cfg.WellKnown.Support = config.Support{
+			Contacts: []config.SupportContact{
+				{MatrixID: "@admin:bund.example", EmailAddress: "admin@bund.example", Role: "m.role.admin"},
+				{EmailAddress: "security@bund.example", Role: "m.role.security"},
+			},
+			SupportPage: "https://bund.example/hilfe",
+		}
+		srv := apptest.StartWith(t, cfg)
+		status, body := get(t, srv.URL)
+		want := map[string]any{
+			"contacts": []any{
+				map[string]any{"matrix_id": "@admin:bund.example", "email_address": "admin@bund.example", "role": "m.role.admin"},
+				map[string]any{"email_address": "security@bund.example", "role": "m.role.security"},
+			},
+			"support_page": "https://bund.example/hilfe",
+		}
+		got, _ := json.Marshal(body)
+		wantJSON, _ := json.Marshal(want)
+		if status != 200 || string(got) != string(wantJSON) {
+			t.Fatalf("got %d %s, want 200 %s", status, got, wantJSON)
+		}
+	})
 }
