@@ -3,6 +3,7 @@ package clientapi
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"strings"
 
@@ -54,6 +55,9 @@ func (s *Server) joinRoom(r *http.Request, dev *userapi.Device) (any, error) {
 	if dev.IsGuest && !s.guestsCanJoin(r.Context(), roomID) {
 		return nil, mxhttp.GuestAccess("Guest access is not allowed in this room")
 	}
+	if err := s.authoriseRestrictedJoin(r.Context(), roomID, dev.UserID, content); err != nil {
+		return nil, err
+	}
 	s.addProfile(r.Context(), dev.UserID, content)
 	if _, err := s.sendMember(r.Context(), roomID, dev.UserID, dev.UserID, content); err != nil {
 		return nil, err
@@ -97,6 +101,28 @@ func joinContent(body map[string]json.RawMessage) (map[string]any, error) {
 	}
 	content["membership"] = spec.Join
 	return content, nil
+}
+
+// authoriseRestrictedJoin names, in a join to a restricted room, the
+// member of our server who lets the user in because they are in one of
+// the rooms the join rules allow (join_authorised_via_users_server).
+func (s *Server) authoriseRestrictedJoin(ctx context.Context, roomID string, user spec.UserID, content map[string]any) error {
+	id, err := spec.NewRoomID(roomID)
+	if err != nil {
+		return mxhttp.InvalidParam("invalid room id")
+	}
+	via, err := roomserver.Querier{Rooms: s.rooms}.JoinAuthoriser(ctx, *id, user)
+	var refused spec.MatrixError
+	switch {
+	case errors.As(err, &refused):
+		return mxhttp.Forbidden(refused.Err)
+	case err != nil:
+		return roomError(err)
+	}
+	if via != "" {
+		content["join_authorised_via_users_server"] = via
+	}
+	return nil
 }
 
 // guestsCanJoin tells whether the room's m.room.guest_access lets guests in.

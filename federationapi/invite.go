@@ -104,7 +104,7 @@ func (s *Server) handleInvite(r *http.Request, origin spec.ServerName, roomID *s
 	signed, err := gomatrixserverlib.HandleInvite(ctx, gomatrixserverlib.HandleInviteInput{
 		RoomID: *roomID, RoomVersion: req.RoomVersion(), InvitedUser: *target, InvitedSenderID: spec.SenderID(target.String()),
 		InviteEvent: ev, StrippedState: req.InviteRoomState(), KeyID: key.ID, PrivateKey: key.Private, Verifier: s.keyRing,
-		RoomQuerier: roomQuerier{s}, MembershipQuerier: roomQuerier{s}, StateQuerier: roomQuerier{s}, UserIDQuerier: userIDForSender,
+		RoomQuerier: s.querier(), MembershipQuerier: s.querier(), StateQuerier: s.querier(), UserIDQuerier: userIDForSender,
 	})
 	if err != nil {
 		return nil, wireError(err)
@@ -180,7 +180,7 @@ func (s *Server) InviteRemote(ctx context.Context, req InviteRequest) (string, e
 	if err != nil {
 		return "", err
 	}
-	state, err := roomQuerier{s}.GetState(ctx, *roomID, strippedTuples())
+	state, err := s.querier().GetState(ctx, *roomID, strippedTuples())
 	if err != nil {
 		return "", err
 	}

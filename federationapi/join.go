@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
-	"slices"
 
 	"github.com/gorilla/mux"
 	"github.com/matrix-org/gomatrixserverlib"
@@ -45,7 +44,7 @@ func (s *Server) makeJoin(r *http.Request, origin spec.ServerName, _ []byte) (an
 		Context: ctx, UserID: *userID, SenderID: spec.SenderID(userID.String()), RoomID: *roomID,
 		RoomVersion: gomatrixserverlib.RoomVersion(version), RemoteVersions: remote,
 		RequestOrigin: origin, LocalServerName: local, LocalServerInRoom: inRoom,
-		RoomQuerier: roomQuerier{s}, UserIDQuerier: userIDForSender,
+		RoomQuerier: s.querier(), UserIDQuerier: userIDForSender,
 		BuildEventTemplate: func(proto *gomatrixserverlib.ProtoEvent) (gomatrixserverlib.PDU, []gomatrixserverlib.PDU, error) {
 			return s.template(ctx, proto)
 		},
@@ -107,7 +106,7 @@ func (s *Server) sendJoin(r *http.Request, origin spec.ServerName, body []byte) 
 		Context: ctx, RoomID: *roomID, EventID: mux.Vars(r)["eventId"], JoinEvent: body,
 		RoomVersion: gomatrixserverlib.RoomVersion(version), RequestOrigin: origin,
 		LocalServerName: local, KeyID: key.ID, PrivateKey: key.Private, Verifier: s.keyRing,
-		MembershipQuerier: roomQuerier{s}, UserIDQuerier: userIDForSender,
+		MembershipQuerier: s.querier(), UserIDQuerier: userIDForSender,
 		StoreSenderIDFromPublicID: func(context.Context, spec.SenderID, string, spec.RoomID) error { return nil },
 	})
 	if err != nil {
@@ -183,75 +182,16 @@ func userIDForSender(_ spec.RoomID, sender spec.SenderID) (*spec.UserID, error) 
 	return spec.NewUserID(string(sender), true)
 }
 
-// roomQuerier answers gomatrixserverlib's questions about our rooms.
-type roomQuerier struct{ s *Server }
-
-func (q roomQuerier) CurrentStateEvent(ctx context.Context, roomID spec.RoomID, evType, stateKey string) (gomatrixserverlib.PDU, error) {
-	ev, err := q.s.rooms.StateEvent(ctx, roomID.String(), evType, stateKey)
-	if err != nil {
-		if isNotFound(err) {
-			return nil, nil
-		}
-		return nil, err
-	}
-	var head struct {
-		EventID string `json:"event_id"`
-	}
-	if err := json.Unmarshal(ev.Client, &head); err != nil {
-		return nil, err
-	}
-	pdus, err := q.s.rooms.EventsByID(ctx, roomID.String(), []string{head.EventID})
-	if err != nil || len(pdus) == 0 {
-		return nil, err
-	}
-	return pdus[0], nil
+// roomQuerier answers gomatrixserverlib's questions about our rooms: the
+// roomserver's Querier, plus what only an invite over federation asks
+// (invite.go).
+type roomQuerier struct {
+	roomserver.Querier
+	s *Server
 }
 
-func (q roomQuerier) InvitePending(ctx context.Context, roomID spec.RoomID, senderID spec.SenderID) (bool, error) {
-	m, err := q.CurrentMembership(ctx, roomID, senderID)
-	return m == spec.Invite, err
-}
-
-func (q roomQuerier) CurrentMembership(ctx context.Context, roomID spec.RoomID, senderID spec.SenderID) (string, error) {
-	user, err := spec.NewUserID(string(senderID), true)
-	if err != nil {
-		return "", err
-	}
-	m, err := q.s.rooms.Membership(ctx, roomID.String(), *user)
-	if isNotFound(err) {
-		return spec.Leave, nil
-	}
-	return m, err
-}
-
-// RestrictedRoomJoinInfo tells how a room named in a restricted room's
-// allow list stands for the joining user, with the local members who
-// could authorise the join.
-func (q roomQuerier) RestrictedRoomJoinInfo(ctx context.Context, roomID spec.RoomID, senderID spec.SenderID, local spec.ServerName) (*gomatrixserverlib.RestrictedRoomJoinInfo, error) {
-	members, err := q.s.rooms.JoinedMembers(ctx, roomID.String())
-	if isNotFound(err) {
-		return &gomatrixserverlib.RestrictedRoomJoinInfo{}, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	info := &gomatrixserverlib.RestrictedRoomJoinInfo{}
-	_, info.UserJoinedToRoom = members[string(senderID)]
-	var locals []string
-	for user := range members {
-		if u, err := spec.NewUserID(user, true); err == nil && u.Domain() == local {
-			locals = append(locals, user)
-		}
-	}
-	slices.Sort(locals)
-	info.LocalServerInRoom = len(locals) > 0
-	for _, user := range locals {
-		ev, err := q.CurrentStateEvent(ctx, roomID, spec.MRoomMember, user)
-		if err == nil && ev != nil {
-			info.JoinedUsers = append(info.JoinedUsers, ev)
-		}
-	}
-	return info, nil
+func (s *Server) querier() roomQuerier {
+	return roomQuerier{roomserver.Querier{Rooms: s.rooms}, s}
 }
 
 // sendJoinV1 is the deprecated PUT /_matrix/federation/v1/send_join,

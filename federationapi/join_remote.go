@@ -61,12 +61,13 @@ func (s *Server) JoinRemoteRoom(ctx context.Context, req JoinRequest) (*JoinResp
 			}
 		}
 		if ferr != nil {
-			slog.Info("federation: remote join failed", "room_id", req.RoomID, "server", server, "err", ferr.Err)
 			lastErr = fmt.Errorf("%w: %s: %v", ErrNoServer, server, ferr.Err)
 			if remote := remoteMatrixError(ferr.Err); remote != nil {
-				// The server answered and refused: the client hears why.
+				// The server answered and refused (M_UNABLE_TO_AUTHORISE_JOIN
+				// sends us on to the next one): the client hears why.
 				lastErr = remote
 			}
+			slog.Info("federation: remote join failed", "room_id", req.RoomID, "server", server, "err", lastErr)
 			continue
 		}
 		version := res.JoinEvent.Version()

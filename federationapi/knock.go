@@ -84,7 +84,7 @@ func (s *Server) strippedState(ctx context.Context, roomID string) ([]gomatrixse
 	if err != nil {
 		return nil, err
 	}
-	state, err := roomQuerier{s}.GetState(ctx, *id, strippedTuples())
+	state, err := s.querier().GetState(ctx, *id, strippedTuples())
 	if err != nil {
 		return nil, err
 	}

@@ -162,7 +162,7 @@ func (s *Server) localRejection(ctx context.Context, origin spec.ServerName, req
 	if err != nil {
 		return nil, err
 	}
-	invite, err := roomQuerier{s}.CurrentStateEvent(ctx, *roomID, spec.MRoomMember, req.UserID.String())
+	invite, err := s.querier().CurrentStateEvent(ctx, *roomID, spec.MRoomMember, req.UserID.String())
 	if err != nil || invite == nil {
 		return nil, fmt.Errorf("%w: no invite to reject", ErrNotFound)
 	}

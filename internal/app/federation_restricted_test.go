@@ -1,0 +1,62 @@
+package app_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/rohrpost/rohrpost/internal/apptest"
+	"maunium.net/go/mautrix"
+	"maunium.net/go/mautrix/event"
+	"maunium.net/go/mautrix/id"
+)
+
+// A user of another server joins a restricted room because they are in
+// its space. The first server they ask is in the room but not in the
+// space, so it cannot authorise the join (M_UNABLE_TO_AUTHORISE_JOIN); the
+// join then goes through the server that can, whose member signs it.
+func TestFederationRestrictedJoinThroughAuthorisingServer(t *testing.T) {
+	servers := apptest.StartFederation(t, 3)
+	hs1, hs2, hs3 := servers[0], servers[1], servers[2]
+	ctx := context.Background()
+	alice, bob, carol := hs1.Register(t, "alice"), hs2.Register(t, "bob"), hs3.Register(t, "carol")
+	space, err := alice.CreateRoom(ctx, &mautrix.ReqCreateRoom{Preset: "public_chat", RoomVersion: "10", CreationContent: map[string]any{"type": "m.space"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	room, err := alice.CreateRoom(ctx, &mautrix.ReqCreateRoom{Preset: "private_chat", RoomVersion: "10", Name: "Fachgruppe",
+		Invite: []id.UserID{carol.UserID},
+		InitialState: []*event.Event{{Type: event.StateJoinRules, Content: event.Content{Raw: map[string]any{
+			"join_rule": "restricted",
+			"allow":     []any{map[string]any{"type": "m.room_membership", "room_id": space.RoomID.String()}},
+		}}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitForMembership(t, alice, room.RoomID, carol.UserID, event.MembershipInvite)
+	if _, err := carol.JoinRoom(ctx, room.RoomID.String(), &mautrix.ReqJoinRoom{Via: []string{string(hs1.ServerName)}}); err != nil {
+		t.Fatalf("carol accepts her invite: %v", err)
+	}
+	via := &mautrix.ReqJoinRoom{Via: []string{string(hs3.ServerName), string(hs1.ServerName)}}
+	if _, err := bob.JoinRoom(ctx, room.RoomID.String(), via); err == nil {
+		t.Fatal("bob joined without being in the space")
+	}
+	if _, err := bob.JoinRoom(ctx, space.RoomID.String(), &mautrix.ReqJoinRoom{Via: []string{string(hs1.ServerName)}}); err != nil {
+		t.Fatalf("bob joins the space: %v", err)
+	}
+	waitForMembers(t, alice, space.RoomID, alice.UserID, bob.UserID)
+	if _, err := bob.JoinRoom(ctx, room.RoomID.String(), via); err != nil {
+		t.Fatalf("bob joins the restricted room: %v", err)
+	}
+	var member map[string]any
+	if err := bob.StateEvent(ctx, room.RoomID, event.StateMember, bob.UserID.String(), &member); err != nil {
+		t.Fatal(err)
+	}
+	if member["membership"] != "join" || member["join_authorised_via_users_server"] != alice.UserID.String() {
+		t.Fatalf("bob's member event: %v", member)
+	}
+	if _, err := bob.SendText(ctx, room.RoomID, "Hallo Fachgruppe"); err != nil {
+		t.Fatal(err)
+	}
+	waitForMessage(t, carol, room.RoomID, "Hallo Fachgruppe")
+	waitForMessage(t, alice, room.RoomID, "Hallo Fachgruppe")
+}
