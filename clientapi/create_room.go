@@ -82,6 +82,13 @@ func (s *Server) createRoom(r *http.Request, dev *userapi.Device) (any, error) {
 			req.InviteLater = append(req.InviteLater, *u)
 		case !s.invitesBlocked(r.Context(), *u):
 			req.Invite = append(req.Invite, *u)
+			// The invitee's profile goes into the invite, as /invite's.
+			if p, err := s.users.Profile(r.Context(), *u); err == nil && (p.DisplayName != "" || p.AvatarURL != "") {
+				if req.InviteeProfiles == nil {
+					req.InviteeProfiles = map[string]roomserver.MemberProfile{}
+				}
+				req.InviteeProfiles[u.String()] = roomserver.MemberProfile{DisplayName: p.DisplayName, AvatarURL: p.AvatarURL}
+			}
 		}
 	}
 	if p, err := s.users.Profile(r.Context(), dev.UserID); err == nil {

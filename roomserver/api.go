@@ -106,6 +106,9 @@ type CreateRoomRequest struct {
 	Name           string
 	Topic          string
 	Invite         []spec.UserID
+	// InviteeProfiles are the invitees' display names and avatars, by
+	// user id, for their invite events (as /invite puts them there).
+	InviteeProfiles map[string]MemberProfile `json:",omitempty"`
 	// InviteLater are invitees of other servers: they count for the power
 	// levels (and creators) like Invite, but their invites cross servers
 	// (/invite) after the room exists, so no member events are made here.

@@ -215,6 +215,13 @@ func createRoomEvents(req CreateRoomRequest, verImpl gomatrixserverlib.IRoomVers
 		if req.IsDirect {
 			content["is_direct"] = true
 		}
+		p := req.InviteeProfiles[invitee.String()]
+		if p.DisplayName != "" {
+			content["displayname"] = p.DisplayName
+		}
+		if p.AvatarURL != "" {
+			content["avatar_url"] = p.AvatarURL
+		}
 		events = append(events, state(spec.MRoomMember, invitee.String(), content))
 	}
 	return events, nil

@@ -6,6 +6,10 @@ import (
 	"net/http"
 	"testing"
 
+	"maunium.net/go/mautrix"
+	"maunium.net/go/mautrix/event"
+	"maunium.net/go/mautrix/id"
+
 	"github.com/rohrpost/rohrpost/config"
 	"github.com/rohrpost/rohrpost/internal/apptest"
 )
@@ -32,6 +36,33 @@ func TestTURNServerNotConfiguredIsEmpty(t *testing.T) {
 	status, body := rawCall(t, alice, "GET", "/voip/turnServer", nil)
 	if status != 200 || len(body) != 0 {
 		t.Fatalf("got %d %v, want 200 {}", status, body)
+	}
+}
+
+// Invites made through createRoom's invite list carry the invitee's
+// profile, as /invite's do (issue 12): Element shows the name, not the id.
+func TestCreateRoomInviteCarriesProfile(t *testing.T) {
+	srv := apptest.Start(t)
+	ctx := context.Background()
+	alice := srv.Register(t, "alice")
+	bob := srv.Register(t, "bob")
+	if err := bob.SetDisplayName(ctx, "Bob Beispiel"); err != nil {
+		t.Fatal(err)
+	}
+	avatar := id.ContentURI{Homeserver: "example.org", FileID: "bobface"}
+	if err := bob.SetAvatarURL(ctx, avatar); err != nil {
+		t.Fatal(err)
+	}
+	room, err := alice.CreateRoom(ctx, &mautrix.ReqCreateRoom{Preset: "private_chat", Invite: []id.UserID{bob.UserID}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var member event.MemberEventContent
+	if err := alice.StateEvent(ctx, room.RoomID, event.StateMember, bob.UserID.String(), &member); err != nil {
+		t.Fatal(err)
+	}
+	if member.Membership != event.MembershipInvite || member.Displayname != "Bob Beispiel" || member.AvatarURL != avatar.CUString() {
+		t.Fatalf("invite content %+v, want membership invite with bob's display name and avatar", member)
 	}
 }
 
