@@ -9,6 +9,7 @@ import (
 	"github.com/matrix-org/gomatrixserverlib"
 	"github.com/matrix-org/gomatrixserverlib/fclient"
 	"github.com/matrix-org/gomatrixserverlib/spec"
+	"github.com/nats-io/nats.go"
 
 	"github.com/rohrpost/rohrpost/config"
 	"github.com/rohrpost/rohrpost/federationapi/storage"
@@ -56,6 +57,11 @@ type Server struct {
 	media mediaapi.API
 	// e2ee carries device lists and to-device messages (edu_e2ee.go).
 	e2ee *e2ee
+	// erased are the erased local users, whose events other servers get
+	// redacted (visibility.go).
+	erased    userapi.ErasedSet
+	erasedSub *nats.Subscription
+	bus       *bus.Conn
 }
 
 var _ API = (*Server)(nil)
@@ -65,7 +71,7 @@ func New(cfg *config.Config, deps Deps) (*Server, error) {
 	if len(deps.Keys) == 0 {
 		return nil, fmt.Errorf("federationapi: no signing keys")
 	}
-	s := &Server{cfg: cfg, keys: map[spec.ServerName]serverkey.Key{}, users: deps.Users, rooms: deps.Rooms, txns: newInboundTxns(), openID: deps.Users, media: deps.Media}
+	s := &Server{cfg: cfg, keys: map[spec.ServerName]serverkey.Key{}, users: deps.Users, rooms: deps.Rooms, txns: newInboundTxns(), openID: deps.Users, media: deps.Media, bus: deps.Bus}
 	s.ephemeral = newEphemeral(deps.Bus)
 	s.e2ee = newE2EE(s, deps.Bus)
 	for _, k := range deps.Keys {
@@ -104,6 +110,10 @@ func (s *Server) Start(ctx context.Context) error {
 	if err := s.startE2EE(ctx); err != nil {
 		return err
 	}
+	var err error
+	if s.erasedSub, err = s.erased.Follow(ctx, s.bus, "federationapi", s.users.ErasedUsers); err != nil {
+		return err
+	}
 	return s.startEphemeral(ctx)
 }
 
@@ -111,6 +121,9 @@ func (s *Server) Start(ctx context.Context) error {
 func (s *Server) Stop() {
 	s.stopEphemeral()
 	s.stopE2EE()
+	if s.erasedSub != nil {
+		_ = s.erasedSub.Unsubscribe()
+	}
 	s.queue.Stop()
 }
 

@@ -31,7 +31,10 @@ import (
 //
 // Events a server may not see go out redacted (/event, /backfill,
 // /get_missing_events, /event_auth): it keeps the room's graph whole and
-// can check what it gets, but reads none of the content. The state at an
+// can check what it gets, but reads none of the content. So do the events
+// of a user who was erased (deactivated with erase: true), unless one of
+// the server's users was joined when the event was sent and so the server
+// has had it all along. The state at an
 // event (/state, /state_ids) is only for a server that may see that
 // event. A server that never had a user in the room and never could read
 // any of it gets 403, as does one the room's server ACL denies
@@ -52,11 +55,16 @@ type serverView struct {
 	// standing: the server has or had a user in the room, or some of the
 	// room's history is world-readable.
 	standing bool
+	// witnessed holds the events at which one of the server's users was
+	// joined.
+	witnessed map[string]bool
+	// erased are the erased users; nil when there are none.
+	erased map[string]bool
 }
 
 // judge applies the rules to h's events for server.
 func judge(h *roomserver.ServerHistory, server spec.ServerName) *serverView {
-	v := &serverView{visible: make(map[string]bool, len(h.Events))}
+	v := &serverView{visible: make(map[string]bool, len(h.Events)), witnessed: map[string]bool{}}
 	st := newSweep(server, h.FromStart)
 	// The roomserver sends only the server's users' changes; judge does
 	// not rely on it.
@@ -87,6 +95,7 @@ func judge(h *roomserver.ServerHistory, server spec.ServerName) *serverView {
 			next++
 		}
 		v.visible[e.ID] = st.allows(e, hasJoin && lastJoin > e.Place)
+		v.witnessed[e.ID] = st.joined > 0
 	}
 	return v
 }
@@ -218,6 +227,7 @@ func (s *Server) serverView(ctx context.Context, roomID string, origin spec.Serv
 	if !v.standing {
 		return nil, mxhttp.Forbidden("server " + string(origin) + " is not in the room")
 	}
+	v.erased = s.erased.Snapshot()
 	return v, nil
 }
 
@@ -230,12 +240,13 @@ func (s *Server) serverViewOf(ctx context.Context, roomID string, origin spec.Se
 	return s.serverView(ctx, roomID, origin, ids)
 }
 
-// shown is pdus as the server may have them: those it may not see
-// redacted.
+// shown is pdus as the server may have them: those it may not see, and
+// erased users' ones it has not had, redacted.
 func (v *serverView) shown(pdus []gomatrixserverlib.PDU) []json.RawMessage {
 	out := make([]json.RawMessage, 0, len(pdus))
 	for _, p := range pdus {
-		if v.visible[p.EventID()] {
+		erased := v.erased[string(p.SenderID())] && !v.witnessed[p.EventID()]
+		if v.visible[p.EventID()] && !erased {
 			out = append(out, json.RawMessage(p.JSON()))
 			continue
 		}

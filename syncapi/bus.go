@@ -65,20 +65,14 @@ func (s *Server) Start(ctx context.Context) error {
 	if err := s.startPushing(ctx); err != nil {
 		return err
 	}
-	if err := s.loadErased(ctx); err != nil {
-		return fmt.Errorf("syncapi erased users: %w", err)
+	erasedSub, err := s.erased.Follow(ctx, s.bus, "syncapi", s.accountData.ErasedUsers)
+	if err != nil {
+		return err
 	}
-	// Erasures broadcast while the connection was down are lost: read
-	// them again.
-	s.bus.OnReconnect(func() {
-		if err := s.loadErased(context.Background()); err != nil {
-			slog.Error("syncapi: reload erased users", "err", err)
-		}
-	})
+	s.subs = append(s.subs, erasedSub)
 	for subject, h := range map[string]nats.MsgHandler{
 		bus.SyncWakeSubject:    func(m *nats.Msg) { s.onWake(m.Data) },
 		bus.AccountDataSubject: func(m *nats.Msg) { s.onAccountData(m.Data) },
-		bus.UserErasedSubject:  func(m *nats.Msg) { s.onErased(m.Data) },
 		bus.KeyChangesSubject:  func(m *nats.Msg) { s.onKeyChange(m.Data) },
 	} {
 		sub, err := s.bus.NC.Subscribe(subject, h)

@@ -2,13 +2,9 @@ package syncapi
 
 import (
 	"context"
-	"encoding/json"
-	"log/slog"
-	"sync"
 
 	"github.com/matrix-org/gomatrixserverlib"
 	rsstorage "github.com/rohrpost/rohrpost/roomserver/storage"
-	"github.com/rohrpost/rohrpost/userapi"
 	"github.com/tidwall/gjson"
 	"github.com/tidwall/sjson"
 )
@@ -17,57 +13,6 @@ import (
 // room after the erasure are served redacted copies of the erased user's
 // events; users who could see them before still see them whole. Judged
 // per event: whoever was joined when the event was sent saw it.
-
-// erasedUsers is the set of erased accounts, loaded at start and kept up
-// to date from the user API's broadcasts. It is almost always empty, and
-// then costs nothing.
-type erasedUsers struct {
-	mu    sync.RWMutex
-	users map[string]bool
-}
-
-func (e *erasedUsers) add(users ...string) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if e.users == nil {
-		e.users = map[string]bool{}
-	}
-	for _, u := range users {
-		e.users[u] = true
-	}
-}
-
-// snapshot is a copy for one request, nil when nobody is erased.
-func (e *erasedUsers) snapshot() map[string]bool {
-	e.mu.RLock()
-	defer e.mu.RUnlock()
-	if len(e.users) == 0 {
-		return nil
-	}
-	out := make(map[string]bool, len(e.users))
-	for u := range e.users {
-		out[u] = true
-	}
-	return out
-}
-
-func (s *Server) loadErased(ctx context.Context) error {
-	users, err := s.accountData.ErasedUsers(ctx)
-	if err != nil {
-		return err
-	}
-	s.erased.add(users...)
-	return nil
-}
-
-func (s *Server) onErased(data []byte) {
-	var e userapi.UserErased
-	if err := json.Unmarshal(data, &e); err != nil {
-		slog.Warn("syncapi: bad erasure", "err", err)
-		return
-	}
-	s.erased.add(e.UserID)
-}
 
 // maybeErase returns e, or a redacted copy when its sender is erased and
 // the user was not joined when it was sent.
@@ -95,7 +40,7 @@ func (v *historyView) maybeErase(e *rsstorage.Event, user string) *rsstorage.Eve
 // loadErasure prepares a view to redact erased users' events: it needs
 // the room version and the user's membership history.
 func (s *Server) loadErasure(ctx context.Context, v *historyView, roomNID int64, user string) error {
-	v.erased = s.erased.snapshot()
+	v.erased = s.erased.Snapshot()
 	if v.erased == nil {
 		return nil
 	}

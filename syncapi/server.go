@@ -56,7 +56,7 @@ type Server struct {
 	lazy        *lazyMembers
 	unread      *unreadCounter
 	filters     filterCache
-	erased      erasedUsers
+	erased      userapi.ErasedSet
 	pushes      *pushSender
 
 	consumers []jetstream.ConsumeContext

@@ -28,6 +28,8 @@ type API interface {
 	// Erase marks the user's events to be served redacted to those who
 	// could not see them before (deactivation with erase: true).
 	Erase(ctx context.Context, user spec.UserID) error
+	// ErasedUsers lists the erased accounts (almost always none).
+	ErasedUsers(ctx context.Context) ([]string, error)
 	Account(ctx context.Context, user spec.UserID) (*Account, error)
 
 	// Devices and access tokens

@@ -138,6 +138,11 @@ func (c *Client) Erase(ctx context.Context, user spec.UserID) error {
 	return c.rpc.Call(ctx, "Erase", []any{user})
 }
 
+func (c *Client) ErasedUsers(ctx context.Context) (out []string, err error) {
+	err = c.rpc.Call(ctx, "ErasedUsers", nil, &out)
+	return
+}
+
 func (c *Client) RequestValidation(ctx context.Context, req ValidationRequest) (out *Validation, err error) {
 	err = c.rpc.Call(ctx, "RequestValidation", []any{req}, &out)
 	return

@@ -128,3 +128,8 @@ func (s *Server) publishDevicesDeleted(revoked []storage.Revoked) {
 		}
 	}
 }
+
+// ErasedUsers lists the erased accounts.
+func (s *Server) ErasedUsers(ctx context.Context) ([]string, error) {
+	return s.store.ErasedUsers(ctx)
+}

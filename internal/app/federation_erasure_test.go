@@ -1,0 +1,57 @@
+package app_test
+
+import (
+	"context"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/rohrpost/rohrpost/internal/apptest"
+	"maunium.net/go/mautrix"
+)
+
+// An erased user's messages reach a server that joins after the erasure
+// redacted, as they reach a local user who joins later; the server whose
+// user was there all along keeps them.
+func TestFederationErasedUsersEventsGoRedactedToLaterServers(t *testing.T) {
+	servers := apptest.StartFederation(t, 3)
+	hs1, hs2, hs3 := servers[0], servers[1], servers[2]
+	ctx := context.Background()
+	alice, dora := hs1.Register(t, "alice"), hs1.Register(t, "dora")
+	carol, bob := hs2.Register(t, "carol"), hs3.Register(t, "bob")
+	created, err := alice.CreateRoom(ctx, &mautrix.ReqCreateRoom{Preset: "public_chat", Name: "Akte"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	room := created.RoomID
+	if _, err := dora.JoinRoomByID(ctx, room); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := carol.JoinRoom(ctx, room.String(), &mautrix.ReqJoinRoom{Via: []string{string(hs1.ServerName)}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := alice.SendText(ctx, room, "Dienstgeheimnis"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := dora.SendText(ctx, room, "offen"); err != nil {
+		t.Fatal(err)
+	}
+	waitForMessage(t, carol, room, "offen")
+
+	deactivate(t, hs1.URL, alice, true)
+	// The federation API learns of the erasure over the bus.
+	time.Sleep(300 * time.Millisecond)
+	if _, err := bob.JoinRoom(ctx, room.String(), &mautrix.ReqJoinRoom{Via: []string{string(hs1.ServerName)}}); err != nil {
+		t.Fatal(err)
+	}
+	bodies := pageBack(t, bob, room)
+	if !slices.Contains(bodies, "offen") {
+		t.Fatalf("bob's history lacks dora's message: %q", bodies)
+	}
+	if slices.Contains(bodies, "Dienstgeheimnis") {
+		t.Fatalf("bob's server got the erased user's message whole: %q", bodies)
+	}
+	if bodies := pageBack(t, carol, room); !slices.Contains(bodies, "Dienstgeheimnis") {
+		t.Fatalf("carol, who was there, lost the message: %q", bodies)
+	}
+}
