@@ -10,8 +10,6 @@ import (
 	"net/http"
 	"runtime/debug"
 	"unicode/utf8"
-
-	"github.com/gorilla/mux"
 )
 
 // Response lets a handler choose a status other than 200.
@@ -97,13 +95,4 @@ func Unmarshal(body []byte, v any) error {
 		return BadJSON("invalid JSON: " + err.Error())
 	}
 	return nil
-}
-
-// UnknownEndpoints makes r answer unknown paths with 404 and known paths
-// called with the wrong method with 405, both M_UNRECOGNIZED.
-func UnknownEndpoints(r *mux.Router) {
-	r.NotFoundHandler = Handler(func(*http.Request) (any, error) { return nil, Unrecognized(http.StatusNotFound) })
-	r.MethodNotAllowedHandler = Handler(func(*http.Request) (any, error) {
-		return nil, Unrecognized(http.StatusMethodNotAllowed)
-	})
 }
