@@ -78,6 +78,24 @@ type batch struct {
 }
 
 func (s *Server) runBatch(tasks []*task) {
+	if err := s.commitBatch(tasks); err != nil && len(tasks) > 1 {
+		// The rows of one task broke the transaction, and with it every
+		// task of the batch. Nothing was committed: run each task again
+		// in a batch of its own, so that a task fails only for its own
+		// reason.
+		slog.Warn("roomserver batch commit failed; committing its tasks one by one", "err", err, "tasks", len(tasks))
+		for _, t := range tasks {
+			t.res, t.err = nil, nil
+			_ = s.commitBatch([]*task{t})
+		}
+	}
+	s.finish(tasks)
+}
+
+// commitBatch runs tasks against one working state and commits what they
+// wrote in one transaction. If the commit fails, every task that had
+// succeeded fails with it and the error is returned.
+func (s *Server) commitBatch(tasks []*task) error {
 	b := &batch{s: s, counters: s.counters, rooms: map[string]*room{}, txns: map[[2]any]string{}}
 	for _, t := range tasks {
 		if err := t.ctx.Err(); err != nil {
@@ -91,36 +109,37 @@ func (s *Server) runBatch(tasks []*task) {
 		}
 	}
 	b.collectRoomRows()
-	if !b.write.Empty() {
-		err := s.store.DB().Write(context.Background(), func(tx *sql.Tx) error {
-			return s.store.WriteBatch(tx, &b.write)
-		})
-		if err != nil {
-			slog.Error("roomserver batch commit failed", "err", err, "events", len(b.write.Events))
-			for _, t := range tasks {
-				if t.err == nil {
-					t.err = fmt.Errorf("store events: %w", err)
-				}
+	if b.write.Empty() {
+		return nil
+	}
+	err := s.store.DB().Write(context.Background(), func(tx *sql.Tx) error {
+		return s.store.WriteBatch(tx, &b.write)
+	})
+	if err != nil {
+		slog.Error("roomserver batch commit failed", "err", err, "events", len(b.write.Events))
+		for _, t := range tasks {
+			if t.err == nil {
+				t.res, t.err = nil, fmt.Errorf("store events: %w", err)
 			}
-			s.finish(tasks)
-			return
 		}
-		s.counters = b.counters
-		s.roomsMu.Lock()
-		for id, r := range b.rooms {
-			r.stateShared, r.isNew, r.dirty = false, false, false
-			s.rooms[id] = r
-		}
-		s.roomsMu.Unlock()
-		s.publish(b.outputs)
-		for _, e := range b.write.Events {
-			if e.SelfDestructTS != 0 {
-				s.wakeSelfDestruct()
-				break
-			}
+		return err
+	}
+	s.counters = b.counters
+	s.commits.Add(1)
+	s.roomsMu.Lock()
+	for id, r := range b.rooms {
+		r.stateShared, r.isNew, r.dirty = false, false, false
+		s.rooms[id] = r
+	}
+	s.roomsMu.Unlock()
+	s.publish(b.outputs)
+	for _, e := range b.write.Events {
+		if e.SelfDestructTS != 0 {
+			s.wakeSelfDestruct()
+			break
 		}
 	}
-	s.finish(tasks)
+	return nil
 }
 
 func (s *Server) runTask(b *batch, t *task) (res any, err error) {

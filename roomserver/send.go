@@ -24,6 +24,7 @@ func (s *Server) SendEvent(ctx context.Context, req SendEventRequest) (*SendEven
 	if req.Type == "m.room.tombstone" && gjson.GetBytes(req.Content, "replacement_room").String() == req.RoomID {
 		return nil, fmt.Errorf("%w: a tombstone cannot point to its own room", ErrBadEvent)
 	}
+	commits := s.commits.Load()
 	if req.TxnID != "" {
 		if id, err := s.store.TxnEventID(ctx, req.TxnSession, req.TxnID); err != nil {
 			return nil, err
@@ -35,6 +36,16 @@ func (s *Server) SendEvent(ctx context.Context, req SendEventRequest) (*SendEven
 		if req.TxnID != "" {
 			if id, ok := b.txns[[2]any{req.TxnSession, req.TxnID}]; ok {
 				return &SendEventResponse{EventID: id}, nil
+			}
+			// A send with the same transaction id (a client's retry)
+			// may have committed since the look above: the input loop
+			// has the last word, and one transaction id makes one event.
+			if s.commits.Load() != commits {
+				if id, err := s.store.TxnEventID(ctx, req.TxnSession, req.TxnID); err != nil {
+					return nil, err
+				} else if id != "" {
+					return &SendEventResponse{EventID: id}, nil
+				}
 			}
 		}
 		r, err := b.room(ctx, req.RoomID)

@@ -48,6 +48,10 @@ type Server struct {
 
 	// counters are owned by the input loop.
 	counters storage.Counters
+	// commits counts the input loop's committed batches: a send that
+	// checked its transaction id before looks again only if one committed
+	// since (send.go).
+	commits atomic.Uint64
 	// published is the stream position up to which the bus has taken
 	// every event; recordPublished keeps it in the database.
 	published atomic.Int64
