@@ -31,8 +31,15 @@ import (
 const (
 	maxTxnPDUs = 50
 	maxTxnEDUs = 100
-	// maxMissingEvents bounds what one gap fill asks for.
-	maxMissingEvents = 20
+	// missingEventsPage is what one /get_missing_events asks for;
+	// maxGapEvents bounds what one gap fill fetches in all. A server back
+	// from an outage may get only a room's newest event (Synapse trims its
+	// catch-up so), with everything it missed behind it: the gap is
+	// fetched page by page, backwards, so that its users can read all of
+	// it. Beyond maxGapEvents the rest is judged on the state the sender
+	// gives (inputWithState) and stays a gap.
+	missingEventsPage = 50
+	maxGapEvents      = 1000
 )
 
 type txnBody struct {
@@ -147,8 +154,75 @@ func (s *Server) verifySignatures(ctx context.Context, pdu gomatrixserverlib.PDU
 	return gomatrixserverlib.VerifyEventSignatures(ctx, pdu, s.keyRing, userIDForSender)
 }
 
-func fclientMissing(earliest []string, latest string) fclient.MissingEvents {
-	return fclient.MissingEvents{Limit: maxMissingEvents, EarliestEvents: earliest, LatestEvents: []string{latest}}
+// fetchGap fetches from origin the events between earliest (our
+// forward extremities) and pdu, page by page: each page walks back from
+// the prev events the pages so far name but neither they nor we hold.
+func (s *Server) fetchGap(ctx context.Context, local, origin spec.ServerName, verImpl gomatrixserverlib.IRoomVersion, roomID string, earliest []string, pdu gomatrixserverlib.PDU) ([]gomatrixserverlib.PDU, error) {
+	fetched := map[string]gomatrixserverlib.PDU{}
+	var out []gomatrixserverlib.PDU
+	latest := []string{pdu.EventID()}
+	for len(latest) > 0 && len(out) < maxGapEvents {
+		res, err := s.client.LookupMissingEvents(ctx, local, origin, roomID, fclient.MissingEvents{
+			Limit: missingEventsPage, EarliestEvents: earliest, LatestEvents: latest,
+		}, verImpl.Version())
+		if err != nil {
+			if len(out) > 0 {
+				break // a later page failed: fill what we have
+			}
+			return nil, err
+		}
+		added := 0
+		for _, ev := range res.Events.UntrustedEvents(verImpl.Version()) {
+			if _, seen := fetched[ev.EventID()]; seen || ev.EventID() == pdu.EventID() {
+				continue
+			}
+			fetched[ev.EventID()] = ev
+			out = append(out, ev)
+			added++
+		}
+		if added == 0 {
+			break
+		}
+		if latest, err = s.gapEdge(ctx, roomID, out, fetched); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// gapEdge are the events of evs with a prev event that is neither among
+// fetched nor held here: the next page walks back from them (a page holds
+// what precedes its latest_events, not those themselves).
+func (s *Server) gapEdge(ctx context.Context, roomID string, evs []gomatrixserverlib.PDU, fetched map[string]gomatrixserverlib.PDU) ([]string, error) {
+	var prevs []string
+	for _, ev := range evs {
+		for _, prev := range ev.PrevEventIDs() {
+			if _, ok := fetched[prev]; !ok && !slices.Contains(prevs, prev) {
+				prevs = append(prevs, prev)
+			}
+		}
+	}
+	if len(prevs) == 0 {
+		return nil, nil
+	}
+	held, err := s.rooms.EventsByID(ctx, roomID, prevs)
+	if err != nil {
+		return nil, err
+	}
+	unknown := slices.DeleteFunc(prevs, func(id string) bool {
+		return slices.ContainsFunc(held, func(p gomatrixserverlib.PDU) bool { return p.EventID() == id })
+	})
+	var edge []string
+	for _, ev := range evs {
+		if slices.ContainsFunc(ev.PrevEventIDs(), func(id string) bool { return slices.Contains(unknown, id) }) {
+			edge = append(edge, ev.EventID())
+		}
+	}
+	// The spec does not bound latest_events; keep the request small.
+	if len(edge) > maxMissingPrevs*4 {
+		edge = edge[:maxMissingPrevs*4]
+	}
+	return edge, nil
 }
 
 // input runs one event through the roomserver and turns a rejection into
@@ -182,11 +256,10 @@ func (s *Server) fillGap(ctx context.Context, origin spec.ServerName, verImpl go
 	if err != nil {
 		return err
 	}
-	missing, err := s.client.LookupMissingEvents(ctx, local, origin, roomID, fclientMissing(earliest, pdu.EventID()), verImpl.Version())
+	events, err := s.fetchGap(ctx, local, origin, verImpl, roomID, earliest, pdu)
 	if err != nil {
 		return fmt.Errorf("event %s: prev events missing, and %s did not give them: %w", pdu.EventID(), origin, err)
 	}
-	events := missing.Events.UntrustedEvents(verImpl.Version())
 	sort.SliceStable(events, func(i, j int) bool { return events[i].Depth() < events[j].Depth() })
 	for _, ev := range events {
 		if ev.EventID() == pdu.EventID() || ev.RoomID().String() != roomID {
