@@ -3,6 +3,7 @@ package clientapi
 import (
 	"encoding/json"
 	"net/http"
+	"net/url"
 	"strings"
 
 	"github.com/gorilla/mux"
@@ -70,7 +71,7 @@ func (s *Server) sendEvent(r *http.Request, dev *userapi.Device) (any, error) {
 	}
 	res, err := s.rooms.SendEvent(r.Context(), roomserver.SendEventRequest{
 		RoomID: v["roomId"], Sender: dev.UserID, Type: v["eventType"], Content: content, Redacts: redacts,
-		TxnSession: dev.SessionID, TxnID: v["txnId"],
+		TxnSession: dev.SessionID, TxnDevice: dev.ID, TxnEndpoint: txnEndpoint("send", v["roomId"], v["eventType"]), TxnID: v["txnId"],
 	})
 	if err != nil {
 		return nil, roomError(err)
@@ -93,7 +94,7 @@ func (s *Server) redactEvent(r *http.Request, dev *userapi.Device) (any, error) 
 	}
 	res, err := s.rooms.SendEvent(r.Context(), roomserver.SendEventRequest{
 		RoomID: v["roomId"], Sender: dev.UserID, Type: spec.MRoomRedaction, Content: content, Redacts: v["eventId"],
-		TxnSession: dev.SessionID, TxnID: redactTxnID(v["txnId"]),
+		TxnSession: dev.SessionID, TxnDevice: dev.ID, TxnEndpoint: txnEndpoint("redact", v["roomId"], v["eventId"]), TxnID: v["txnId"],
 	})
 	if err != nil {
 		return nil, roomError(err)
@@ -101,13 +102,16 @@ func (s *Server) redactEvent(r *http.Request, dev *userapi.Device) (any, error) 
 	return map[string]string{"event_id": res.EventID}, nil
 }
 
-// redactTxnID scopes a redaction's transaction id; the legacy POST form
-// has none, and each of its requests is a new redaction.
-func redactTxnID(txnID string) string {
-	if txnID == "" {
-		return ""
+// txnEndpoint names the endpoint a transaction id is scoped to (with the
+// device): the request path without the id, each part escaped so that no
+// two paths give one name. The legacy POST forms have no transaction id,
+// and each of their requests is a new event.
+func txnEndpoint(kind string, parts ...string) string {
+	out := kind
+	for _, p := range parts {
+		out += "/" + url.PathEscape(p)
 	}
-	return "redact/" + txnID
+	return out
 }
 
 // checkRedactionTarget makes sure the event to redact is one of the

@@ -143,9 +143,15 @@ type SendEventRequest struct {
 	StateKey *string
 	Content  json.RawMessage
 	Redacts  string
-	// TxnSession and TxnID make the send idempotent per device.
-	TxnSession int64
-	TxnID      string
+	// TxnID makes the send idempotent: it is unique per TxnDevice of the
+	// sender and TxnEndpoint, the request path without the id ("send/"
+	// room id "/" event type, or "redact/" room id "/" event id), as the
+	// spec scopes transaction ids. TxnSession is the login that sent it,
+	// whose syncs see the id in unsigned.transaction_id.
+	TxnSession  int64
+	TxnDevice   string
+	TxnEndpoint string
+	TxnID       string
 }
 
 type SendEventResponse struct {

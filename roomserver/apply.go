@@ -16,7 +16,8 @@ const fullSnapshotEvery = 64
 // eventMeta is what the input path knows about an event besides its JSON.
 type eventMeta struct {
 	txnSession int64
-	txnID      string
+	// txn is the client's transaction, if it sent one (TxnID set).
+	txn storage.TxnKey
 }
 
 // apply adds an authorised event to the room's timeline: it assigns the
@@ -29,7 +30,7 @@ func (b *batch) apply(r *room, pdu gomatrixserverlib.PDU, meta eventMeta) *stora
 	ev := storage.Event{
 		NID: b.counters.EventNID, RoomNID: r.nid, ID: pdu.EventID(), StreamPos: b.counters.StreamPos,
 		Type: pdu.Type(), StateKey: pdu.StateKey(), Sender: string(pdu.SenderID()), Depth: pdu.Depth(),
-		OriginTS: int64(pdu.OriginServerTS()), SnapshotBefore: r.snapshot, TxnSession: meta.txnSession, TxnID: meta.txnID,
+		OriginTS: int64(pdu.OriginServerTS()), SnapshotBefore: r.snapshot, TxnSession: meta.txnSession, TxnID: meta.txn.TxnID,
 		PDU: pdu.JSON(),
 	}
 	ev.HasURL = gjson.GetBytes(pdu.Content(), "url").Type == gjson.String
@@ -57,9 +58,9 @@ func (b *batch) apply(r *room, pdu gomatrixserverlib.PDU, meta eventMeta) *stora
 	r.advance(pdu)
 
 	b.write.Events = append(b.write.Events, ev)
-	if meta.txnID != "" {
-		b.write.Txns = append(b.write.Txns, storage.TxnRow{Session: meta.txnSession, TxnID: meta.txnID, EventID: ev.ID})
-		b.txns[[2]any{meta.txnSession, meta.txnID}] = ev.ID
+	if meta.txn.TxnID != "" {
+		b.write.Txns = append(b.write.Txns, storage.TxnRow{TxnKey: meta.txn, EventID: ev.ID})
+		b.txns[meta.txn] = ev.ID
 	}
 	b.outputs = append(b.outputs, OutputEvent{
 		RoomID: r.id, RoomNID: r.nid, EventID: ev.ID, StreamPos: ev.StreamPos, Type: ev.Type, StateKey: ev.StateKey,

@@ -74,7 +74,7 @@ type batch struct {
 	rooms    map[string]*room // working copies
 	write    storage.Batch
 	outputs  []OutputEvent
-	txns     map[[2]any]string
+	txns     map[storage.TxnKey]string
 }
 
 func (s *Server) runBatch(tasks []*task) {
@@ -96,7 +96,7 @@ func (s *Server) runBatch(tasks []*task) {
 // wrote in one transaction. If the commit fails, every task that had
 // succeeded fails with it and the error is returned.
 func (s *Server) commitBatch(tasks []*task) error {
-	b := &batch{s: s, counters: s.counters, rooms: map[string]*room{}, txns: map[[2]any]string{}}
+	b := &batch{s: s, counters: s.counters, rooms: map[string]*room{}, txns: map[storage.TxnKey]string{}}
 	for _, t := range tasks {
 		if err := t.ctx.Err(); err != nil {
 			t.err = err

@@ -159,7 +159,8 @@ func TestTransactionIDIsIdempotent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	req := SendEventRequest{RoomID: res.RoomID, Sender: alice, Type: "m.room.message", Content: json.RawMessage(`{}`), TxnSession: 7, TxnID: "t1"}
+	req := SendEventRequest{RoomID: res.RoomID, Sender: alice, Type: "m.room.message", Content: json.RawMessage(`{}`),
+		TxnSession: 7, TxnDevice: "PHONE", TxnEndpoint: "send/room/m.room.message", TxnID: "t1"}
 	first, err := apiOf(t, s).SendEvent(ctx, req)
 	if err != nil {
 		t.Fatal(err)
@@ -168,7 +169,7 @@ func TestTransactionIDIsIdempotent(t *testing.T) {
 	if err != nil || again.EventID != first.EventID {
 		t.Fatalf("retry gave %v, %v; want %s", again, err, first.EventID)
 	}
-	req.TxnSession = 8
+	req.TxnSession, req.TxnDevice = 8, "LAPTOP"
 	other, err := apiOf(t, s).SendEvent(ctx, req)
 	if err != nil || other.EventID == first.EventID {
 		t.Fatalf("another device's txn id gave the same event")

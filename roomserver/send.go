@@ -9,6 +9,7 @@ import (
 
 	"github.com/matrix-org/gomatrixserverlib"
 	"github.com/matrix-org/gomatrixserverlib/spec"
+	"github.com/rohrpost/rohrpost/roomserver/storage"
 	"github.com/tidwall/gjson"
 	"github.com/tidwall/sjson"
 )
@@ -25,8 +26,9 @@ func (s *Server) SendEvent(ctx context.Context, req SendEventRequest) (*SendEven
 		return nil, fmt.Errorf("%w: a tombstone cannot point to its own room", ErrBadEvent)
 	}
 	commits := s.commits.Load()
+	txn := storage.TxnKey{UserID: req.Sender.String(), DeviceID: req.TxnDevice, Endpoint: req.TxnEndpoint, TxnID: req.TxnID}
 	if req.TxnID != "" {
-		if id, err := s.store.TxnEventID(ctx, req.TxnSession, req.TxnID); err != nil {
+		if id, err := s.store.TxnEventID(ctx, txn); err != nil {
 			return nil, err
 		} else if id != "" {
 			return &SendEventResponse{EventID: id}, nil
@@ -34,14 +36,14 @@ func (s *Server) SendEvent(ctx context.Context, req SendEventRequest) (*SendEven
 	}
 	res, err := s.submit(ctx, func(b *batch) (any, error) {
 		if req.TxnID != "" {
-			if id, ok := b.txns[[2]any{req.TxnSession, req.TxnID}]; ok {
+			if id, ok := b.txns[txn]; ok {
 				return &SendEventResponse{EventID: id}, nil
 			}
 			// A send with the same transaction id (a client's retry)
 			// may have committed since the look above: the input loop
 			// has the last word, and one transaction id makes one event.
 			if s.commits.Load() != commits {
-				if id, err := s.store.TxnEventID(ctx, req.TxnSession, req.TxnID); err != nil {
+				if id, err := s.store.TxnEventID(ctx, txn); err != nil {
 					return nil, err
 				} else if id != "" {
 					return &SendEventResponse{EventID: id}, nil
@@ -63,7 +65,7 @@ func (s *Server) SendEvent(ctx context.Context, req SendEventRequest) (*SendEven
 		if err != nil {
 			return nil, err
 		}
-		ev := b.apply(r, pdu, eventMeta{txnSession: req.TxnSession, txnID: req.TxnID})
+		ev := b.apply(r, pdu, eventMeta{txnSession: req.TxnSession, txn: txn})
 		if redaction != nil {
 			b.applyRedaction(r, redaction, ev)
 		}

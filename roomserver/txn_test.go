@@ -6,6 +6,8 @@ import (
 	"errors"
 	"testing"
 	"time"
+
+	"github.com/rohrpost/rohrpost/roomserver/storage"
 )
 
 // blockingTask queues a task that, once the input loop runs it, signals
@@ -50,7 +52,7 @@ func TestTxnRetryQueuedBehindTheFirstSend(t *testing.T) {
 		t.Fatal(err)
 	}
 	req := SendEventRequest{RoomID: room.RoomID, Sender: alice, Type: "m.room.message", Content: json.RawMessage(`{"body":"once"}`),
-		TxnSession: 7, TxnID: "t1"}
+		TxnSession: 7, TxnDevice: "PHONE", TxnEndpoint: "send/room/m.room.message", TxnID: "t1"}
 	type result struct {
 		res *SendEventResponse
 		err error
@@ -103,7 +105,7 @@ func TestFailingTaskFailsOnlyItself(t *testing.T) {
 		t.Fatal(err)
 	}
 	if _, err := s.SendEvent(ctx, SendEventRequest{RoomID: room.RoomID, Sender: alice, Type: "m.room.message",
-		Content: json.RawMessage(`{}`), TxnSession: 7, TxnID: "taken"}); err != nil {
+		Content: json.RawMessage(`{}`), TxnSession: 7, TxnDevice: "PHONE", TxnEndpoint: "send/room", TxnID: "taken"}); err != nil {
 		t.Fatal(err)
 	}
 	message := func(body string, meta eventMeta) *task {
@@ -124,7 +126,7 @@ func TestFailingTaskFailsOnlyItself(t *testing.T) {
 	// rows cannot be committed.
 	tasks := []*task{
 		message("before", eventMeta{}),
-		message("conflict", eventMeta{txnSession: 7, txnID: "taken"}),
+		message("conflict", eventMeta{txnSession: 7, txn: storage.TxnKey{UserID: alice.String(), DeviceID: "PHONE", Endpoint: "send/room", TxnID: "taken"}}),
 		message("after", eventMeta{}),
 	}
 	// Hold the loop so that the test runs the batch itself.

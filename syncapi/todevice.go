@@ -47,13 +47,14 @@ func (s *Server) handleSendToDevice(r *http.Request, dev *userapi.Device) (any, 
 	}
 	// Other servers' users first: a request that fails there is retried
 	// whole, and only a request stored here counts as done.
-	if seen, err := s.store.ToDeviceTxnSeen(r.Context(), dev.SessionID, txnID); err != nil || seen {
+	txn := storage.ToDeviceTxn{UserID: dev.UserID.String(), DeviceID: dev.ID, EventType: evType, TxnID: txnID}
+	if seen, err := s.store.ToDeviceTxnSeen(r.Context(), txn); err != nil || seen {
 		return struct{}{}, err
 	}
 	if err := s.sendRemoteToDevice(r.Context(), dev, evType, txnID, recipients); err != nil {
 		return nil, err
 	}
-	pos, dup, err := s.store.PutToDevice(r.Context(), dev.SessionID, txnID, msgs)
+	pos, dup, err := s.store.PutToDevice(r.Context(), txn, msgs)
 	if err != nil {
 		return nil, err
 	}

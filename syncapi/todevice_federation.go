@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
-	"strconv"
 	"time"
 
 	"github.com/matrix-org/gomatrixserverlib/spec"
@@ -15,6 +14,7 @@ import (
 
 	"github.com/rohrpost/rohrpost/internal/bus"
 	"github.com/rohrpost/rohrpost/internal/mxhttp"
+	"github.com/rohrpost/rohrpost/syncapi/storage"
 	"github.com/rohrpost/rohrpost/userapi"
 )
 
@@ -33,19 +33,15 @@ type RemoteToDevice interface {
 	SendToDevice(ctx context.Context, sender spec.UserID, evType, messageID string, messages map[string]map[string]json.RawMessage) error
 }
 
-// federationToDeviceSession is the session under which messages from
-// other servers are deduplicated in to_device_txns, their transaction id
-// being "origin|message_id"; device sessions are positive.
-const federationToDeviceSession int64 = -1
-
 // toDeviceConsumer is the durable consumer the sync API processes share.
 const toDeviceConsumer = "syncapi-federation-to-device"
 
 // toDeviceMessageID is the message_id of a request's messages to other
-// servers: the same for a retry of the request, 24 characters (the spec
-// allows 32; the federation API may add a part number).
-func toDeviceMessageID(session int64, txnID string) string {
-	h := sha256.Sum256([]byte(strconv.FormatInt(session, 10) + "\x00" + txnID))
+// servers: the same for a retry of the request (from the same device, to
+// the same endpoint), 24 characters (the spec allows 32; the federation
+// API may add a part number).
+func toDeviceMessageID(dev *userapi.Device, evType, txnID string) string {
+	h := sha256.Sum256([]byte(dev.UserID.String() + "\x00" + dev.ID + "\x00" + evType + "\x00" + txnID))
 	return hex.EncodeToString(h[:12])
 }
 
@@ -65,7 +61,7 @@ func (s *Server) sendRemoteToDevice(ctx context.Context, dev *userapi.Device, ev
 		slog.Debug("syncapi: to-device messages to other servers dropped: no federation", "sender", dev.UserID.String())
 		return nil
 	}
-	return s.remoteTD.SendToDevice(ctx, dev.UserID, evType, toDeviceMessageID(dev.SessionID, txnID), remote)
+	return s.remoteTD.SendToDevice(ctx, dev.UserID, evType, toDeviceMessageID(dev, evType, txnID), remote)
 }
 
 // federatedToDevice is what the federation API puts on the bus.
@@ -123,7 +119,7 @@ func (s *Server) onFederationToDevice(msg jetstream.Msg) {
 		_ = msg.NakWithDelay(5 * time.Second)
 		return
 	}
-	pos, dup, err := s.store.PutToDevice(ctx, federationToDeviceSession, m.Origin+"|"+m.MessageID, msgs)
+	pos, dup, err := s.store.PutToDevice(ctx, storage.ToDeviceTxn{UserID: m.Origin, TxnID: m.MessageID}, msgs)
 	if err != nil {
 		slog.Warn("syncapi: store to-device messages from another server", "origin", m.Origin, "err", err)
 		_ = msg.NakWithDelay(5 * time.Second)

@@ -230,9 +230,10 @@ func (s *Store) MembershipEventsOfUser(ctx context.Context, roomNID int64, userI
 }
 
 // TxnEventID returns the event id sent under a transaction id, or "".
-func (s *Store) TxnEventID(ctx context.Context, session int64, txnID string) (string, error) {
+func (s *Store) TxnEventID(ctx context.Context, k TxnKey) (string, error) {
 	var id string
-	err := s.db.Read.QueryRowContext(ctx, `SELECT event_id FROM transactions WHERE txn_session = $1 AND txn_id = $2`, session, txnID).Scan(&id)
+	err := s.db.Read.QueryRowContext(ctx, `SELECT event_id FROM client_txns
+		WHERE user_id = $1 AND device_id = $2 AND endpoint = $3 AND txn_id = $4`, k.UserID, k.DeviceID, k.Endpoint, k.TxnID).Scan(&id)
 	if errors.Is(err, sql.ErrNoRows) {
 		return "", nil
 	}

@@ -60,10 +60,15 @@ type MembershipRow struct {
 	StreamPos  int64
 }
 
+// TxnKey is what a client's transaction id is unique in: the spec scopes
+// it to the device and the endpoint (the request path without the id).
+type TxnKey struct {
+	UserID, DeviceID, Endpoint, TxnID string
+}
+
 // TxnRow records a client transaction id's event.
 type TxnRow struct {
-	Session int64
-	TxnID   string
+	TxnKey
 	EventID string
 }
 
@@ -141,7 +146,8 @@ func (s *Store) WriteBatch(tx *sql.Tx, b *Batch) error {
 		}
 	}
 	for _, t := range b.Txns {
-		if _, err := tx.Exec(`INSERT INTO transactions (txn_session, txn_id, event_id) VALUES ($1, $2, $3)`, t.Session, t.TxnID, t.EventID); err != nil {
+		if _, err := tx.Exec(`INSERT INTO client_txns (user_id, device_id, endpoint, txn_id, event_id) VALUES ($1, $2, $3, $4, $5)`,
+			t.UserID, t.DeviceID, t.Endpoint, t.TxnID, t.EventID); err != nil {
 			return fmt.Errorf("transaction id: %w", err)
 		}
 	}

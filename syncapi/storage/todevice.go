@@ -26,16 +26,16 @@ const toDeviceLock = 0x726f6872_746f6476 // "rohrtodv"
 // PutToDevice stores messages sent by a device in one transaction and
 // returns the position of the last; with a transaction id the sender used
 // before, it stores nothing and returns dup.
-func (s *Store) PutToDevice(ctx context.Context, session int64, txnID string, msgs []ToDevice) (pos int64, dup bool, err error) {
+func (s *Store) PutToDevice(ctx context.Context, txn ToDeviceTxn, msgs []ToDevice) (pos int64, dup bool, err error) {
 	err = s.db.Write(ctx, func(tx *sql.Tx) error {
 		if s.db.Dialect == sqlutil.Postgres {
 			if _, err := tx.Exec(`SELECT pg_advisory_xact_lock($1)`, toDeviceLock); err != nil {
 				return err
 			}
 		}
-		if txnID != "" {
-			res, err := tx.Exec(`INSERT INTO to_device_txns (session_id, txn_id, created_ts) VALUES ($1, $2, $3)
-				ON CONFLICT (session_id, txn_id) DO NOTHING`, session, txnID, time.Now().UnixMilli())
+		if txn.TxnID != "" {
+			res, err := tx.Exec(`INSERT INTO send_to_device_txns (user_id, device_id, event_type, txn_id, created_ts) VALUES ($1, $2, $3, $4, $5)
+				ON CONFLICT (user_id, device_id, event_type, txn_id) DO NOTHING`, txn.UserID, txn.DeviceID, txn.EventType, txn.TxnID, time.Now().UnixMilli())
 			if err != nil {
 				return err
 			}
@@ -146,7 +146,12 @@ func (s *Store) DropOrphanedToDevice(ctx context.Context) (int64, error) {
 func (s *Store) ExpireToDeviceTxns(ctx context.Context, before int64) (int64, error) {
 	var n int64
 	err := s.db.Write(ctx, func(tx *sql.Tx) error {
-		res, err := tx.Exec(`DELETE FROM to_device_txns WHERE created_ts < $1`, before)
+		// to_device_txns is what sync replicas before migration 007
+		// wrote: it empties as its rows expire.
+		if _, err := tx.Exec(`DELETE FROM to_device_txns WHERE created_ts < $1`, before); err != nil {
+			return err
+		}
+		res, err := tx.Exec(`DELETE FROM send_to_device_txns WHERE created_ts < $1`, before)
 		if err != nil {
 			return err
 		}

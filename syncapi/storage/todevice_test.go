@@ -58,18 +58,32 @@ func bodies(ms []storage.ToDevice) []string {
 	return out
 }
 
+// sender is the transaction of device n of one user sending m.test.
+func sender(n int64, txnID string) storage.ToDeviceTxn {
+	return storage.ToDeviceTxn{UserID: "@s:x", DeviceID: fmt.Sprint("DEVICE", n), EventType: "m.test", TxnID: txnID}
+}
+
 func TestToDeviceInbox(t *testing.T) {
 	s, _ := openToDevice(t)
 	ctx := context.Background()
-	pos1, dup, err := s.PutToDevice(ctx, 7, "t1", []storage.ToDevice{msg("@a:x", "A", "eins"), msg("@a:x", "B", "für B")})
+	pos1, dup, err := s.PutToDevice(ctx, sender(7, "t1"), []storage.ToDevice{msg("@a:x", "A", "eins"), msg("@a:x", "B", "für B")})
 	if err != nil || dup {
 		t.Fatalf("first put: %v, dup %v", err, dup)
 	}
-	if _, dup, err := s.PutToDevice(ctx, 7, "t1", []storage.ToDevice{msg("@a:x", "A", "eins nochmal")}); err != nil || !dup {
+	if _, dup, err := s.PutToDevice(ctx, sender(7, "t1"), []storage.ToDevice{msg("@a:x", "A", "eins nochmal")}); err != nil || !dup {
 		t.Fatalf("same transaction id again: %v, dup %v", err, dup)
 	}
-	// Transaction ids belong to the sending device.
-	pos2, dup, err := s.PutToDevice(ctx, 8, "t1", []storage.ToDevice{msg("@a:x", "A", "zwei")})
+	// Transaction ids belong to the sending device and the endpoint,
+	// whose path names the event type.
+	other := sender(7, "t1")
+	other.EventType = "m.other"
+	if _, dup, err := s.PutToDevice(ctx, other, nil); err != nil || dup {
+		t.Fatalf("the same transaction id for another event type: %v, dup %v", err, dup)
+	}
+	if seen, err := s.ToDeviceTxnSeen(ctx, sender(7, "t1")); err != nil || !seen {
+		t.Fatalf("a stored transaction id is not seen: %v %v", seen, err)
+	}
+	pos2, dup, err := s.PutToDevice(ctx, sender(8, "t1"), []storage.ToDevice{msg("@a:x", "A", "zwei")})
 	if err != nil || dup || pos2 <= pos1 {
 		t.Fatalf("another device's t1: pos %d after %d, dup %v, %v", pos2, pos1, dup, err)
 	}
@@ -105,7 +119,7 @@ func TestToDeviceInbox(t *testing.T) {
 	if err := s.AckToDevice(ctx, "@a:x", "A", pos2); err != nil {
 		t.Fatal(err)
 	}
-	pos3, _, err := s.PutToDevice(ctx, 7, "t3", []storage.ToDevice{msg("@a:x", "A", "drei")})
+	pos3, _, err := s.PutToDevice(ctx, sender(7, "t3"), []storage.ToDevice{msg("@a:x", "A", "drei")})
 	if err != nil || pos3 <= pos2 {
 		t.Fatalf("position after emptying: %d after %d (%v)", pos3, pos2, err)
 	}
@@ -115,7 +129,7 @@ func TestToDeviceOrphansAndOldTransactions(t *testing.T) {
 	s, db := openToDevice(t)
 	ctx := context.Background()
 	addDevice(t, db, "@a:x", "KEPT")
-	pos, _, err := s.PutToDevice(ctx, 1, "t", []storage.ToDevice{msg("@a:x", "KEPT", "bleibt"), msg("@a:x", "GONE", "weg")})
+	pos, _, err := s.PutToDevice(ctx, sender(1, "t"), []storage.ToDevice{msg("@a:x", "KEPT", "bleibt"), msg("@a:x", "GONE", "weg")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -133,7 +147,7 @@ func TestToDeviceOrphansAndOldTransactions(t *testing.T) {
 	if n, err := s.ExpireToDeviceTxns(ctx, time.Now().Add(time.Hour).UnixMilli()); err != nil || n != 1 {
 		t.Fatalf("expired %d old transaction ids, want 1 (%v)", n, err)
 	}
-	if _, dup, err := s.PutToDevice(ctx, 1, "t", nil); err != nil || dup {
+	if _, dup, err := s.PutToDevice(ctx, sender(1, "t"), nil); err != nil || dup {
 		t.Fatalf("an expired transaction id still deduplicates: dup %v (%v)", dup, err)
 	}
 }
@@ -152,7 +166,7 @@ func TestToDevicePositionsInCommitOrder(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for j := range each {
-				if _, _, err := s.PutToDevice(ctx, int64(i), fmt.Sprint(j), []storage.ToDevice{msg("@a:x", "A", fmt.Sprint(i, "/", j))}); err != nil {
+				if _, _, err := s.PutToDevice(ctx, sender(int64(i), fmt.Sprint(j)), []storage.ToDevice{msg("@a:x", "A", fmt.Sprint(i, "/", j))}); err != nil {
 					errs <- err
 					return
 				}
