@@ -32,7 +32,7 @@ func TestAccountData(t *testing.T) {
 		{"bad room id", "PUT", "/_matrix/client/v3/user/" + alice.userID + "/rooms/notaroom/account_data/x", alice.token, map[string]any{}, 400, "M_INVALID_PARAM"},
 		{"bad user id", "GET", "/_matrix/client/v3/user/alice/account_data/x", alice.token, nil, 400, "M_INVALID_PARAM"},
 		{"not json", "PUT", global + "my.type", alice.token, "{", 400, "M_NOT_JSON"},
-		{"not an object", "PUT", global + "my.type", alice.token, `"text"`, 400, "M_NOT_JSON"},
+		{"not an object", "PUT", global + "my.type", alice.token, `"text"`, 400, "M_BAD_JSON"},
 		{"no token", "GET", global + "my.type", "", nil, 401, "M_MISSING_TOKEN"},
 	}
 	for _, tc := range tests {

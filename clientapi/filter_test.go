@@ -39,7 +39,7 @@ func TestFilters(t *testing.T) {
 		{"not a user id", "POST", path, alice.token, `{"presence":{"senders":["alice"]}}`, 400, "M_BAD_JSON"},
 		{"room and user ids", "POST", path, alice.token, `{"room":{"rooms":["!r:test"],"state":{"not_senders":["@bob:test"]}}}`, 200, ""},
 		{"not json", "POST", path, alice.token, `{"room":`, 400, "M_NOT_JSON"},
-		{"array", "POST", path, alice.token, `[]`, 400, "M_NOT_JSON"},
+		{"array", "POST", path, alice.token, `[]`, 400, "M_BAD_JSON"},
 		{"for someone else", "POST", path, bob.token, `{}`, 403, "M_FORBIDDEN"},
 		{"read someone else's", "GET", path + "/" + id, bob.token, nil, 403, "M_FORBIDDEN"},
 		{"unknown id", "GET", path + "/999", alice.token, nil, 404, "M_NOT_FOUND"},

@@ -23,7 +23,7 @@ func TestParseBackupKeys(t *testing.T) {
 		{"all rooms", `{"rooms":{"!r:x":{"sessions":{"s1":` + key + `}},"!q:x":{"sessions":{"s1":` + key + `}}}}`, "", "", "", 2},
 		{"a room of all without sessions", `{"rooms":{"!r:x":{}}}`, "", "", "", 0},
 		{"not JSON", `key`, "!r:x", "s1", "M_NOT_JSON", 0},
-		{"an array", `[]`, "", "", "M_NOT_JSON", 0},
+		{"an array", `[]`, "", "", "M_BAD_JSON", 0},
 		{"missing session_data", `{"first_message_index":1,"forwarded_count":0,"is_verified":false}`, "!r:x", "s1", "M_BAD_JSON", 0},
 		{"null session_data", `{"first_message_index":1,"forwarded_count":0,"is_verified":false,"session_data":null}`, "!r:x", "s1", "M_BAD_JSON", 0},
 		{"missing is_verified", `{"first_message_index":1,"forwarded_count":0,"session_data":{}}`, "!r:x", "s1", "M_BAD_JSON", 0},

@@ -75,7 +75,7 @@ func TestRegister(t *testing.T) {
 		{"password stage not offered", "/_matrix/client/v3/register", map[string]any{"auth": map[string]any{"type": "m.login.password"}, "username": "pwstage", "password": "pw"}, 401, "M_UNRECOGNIZED", "", false},
 		{"bad kind", "/_matrix/client/v3/register?kind=admin", map[string]any{}, 400, "M_INVALID_PARAM", "", false},
 		{"not json", "/_matrix/client/v3/register", "{nope", 400, "M_NOT_JSON", "", false},
-		{"array", "/_matrix/client/v3/register", "[]", 400, "M_NOT_JSON", "", false},
+		{"array", "/_matrix/client/v3/register", "[]", 400, "M_BAD_JSON", "", false},
 		{"invalid utf-8", "/_matrix/client/v3/register", "{ \"username\": \"a\x81\" }", 400, "M_NOT_JSON", "", false},
 		{"wrong type", "/_matrix/client/v3/register", map[string]any{"auth": dummy, "username": 5, "password": "pw"}, 400, "M_BAD_JSON", "", false},
 		{"auth not an object", "/_matrix/client/v3/register", map[string]any{"auth": "dummy", "username": "x", "password": "pw"}, 400, "M_BAD_JSON", "", false},

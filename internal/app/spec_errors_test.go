@@ -1,13 +1,17 @@
 package app_test
 
 import (
+	"context"
 	"encoding/json"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 
 	"github.com/rohrpost/rohrpost/internal/apptest"
+	"maunium.net/go/mautrix"
+	"maunium.net/go/mautrix/event"
 )
 
 // The spec's errors for hostile requests: every answer is the spec's
@@ -179,4 +183,147 @@ func sameMethods(got, want string) bool {
 		}
 	}
 	return true
+}
+
+// A body that is not a JSON object is M_BAD_JSON; an empty body is
+// M_NOT_JSON and never read as {}, except on the endpoints whose body has
+// only optional fields that clients call without one.
+func TestSpecErrorsRequestBodies(t *testing.T) {
+	srv := apptest.Start(t)
+	ctx := context.Background()
+	alice := srv.Register(t, "alice")
+	bob := srv.Register(t, "bob")
+	room, err := alice.CreateRoom(ctx, &mautrix.ReqCreateRoom{Preset: "public_chat"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sent, err := alice.SendText(ctx, room.RoomID, "hallo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok := alice.AccessToken
+	me := url.PathEscape(alice.UserID.String())
+	r := url.PathEscape(room.RoomID.String())
+	ev := url.PathEscape(sent.EventID.String())
+	const v3 = "/_matrix/client/v3"
+	endpoints := []struct{ method, path string }{
+		{http.MethodPut, v3 + "/rooms/" + r + "/send/m.room.message/empty1"},
+		{http.MethodPost, v3 + "/rooms/" + r + "/send/m.room.message"},
+		{http.MethodPut, v3 + "/rooms/" + r + "/state/m.room.topic"},
+		{http.MethodPut, v3 + "/rooms/" + r + "/state/m.room.topic/"},
+		{http.MethodPut, v3 + "/rooms/" + r + "/redact/" + ev + "/red1"},
+		{http.MethodPost, v3 + "/createRoom"},
+		{http.MethodPost, v3 + "/login"},
+		{http.MethodPost, v3 + "/register"},
+		{http.MethodPut, v3 + "/profile/" + me + "/displayname"},
+		{http.MethodPut, v3 + "/user/" + me + "/account_data/de.example.x"},
+		{http.MethodPut, v3 + "/user/" + me + "/rooms/" + r + "/account_data/de.example.x"},
+		{http.MethodPut, v3 + "/user/" + me + "/rooms/" + r + "/tags/u.work"},
+		{http.MethodPost, v3 + "/user/" + me + "/filter"},
+		{http.MethodPost, v3 + "/user/" + me + "/openid/request_token"},
+		{http.MethodPost, v3 + "/keys/upload"},
+		{http.MethodPost, v3 + "/keys/query"},
+		{http.MethodPost, v3 + "/keys/claim"},
+		{http.MethodPost, v3 + "/keys/device_signing/upload"},
+		{http.MethodPost, v3 + "/keys/signatures/upload"},
+		{http.MethodPost, v3 + "/room_keys/version"},
+		{http.MethodPut, v3 + "/room_keys/keys?version=1"},
+		{http.MethodPut, v3 + "/rooms/" + r + "/typing/" + me},
+		{http.MethodPost, v3 + "/rooms/" + r + "/receipt/m.read/" + ev},
+		{http.MethodPost, v3 + "/rooms/" + r + "/read_markers"},
+		{http.MethodPut, v3 + "/presence/" + me + "/status"},
+		{http.MethodPost, v3 + "/search"},
+		{http.MethodPut, v3 + "/sendToDevice/m.test/td1"},
+		{http.MethodPost, v3 + "/user_directory/search"},
+		{http.MethodPost, v3 + "/pushers/set"},
+		{http.MethodPut, v3 + "/pushrules/global/override/de.example.rule"},
+		{http.MethodPut, v3 + "/pushrules/global/override/.m.rule.master/enabled"},
+		{http.MethodPost, v3 + "/rooms/" + r + "/invite"},
+		{http.MethodPost, v3 + "/rooms/" + r + "/kick"},
+		{http.MethodPost, v3 + "/rooms/" + r + "/ban"},
+		{http.MethodPost, v3 + "/rooms/" + r + "/unban"},
+		{http.MethodPost, v3 + "/rooms/" + r + "/upgrade"},
+		{http.MethodPost, v3 + "/rooms/" + r + "/report/" + ev},
+		{http.MethodPost, v3 + "/rooms/" + r + "/report"},
+		{http.MethodPut, v3 + "/directory/room/" + url.PathEscape("#nobody:localhost")},
+		{http.MethodPut, v3 + "/directory/list/room/" + r},
+		{http.MethodPost, v3 + "/publicRooms"},
+		{http.MethodPost, v3 + "/account/password"},
+		{http.MethodPost, v3 + "/account/deactivate"},
+		{http.MethodPost, v3 + "/account/3pid/add"},
+		{http.MethodPost, v3 + "/account/3pid/delete"},
+		{http.MethodPost, v3 + "/register/email/requestToken"},
+		{http.MethodPost, v3 + "/delete_devices"},
+		{http.MethodPut, v3 + "/devices/" + url.PathEscape(alice.DeviceID.String())},
+	}
+	for _, ep := range endpoints {
+		t.Run(ep.method+" "+ep.path, func(t *testing.T) {
+			checkAnswer(t, "no body", specCall(t, srv.URL, tok, ep.method, ep.path, nil), http.StatusBadRequest, "M_NOT_JSON")
+			checkAnswer(t, "empty body", specCall(t, srv.URL, tok, ep.method, ep.path, str("")), http.StatusBadRequest, "M_NOT_JSON")
+			checkAnswer(t, "whitespace", specCall(t, srv.URL, tok, ep.method, ep.path, str(" \n")), http.StatusBadRequest, "M_NOT_JSON")
+			checkAnswer(t, "not JSON", specCall(t, srv.URL, tok, ep.method, ep.path, str("{nope")), http.StatusBadRequest, "M_NOT_JSON")
+			for _, body := range []string{`[]`, `["x"]`, `"x"`, `1`, `null`, `true`} {
+				checkAnswer(t, body, specCall(t, srv.URL, tok, ep.method, ep.path, str(body)), http.StatusBadRequest, "M_BAD_JSON")
+			}
+		})
+	}
+
+	// Nothing was stored by the sends without a body.
+	msgs, err := alice.Messages(ctx, room.RoomID, "", "", mautrix.DirectionBackward, nil, 50)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range msgs.Chunk {
+		if e.Type == event.EventMessage && e.ID != sent.EventID {
+			t.Errorf("a send without a body stored %s with content %s", e.ID, e.Content.VeryRaw)
+		}
+	}
+
+	// Joining, leaving and knocking take an empty body as {}, as
+	// clients send them; a body that is not an object is still refused.
+	bobTok := bob.AccessToken
+	for _, path := range []string{v3 + "/join/" + r, v3 + "/rooms/" + r + "/join", v3 + "/knock/" + r, v3 + "/rooms/" + r + "/leave"} {
+		checkAnswer(t, "POST "+path+" []", specCall(t, srv.URL, bobTok, http.MethodPost, path, str(`[]`)), http.StatusBadRequest, "M_BAD_JSON")
+	}
+	for _, step := range []struct{ path, membership string }{
+		{v3 + "/join/" + r, "join"}, {v3 + "/rooms/" + r + "/leave", "leave"}, {v3 + "/rooms/" + r + "/join", "join"},
+	} {
+		if a := specCall(t, srv.URL, bobTok, http.MethodPost, step.path, nil); a.status != http.StatusOK {
+			t.Fatalf("POST %s without a body: %d %s", step.path, a.status, a.body)
+		}
+		if a := specCall(t, srv.URL, bobTok, http.MethodPost, step.path, str("")); a.status != http.StatusOK {
+			t.Fatalf("POST %s with an empty body: %d %s", step.path, a.status, a.body)
+		}
+	}
+}
+
+// The federation API reads bodies the same way: an empty body where one
+// is required is M_NOT_JSON, JSON that is not an object M_BAD_JSON.
+func TestSpecErrorsFederationBodies(t *testing.T) {
+	servers := apptest.StartFederation(t, 2)
+	hs1, hs2 := servers[0], servers[1]
+	c := peerClient(t, hs2)
+	room := "!nowhere:" + string(hs1.ServerName)
+	endpoints := []struct{ method, path string }{
+		{http.MethodPut, "/_matrix/federation/v1/send/bodies"},
+		{http.MethodPost, "/_matrix/federation/v1/user/keys/query"},
+		{http.MethodPost, "/_matrix/federation/v1/user/keys/claim"},
+		{http.MethodPost, "/_matrix/federation/v1/get_missing_events/" + url.PathEscape(room)},
+	}
+	for _, ep := range endpoints {
+		t.Run(ep.method+" "+ep.path, func(t *testing.T) {
+			if status, code := signedRequest(t, c, hs2, hs1, ep.method, ep.path, nil); status != 400 || code != "M_NOT_JSON" {
+				t.Errorf("no body: %d %s, want 400 M_NOT_JSON", status, code)
+			}
+			for _, body := range []any{[]any{}, "x", 1, true} {
+				if status, code := signedRequest(t, c, hs2, hs1, ep.method, ep.path, body); status != 400 || code != "M_BAD_JSON" {
+					t.Errorf("body %v: %d %s, want 400 M_BAD_JSON", body, status, code)
+				}
+			}
+		})
+	}
+	// The notary API takes no signature.
+	const query = "/_matrix/key/v2/query"
+	checkAnswer(t, "POST "+query+" without a body", specCall(t, hs1.URL, "", http.MethodPost, query, nil), http.StatusBadRequest, "M_NOT_JSON")
+	checkAnswer(t, "POST "+query+" []", specCall(t, hs1.URL, "", http.MethodPost, query, str("[]")), http.StatusBadRequest, "M_BAD_JSON")
 }
