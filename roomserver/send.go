@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
@@ -123,6 +124,12 @@ func (b *batch) build(r *room, sender spec.UserID, evType string, stateKey *stri
 		return nil, fmt.Errorf("%w: %v", ErrBadEvent, err)
 	}
 	pdu, err := builder.Build(time.Now(), sender.Domain(), key.ID, key.Private)
+	var invalid gomatrixserverlib.EventValidationError
+	if errors.As(err, &invalid) && invalid.Code == gomatrixserverlib.EventValidationTooLarge {
+		// The whole event, or its type or state key, is over the spec's
+		// size limits: M_TOO_LARGE, not malformed.
+		return nil, fmt.Errorf("%w: %v", ErrTooLarge, err)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrBadEvent, err)
 	}

@@ -327,3 +327,47 @@ func TestSpecErrorsFederationBodies(t *testing.T) {
 	checkAnswer(t, "POST "+query+" without a body", specCall(t, hs1.URL, "", http.MethodPost, query, nil), http.StatusBadRequest, "M_NOT_JSON")
 	checkAnswer(t, "POST "+query+" []", specCall(t, hs1.URL, "", http.MethodPost, query, str("[]")), http.StatusBadRequest, "M_BAD_JSON")
 }
+
+// An event over the spec's size limits is 413 M_TOO_LARGE, whether the
+// request body is too large or only the event it makes.
+func TestSpecErrorsEventTooLarge(t *testing.T) {
+	srv := apptest.Start(t)
+	ctx := context.Background()
+	alice := srv.Register(t, "alice")
+	room, err := alice.CreateRoom(ctx, &mautrix.ReqCreateRoom{Preset: "private_chat"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := url.PathEscape(room.RoomID.String())
+	const v3 = "/_matrix/client/v3"
+	content := func(n int) *string {
+		return str(`{"msgtype":"m.text","body":"` + strings.Repeat("a", n-len(`{"msgtype":"m.text","body":""}`)) + `"}`)
+	}
+	long := strings.Repeat("x", 256)
+	tests := []struct {
+		name, method, path string
+		body               *string
+		status             int
+		errcode            string
+	}{
+		{"content under the limit, event over it", http.MethodPut, v3 + "/rooms/" + r + "/send/m.room.message/t1", content(65400), 413, "M_TOO_LARGE"},
+		{"content just under 64 KiB", http.MethodPut, v3 + "/rooms/" + r + "/send/m.room.message/t2", content(65535), 413, "M_TOO_LARGE"},
+		{"content over 64 KiB", http.MethodPut, v3 + "/rooms/" + r + "/send/m.room.message/t3", content(65537), 413, "M_TOO_LARGE"},
+		{"state event over the limit", http.MethodPut, v3 + "/rooms/" + r + "/state/de.example.big/k", content(65400), 413, "M_TOO_LARGE"},
+		{"event type over 255 bytes", http.MethodPut, v3 + "/rooms/" + r + "/send/" + long + "/t4", str(`{}`), 413, "M_TOO_LARGE"},
+		{"state key over 255 bytes", http.MethodPut, v3 + "/rooms/" + r + "/state/de.example.k/" + long, str(`{}`), 413, "M_TOO_LARGE"},
+		{"a large event that fits", http.MethodPut, v3 + "/rooms/" + r + "/send/m.room.message/t5", content(60000), 200, ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			a := specCall(t, srv.URL, alice.AccessToken, tc.method, tc.path, tc.body)
+			if tc.status == 200 {
+				if a.status != 200 {
+					t.Fatalf("%d %s", a.status, a.body)
+				}
+				return
+			}
+			checkAnswer(t, tc.name, a, tc.status, tc.errcode)
+		})
+	}
+}
