@@ -29,8 +29,9 @@ var specVersions = []string{"r0.6.1", "v1.1", "v1.2", "v1.3", "v1.4", "v1.5", "v
 // v1.1), but Element Web still looks for this flag before it sets
 // cross-signing up.
 var unstableFeatures = map[string]bool{
-	"org.matrix.msc3814":           true,
-	"org.matrix.e2e_cross_signing": true,
+	"org.matrix.msc3814":            true,
+	"org.matrix.e2e_cross_signing":  true,
+	"org.matrix.simplified_msc3575": true, // Simplified Sliding Sync (MSC4186), syncapi/sliding_sync.go
 }
 
 // versions is GET /_matrix/client/versions.

@@ -34,6 +34,7 @@ func (s *Server) Routes(r *mux.Router) {
 		c.Handle("/peek/{roomIdOrAlias}", auth(s.handlePeek)).Methods(http.MethodPost)    // MSC2753
 		c.Handle("/rooms/{roomId}/unpeek", auth(s.handleUnpeek)).Methods(http.MethodPost) // MSC2753
 	}
+	r.Handle("/_matrix/client/unstable/org.matrix.simplified_msc3575/sync", auth(s.handleSlidingSync)).Methods(http.MethodPost) // MSC4186
 	r.Handle("/_matrix/client/unstable/org.matrix.msc3814.v1/dehydrated_device/{deviceId}/events", auth(s.handleDehydratedEvents)).Methods(http.MethodPost)
 	v1 := r.PathPrefix("/_matrix/client/v1").Subrouter()
 	v1.Handle("/rooms/{roomId}/threads", auth(s.handleThreads)).Methods(http.MethodGet)

@@ -396,3 +396,33 @@ func (s *Store) ReceiptsBetween(ctx context.Context, from, to int64) ([]Receipt,
 	}
 	return out, rows.Err()
 }
+
+// ReceiptsOfRooms returns the receipts of the rooms up to position to.
+func (s *Store) ReceiptsOfRooms(ctx context.Context, roomIDs []string, to int64) ([]Receipt, error) {
+	var out []Receipt
+	for start := 0; start < len(roomIDs); start += 500 {
+		chunk := roomIDs[start:min(start+500, len(roomIDs))]
+		args := []any{to}
+		for _, id := range chunk {
+			args = append(args, id)
+		}
+		rows, err := s.db.Read.QueryContext(ctx, `SELECT stream_pos, room_id, user_id, receipt_type, thread_id, event_id, event_pos, ts
+			FROM receipts WHERE stream_pos <= $1 AND room_id IN (`+sqlutil.InList(2, len(chunk))+`)`, args...)
+		if err != nil {
+			return nil, err
+		}
+		for rows.Next() {
+			var r Receipt
+			if err := rows.Scan(&r.StreamPos, &r.RoomID, &r.UserID, &r.Type, &r.ThreadID, &r.EventID, &r.EventPos, &r.TS); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			out = append(out, r)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}

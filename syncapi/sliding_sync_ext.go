@@ -1,0 +1,200 @@
+package syncapi
+
+import (
+	"context"
+	"encoding/json"
+	"strconv"
+
+	"github.com/rohrpost/rohrpost/syncapi/sliding"
+	"github.com/rohrpost/rohrpost/syncapi/storage"
+)
+
+// slidingExtensions fills the enabled extensions. Each reads its stream
+// between the connection's last token and to; rooms sent whole get their
+// receipts, typing and account data whole.
+func (s *Server) slidingExtensions(ctx context.Context, b *slidingBuild, resp *sliding.Response) error {
+	ext := b.req.Extensions
+	if ext.ToDevice != nil {
+		if err := s.slidingToDevice(ctx, b, ext.ToDevice, resp); err != nil {
+			return err
+		}
+	}
+	if ext.E2EE {
+		if err := s.slidingE2EE(ctx, b, resp); err != nil {
+			return err
+		}
+	}
+	if ext.AccountData != nil {
+		if err := s.slidingAccountData(ctx, b, ext.AccountData, resp); err != nil {
+			return err
+		}
+	}
+	if ext.Receipts != nil {
+		if err := s.slidingReceipts(ctx, b, ext.Receipts, resp); err != nil {
+			return err
+		}
+	}
+	if ext.Typing != nil {
+		s.slidingTyping(b, ext.Typing, resp)
+	}
+	return nil
+}
+
+// coveredRooms are the rooms of the answer's lists and subscriptions that
+// an extension covers, each with whether the connection gets it whole.
+func (b *slidingBuild) coveredRooms(scope *sliding.RoomScope, resp *sliding.Response) map[string]bool {
+	out := map[string]bool{}
+	for _, id := range b.wanted {
+		if scope.Covers(b.inList[id], id, b.subbed[id]) {
+			r := resp.Rooms[id]
+			out[id] = b.req.from == nil || (r != nil && r.Initial)
+		}
+	}
+	return out
+}
+
+func (s *Server) slidingToDevice(ctx context.Context, b *slidingBuild, td *sliding.ToDeviceExtension, resp *sliding.Response) error {
+	var since int64
+	if td.Since != "" {
+		v, err := strconv.ParseInt(td.Since, 10, 64)
+		if err != nil || v < 0 {
+			// A since of another kind (another server's) starts over.
+			v = 0
+		}
+		since = v
+	}
+	events, next, err := s.toDeviceEvents(ctx, b.req.device, since, b.to.ToDevice, since == 0)
+	if err != nil {
+		return err
+	}
+	if len(events) > td.Limit && td.Limit > 0 {
+		// The store caps a batch at maxToDevicePerSync; a smaller limit
+		// is honoured by sending the first ones and resuming after them.
+		events = events[:td.Limit]
+		msgs, err := s.store.ToDeviceFor(ctx, b.user, b.req.device.ID, since, b.to.ToDevice, td.Limit)
+		if err != nil {
+			return err
+		}
+		if len(msgs) > 0 {
+			next = msgs[len(msgs)-1].Pos
+		}
+	}
+	resp.Extensions.ToDevice = &sliding.ToDeviceResponse{NextBatch: strconv.FormatInt(next, 10), Events: events}
+	return nil
+}
+
+func (s *Server) slidingE2EE(ctx context.Context, b *slidingBuild, resp *sliding.Response) error {
+	dev := b.req.device
+	counts, err := s.accountData.OneTimeKeyCounts(ctx, b.user, dev.ID)
+	if err != nil {
+		return err
+	}
+	if _, ok := counts["signed_curve25519"]; !ok {
+		counts["signed_curve25519"] = 0
+	}
+	fallback, err := s.accountData.UnusedFallbackKeyTypes(ctx, b.user, dev.ID)
+	if err != nil {
+		return err
+	}
+	e := &sliding.E2EEResponse{OTKCounts: counts, FallbackKeyTypes: append([]string{}, fallback...)}
+	if b.req.from != nil {
+		changed, left, err := s.deviceLists(ctx, b.user, b.req.since, b.to)
+		if err != nil {
+			return err
+		}
+		if len(changed)+len(left) > 0 {
+			e.DeviceLists = &sliding.DeviceLists{Changed: append([]string{}, changed...), Left: append([]string{}, left...)}
+		}
+	}
+	resp.Extensions.E2EE = e
+	return nil
+}
+
+func (s *Server) slidingAccountData(ctx context.Context, b *slidingBuild, scope *sliding.RoomScope, resp *sliding.Response) error {
+	rooms := b.coveredRooms(scope, resp)
+	whole := b.req.from == nil
+	for _, w := range rooms {
+		whole = whole || w
+	}
+	from := b.req.since.AccountData
+	if whole {
+		from = 0
+	}
+	items, err := s.accountData.AccountDataSince(ctx, b.user, from, b.to.AccountData)
+	if err != nil {
+		return err
+	}
+	out := &sliding.AccountDataResponse{Global: []json.RawMessage{}, Rooms: map[string][]json.RawMessage{}}
+	for _, it := range items {
+		fresh := it.StreamPos > b.req.since.AccountData || b.req.from == nil
+		ev, _ := json.Marshal(struct {
+			Type    string          `json:"type"`
+			Content json.RawMessage `json:"content"`
+		}{it.Type, json.RawMessage(it.Content)})
+		if it.RoomID == "" {
+			if fresh {
+				out.Global = append(out.Global, ev)
+			}
+			continue
+		}
+		if w, ok := rooms[it.RoomID]; ok && (w || fresh) {
+			out.Rooms[it.RoomID] = append(out.Rooms[it.RoomID], ev)
+		}
+	}
+	resp.Extensions.AccountData = out
+	return nil
+}
+
+func (s *Server) slidingReceipts(ctx context.Context, b *slidingBuild, scope *sliding.RoomScope, resp *sliding.Response) error {
+	rooms := b.coveredRooms(scope, resp)
+	byRoom := map[string][]storage.Receipt{}
+	if b.req.from != nil && b.req.since.Receipt < b.to.Receipt {
+		recent, err := s.store.ReceiptsBetween(ctx, b.req.since.Receipt, b.to.Receipt)
+		if err != nil {
+			return err
+		}
+		for _, r := range recent {
+			if whole, ok := rooms[r.RoomID]; ok && !whole {
+				byRoom[r.RoomID] = append(byRoom[r.RoomID], r)
+			}
+		}
+	}
+	var whole []string
+	for id, w := range rooms {
+		if w {
+			whole = append(whole, id)
+		}
+	}
+	if len(whole) > 0 {
+		all, err := s.store.ReceiptsOfRooms(ctx, whole, b.to.Receipt)
+		if err != nil {
+			return err
+		}
+		for _, r := range all {
+			byRoom[r.RoomID] = append(byRoom[r.RoomID], r)
+		}
+	}
+	out := &sliding.RoomEventsResponse{Rooms: map[string]json.RawMessage{}}
+	for id, rs := range byRoom {
+		if ev := receiptEvent(rs, b.user); ev != nil {
+			out.Rooms[id] = ev
+		}
+	}
+	resp.Extensions.Receipts = out
+	return nil
+}
+
+func (s *Server) slidingTyping(b *slidingBuild, scope *sliding.RoomScope, resp *sliding.Response) {
+	out := &sliding.RoomEventsResponse{Rooms: map[string]json.RawMessage{}}
+	for id, whole := range b.coveredRooms(scope, resp) {
+		since := b.req.since.Typing
+		if whole {
+			since = 0
+		}
+		if users, changed := s.typing.since(id, since); changed {
+			ev, _ := json.Marshal(map[string]any{"type": "m.typing", "content": map[string]any{"user_ids": users}})
+			out.Rooms[id] = ev
+		}
+	}
+	resp.Extensions.Typing = out
+}
