@@ -497,3 +497,5 @@ func TestSlidingSyncRestartContinuesConnection(t *testing.T) {
 		t.Fatalf("after restart: %+v", r)
 	}
 }
+
+func jsonUnmarshal(raw []byte, v any) error { return json.Unmarshal(raw, v) }
