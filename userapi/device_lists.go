@@ -44,13 +44,15 @@ type DeviceListUpdate struct {
 
 // deviceListUpdateContent is m.device_list_update's content.
 type deviceListUpdateContent struct {
-	UserID      string          `json:"user_id"`
-	DeviceID    string          `json:"device_id"`
-	DisplayName string          `json:"device_display_name,omitempty"`
-	StreamID    int64           `json:"stream_id"`
-	PrevID      []int64         `json:"prev_id,omitempty"`
-	Deleted     bool            `json:"deleted,omitempty"`
-	Keys        json.RawMessage `json:"keys,omitempty"`
+	UserID      string `json:"user_id"`
+	DeviceID    string `json:"device_id"`
+	DisplayName string `json:"device_display_name,omitempty"`
+	StreamID    int64  `json:"stream_id"`
+	// PrevID is sent empty rather than left out: the spec allows both
+	// for the first update, and some servers expect the key.
+	PrevID  []int64         `json:"prev_id"`
+	Deleted bool            `json:"deleted,omitempty"`
+	Keys    json.RawMessage `json:"keys,omitempty"`
 }
 
 // signingKeyUpdateContent is m.signing_key_update's content.
@@ -110,7 +112,7 @@ func (s *Server) updateFor(ctx context.Context, user spec.UserID, c storage.KeyC
 	if err != nil {
 		return nil, err
 	}
-	edu := deviceListUpdateContent{UserID: user.String(), DeviceID: c.DeviceID, StreamID: c.Pos}
+	edu := deviceListUpdateContent{UserID: user.String(), DeviceID: c.DeviceID, StreamID: c.Pos, PrevID: []int64{}}
 	if prev > 0 {
 		edu.PrevID = []int64{prev}
 	}
