@@ -12,6 +12,7 @@ import (
 	"github.com/rohrpost/rohrpost/internal/mxhttp"
 	"github.com/rohrpost/rohrpost/roomserver"
 	"github.com/rohrpost/rohrpost/userapi"
+	"github.com/tidwall/gjson"
 )
 
 type createRoomBody struct {
@@ -53,6 +54,19 @@ func (s *Server) createRoom(r *http.Request, dev *userapi.Device) (any, error) {
 	for _, raw := range []json.RawMessage{body.CreationContent, body.PowerLevelContentOverride} {
 		if len(raw) > 0 && string(raw) != "null" && raw[0] != '{' {
 			return nil, mxhttp.BadJSON("creation_content and power_level_content_override must be objects")
+		}
+	}
+	if len(body.PowerLevelContentOverride) > 0 && string(body.PowerLevelContentOverride) != "null" {
+		if err := validateStateContent(spec.MRoomPowerLevels, body.PowerLevelContentOverride); err != nil {
+			return nil, err
+		}
+	}
+	for _, ev := range body.InitialState {
+		if !gjson.ParseBytes(ev.Content).IsObject() {
+			return nil, mxhttp.BadJSON("the content of an initial_state event must be an object")
+		}
+		if err := validateStateContent(ev.Type, ev.Content); err != nil {
+			return nil, err
 		}
 	}
 	req := roomserver.CreateRoomRequest{

@@ -59,6 +59,9 @@ func (s *Server) sendEvent(r *http.Request, dev *userapi.Device) (any, error) {
 		var c struct {
 			Redacts string `json:"redacts"`
 		}
+		if err := validateRedaction(content); err != nil {
+			return nil, err
+		}
 		if err := json.Unmarshal(content, &c); err != nil || c.Redacts == "" {
 			return nil, mxhttp.BadJSON("A redaction needs the id of the event it redacts in redacts")
 		}
@@ -87,6 +90,9 @@ func (s *Server) redactEvent(r *http.Request, dev *userapi.Device) (any, error) 
 	}
 	content, err := readContent(r)
 	if err != nil {
+		return nil, err
+	}
+	if err := validateRedaction(content); err != nil {
 		return nil, err
 	}
 	if err := s.checkRedactionTarget(r, dev, v["roomId"], v["eventId"]); err != nil {
@@ -181,6 +187,9 @@ func (s *Server) putState(r *http.Request, dev *userapi.Device) (any, error) {
 // checkStateContent validates the state events whose content the server
 // must understand.
 func (s *Server) checkStateContent(r *http.Request, roomID, evType string, content json.RawMessage) error {
+	if err := validateStateContent(evType, content); err != nil {
+		return err
+	}
 	switch evType {
 	case spec.MRoomCanonicalAlias:
 		var c struct {

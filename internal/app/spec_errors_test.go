@@ -371,3 +371,107 @@ func TestSpecErrorsEventTooLarge(t *testing.T) {
 		})
 	}
 }
+
+// The content of the spec's state events is checked against the spec:
+// a wrong type or an unknown value is M_BAD_JSON, and the state stays.
+func TestSpecErrorsStateContent(t *testing.T) {
+	srv := apptest.Start(t)
+	ctx := context.Background()
+	alice := srv.Register(t, "alice")
+	room, err := alice.CreateRoom(ctx, &mautrix.ReqCreateRoom{Preset: "private_chat"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sent, err := alice.SendText(ctx, room.RoomID, "hallo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := url.PathEscape(room.RoomID.String())
+	me := alice.UserID.String()
+	const v3 = "/_matrix/client/v3"
+	tests := []struct {
+		evType, stateKey, content string
+		ok                        bool
+	}{
+		{"m.room.join_rules", "", `{"join_rule":123}`, false},
+		{"m.room.join_rules", "", `{"join_rule":"bogus"}`, false},
+		{"m.room.join_rules", "", `{}`, false},
+		{"m.room.join_rules", "", `{"join_rule":"restricted","allow":"x"}`, false},
+		{"m.room.join_rules", "", `{"join_rule":"restricted","allow":[{"type":"m.room_membership"}]}`, false},
+		{"m.room.join_rules", "", `{"join_rule":"restricted","allow":[{"type":"m.room_membership","room_id":5}]}`, false},
+		{"m.room.join_rules", "", `{"join_rule":"invite"}`, true},
+		{"m.room.history_visibility", "", `{"history_visibility":"everyone"}`, false},
+		{"m.room.history_visibility", "", `{"history_visibility":1}`, false},
+		{"m.room.history_visibility", "", `{"history_visibility":"joined"}`, true},
+		{"m.room.guest_access", "", `{"guest_access":true}`, false},
+		{"m.room.guest_access", "", `{"guest_access":"forbidden"}`, true},
+		{"m.room.power_levels", "", `{"ban":"fifty"}`, false},
+		{"m.room.power_levels", "", `{"ban":1.5}`, false},
+		{"m.room.power_levels", "", `{"kick":null}`, false},
+		{"m.room.power_levels", "", `{"events":{"m.room.name":"x"}}`, false},
+		{"m.room.power_levels", "", `{"events":[]}`, false},
+		{"m.room.power_levels", "", `{"users":{"notauser":50}}`, false},
+		{"m.room.power_levels", "", `{"users":{"` + me + `":true}}`, false},
+		{"m.room.power_levels", "", `{"notifications":{"room":"x"}}`, false},
+		{"m.room.name", "", `{"name":5}`, false},
+		{"m.room.name", "", `{"name":"Akten"}`, true},
+		{"m.room.topic", "", `{"topic":["x"]}`, false},
+		{"m.room.topic", "", `{"topic":"x","m.topic":"x"}`, false},
+		{"m.room.topic", "", `{"topic":"Thema","m.topic":{"m.text":[{"body":"Thema"}]}}`, true},
+		{"m.room.avatar", "", `{"url":5}`, false},
+		{"m.room.canonical_alias", "", `{"alias":5}`, false},
+		{"m.room.canonical_alias", "", `{"alt_aliases":"x"}`, false},
+		{"m.room.member", me, `{"membership":"dance"}`, false},
+		{"m.room.member", me, `{"membership":5}`, false},
+		{"m.room.member", me, `{}`, false},
+		{"m.room.member", me, `{"membership":"join","displayname":5}`, false},
+		{"m.room.encryption", "", `{"algorithm":5}`, false},
+		{"m.room.encryption", "", `{}`, false},
+		{"m.room.encryption", "", `{"algorithm":"m.megolm.v1.aes-sha2","rotation_period_ms":"1"}`, false},
+		{"m.room.server_acl", "", `{"allow":"*"}`, false},
+		{"m.room.pinned_events", "", `{"pinned":"x"}`, false},
+		{"m.room.tombstone", "", `{"replacement_room":5}`, false},
+		{"m.space.child", "!x:localhost", `{"via":"localhost"}`, false},
+		{"de.example.own", "", `{"join_rule":123}`, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.evType+" "+tc.content, func(t *testing.T) {
+			path := v3 + "/rooms/" + r + "/state/" + tc.evType + "/" + url.PathEscape(tc.stateKey)
+			a := specCall(t, srv.URL, alice.AccessToken, http.MethodPut, path, str(tc.content))
+			if tc.ok {
+				if a.status != http.StatusOK {
+					t.Fatalf("%d %s", a.status, a.body)
+				}
+				return
+			}
+			checkAnswer(t, "PUT state", a, http.StatusBadRequest, "M_BAD_JSON")
+		})
+	}
+	var jr struct {
+		JoinRule string `json:"join_rule"`
+	}
+	if err := alice.StateEvent(ctx, room.RoomID, event.StateJoinRules, "", &jr); err != nil || jr.JoinRule != "invite" {
+		t.Errorf("join rule %q (%v), want invite", jr.JoinRule, err)
+	}
+
+	// Request fields: a redaction's reason is a string.
+	ev := url.PathEscape(sent.EventID.String())
+	checkAnswer(t, "/redact with a numeric reason", specCall(t, srv.URL, alice.AccessToken, http.MethodPut,
+		v3+"/rooms/"+r+"/redact/"+ev+"/red1", str(`{"reason":123}`)), http.StatusBadRequest, "M_BAD_JSON")
+	checkAnswer(t, "a redaction through /send with a numeric reason", specCall(t, srv.URL, alice.AccessToken, http.MethodPut,
+		v3+"/rooms/"+r+"/send/m.room.redaction/red2", str(`{"redacts":"`+sent.EventID.String()+`","reason":{}}`)), http.StatusBadRequest, "M_BAD_JSON")
+	if a := specCall(t, srv.URL, alice.AccessToken, http.MethodPut, v3+"/rooms/"+r+"/redact/"+ev+"/red3", str(`{"reason":"Tippfehler"}`)); a.status != http.StatusOK {
+		t.Errorf("/redact with a reason: %d %s", a.status, a.body)
+	}
+
+	// createRoom checks the state it is given the same way.
+	for _, body := range []string{
+		`{"initial_state":[{"type":"m.room.join_rules","state_key":"","content":{"join_rule":123}}]}`,
+		`{"initial_state":[{"type":"m.room.history_visibility","state_key":"","content":{"history_visibility":"everyone"}}]}`,
+		`{"initial_state":[{"type":"m.room.guest_access","state_key":"","content":"can_join"}]}`,
+		`{"power_level_content_override":{"ban":"fifty"}}`,
+		`{"power_level_content_override":{"users":{"` + me + `":"x"}}}`,
+	} {
+		checkAnswer(t, "createRoom "+body, specCall(t, srv.URL, alice.AccessToken, http.MethodPost, v3+"/createRoom", str(body)), http.StatusBadRequest, "M_BAD_JSON")
+	}
+}
