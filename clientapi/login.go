@@ -44,10 +44,23 @@ type loginRequest struct {
 }
 
 type loginResponse struct {
-	UserID      string `json:"user_id"`
-	AccessToken string `json:"access_token"`
-	DeviceID    string `json:"device_id"`
-	HomeServer  string `json:"home_server"`
+	UserID       string `json:"user_id"`
+	AccessToken  string `json:"access_token"`
+	DeviceID     string `json:"device_id"`
+	HomeServer   string `json:"home_server"`
+	RefreshToken string `json:"refresh_token,omitempty"`
+	ExpiresInMs  int64  `json:"expires_in_ms,omitempty"`
+}
+
+func newLoginResponse(sess *userapi.Session) loginResponse {
+	return loginResponse{
+		UserID:       sess.UserID.String(),
+		AccessToken:  sess.AccessToken,
+		DeviceID:     sess.DeviceID,
+		HomeServer:   string(sess.UserID.Domain()),
+		RefreshToken: sess.RefreshToken,
+		ExpiresInMs:  sess.ExpiresInMs,
+	}
 }
 
 // loginFlows is GET /login. Only what is implemented is offered.
@@ -90,16 +103,12 @@ func (s *Server) login(r *http.Request) (any, error) {
 		Password:          req.Password,
 		DeviceID:          req.DeviceID,
 		DeviceDisplayName: req.InitialDeviceDisplayName,
+		RefreshToken:      req.RefreshToken,
 	})
 	if err != nil {
 		return nil, userError(err)
 	}
-	return loginResponse{
-		UserID:      sess.UserID.String(),
-		AccessToken: sess.AccessToken,
-		DeviceID:    sess.DeviceID,
-		HomeServer:  string(sess.UserID.Domain()),
-	}, nil
+	return newLoginResponse(sess), nil
 }
 
 // identifiedUser resolves an identifier (or, with id nil, the legacy
@@ -175,12 +184,39 @@ func (s *Server) loginWithToken(r *http.Request, req *loginRequest) (any, error)
 	if len(req.DeviceID) > maxDeviceIDLength {
 		return nil, mxhttp.InvalidParam("device_id is too long")
 	}
-	sess, err := s.users.LoginToken(r.Context(), req.Token, req.DeviceID, req.InitialDeviceDisplayName)
+	sess, err := s.users.LoginToken(r.Context(), req.Token, req.DeviceID, req.InitialDeviceDisplayName, req.RefreshToken)
 	if errors.Is(err, userapi.ErrUnknownToken) {
 		return nil, mxhttp.Forbidden("Invalid or expired login token")
 	}
 	if err != nil {
 		return nil, userError(err)
 	}
-	return loginResponse{UserID: sess.UserID.String(), AccessToken: sess.AccessToken, DeviceID: sess.DeviceID, HomeServer: string(sess.UserID.Domain())}, nil
+	return newLoginResponse(sess), nil
+}
+
+// refresh is POST /refresh: a refresh token buys the device a new access
+// token and a new refresh token. An unknown or spent refresh token is a
+// soft logout, as the spec's example has it: the client logs in again.
+func (s *Server) refresh(r *http.Request) (any, error) {
+	var req struct {
+		RefreshToken string `json:"refresh_token"`
+	}
+	if err := mxhttp.DecodeJSON(r, mxhttp.DefaultMaxBody, &req); err != nil {
+		return nil, err
+	}
+	if req.RefreshToken == "" {
+		return nil, mxhttp.MissingParam("refresh_token is required")
+	}
+	sess, err := s.users.Refresh(r.Context(), req.RefreshToken)
+	switch {
+	case errors.Is(err, userapi.ErrUnknownToken):
+		return nil, &mxhttp.Error{Status: http.StatusUnauthorized, Code: "M_UNKNOWN_TOKEN",
+			Msg: "Unknown or used refresh token", Extra: map[string]any{"soft_logout": true}}
+	case errors.Is(err, userapi.ErrLocked):
+		return nil, &mxhttp.Error{Status: http.StatusUnauthorized, Code: "M_USER_LOCKED",
+			Msg: "This account has been locked", Extra: map[string]any{"soft_logout": true}}
+	case err != nil:
+		return nil, userError(err)
+	}
+	return map[string]any{"access_token": sess.AccessToken, "refresh_token": sess.RefreshToken, "expires_in_ms": sess.ExpiresInMs}, nil
 }

@@ -62,18 +62,22 @@ type registerRequest struct {
 }
 
 type registerResponse struct {
-	UserID      string `json:"user_id"`
-	AccessToken string `json:"access_token,omitempty"`
-	DeviceID    string `json:"device_id,omitempty"`
-	HomeServer  string `json:"home_server"`
+	UserID       string `json:"user_id"`
+	AccessToken  string `json:"access_token,omitempty"`
+	DeviceID     string `json:"device_id,omitempty"`
+	HomeServer   string `json:"home_server"`
+	RefreshToken string `json:"refresh_token,omitempty"`
+	ExpiresInMs  int64  `json:"expires_in_ms,omitempty"`
 }
 
 func newRegisterResponse(sess *userapi.Session) registerResponse {
 	return registerResponse{
-		UserID:      sess.UserID.String(),
-		AccessToken: sess.AccessToken,
-		DeviceID:    sess.DeviceID,
-		HomeServer:  string(sess.UserID.Domain()),
+		UserID:       sess.UserID.String(),
+		AccessToken:  sess.AccessToken,
+		DeviceID:     sess.DeviceID,
+		HomeServer:   string(sess.UserID.Domain()),
+		RefreshToken: sess.RefreshToken,
+		ExpiresInMs:  sess.ExpiresInMs,
 	}
 }
 
@@ -162,6 +166,7 @@ func (s *Server) register(r *http.Request) (any, error) {
 		NoDevice:          req.InhibitLogin,
 		DeviceID:          req.DeviceID,
 		DeviceDisplayName: req.InitialDeviceDisplayName,
+		RefreshToken:      req.RefreshToken,
 	}
 	if user != nil {
 		rr.User = *user

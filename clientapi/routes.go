@@ -31,6 +31,7 @@ func (s *Server) Routes(r *mux.Router) {
 		c.HandleFunc("/login/cas/ticket", s.casTicket).Methods(http.MethodGet)
 		c.Handle("/logout", auth(s.logout)).Methods(http.MethodPost)
 		c.Handle("/logout/all", auth(s.logoutAll)).Methods(http.MethodPost)
+		c.Handle("/refresh", mxhttp.Handler(s.refresh)).Methods(http.MethodPost)
 		c.Handle("/register", mxhttp.Handler(s.register)).Methods(http.MethodPost)
 		c.Handle("/register/available", mxhttp.Handler(s.registerAvailable)).Methods(http.MethodGet)
 		c.Handle("/register/email/requestToken", s.requestEmailToken(purposeRegister)).Methods(http.MethodPost)

@@ -63,6 +63,12 @@ type Config struct {
 	RegistrationsRequire3PID []string `yaml:"registrations_require_3pid"`
 	AllowGuestAccess         bool     `yaml:"allow_guest_access"`
 
+	// RefreshableAccessTokenLifetime is how long an access token lives
+	// when the client asked for a refresh token (refresh_token: true at
+	// login or registration); POST /refresh gives a new one. Tokens of
+	// clients that did not ask never expire. Synapse's key.
+	RefreshableAccessTokenLifetime Duration `yaml:"refreshable_access_token_lifetime"`
+
 	// DefaultRoomVersion is used by createRoom when the client names none.
 	DefaultRoomVersion string `yaml:"default_room_version"`
 
@@ -262,10 +268,12 @@ func Default() *Config {
 		TLSClient:          TLSClient{Verify: true},
 		Presence:           Toggle{Enabled: true},
 		TURNUserLifetime:   Duration(time.Hour),
-		MaxUploadSize:      ByteSize(50 << 20),
-		ThumbnailSizes:     []ThumbnailSize{{32, 32, "crop"}, {96, 96, "crop"}, {320, 240, "scale"}, {640, 480, "scale"}, {800, 600, "scale"}},
-		ContentScanner:     ContentScanner{FailClosed: true, MaxScanSize: ByteSize(100 << 20)},
-		TURNAllowGuests:    true,
+		// Synapse's default; see docs/decisions/0016.
+		RefreshableAccessTokenLifetime: Duration(5 * time.Minute),
+		MaxUploadSize:                  ByteSize(50 << 20),
+		ThumbnailSizes:                 []ThumbnailSize{{32, 32, "crop"}, {96, 96, "crop"}, {320, 240, "scale"}, {640, 480, "scale"}, {800, 600, "scale"}},
+		ContentScanner:                 ContentScanner{FailClosed: true, MaxScanSize: ByteSize(100 << 20)},
+		TURNAllowGuests:                true,
 	}
 }
 
@@ -468,6 +476,9 @@ func (c *Config) Validate() error {
 	}
 	if c.TURNUserLifetime <= 0 {
 		bad("turn_user_lifetime", "must be positive")
+	}
+	if c.RefreshableAccessTokenLifetime < Duration(time.Second) {
+		bad("refreshable_access_token_lifetime", "must be at least 1s")
 	}
 	c.validateSupport(bad)
 	if c.NATS.Replicas < 0 || c.NATS.Replicas > 5 {

@@ -57,6 +57,10 @@ func (s *Server) Register(ctx context.Context, req RegisterRequest) (*Session, e
 			return nil, err
 		}
 	}
+	refresh, err := s.maybeRefreshable(dev, req.RefreshToken)
+	if err != nil {
+		return nil, err
+	}
 
 	for attempt := 1; ; attempt++ {
 		user := req.User
@@ -85,7 +89,7 @@ func (s *Server) Register(ctx context.Context, req RegisterRequest) (*Session, e
 			if dev == nil {
 				return &Session{UserID: user}, nil
 			}
-			return &Session{UserID: user, DeviceID: dev.DeviceID, AccessToken: token}, nil
+			return refresh.session(&Session{UserID: user, DeviceID: dev.DeviceID, AccessToken: token}), nil
 		case errors.Is(err, storage.ErrExists) && generated && attempt < generatedIDAttempts:
 			continue
 		case errors.Is(err, storage.ErrExists):
@@ -121,6 +125,10 @@ func (s *Server) UpgradeGuest(ctx context.Context, req RegisterRequest) (*Sessio
 		}
 		dev.UserID = req.User.String()
 	}
+	refresh, err := s.maybeRefreshable(dev, req.RefreshToken)
+	if err != nil {
+		return nil, err
+	}
 	displayName := req.DisplayName
 	if displayName == "" {
 		displayName = req.User.Local()
@@ -137,7 +145,7 @@ func (s *Server) UpgradeGuest(ctx context.Context, req RegisterRequest) (*Sessio
 	if dev == nil {
 		return &Session{UserID: req.User}, nil
 	}
-	return &Session{UserID: req.User, DeviceID: dev.DeviceID, AccessToken: token}, nil
+	return refresh.session(&Session{UserID: req.User, DeviceID: dev.DeviceID, AccessToken: token}), nil
 }
 
 // numericLocalpart picks a ten-digit localpart.
@@ -172,12 +180,16 @@ func (s *Server) LoginPassword(ctx context.Context, req LoginRequest) (*Session,
 	if err := s.CheckPassword(ctx, req.User, req.Password); err != nil {
 		return nil, err
 	}
-	return s.newSession(ctx, req.User, req.DeviceID, req.DeviceDisplayName)
+	return s.newSession(ctx, req.User, req.DeviceID, req.DeviceDisplayName, req.RefreshToken)
 }
 
 // newSession logs an authenticated user in on a (new or reused) device.
-func (s *Server) newSession(ctx context.Context, user spec.UserID, deviceID, displayName string) (*Session, error) {
+func (s *Server) newSession(ctx context.Context, user spec.UserID, deviceID, displayName string, wantRefresh bool) (*Session, error) {
 	dev, token, err := newDevice(deviceID, displayName, false)
+	if err != nil {
+		return nil, err
+	}
+	refresh, err := s.maybeRefreshable(dev, wantRefresh)
 	if err != nil {
 		return nil, err
 	}
@@ -198,7 +210,7 @@ func (s *Server) newSession(ctx context.Context, user spec.UserID, deviceID, dis
 		s.revoke([]storage.Revoked{*replaced})
 	}
 	s.deviceListChanged(ctx, user.String(), dev.DeviceID)
-	return &Session{UserID: user, DeviceID: dev.DeviceID, AccessToken: token}, nil
+	return refresh.session(&Session{UserID: user, DeviceID: dev.DeviceID, AccessToken: token}), nil
 }
 
 // CheckPassword returns nil if password is the user's password,

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"time"
 
 	"github.com/matrix-org/gomatrixserverlib/spec"
 	"github.com/rohrpost/rohrpost/userapi/pushrules"
@@ -21,7 +22,10 @@ type API interface {
 	// CreateLoginToken and LoginToken implement m.login.token: single sign-on
 	// hands out a short-lived, single-use token the client logs in with.
 	CreateLoginToken(ctx context.Context, user spec.UserID) (string, error)
-	LoginToken(ctx context.Context, token, deviceID, displayName string) (*Session, error)
+	LoginToken(ctx context.Context, token, deviceID, displayName string, refresh bool) (*Session, error)
+	// Refresh spends a refresh token on new tokens for its device
+	// (POST /refresh); ErrUnknownToken if it is unknown or used up.
+	Refresh(ctx context.Context, refreshToken string) (*Session, error)
 	CheckPassword(ctx context.Context, user spec.UserID, password string) error
 	SetPassword(ctx context.Context, user spec.UserID, password string, logoutDevices bool, keepDevice string) error
 	Deactivate(ctx context.Context, user spec.UserID) error
@@ -155,6 +159,9 @@ var (
 	ErrInvalidUsername = errors.New("invalid username")
 	ErrBadCredentials  = errors.New("invalid username or password")
 	ErrUnknownToken    = errors.New("unknown access token")
+	// ErrTokenExpired is an access token past its lifetime: the client
+	// refreshes it (a soft logout).
+	ErrTokenExpired    = errors.New("access token expired")
 	ErrNotFound        = errors.New("not found")
 	ErrDeactivated     = errors.New("account deactivated")
 	ErrInvalidFilter   = errors.New("filter is not a JSON object")
@@ -185,6 +192,8 @@ type RegisterRequest struct {
 	DeviceID          string
 	DeviceDisplayName string
 	DisplayName       string
+	// RefreshToken asks for a refresh token and an expiring access token.
+	RefreshToken bool
 }
 
 type LoginRequest struct {
@@ -192,6 +201,8 @@ type LoginRequest struct {
 	Password          string
 	DeviceID          string
 	DeviceDisplayName string
+	// RefreshToken asks for a refresh token and an expiring access token.
+	RefreshToken bool
 }
 
 // Session is a logged-in device with its new access token.
@@ -199,6 +210,10 @@ type Session struct {
 	UserID      spec.UserID
 	DeviceID    string
 	AccessToken string
+	// RefreshToken is set when the client asked for one; the access
+	// token then expires after ExpiresInMs.
+	RefreshToken string `json:",omitempty"`
+	ExpiresInMs  int64  `json:",omitempty"`
 }
 
 // Device is who made a request: the result of checking an access token.
@@ -212,8 +227,17 @@ type Device struct {
 	// tidy up (see AccountModeration).
 	Locked    bool
 	Suspended bool
-	// SessionID is the device's row id; it changes when a device id is reused.
+	// SessionID is the device's row id; it changes when a device id is
+	// reused (a login that names it), not when its tokens are refreshed.
 	SessionID int64
+	// ExpiresTS is when the access token expires (Unix ms), 0 for never.
+	ExpiresTS int64 `json:",omitempty"`
+}
+
+// Expired tells whether the access token the device was found by has
+// expired.
+func (d *Device) Expired(now time.Time) bool {
+	return d.ExpiresTS != 0 && now.UnixMilli() >= d.ExpiresTS
 }
 
 // AccountModeration is whether an account is locked and whether it is

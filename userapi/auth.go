@@ -33,6 +33,11 @@ func Authenticate(api API, r *http.Request) (*Device, error) {
 		if errors.Is(err, ErrUnknownToken) {
 			return nil, mxhttp.UnknownToken("Unknown access token")
 		}
+		if errors.Is(err, ErrTokenExpired) {
+			// A soft logout: the client refreshes the token and carries on.
+			return nil, &mxhttp.Error{Status: http.StatusUnauthorized, Code: "M_UNKNOWN_TOKEN",
+				Msg: "Access token has expired", Extra: map[string]any{"soft_logout": true}}
+		}
 		return nil, err
 	}
 	if dev.Locked && !isLogout(r.URL.Path) {

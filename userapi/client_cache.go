@@ -20,6 +20,9 @@ import (
 func (c *Client) VerifyAccessToken(ctx context.Context, token string) (*Device, error) {
 	h := hashToken(token)
 	if dev, ok := c.tokens.get(h); ok {
+		if dev.Expired(time.Now()) {
+			return nil, ErrTokenExpired
+		}
 		cp := *dev
 		return &cp, nil
 	}
@@ -96,9 +99,16 @@ func (c *Client) LoginPassword(ctx context.Context, req LoginRequest) (out *Sess
 	return
 }
 
-func (c *Client) LoginToken(ctx context.Context, token, deviceID, displayName string) (out *Session, err error) {
+func (c *Client) LoginToken(ctx context.Context, token, deviceID, displayName string, refresh bool) (out *Session, err error) {
 	defer c.tokens.clear()
-	err = c.rpc.Call(ctx, "LoginToken", []any{token, deviceID, displayName}, &out)
+	err = c.rpc.Call(ctx, "LoginToken", []any{token, deviceID, displayName, refresh}, &out)
+	return
+}
+
+// Refresh replaces the device's access token.
+func (c *Client) Refresh(ctx context.Context, refreshToken string) (out *Session, err error) {
+	defer c.tokens.clear()
+	err = c.rpc.Call(ctx, "Refresh", []any{refreshToken}, &out)
 	return
 }
 

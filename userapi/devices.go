@@ -20,6 +20,9 @@ func nowMillis() int64 { return time.Now().UnixMilli() }
 func (s *Server) VerifyAccessToken(ctx context.Context, token string) (*Device, error) {
 	h := hashToken(token)
 	if dev, ok := s.tokens.get(h); ok {
+		if dev.Expired(time.Now()) {
+			return nil, ErrTokenExpired
+		}
 		cp := *dev
 		return &cp, nil
 	}
@@ -44,10 +47,54 @@ func (s *Server) VerifyAccessToken(ctx context.Context, token string) (*Device, 
 		Locked:      o.Locked,
 		Suspended:   o.Suspended,
 		SessionID:   o.SessionID,
+		ExpiresTS:   o.ExpiresTS,
+	}
+	if dev.Expired(time.Now()) {
+		return nil, ErrTokenExpired
+	}
+	if o.RefreshPending {
+		// The first use of a refreshed token: the refresh token that
+		// gave it is spent.
+		if err := s.store.ConfirmRefresh(ctx, o.SessionID, h[:]); err != nil {
+			return nil, err
+		}
 	}
 	s.tokens.put(h, dev, epoch)
 	cp := *dev
 	return &cp, nil
+}
+
+// Refresh spends a refresh token: the device gets a new access token
+// (which expires after the configured lifetime) and a new refresh token,
+// and keeps its session. The access token it had stops working at once;
+// the refresh token used stays valid until one of the new tokens is used,
+// so that a client that lost the answer can refresh again.
+func (s *Server) Refresh(ctx context.Context, refreshToken string) (*Session, error) {
+	used := hashToken(refreshToken)
+	token, tokenHash, err := newAccessToken()
+	if err != nil {
+		return nil, err
+	}
+	refresh, refreshHash, err := newRefreshToken()
+	if err != nil {
+		return nil, err
+	}
+	lifetime := time.Duration(s.cfg.RefreshableAccessTokenLifetime)
+	r, err := s.store.RefreshDevice(ctx, used[:], tokenHash, refreshHash, time.Now().Add(lifetime).UnixMilli())
+	switch {
+	case errors.Is(err, storage.ErrNotFound):
+		return nil, ErrUnknownToken
+	case errors.Is(err, storage.ErrRefreshLocked):
+		return nil, ErrLocked
+	case err != nil:
+		return nil, err
+	}
+	s.forgetTokens(r.OldTokenHash)
+	user, err := spec.NewUserID(r.UserID, true)
+	if err != nil {
+		return nil, fmt.Errorf("stored user id %q: %w", r.UserID, err)
+	}
+	return &Session{UserID: *user, DeviceID: r.DeviceID, AccessToken: token, RefreshToken: refresh, ExpiresInMs: lifetime.Milliseconds()}, nil
 }
 
 // revoke drops logged-out devices from the caches.

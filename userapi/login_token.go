@@ -28,7 +28,7 @@ func (s *Server) CreateLoginToken(ctx context.Context, user spec.UserID) (string
 }
 
 // LoginToken spends a login token on a new device session.
-func (s *Server) LoginToken(ctx context.Context, token, deviceID, displayName string) (*Session, error) {
+func (s *Server) LoginToken(ctx context.Context, token, deviceID, displayName string, refresh bool) (*Session, error) {
 	h := hashToken(token)
 	owner, err := s.store.TakeLoginToken(ctx, h[:], time.Now().UnixMilli())
 	if errors.Is(err, storage.ErrNotFound) {
@@ -41,5 +41,5 @@ func (s *Server) LoginToken(ctx context.Context, token, deviceID, displayName st
 	if err != nil {
 		return nil, fmt.Errorf("stored user id %q: %w", owner, err)
 	}
-	return s.newSession(ctx, *user, deviceID, displayName)
+	return s.newSession(ctx, *user, deviceID, displayName, refresh)
 }

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"sync"
+	"time"
 
 	"github.com/rohrpost/rohrpost/userapi/storage"
 )
@@ -27,6 +28,52 @@ func newAccessToken() (token string, hash []byte, err error) {
 
 func hashToken(token string) [32]byte {
 	return sha256.Sum256([]byte(token))
+}
+
+// refreshTokenPrefix marks refresh tokens, as tokenPrefix access tokens.
+const refreshTokenPrefix = "rpr_"
+
+// newRefreshToken returns a random refresh token and its SHA-256 hash.
+func newRefreshToken() (token string, hash []byte, err error) {
+	var b [32]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", nil, err
+	}
+	token = refreshTokenPrefix + base64.RawURLEncoding.EncodeToString(b[:])
+	h := hashToken(token)
+	return token, h[:], nil
+}
+
+// refreshable is what a login that asked for a refresh token adds to its
+// session; the zero value (no refresh token asked for) adds nothing.
+type refreshable struct {
+	token    string
+	lifetime time.Duration
+}
+
+// maybeRefreshable gives dev, if the client asked for it (want) and there
+// is a device, a refresh token and an access token that expires after
+// the configured lifetime (docs/decisions/0016).
+func (s *Server) maybeRefreshable(dev *storage.Device, want bool) (refreshable, error) {
+	if !want || dev == nil {
+		return refreshable{}, nil
+	}
+	token, hash, err := newRefreshToken()
+	if err != nil {
+		return refreshable{}, err
+	}
+	lifetime := time.Duration(s.cfg.RefreshableAccessTokenLifetime)
+	dev.RefreshHash = hash
+	dev.TokenExpiresTS = time.Now().Add(lifetime).UnixMilli()
+	return refreshable{token: token, lifetime: lifetime}, nil
+}
+
+// session adds the refresh token and the access token's lifetime to sess.
+func (r refreshable) session(sess *Session) *Session {
+	if r.token != "" {
+		sess.RefreshToken, sess.ExpiresInMs = r.token, r.lifetime.Milliseconds()
+	}
+	return sess
 }
 
 // newDeviceID returns ten random upper-case letters.

@@ -17,6 +17,10 @@ type Device struct {
 	DisplayName *string
 	TokenHash   []byte
 	CreatedTS   int64
+	// TokenExpiresTS is when the access token expires (Unix ms); 0 for
+	// never. RefreshHash is the hash of the refresh token, if any.
+	TokenExpiresTS int64
+	RefreshHash    []byte
 	// LastSeenTS is 0 while the device has made no authenticated request.
 	LastSeenTS        int64
 	LastSeenIP        string
@@ -33,6 +37,11 @@ type TokenOwner struct {
 	IsGuest     bool
 	IsAdmin     bool
 	Moderation
+	// ExpiresTS is when the access token expires (Unix ms), 0 for never.
+	ExpiresTS int64
+	// RefreshPending: the token comes from a refresh and is used for the
+	// first time; ConfirmRefresh revokes the refresh token used for it.
+	RefreshPending bool
 }
 
 // CreateDevice logs a device in. If the user already has a device with
@@ -96,9 +105,18 @@ func insertDevice(ctx context.Context, tx *sql.Tx, dev *Device) (int64, *string,
 		}
 	}
 	var id int64
-	err = tx.QueryRowContext(ctx, `INSERT INTO devices (user_id, device_id, display_name, token_hash, created_ts)
-		VALUES ($1, $2, $3, $4, $5) RETURNING session_id`,
-		dev.UserID, dev.DeviceID, nullString(name), dev.TokenHash, dev.CreatedTS).Scan(&id)
+	// NULL, not an empty value, for what the device does not have: the
+	// refresh hashes are unique.
+	var expires, refresh any
+	if dev.TokenExpiresTS != 0 {
+		expires = dev.TokenExpiresTS
+	}
+	if len(dev.RefreshHash) > 0 {
+		refresh = dev.RefreshHash
+	}
+	err = tx.QueryRowContext(ctx, `INSERT INTO devices (user_id, device_id, display_name, token_hash, created_ts, token_expires_ts, refresh_hash)
+		VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING session_id`,
+		dev.UserID, dev.DeviceID, nullString(name), dev.TokenHash, dev.CreatedTS, expires, refresh).Scan(&id)
 	if err != nil {
 		return 0, nil, nil, fmt.Errorf("insert device: %w", err)
 	}
@@ -111,18 +129,19 @@ func insertDevice(ctx context.Context, tx *sql.Tx, dev *Device) (int64, *string,
 // TokenOwner finds the active device holding the token with this hash.
 func (s *Store) TokenOwner(ctx context.Context, tokenHash []byte) (*TokenOwner, error) {
 	var (
-		o    TokenOwner
-		name sql.NullString
+		o       TokenOwner
+		name    sql.NullString
+		expires sql.NullInt64
 	)
 	err := s.db.Read.QueryRowContext(ctx, `SELECT d.session_id, d.user_id, d.device_id, d.display_name, a.is_guest, a.is_admin,
-			a.locked, a.suspended
+			a.locked, a.suspended, d.token_expires_ts, d.prev_refresh_hash IS NOT NULL
 		FROM devices d JOIN accounts a ON a.user_id = d.user_id
 		WHERE d.token_hash = $1 AND a.deactivated = FALSE`, tokenHash).
-		Scan(&o.SessionID, &o.UserID, &o.DeviceID, &name, &o.IsGuest, &o.IsAdmin, &o.Locked, &o.Suspended)
+		Scan(&o.SessionID, &o.UserID, &o.DeviceID, &name, &o.IsGuest, &o.IsAdmin, &o.Locked, &o.Suspended, &expires, &o.RefreshPending)
 	if err != nil {
 		return nil, notFound(err, "access token")
 	}
-	o.DisplayName = name.String
+	o.DisplayName, o.ExpiresTS = name.String, expires.Int64
 	return &o, nil
 }
 
@@ -267,4 +286,58 @@ func nullString(s *string) sql.NullString {
 		return sql.NullString{}
 	}
 	return sql.NullString{String: *s, Valid: true}
+}
+
+// Refreshed is a device whose tokens a refresh replaced.
+type Refreshed struct {
+	SessionID        int64
+	UserID, DeviceID string
+	// OldTokenHash is the access token that stopped working.
+	OldTokenHash []byte
+}
+
+// ErrRefreshLocked is returned by RefreshDevice for a locked account,
+// which gets no new access token until it is unlocked.
+var ErrRefreshLocked = errors.New("account locked")
+
+// RefreshDevice replaces the access and refresh token of the device whose
+// current or previous refresh token has the hash used. The access token
+// then expires at expiresTS; the refresh token used stays valid (as the
+// previous one) until the new access token or refresh token is used.
+// ErrNotFound if no device of an active account has the refresh token.
+func (s *Store) RefreshDevice(ctx context.Context, used, tokenHash, refreshHash []byte, expiresTS int64) (*Refreshed, error) {
+	var r Refreshed
+	err := s.db.Write(ctx, func(tx *sql.Tx) error {
+		var locked bool
+		err := tx.QueryRowContext(ctx, `SELECT d.session_id, d.user_id, d.device_id, d.token_hash, a.locked
+			FROM devices d JOIN accounts a ON a.user_id = d.user_id
+			WHERE (d.refresh_hash = $1 OR d.prev_refresh_hash = $1) AND a.deactivated = FALSE`, used).
+			Scan(&r.SessionID, &r.UserID, &r.DeviceID, &r.OldTokenHash, &locked)
+		if err != nil {
+			return notFound(err, "refresh token")
+		}
+		if locked {
+			return ErrRefreshLocked
+		}
+		// Using the current refresh token revokes the previous one; using
+		// the previous one again (the client lost the answer) revokes the
+		// tokens of that lost answer. Either way the token used becomes
+		// the previous one.
+		_, err = tx.ExecContext(ctx, `UPDATE devices SET token_hash = $1, token_expires_ts = $2, refresh_hash = $3, prev_refresh_hash = $4
+			WHERE session_id = $5`, tokenHash, expiresTS, refreshHash, used, r.SessionID)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &r, nil
+}
+
+// ConfirmRefresh revokes the previous refresh token of a session once
+// the access token a refresh gave it is used.
+func (s *Store) ConfirmRefresh(ctx context.Context, sessionID int64, tokenHash []byte) error {
+	return s.db.Write(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `UPDATE devices SET prev_refresh_hash = NULL WHERE session_id = $1 AND token_hash = $2`, sessionID, tokenHash)
+		return err
+	})
 }
