@@ -475,3 +475,46 @@ func TestSpecErrorsStateContent(t *testing.T) {
 		checkAnswer(t, "createRoom "+body, specCall(t, srv.URL, alice.AccessToken, http.MethodPost, v3+"/createRoom", str(body)), http.StatusBadRequest, "M_BAD_JSON")
 	}
 }
+
+// A query parameter that must name a server and does not is 400
+// M_INVALID_PARAM.
+func TestSpecErrorsServerNames(t *testing.T) {
+	srv := apptest.Start(t)
+	ctx := context.Background()
+	alice := srv.Register(t, "alice")
+	bob := srv.Register(t, "bob")
+	room, err := alice.CreateRoom(ctx, &mautrix.ReqCreateRoom{Preset: "public_chat"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := url.PathEscape(room.RoomID.String())
+	const v3 = "/_matrix/client/v3"
+	bad := []string{"%00", "exa%20mple.org", "exa_mple.org", "example.org:99999", "example.org%2Fx", "%40alice%3Aexample.org", "", "%zz"}
+	for _, name := range bad {
+		for _, c := range []struct{ method, path string }{
+			{http.MethodGet, v3 + "/publicRooms?server=" + name},
+			{http.MethodPost, v3 + "/publicRooms?server=" + name},
+			{http.MethodPost, v3 + "/join/" + r + "?server_name=" + name},
+			{http.MethodPost, v3 + "/join/" + r + "?via=localhost&via=" + name},
+			{http.MethodPost, v3 + "/knock/" + r + "?server_name=" + name},
+			{http.MethodPost, v3 + "/knock/" + r + "?via=" + name},
+			{http.MethodGet, "/_matrix/client/v1/rooms/" + r + "/hierarchy?via=" + name},
+			{http.MethodGet, "/_matrix/client/v1/room_summary/" + r + "?via=" + name},
+		} {
+			if name == "" && strings.Contains(c.path, "publicRooms") {
+				continue // no server: this server's directory
+			}
+			checkAnswer(t, c.method+" "+c.path, specCall(t, srv.URL, bob.AccessToken, c.method, c.path, str("{}")), http.StatusBadRequest, "M_INVALID_PARAM")
+		}
+	}
+	// Good names pass.
+	for _, c := range []struct{ method, path string }{
+		{http.MethodGet, v3 + "/publicRooms?server=localhost"},
+		{http.MethodPost, v3 + "/publicRooms?server=localhost"},
+		{http.MethodPost, v3 + "/join/" + r + "?server_name=localhost&via=localhost"},
+	} {
+		if a := specCall(t, srv.URL, bob.AccessToken, c.method, c.path, str("{}")); a.status != http.StatusOK {
+			t.Errorf("%s %s: %d %s", c.method, c.path, a.status, a.body)
+		}
+	}
+}
