@@ -44,7 +44,7 @@ func (s *Server) makeJoin(r *http.Request, origin spec.ServerName, _ []byte) (an
 		Context: ctx, UserID: *userID, SenderID: spec.SenderID(userID.String()), RoomID: *roomID,
 		RoomVersion: gomatrixserverlib.RoomVersion(version), RemoteVersions: remote,
 		RequestOrigin: origin, LocalServerName: local, LocalServerInRoom: inRoom,
-		RoomQuerier: s.querier(), UserIDQuerier: userIDForSender,
+		RoomQuerier: joinQuerier{s.querier(), *roomID}, UserIDQuerier: userIDForSender,
 		BuildEventTemplate: func(proto *gomatrixserverlib.ProtoEvent) (gomatrixserverlib.PDU, []gomatrixserverlib.PDU, error) {
 			return s.template(ctx, proto)
 		},
@@ -192,6 +192,31 @@ type roomQuerier struct {
 
 func (s *Server) querier() roomQuerier {
 	return roomQuerier{roomserver.Querier{Rooms: s.rooms}, s}
+}
+
+// joinQuerier is the querier of a make_join to a restricted room. For
+// each allowed room gomatrixserverlib asks who of ours is in it and picks
+// the first with the power to invite in the restricted room as the
+// authoriser. But the authoriser must be joined to the restricted room,
+// not the allowed one: so the candidates it gets are our members of the
+// restricted room, once the joining user is known to be in an allowed
+// room.
+type joinQuerier struct {
+	roomQuerier
+	restricted spec.RoomID
+}
+
+func (q joinQuerier) RestrictedRoomJoinInfo(ctx context.Context, allowed spec.RoomID, sender spec.SenderID, local spec.ServerName) (*gomatrixserverlib.RestrictedRoomJoinInfo, error) {
+	info, err := q.roomQuerier.RestrictedRoomJoinInfo(ctx, allowed, sender, local)
+	if err != nil || !info.UserJoinedToRoom {
+		return info, err
+	}
+	members, err := q.roomQuerier.RestrictedRoomJoinInfo(ctx, q.restricted, sender, local)
+	if err != nil {
+		return nil, err
+	}
+	info.JoinedUsers = members.JoinedUsers
+	return info, nil
 }
 
 // sendJoinV1 is the deprecated PUT /_matrix/federation/v1/send_join,

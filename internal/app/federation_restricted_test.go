@@ -60,3 +60,45 @@ func TestFederationRestrictedJoinThroughAuthorisingServer(t *testing.T) {
 	waitForMessage(t, carol, room.RoomID, "Hallo Fachgruppe")
 	waitForMessage(t, alice, room.RoomID, "Hallo Fachgruppe")
 }
+
+// The server a remote user joins through names as authoriser one of its
+// users who is in the restricted room, not one who is merely in the
+// allowed room (even with power in the restricted room): the auth rules
+// accept only a joined member.
+func TestFederationRestrictedJoinAuthoriserIsInTheRoom(t *testing.T) {
+	servers := apptest.StartFederation(t, 2)
+	hs1, hs2 := servers[0], servers[1]
+	ctx := context.Background()
+	// "aaron" sorts before "zora": he would be the first candidate.
+	zora, aaron, bob := hs1.Register(t, "zora"), hs1.Register(t, "aaron"), hs2.Register(t, "bob")
+	space, err := zora.CreateRoom(ctx, &mautrix.ReqCreateRoom{Preset: "public_chat", RoomVersion: "10"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := aaron.JoinRoomByID(ctx, space.RoomID); err != nil {
+		t.Fatal(err)
+	}
+	room, err := zora.CreateRoom(ctx, &mautrix.ReqCreateRoom{Preset: "private_chat", RoomVersion: "10",
+		PowerLevelOverride: &event.PowerLevelsEventContent{Users: map[id.UserID]int{zora.UserID: 100, aaron.UserID: 100}},
+		InitialState: []*event.Event{{Type: event.StateJoinRules, Content: event.Content{Raw: map[string]any{
+			"join_rule": "restricted",
+			"allow":     []any{map[string]any{"type": "m.room_membership", "room_id": space.RoomID.String()}},
+		}}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	via := &mautrix.ReqJoinRoom{Via: []string{string(hs1.ServerName)}}
+	if _, err := bob.JoinRoom(ctx, space.RoomID.String(), via); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bob.JoinRoom(ctx, room.RoomID.String(), via); err != nil {
+		t.Fatalf("bob joins the restricted room: %v", err)
+	}
+	var member map[string]any
+	if err := zora.StateEvent(ctx, room.RoomID, event.StateMember, bob.UserID.String(), &member); err != nil {
+		t.Fatal(err)
+	}
+	if member["join_authorised_via_users_server"] != zora.UserID.String() {
+		t.Fatalf("bob's join names %v as authoriser, want zora", member["join_authorised_via_users_server"])
+	}
+}
