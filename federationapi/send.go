@@ -40,6 +40,12 @@ const (
 	// gives (inputWithState) and stays a gap.
 	missingEventsPage = 50
 	maxGapEvents      = 1000
+	// A page of fewer than fullPage events says the sender has no more
+	// to give (servers cap the limit, Synapse at 20 or less, so a page
+	// need not be missingEventsPage long to be full); a later page gets
+	// laterPageTimeout, after which the gap fill goes on without it.
+	fullPage         = 10
+	laterPageTimeout = 15 * time.Second
 )
 
 type txnBody struct {
@@ -162,9 +168,14 @@ func (s *Server) fetchGap(ctx context.Context, local, origin spec.ServerName, ve
 	var out []gomatrixserverlib.PDU
 	latest := []string{pdu.EventID()}
 	for len(latest) > 0 && len(out) < maxGapEvents {
-		res, err := s.client.LookupMissingEvents(ctx, local, origin, roomID, fclient.MissingEvents{
+		pageCtx, cancel := ctx, context.CancelFunc(func() {})
+		if len(out) > 0 {
+			pageCtx, cancel = context.WithTimeout(ctx, laterPageTimeout)
+		}
+		res, err := s.client.LookupMissingEvents(pageCtx, local, origin, roomID, fclient.MissingEvents{
 			Limit: missingEventsPage, EarliestEvents: earliest, LatestEvents: latest,
 		}, verImpl.Version())
+		cancel()
 		if err != nil {
 			if len(out) > 0 {
 				break // a later page failed: fill what we have
@@ -180,7 +191,7 @@ func (s *Server) fetchGap(ctx context.Context, local, origin spec.ServerName, ve
 			out = append(out, ev)
 			added++
 		}
-		if added == 0 {
+		if added < fullPage {
 			break
 		}
 		if latest, err = s.gapEdge(ctx, roomID, out, fetched); err != nil {
