@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -136,6 +137,33 @@ func (s *Server) handleSearch(r *http.Request, dev *userapi.Device) (any, error)
 		}
 	}
 	q.NotSenders = re.Filter.NotSenders
+	q.ContainsURL = re.Filter.ContainsURL
+	// The filter's types narrow the searched ones; none left, nothing to
+	// find.
+	q.Types = slices.DeleteFunc(q.Types, func(t string) bool {
+		return (re.Filter.Types != nil && !matchAny(*re.Filter.Types, t)) || matchAny(re.Filter.NotTypes, t)
+	})
+	if len(q.Types) == 0 {
+		q.RoomNIDs = nil
+	}
+	// What the user may not see of a room's history is neither found nor
+	// counted: in the rooms with matches, the search keeps to the stream
+	// positions the history visibility rules let the user see.
+	views := map[int64]*historyView{}
+	if q.RoomNIDs, err = s.events.SearchRooms(ctx, q); err != nil {
+		return nil, err
+	}
+	q.Visible = map[int64][]rsstorage.PosRange{}
+	for _, nid := range q.RoomNIDs {
+		v, err := s.historyViewOf(ctx, nid, user, true)
+		if err != nil {
+			return nil, err
+		}
+		views[nid] = v
+		if ranges, all := v.visibleRanges(); !all {
+			q.Visible[nid] = ranges
+		}
+	}
 	found, err := s.events.Search(ctx, q)
 	if err != nil {
 		return nil, err
@@ -144,7 +172,6 @@ func (s *Server) handleSearch(r *http.Request, dev *userapi.Device) (any, error)
 	if err != nil {
 		return nil, err
 	}
-	views := map[int64]*historyView{}
 	results := make([]searchResult, 0, len(found))
 	var kept []*rsstorage.Event
 	for _, e := range found {
@@ -195,6 +222,51 @@ func (s *Server) handleSearch(r *http.Request, dev *userapi.Device) (any, error)
 		out["groups"] = groups
 	}
 	return map[string]any{"search_categories": map[string]any{"room_events": out}}, nil
+}
+
+// visibleRanges are the stream positions at which the rules let the user
+// see events other than their own membership, or all when they see every
+// one. The rules change only at the positions of history visibility and
+// membership changes, so between two such positions every event gets the
+// same answer.
+func (v *historyView) visibleRanges() (ranges []rsstorage.PosRange, all bool) {
+	if v.open {
+		return nil, true
+	}
+	var points []int64
+	for _, c := range v.visibility {
+		points = append(points, c.pos)
+	}
+	for _, c := range v.membership {
+		points = append(points, c.pos)
+	}
+	slices.Sort(points)
+	points = slices.Compact(points)
+	visibleAt := func(pos int64) bool {
+		return v.visible(&rsstorage.Event{StreamPos: pos, Type: "m.room.message"}, "")
+	}
+	add := func(after, upto int64) {
+		if n := len(ranges); n > 0 && ranges[n-1].Upto == after {
+			ranges[n-1].Upto = upto
+			return
+		}
+		ranges = append(ranges, rsstorage.PosRange{After: after, Upto: upto})
+	}
+	after := int64(minPosition) - 1
+	for _, p := range points {
+		// (after, p]: the changes before p hold, those at p not yet.
+		if visibleAt(p) {
+			add(after, p)
+		}
+		after = p
+	}
+	if visibleAt(after + 1) {
+		add(after, 0)
+	}
+	if ranges == nil {
+		ranges = []rsstorage.PosRange{}
+	}
+	return ranges, false
 }
 
 func limitOr(v *int) int {

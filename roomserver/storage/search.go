@@ -18,8 +18,20 @@ type SearchQuery struct {
 	Types    []string
 	// Senders and NotSenders filter by sender when not empty.
 	Senders, NotSenders []string
-	Before              int64
-	Limit               int
+	// ContainsURL, when set, keeps only events with (or without) a url.
+	ContainsURL *bool
+	// Visible limits rooms to the stream positions the searcher may see;
+	// a room without an entry is searched whole, one with an empty list
+	// not at all.
+	Visible map[int64][]PosRange
+	Before  int64
+	Limit   int
+}
+
+// PosRange is the stream positions After < pos <= Upto; Upto 0 is no
+// upper bound.
+type PosRange struct {
+	After, Upto int64
 }
 
 func (q SearchQuery) where() (string, []any) {
@@ -36,12 +48,31 @@ func (q SearchQuery) where() (string, []any) {
 		}
 		return sqlutil.InList(start, len(vals))
 	}
-	nids := make([]string, len(q.RoomNIDs))
-	for i, n := range q.RoomNIDs {
-		nids[i] = fmt.Sprint(n)
+	// Room nids and stream positions are integers of ours, not client
+	// input.
+	var whole []string
+	var parts []string
+	for _, n := range q.RoomNIDs {
+		ranges, limited := q.Visible[n]
+		if !limited {
+			whole = append(whole, fmt.Sprint(n))
+			continue
+		}
+		for _, r := range ranges {
+			cond := fmt.Sprintf("(room_nid = %d AND stream_pos > %d", n, r.After)
+			if r.Upto > 0 {
+				cond += fmt.Sprintf(" AND stream_pos <= %d", r.Upto)
+			}
+			parts = append(parts, cond+")")
+		}
 	}
-	// Room nids are integers of ours, not client input.
-	b.WriteString("room_nid IN (" + strings.Join(nids, ",") + ") AND search_text IS NOT NULL AND search_text != ''")
+	if len(whole) > 0 {
+		parts = append(parts, "room_nid IN ("+strings.Join(whole, ",")+")")
+	}
+	if len(parts) == 0 {
+		parts = []string{"1 = 0"}
+	}
+	b.WriteString("(" + strings.Join(parts, " OR ") + ") AND search_text IS NOT NULL AND search_text != ''")
 	for _, w := range q.Words {
 		b.WriteString(" AND search_text LIKE " + arg("%"+sqlutil.LikeEscape(w)+"%") + ` ESCAPE '\'`)
 	}
@@ -53,6 +84,13 @@ func (q SearchQuery) where() (string, []any) {
 	}
 	if len(q.NotSenders) > 0 {
 		b.WriteString(" AND sender NOT IN (" + in(q.NotSenders) + ")")
+	}
+	if q.ContainsURL != nil {
+		if *q.ContainsURL {
+			b.WriteString(" AND has_url = 1")
+		} else {
+			b.WriteString(" AND has_url = 0")
+		}
 	}
 	if q.Before > 0 {
 		b.WriteString(" AND stream_pos < " + arg(q.Before))
@@ -81,6 +119,30 @@ func (s *Store) SearchCount(ctx context.Context, q SearchQuery) (int, error) {
 	var n int
 	err := s.db.Read.QueryRowContext(ctx, `SELECT COUNT(*) FROM events WHERE `+where, args...).Scan(&n)
 	return n, err
+}
+
+// SearchRooms are the rooms with matching events, regardless of Before
+// and Limit.
+func (s *Store) SearchRooms(ctx context.Context, q SearchQuery) ([]int64, error) {
+	if len(q.RoomNIDs) == 0 || len(q.Words) == 0 {
+		return nil, nil
+	}
+	q.Before = 0
+	where, args := q.where()
+	rows, err := s.db.Read.QueryContext(ctx, `SELECT DISTINCT room_nid FROM events WHERE `+where, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []int64
+	for rows.Next() {
+		var nid int64
+		if err := rows.Scan(&nid); err != nil {
+			return nil, err
+		}
+		out = append(out, nid)
+	}
+	return out, rows.Err()
 }
 
 // BackfillSearchText gives events stored before the search column their
