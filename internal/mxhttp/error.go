@@ -74,7 +74,7 @@ func WriteError(w http.ResponseWriter, r *http.Request, err error) {
 	var mx *Error
 	switch {
 	case errors.As(err, &mx):
-	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+	case Canceled(r.Context(), err):
 		mx = &Error{Status: http.StatusServiceUnavailable, Code: "M_UNKNOWN", Msg: "request cancelled"}
 	default:
 		slog.Error("internal error", "method", r.Method, "path", r.URL.Path, "err", err)
@@ -102,4 +102,29 @@ func WriteJSON(w http.ResponseWriter, status int, v any) {
 	h.Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	_, _ = w.Write(body)
+}
+
+// Canceled tells whether err says only that the work for ctx was cut
+// short: its context was canceled or ran out, or, ctx being done, the
+// database canceled the statement. PostgreSQL answers a statement that
+// lib/pq cancels for a done context with "canceling statement due to user
+// request" (SQLSTATE 57014, query_canceled), not with the context's
+// error; that is a client that hung up, not an internal error. The same
+// SQLSTATE with ctx still live (statement_timeout) is a real failure.
+func Canceled(ctx context.Context, err error) bool {
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return true
+	}
+	return ctx != nil && ctx.Err() != nil && queryCanceled(err)
+}
+
+// sqlQueryCanceled is PostgreSQL's SQLSTATE query_canceled.
+const sqlQueryCanceled = "57014"
+
+// queryCanceled tells whether err is a database error with SQLSTATE
+// 57014; lib/pq's *pq.Error has SQLState, and mxhttp need not import the
+// driver.
+func queryCanceled(err error) bool {
+	var st interface{ SQLState() string }
+	return errors.As(err, &st) && st.SQLState() == sqlQueryCanceled
 }
