@@ -144,6 +144,7 @@ func (b *batch) inputRemote(ctx context.Context, in InputEvent) (InputResult, er
 		b.counters.SnapshotNID++
 		b.write.Snapshots = append(b.write.Snapshots, storage.Snapshot{NID: b.counters.SnapshotNID, RoomNID: r.nid, Delta: entries(before)})
 		b.storeAside(r, pdu, b.counters.SnapshotNID, false)
+		r.passOver(pdu)
 		return res, nil
 	}
 	var ev *storage.Event

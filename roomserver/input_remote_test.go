@@ -169,3 +169,55 @@ func TestRemoteEventsTakeTheInputPath(t *testing.T) {
 		}
 	})
 }
+
+// A soft-failed event never becomes an extremity, but the event it builds
+// on stops being one: it has a successor (the spec's "otherwise handled as
+// usual"). The room keeps at least one extremity.
+func TestSoftFailedEventsPassOverTheirPrevEvents(t *testing.T) {
+	s := newTestServer(t)
+	ctx := context.Background()
+	alice, rob := user(t, "@alice:test.local"), user(t, "@rob:remote.test")
+	created, err := apiOf(t, s).CreateRoom(ctx, CreateRoomRequest{Creator: alice, Preset: "public_chat", RoomVersion: "10"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	room := created.RoomID
+	remote := newRemote(t, s)
+	robKey, empty := rob.String(), ""
+	join := remote.build(room, rob, spec.MRoomMember, &robKey, `{"membership":"join"}`, extremities(t, s, room))
+	if res, err := remote.input(join); err != nil || res.Rejected || res.SoftFailed {
+		t.Fatalf("remote join: %+v, %v", res, err)
+	}
+	beforePL, err := s.room(ctx, room)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pl, err := apiOf(t, s).SendEvent(ctx, SendEventRequest{RoomID: room, Sender: alice, Type: spec.MRoomPowerLevels, StateKey: &empty,
+		Content: json.RawMessage(`{"users":{"@alice:test.local":100},"events":{"org.example.restricted":100}}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Rob, not having seen the power levels, writes on his join.
+	m1 := remote.buildOn(beforePL, rob, "m.room.message", nil, `{"body":"M1"}`, []string{join.EventID()})
+	if res, err := remote.input(m1); err != nil || res.Rejected || res.SoftFailed {
+		t.Fatalf("M1: %+v, %v", res, err)
+	}
+	if got := extremities(t, s, room); len(got) != 2 {
+		t.Fatalf("extremities after M1 = %v, want the power levels and M1", got)
+	}
+	sf1 := remote.buildOn(beforePL, rob, "org.example.restricted", nil, `{}`, []string{m1.EventID()})
+	if res, err := remote.input(sf1); err != nil || !res.SoftFailed {
+		t.Fatalf("SF1: %+v, %v", res, err)
+	}
+	if got := extremities(t, s, room); len(got) != 1 || got[0] != pl.EventID {
+		t.Fatalf("extremities after SF1 = %v, want only the power levels %s", got, pl.EventID)
+	}
+	// SF2 builds on SF1, which is no extremity: nothing changes.
+	sf2 := remote.buildOn(beforePL, rob, "org.example.restricted", nil, `{}`, []string{sf1.EventID()})
+	if res, err := remote.input(sf2); err != nil || !res.SoftFailed {
+		t.Fatalf("SF2: %+v, %v", res, err)
+	}
+	if got := extremities(t, s, room); len(got) != 1 || got[0] != pl.EventID {
+		t.Fatalf("extremities after SF2 = %v, want the power levels still", got)
+	}
+}
