@@ -1,12 +1,14 @@
 package federationapi
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"log/slog"
 	"net/http"
 	"runtime/debug"
+	"slices"
 	"sort"
 	"strconv"
 	"sync"
@@ -23,13 +25,18 @@ import (
 
 // The notary: /_matrix/key/v2/query hands out other servers' key
 // responses exactly as those servers signed them, with our signature
-// added. A response is served from the database while it is valid until
-// the asked minimum_valid_until_ts and younger than half its lifetime (the
-// spec's advice); otherwise we ask the server itself. A server we cannot
-// reach gets its last stored response, so old events stay checkable; one
-// we never reached is left out. Servers outside the federation policy are
-// left out and never contacted: the endpoint needs no signature, and must
-// not let anyone make us talk to them.
+// added. Asked for particular keys, it answers with a response that lists
+// each of them, even one the server no longer lists (the server may have
+// forgotten a key that still verifies old events, and another server's
+// question must not make us forget it); asked for none, with the server's
+// newest response. A stored response is served while it is valid until
+// the asked minimum_valid_until_ts (now, when not asked) and, while still
+// valid, younger than half its lifetime (the spec's advice); otherwise we
+// ask the server itself. A server we cannot reach gets what we stored, so
+// old events stay checkable; one we never reached is left out. Servers
+// outside the federation policy are left out and never contacted: the
+// endpoint needs no signature, and must not let anyone make us talk to
+// them.
 
 const (
 	// maxNotaryServers bounds the servers of one query.
@@ -72,8 +79,15 @@ func NewNotary(store *storage.Store, client gomatrixserverlib.KeyClient, keys []
 func (n *Notary) Routes(r *mux.Router) {
 	r.Handle("/_matrix/key/v2/query", mxhttp.Handler(n.queryBatch)).Methods(http.MethodPost)
 	r.Handle("/_matrix/key/v2/query/{serverName}", mxhttp.Handler(n.queryOne)).Methods(http.MethodGet)
-	// The key id in the path is deprecated; all keys are answered.
+	// The key id in the path is deprecated, but still names the key wanted.
 	r.Handle("/_matrix/key/v2/query/{serverName}/{keyId}", mxhttp.Handler(n.queryOne)).Methods(http.MethodGet)
+}
+
+// wantedKeys is what a query asks of one server: some of its keys (none:
+// its current ones), valid until at least minValid.
+type wantedKeys struct {
+	keyIDs   []string
+	minValid spec.Timestamp
 }
 
 type queryCriteria struct {
@@ -99,32 +113,45 @@ func (n *Notary) queryBatch(r *http.Request) (any, error) {
 		return nil, mxhttp.InvalidParam("at most " + strconv.Itoa(maxNotaryServers) + " servers per query")
 	}
 	now := spec.AsTimestamp(time.Now())
-	wanted := make(map[spec.ServerName]spec.Timestamp, len(body.ServerKeys))
+	wanted := make(map[spec.ServerName]wantedKeys, len(body.ServerKeys))
 	for server, keys := range body.ServerKeys {
-		minValid := now
-		for _, c := range keys {
-			minValid = max(minValid, c.MinimumValidUntilTS)
+		w := wantedKeys{}
+		for id, c := range keys {
+			w.keyIDs = append(w.keyIDs, string(id))
+			// Not given means now; given, even in the past (an old key
+			// for old events), it stands.
+			if c.MinimumValidUntilTS == 0 {
+				c.MinimumValidUntilTS = now
+			}
+			w.minValid = max(w.minValid, c.MinimumValidUntilTS)
 		}
-		wanted[server] = minValid
+		if w.minValid == 0 {
+			w.minValid = now
+		}
+		sort.Strings(w.keyIDs)
+		wanted[server] = w
 	}
 	return n.answer(r, wanted), nil
 }
 
 // queryOne is GET /_matrix/key/v2/query/{serverName}.
 func (n *Notary) queryOne(r *http.Request) (any, error) {
-	minValid := spec.AsTimestamp(time.Now())
+	w := wantedKeys{minValid: spec.AsTimestamp(time.Now())}
 	if v := r.URL.Query().Get("minimum_valid_until_ts"); v != "" {
 		ts, err := strconv.ParseUint(v, 10, 63)
 		if err != nil {
 			return nil, mxhttp.InvalidParam("minimum_valid_until_ts must be a timestamp")
 		}
-		minValid = max(minValid, spec.Timestamp(ts))
+		w.minValid = spec.Timestamp(ts)
 	}
-	return n.answer(r, map[spec.ServerName]spec.Timestamp{spec.ServerName(mux.Vars(r)["serverName"]): minValid}), nil
+	if id := mux.Vars(r)["keyId"]; id != "" {
+		w.keyIDs = []string{id}
+	}
+	return n.answer(r, map[spec.ServerName]wantedKeys{spec.ServerName(mux.Vars(r)["serverName"]): w}), nil
 }
 
 // answer collects and countersigns the responses of the wanted servers.
-func (n *Notary) answer(r *http.Request, wanted map[spec.ServerName]spec.Timestamp) queryResponse {
+func (n *Notary) answer(r *http.Request, wanted map[spec.ServerName]wantedKeys) queryResponse {
 	servers := make([]spec.ServerName, 0, len(wanted))
 	for s := range wanted {
 		if _, _, ok := spec.ParseAndValidateServerName(s); ok && n.policy.Allowed(s) {
@@ -132,7 +159,7 @@ func (n *Notary) answer(r *http.Request, wanted map[spec.ServerName]spec.Timesta
 		}
 	}
 	sort.Slice(servers, func(i, j int) bool { return servers[i] < servers[j] })
-	raws := make([][]byte, len(servers))
+	raws := make([][][]byte, len(servers))
 	sem := make(chan struct{}, notaryFetchers)
 	var wg sync.WaitGroup
 	fetches := 0
@@ -145,22 +172,21 @@ func (n *Notary) answer(r *http.Request, wanted map[spec.ServerName]spec.Timesta
 		sem <- struct{}{}
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			raws[i] = n.response(r.Context(), s, wanted[s], mayFetch)
+			raws[i] = n.responses(r.Context(), s, wanted[s], mayFetch)
 		}()
 	}
 	wg.Wait()
 	signer := n.signer(spec.ServerName(r.Host))
 	out := queryResponse{ServerKeys: []json.RawMessage{}}
-	for i, raw := range raws {
-		if raw == nil {
-			continue
+	for i, responses := range raws {
+		for _, raw := range responses {
+			signed, err := gomatrixserverlib.SignJSON(string(signer.ServerName), signer.ID, signer.Private, raw)
+			if err != nil {
+				slog.Warn("notary: countersign", "server", servers[i], "err", err)
+				continue
+			}
+			out.ServerKeys = append(out.ServerKeys, signed)
 		}
-		signed, err := gomatrixserverlib.SignJSON(string(signer.ServerName), signer.ID, signer.Private, raw)
-		if err != nil {
-			slog.Warn("notary: countersign", "server", servers[i], "err", err)
-			continue
-		}
-		out.ServerKeys = append(out.ServerKeys, signed)
 	}
 	return out
 }
@@ -175,43 +201,107 @@ func (n *Notary) signer(host spec.ServerName) serverkey.Key {
 	return n.keys[0]
 }
 
-// response is server's own signed key response, or nil.
-func (n *Notary) response(ctx context.Context, server spec.ServerName, minValid spec.Timestamp, mayFetch bool) []byte {
+// responses are server's own signed key responses that answer w: one per
+// distinct response, none when we have nothing.
+func (n *Notary) responses(ctx context.Context, server spec.ServerName, w wantedKeys, mayFetch bool) [][]byte {
 	if n.isLocal(server) {
 		raw, err := ownKeyResponse(n.keys, server, time.Now())
 		if err != nil {
 			slog.Warn("notary: own key response", "server", server, "err", err)
 			return nil
 		}
-		return raw
+		return [][]byte{raw}
 	}
-	cached, err := n.store.KeyResponse(ctx, server)
-	if err != nil && !errors.Is(err, storage.ErrNotFound) {
+	stored, err := n.stored(ctx, server, w.keyIDs)
+	if err != nil {
 		slog.Warn("notary: read key response", "server", server, "err", err)
 	}
-	have := err == nil
 	now := time.Now()
-	if have && fresh(cached, minValid, now) {
-		return cached.JSON
+	if complete(stored, w.keyIDs) && allFresh(stored, w.minValid, now) {
+		return distinct(stored)
 	}
 	if mayFetch {
-		raw, err := n.fetch(ctx, server, now)
-		if err == nil {
-			return raw
+		if _, err := n.fetch(ctx, server, now); err != nil {
+			slog.Info("notary: fetch keys", "server", server, "err", err)
+		} else if again, err := n.stored(ctx, server, w.keyIDs); err == nil {
+			stored = again
 		}
-		slog.Info("notary: fetch keys", "server", server, "err", err)
 	}
-	if have {
-		return cached.JSON
+	return distinct(stored)
+}
+
+// stored are the stored responses for the keys asked, by key id, and the
+// newest one (key "") when none were asked or some asked are not held (the
+// spec lets a notary return keys it was not asked for).
+func (n *Notary) stored(ctx context.Context, server spec.ServerName, keyIDs []string) (map[string]storage.KeyResponse, error) {
+	out, err := n.store.KeyResponsesFor(ctx, server, keyIDs)
+	if err != nil {
+		return nil, err
 	}
-	return nil
+	if complete(out, keyIDs) && len(keyIDs) > 0 {
+		return out, nil
+	}
+	newest, err := n.store.KeyResponse(ctx, server)
+	if errors.Is(err, storage.ErrNotFound) {
+		return out, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	out[""] = newest
+	return out, nil
+}
+
+// complete tells whether stored answers for every key asked (for the
+// server's current keys when none were).
+func complete(stored map[string]storage.KeyResponse, keyIDs []string) bool {
+	if len(keyIDs) == 0 {
+		_, ok := stored[""]
+		return ok
+	}
+	for _, id := range keyIDs {
+		if _, ok := stored[id]; !ok {
+			return false
+		}
+	}
+	return true
+}
+
+func allFresh(stored map[string]storage.KeyResponse, minValid spec.Timestamp, now time.Time) bool {
+	for _, r := range stored {
+		if !fresh(r, minValid, now) {
+			return false
+		}
+	}
+	return true
+}
+
+// distinct are the different responses among stored, in a fixed order.
+func distinct(stored map[string]storage.KeyResponse) [][]byte {
+	ids := make([]string, 0, len(stored))
+	for id := range stored {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	var out [][]byte
+	for _, id := range ids {
+		raw := stored[id].JSON
+		if !slices.ContainsFunc(out, func(o []byte) bool { return bytes.Equal(o, raw) }) {
+			out = append(out, raw)
+		}
+	}
+	return out
 }
 
 // fresh tells whether a stored response may be served without asking the
 // server again.
 func fresh(r storage.KeyResponse, minValid spec.Timestamp, now time.Time) bool {
-	if r.ValidUntil < minValid || r.ValidUntil <= r.Fetched {
+	switch {
+	case r.ValidUntil < minValid:
 		return false
+	case r.ValidUntil <= spec.AsTimestamp(now):
+		// Expired, but valid as long as asked: an old key for old events.
+		return true
 	}
 	half := r.Fetched + (r.ValidUntil-r.Fetched)/2
 	return spec.AsTimestamp(now) < half

@@ -17,6 +17,7 @@ import (
 	"github.com/gorilla/mux"
 	"github.com/matrix-org/gomatrixserverlib"
 	"github.com/matrix-org/gomatrixserverlib/spec"
+	"github.com/tidwall/gjson"
 
 	"github.com/rohrpost/rohrpost/config"
 	"github.com/rohrpost/rohrpost/federationapi/storage"
@@ -264,4 +265,55 @@ func queryNotary(t *testing.T, ca *fedTestCA, name, server spec.ServerName) []js
 		t.Fatal(err)
 	}
 	return out.ServerKeys
+}
+
+// A server that stops listing a key cannot make the notary forget it: a
+// question about that key, valid until a time it was valid, is answered
+// with the response that had it, without asking the server again.
+func TestNotaryKeepsForgottenKeys(t *testing.T) {
+	ca := newFedTestCA(t)
+	remote := startFakeHomeserver(t, ca)
+	n := newNotaryFixture(t, ca, "notary.example", nil)
+	first := remote.key
+	remote.valid = -24 * time.Hour // an expired response, as a notary may still serve
+	ask := func(keyID gomatrixserverlib.KeyID, minValid time.Time) []json.RawMessage {
+		t.Helper()
+		body := fmt.Sprintf(`{"server_keys":{%q:{%q:{"minimum_valid_until_ts":%d}}}}`, remote.name, keyID, spec.AsTimestamp(minValid))
+		code, out := n.do(t, http.MethodPost, "/_matrix/key/v2/query", body)
+		if code != http.StatusOK {
+			t.Fatalf("query: %d %s", code, out["errcode"])
+		}
+		var raws []json.RawMessage
+		if err := json.Unmarshal(out["server_keys"], &raws); err != nil {
+			t.Fatal(err)
+		}
+		return raws
+	}
+	holds := func(raws []json.RawMessage, keyID gomatrixserverlib.KeyID) bool {
+		for _, raw := range raws {
+			if gjson.GetBytes(raw, "verify_keys").Get(gjson.Escape(string(keyID))).Exists() {
+				return true
+			}
+		}
+		return false
+	}
+	expiry := time.Now().Add(-24 * time.Hour)
+	if raws := ask(first.ID, time.Now()); !holds(raws, first.ID) {
+		t.Fatalf("first answer lacks %s: %s", first.ID, raws)
+	}
+	// The server now signs with another key and lists only that one.
+	remote.key = newSigningKey(t, remote.name)
+	remote.valid = -24*time.Hour + time.Second
+	ask(first.ID, time.Now()) // makes the notary fetch again
+	hits := remote.hits.Load()
+	if raws := ask(first.ID, expiry.Add(-time.Minute)); !holds(raws, first.ID) {
+		t.Fatalf("the forgotten key is gone: %s", raws)
+	}
+	if remote.hits.Load() != hits {
+		t.Fatal("a question the stored response answers made the notary fetch again")
+	}
+	// Asked for no key in particular: the newest response.
+	if raws := n.query(t, remote.name, time.Time{}); !holds(raws, remote.key.ID) {
+		t.Fatalf("newest response: %s", raws)
+	}
 }

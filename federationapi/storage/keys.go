@@ -5,9 +5,11 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"slices"
 
 	"github.com/matrix-org/gomatrixserverlib"
 	"github.com/matrix-org/gomatrixserverlib/spec"
+	"github.com/tidwall/gjson"
 
 	"github.com/rohrpost/rohrpost/internal/sqlutil"
 )
@@ -159,9 +161,11 @@ func (s *Store) KeyResponse(ctx context.Context, server spec.ServerName) (KeyRes
 	return r, nil
 }
 
-// StoreKeyResponse keeps r unless a response fetched later is stored
-// already.
+// StoreKeyResponse keeps r as the server's newest response unless a
+// response fetched later is stored already, and as the response of each
+// key it lists (verify_keys and old_verify_keys) on the same terms.
 func (s *Store) StoreKeyResponse(ctx context.Context, r KeyResponse) error {
+	keyIDs := responseKeyIDs(r.JSON)
 	return s.db.Write(ctx, func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO federation_server_key_responses (server_name, response, valid_until_ts, fetched_ts)
 			VALUES ($1, $2, $3, $4)
@@ -169,6 +173,82 @@ func (s *Store) StoreKeyResponse(ctx context.Context, r KeyResponse) error {
 				valid_until_ts = excluded.valid_until_ts, fetched_ts = excluded.fetched_ts
 			WHERE federation_server_key_responses.fetched_ts <= excluded.fetched_ts`,
 			string(r.ServerName), string(r.JSON), int64(r.ValidUntil), int64(r.Fetched))
-		return err
+		if err != nil {
+			return err
+		}
+		for _, id := range keyIDs {
+			_, err := tx.ExecContext(ctx, `INSERT INTO federation_server_key_responses_by_key (server_name, key_id, response, valid_until_ts, fetched_ts)
+				VALUES ($1, $2, $3, $4, $5)
+				ON CONFLICT (server_name, key_id) DO UPDATE SET response = excluded.response,
+					valid_until_ts = excluded.valid_until_ts, fetched_ts = excluded.fetched_ts
+				WHERE federation_server_key_responses_by_key.fetched_ts <= excluded.fetched_ts`,
+				string(r.ServerName), id, string(r.JSON), int64(r.ValidUntil), int64(r.Fetched))
+			if err != nil {
+				return err
+			}
+		}
+		return nil
 	})
+}
+
+// KeyResponsesFor returns, for each of keyIDs that we know, the newest
+// stored response of server that lists it.
+func (s *Store) KeyResponsesFor(ctx context.Context, server spec.ServerName, keyIDs []string) (map[string]KeyResponse, error) {
+	out := make(map[string]KeyResponse, len(keyIDs))
+	if len(keyIDs) == 0 {
+		return out, nil
+	}
+	args := []any{string(server)}
+	for _, id := range keyIDs {
+		args = append(args, id)
+	}
+	rows, err := s.db.Read.QueryContext(ctx, `SELECT key_id, response, valid_until_ts, fetched_ts
+		FROM federation_server_key_responses_by_key WHERE server_name = $1 AND key_id IN (`+sqlutil.InList(2, len(keyIDs))+`)`, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id, raw string
+		var valid, fetched int64
+		if err := rows.Scan(&id, &raw, &valid, &fetched); err != nil {
+			return nil, err
+		}
+		out[id] = KeyResponse{ServerName: server, JSON: []byte(raw), ValidUntil: spec.Timestamp(valid), Fetched: spec.Timestamp(fetched)}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	if len(out) == len(keyIDs) {
+		return out, nil
+	}
+	// Responses stored before the table by key are found in the newest.
+	newest, err := s.KeyResponse(ctx, server)
+	if errors.Is(err, ErrNotFound) {
+		return out, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	held := responseKeyIDs(newest.JSON)
+	for _, id := range keyIDs {
+		if _, ok := out[id]; !ok && slices.Contains(held, id) {
+			out[id] = newest
+		}
+	}
+	return out, nil
+}
+
+// responseKeyIDs are the key ids a key response lists, current and old.
+func responseKeyIDs(raw []byte) []string {
+	var ids []string
+	for _, field := range []string{"verify_keys", "old_verify_keys"} {
+		gjson.GetBytes(raw, field).ForEach(func(k, _ gjson.Result) bool {
+			if id := k.String(); id != "" && !slices.Contains(ids, id) {
+				ids = append(ids, id)
+			}
+			return true
+		})
+	}
+	return ids
 }

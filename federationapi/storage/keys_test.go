@@ -3,6 +3,7 @@ package storage
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/matrix-org/gomatrixserverlib"
@@ -121,5 +122,48 @@ func TestKeyResponse(t *testing.T) {
 		if err != nil || string(got.JSON) != st.want {
 			t.Fatalf("after %s: %s, %v", st.json, got.JSON, err)
 		}
+	}
+}
+
+func TestKeyResponsesByKey(t *testing.T) {
+	s := openStore(t)
+	ctx := context.Background()
+	store := func(json string, fetched spec.Timestamp) {
+		t.Helper()
+		if err := s.StoreKeyResponse(ctx, KeyResponse{ServerName: "a.example", JSON: []byte(json), ValidUntil: fetched + 1000, Fetched: fetched}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	store(`{"verify_keys":{"ed25519:one":{}}}`, 100)
+	store(`{"verify_keys":{"ed25519:two":{}},"old_verify_keys":{"ed25519:old":{}}}`, 200)
+	store(`{"verify_keys":{"ed25519:one":{}},"v":"late"}`, 150) // newer for one, older than the newest
+	tests := []struct {
+		keys []string
+		want map[string]string
+	}{
+		{nil, map[string]string{}},
+		{[]string{"ed25519:one"}, map[string]string{"ed25519:one": `{"verify_keys":{"ed25519:one":{}},"v":"late"}`}},
+		{[]string{"ed25519:two", "ed25519:old", "ed25519:none"}, map[string]string{
+			"ed25519:two": `{"verify_keys":{"ed25519:two":{}},"old_verify_keys":{"ed25519:old":{}}}`,
+			"ed25519:old": `{"verify_keys":{"ed25519:two":{}},"old_verify_keys":{"ed25519:old":{}}}`,
+		}},
+	}
+	for _, tc := range tests {
+		got, err := s.KeyResponsesFor(ctx, "a.example", tc.keys)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != len(tc.want) {
+			t.Fatalf("%v: %d responses, want %d", tc.keys, len(got), len(tc.want))
+		}
+		for id, want := range tc.want {
+			if string(got[id].JSON) != want {
+				t.Errorf("%s: %s, want %s", id, got[id].JSON, want)
+			}
+		}
+	}
+	// The newest response is still the one fetched last.
+	if newest, err := s.KeyResponse(ctx, "a.example"); err != nil || !strings.Contains(string(newest.JSON), "ed25519:two") {
+		t.Fatalf("newest = %s, %v", newest.JSON, err)
 	}
 }
