@@ -267,7 +267,7 @@ func userMapOf(check func(gjson.Result) error) func(gjson.Result) error {
 		}
 		var err error
 		v.ForEach(func(k, _ gjson.Result) bool {
-			if _, e := spec.NewUserID(k.Str, false); e != nil {
+			if _, e := spec.NewUserID(k.Str, true); e != nil {
 				err = fmt.Errorf("has %q, which is not a user id", k.Str)
 			}
 			return err == nil

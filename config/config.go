@@ -561,7 +561,7 @@ func (c *Config) validateSupport(bad func(key, format string, args ...any)) {
 			bad(key, "needs matrix_id or email_address")
 		}
 		if ct.MatrixID != "" {
-			if _, err := spec.NewUserID(ct.MatrixID, false); err != nil {
+			if _, err := spec.NewUserID(ct.MatrixID, true); err != nil {
 				bad(key+".matrix_id", "%q is not a Matrix user id", ct.MatrixID)
 			}
 		}

@@ -411,6 +411,8 @@ func TestSpecErrorsStateContent(t *testing.T) {
 		{"m.room.power_levels", "", `{"events":{"m.room.name":"x"}}`, false},
 		{"m.room.power_levels", "", `{"events":[]}`, false},
 		{"m.room.power_levels", "", `{"users":{"notauser":50}}`, false},
+		// Historical user ids (capitals, underscores at the start) are user ids.
+		{"m.room.power_levels", "", `{"users":{"` + me + `":100,"@__Alt_Konto-57:elsewhere.example":0}}`, true},
 		{"m.room.power_levels", "", `{"users":{"` + me + `":true}}`, false},
 		{"m.room.power_levels", "", `{"notifications":{"room":"x"}}`, false},
 		{"m.room.name", "", `{"name":5}`, false},
