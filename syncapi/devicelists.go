@@ -16,9 +16,10 @@ import (
 // Device lists: an incremental /sync tells the client whose devices or
 // keys it must fetch again (changed) and whose it may forget (left).
 // Changed are the users who share a room with the client's user and whose
-// keys changed since the token, those who joined a room the user is in,
-// and the members of rooms the user joined; left are those who no longer
-// share any room after a leave. The key changes come from the userapi's
+// keys changed since the token, those who joined or were invited to a
+// room the user is in, and the members of rooms the user joined; left are
+// those who no longer share any room after a leave. Invited members count
+// as sharing: clients encrypt for them too (as Synapse reports them). The key changes come from the userapi's
 // key_changes stream (read directly, decision 0001), the memberships from
 // the roomserver's tables: three queries per sync when anything moved.
 
@@ -26,7 +27,7 @@ func (s *Server) deviceLists(ctx context.Context, user string, since, to Token) 
 	if since.DeviceList >= to.DeviceList && since.PDU >= to.PDU {
 		return nil, nil, nil
 	}
-	shared, err := s.events.SharedUsers(ctx, user)
+	shared, err := s.events.SharedOrInvitedUsers(ctx, user)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -69,7 +70,7 @@ func (s *Server) deviceLists(ctx context.Context, user string, since, to Token) 
 				continue
 			}
 			switch c.Membership {
-			case spec.Join:
+			case spec.Join, spec.Invite:
 				changedSet[c.UserID] = true
 			case spec.Leave, spec.Ban:
 				if !shared[c.UserID] {

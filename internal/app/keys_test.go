@@ -265,3 +265,44 @@ func TestNewIdentityKeysReplaceTheOld(t *testing.T) {
 		t.Fatalf("device_lists.changed = %v, want alice", next.DeviceLists.Changed)
 	}
 }
+
+// Invited members count as sharing the room for device lists: clients
+// encrypt for them too. The inviter hears of the invitee on the invite and
+// of their key changes while invited, and that they left when they reject.
+func TestDeviceListsCountInvitedMembers(t *testing.T) {
+	srv := apptest.Start(t)
+	ctx := context.Background()
+	alice, bob := srv.Register(t, "alice"), srv.Register(t, "bob")
+	room, err := alice.CreateRoom(ctx, &mautrix.ReqCreateRoom{Preset: "private_chat"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, err := alice.SyncRequest(ctx, 0, "", "", false, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	since := first.NextBatch
+	next := func(what string, check func(*mautrix.RespSync) bool) {
+		t.Helper()
+		resp, err := alice.SyncRequest(ctx, 0, since, "", false, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !check(resp) {
+			t.Fatalf("%s: device_lists %+v", what, resp.DeviceLists)
+		}
+		since = resp.NextBatch
+	}
+	if _, err := alice.InviteUser(ctx, room.RoomID, &mautrix.ReqInviteUser{UserID: bob.UserID}); err != nil {
+		t.Fatal(err)
+	}
+	next("after the invite", func(r *mautrix.RespSync) bool { return containsUser(r.DeviceLists.Changed, bob.UserID.String()) })
+	if status, body := rawCall(t, bob, "POST", "/keys/upload", map[string]any{"device_keys": deviceKeys(t, bob, newTestKey(t))}); status != 200 {
+		t.Fatalf("upload: %d %v", status, body)
+	}
+	next("after the invitee's key upload", func(r *mautrix.RespSync) bool { return containsUser(r.DeviceLists.Changed, bob.UserID.String()) })
+	if _, err := bob.LeaveRoom(ctx, room.RoomID); err != nil {
+		t.Fatal(err)
+	}
+	next("after the rejection", func(r *mautrix.RespSync) bool { return containsUser(r.DeviceLists.Left, bob.UserID.String()) })
+}

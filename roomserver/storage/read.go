@@ -479,9 +479,20 @@ func (s *Store) EventNearTimestamp(ctx context.Context, roomNID, ts int64, forwa
 // SharedUsers lists the users joined to any room user is joined to, user
 // included when joined anywhere.
 func (s *Store) SharedUsers(ctx context.Context, user string) (map[string]bool, error) {
+	return s.sharedUsers(ctx, user, `m2.membership = 'join'`)
+}
+
+// SharedOrInvitedUsers is SharedUsers with the users invited to those
+// rooms: clients encrypt for invited members too, so their devices matter
+// to the user's device lists.
+func (s *Store) SharedOrInvitedUsers(ctx context.Context, user string) (map[string]bool, error) {
+	return s.sharedUsers(ctx, user, `m2.membership IN ('join', 'invite')`)
+}
+
+func (s *Store) sharedUsers(ctx context.Context, user, others string) (map[string]bool, error) {
 	rows, err := s.db.Read.QueryContext(ctx, `SELECT DISTINCT m2.user_id FROM memberships m1
 		JOIN memberships m2 ON m2.room_nid = m1.room_nid
-		WHERE m1.user_id = $1 AND m1.membership = 'join' AND m2.membership = 'join'`, user)
+		WHERE m1.user_id = $1 AND m1.membership = 'join' AND `+others, user)
 	if err != nil {
 		return nil, err
 	}
