@@ -58,6 +58,7 @@ type Server struct {
 	filters     filterCache
 	erased      userapi.ErasedSet
 	pushes      *pushSender
+	roomIndex   *roomIndex
 
 	consumers []jetstream.ConsumeContext
 	subs      []*nats.Subscription
@@ -80,7 +81,7 @@ func New(cfg *config.Config, deps Deps) (*Server, error) {
 		return nil, fmt.Errorf("syncapi account data: %w", err)
 	}
 	s := &Server{cfg: cfg, events: events, accountData: accountData, store: store, bus: deps.Bus, users: deps.Users, rooms: deps.Rooms, history: deps.History,
-		typing: newTypingState(), lazy: newLazyMembers(), unread: newUnreadCounter(), quit: make(chan struct{})}
+		typing: newTypingState(), lazy: newLazyMembers(), unread: newUnreadCounter(), roomIndex: newRoomIndex(), quit: make(chan struct{})}
 	s.remoteTD = deps.RemoteToDevice
 	// Gateways are checked like other servers (tls_client: verify, ca_file).
 	tlsCfg, err := cfg.TLSClient.TLS()

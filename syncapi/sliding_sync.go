@@ -211,7 +211,7 @@ func (s *Server) buildSliding(ctx context.Context, req *slidingRequest, to Token
 		return resp, nil, nil
 	}
 	return resp, &storage.SlidingSave{UserID: req.device.UserID.String(), DeviceID: req.device.ID, ConnID: req.ConnID,
-		From: req.from, Token: next.String(), ListsHash: hash, Rooms: saved}, nil
+		From: req.from, Token: b.to.String(), ListsHash: hash, Rooms: saved}, nil
 }
 
 func listsHash(lists map[string]sliding.ListResult) string {

@@ -25,10 +25,11 @@ type slidingBuild struct {
 	req  *slidingRequest
 	user string
 	to   Token
-	// rooms are the rooms a list may show, by id; all also has the rooms
-	// lists do not show (left ones), for subscriptions.
-	rooms map[string]*slidingRoomInfo
-	all   map[string]*storage.SlidingRoomRow
+	// rooms are the user's rooms at to (sliding_sync_index.go), shared
+	// with other requests: read only.
+	rooms *roomSnapshot
+	// forgotten are the left rooms of rooms forgotten since it was read.
+	forgotten map[int64]bool
 	// wanted are the rooms of the answer in the order they were chosen.
 	wanted []string
 	config map[string]*sliding.RoomConfig
@@ -39,20 +40,24 @@ type slidingBuild struct {
 	invitesBlocked bool
 	pushRules      *pushrules.Ruleset
 	direct         map[string]bool
-	// metaLoaded, tagsLoaded say whether the filters' data was read.
-	metaLoaded, tagsLoaded bool
+	// tags and inSpaces are read when a list's filters need them: the
+	// rooms' m.tag, and the children of the filters' spaces.
+	tags     map[string]map[string]bool
+	inSpaces map[string]bool
+	// covers remembers whether a required_state a room was sent with
+	// covers the one asked for now: the rooms of a list share both.
+	covers map[coverKey]bool
 }
 
-type slidingRoomInfo struct {
-	row  *storage.SlidingRoomRow
-	info sliding.RoomInfo
-	bump int64
+type coverKey struct {
+	sent string
+	now  *sliding.RequiredState
 }
 
 func (s *Server) newSlidingBuild(ctx context.Context, req *slidingRequest, to Token) (*slidingBuild, error) {
 	user := req.device.UserID.String()
-	b := &slidingBuild{req: req, user: user, to: to, rooms: map[string]*slidingRoomInfo{}, all: map[string]*storage.SlidingRoomRow{},
-		config: map[string]*sliding.RoomConfig{}, inList: map[string][]string{}, subbed: map[string]bool{}, direct: map[string]bool{}}
+	b := &slidingBuild{req: req, user: user, to: to, config: map[string]*sliding.RoomConfig{}, inList: map[string][]string{},
+		subbed: map[string]bool{}, direct: map[string]bool{}, covers: map[coverKey]bool{}}
 	settings, err := s.accountData.GlobalAccountData(ctx, user, []string{userapi.PushRulesType, ignoredUsersType, invitePermissionType, directType})
 	if err != nil {
 		return nil, err
@@ -66,27 +71,57 @@ func (s *Server) newSlidingBuild(ctx context.Context, req *slidingRequest, to To
 		}
 		return true
 	})
-	rows, err := s.store.SlidingRooms(ctx, user, bumpTypes, to.PDU)
-	if err != nil {
+	if len(req.Lists) == 0 && len(req.RoomSubscriptions) == 0 {
+		// Element X's encryption connection: extensions only.
+		b.rooms = &roomSnapshot{pos: to.PDU}
+		return b, nil
+	}
+	needMeta := false
+	for _, l := range req.Lists {
+		needMeta = needMeta || l.Filters.NeedsRoomState()
+	}
+	if b.rooms, err = s.userRooms(ctx, user, to.PDU, needMeta); err != nil {
 		return nil, err
 	}
-	for i := range rows {
-		row := &rows[i]
-		if row.StreamPos > to.PDU || row.Forgotten {
-			continue
+	// The index may be further than to: the answer goes up to it.
+	b.to.PDU = b.rooms.pos
+	if req.from != nil {
+		// listed asks whether the connection has the rooms the user
+		// left since its last answer.
+		var left []string
+		for _, r := range b.rooms.left {
+			if r.row.Sender == user && r.row.StreamPos > req.since.PDU {
+				left = append(left, r.row.RoomID)
+			}
 		}
-		b.all[row.RoomID] = row
-		if !b.listed(row) {
-			continue
+		if err := s.store.LoadSlidingRooms(ctx, req.from, left); err != nil {
+			return nil, err
 		}
-		bump := row.StreamPos
-		if row.Membership == spec.Join && row.Bump > 0 {
-			bump = row.Bump
+	}
+	// Forgetting moves no stream: ask about the left rooms this answer
+	// could show.
+	var maybe []int64
+	for _, r := range b.rooms.left {
+		if !r.row.Forgotten && (b.listed(r.row) || req.RoomSubscriptions[r.row.RoomID] != nil) {
+			maybe = append(maybe, r.row.RoomNID)
 		}
-		b.rooms[row.RoomID] = &slidingRoomInfo{row: row, bump: max(bump, 0),
-			info: sliding.RoomInfo{ID: row.RoomID, Membership: row.Membership, IsDM: b.direct[row.RoomID]}}
+	}
+	if len(maybe) > 0 {
+		if b.forgotten, err = s.store.Forgotten(ctx, user, maybe); err != nil {
+			return nil, err
+		}
 	}
 	return b, nil
+}
+
+// room is the user's room of that id, or nil when the user has no
+// membership of it or forgot it.
+func (b *slidingBuild) room(id string) *indexedRoom {
+	r := b.rooms.byID.get(id)
+	if r == nil || r.row.Forgotten || b.forgotten[r.row.RoomNID] {
+		return nil
+	}
+	return r
 }
 
 // listed tells whether a list shows the room: joins, invites (unless
@@ -94,6 +129,9 @@ func (s *Server) newSlidingBuild(ctx context.Context, req *slidingRequest, to To
 // room is forgotten; a room the user left themselves only in the answer
 // that tells this connection, which had it, of the leave.
 func (b *slidingBuild) listed(row *storage.SlidingRoomRow) bool {
+	if row.Forgotten || b.forgotten[row.RoomNID] {
+		return false
+	}
 	switch row.Membership {
 	case spec.Join, spec.Knock:
 		return true
@@ -109,17 +147,40 @@ func (b *slidingBuild) listed(row *storage.SlidingRoomRow) bool {
 	return false
 }
 
-// list filters, sorts and cuts one list, and notes the rooms of its
-// ranges with the list's config.
+// info is what a list's filters look at of a room.
+func (b *slidingBuild) info(r *indexedRoom) sliding.RoomInfo {
+	id := r.row.RoomID
+	return sliding.RoomInfo{ID: id, Membership: r.row.Membership, IsDM: b.direct[id], Encrypted: r.encrypted, Type: r.typ,
+		Name: r.name, Tags: b.tags[id], InSpaces: b.inSpaces[id]}
+}
+
+// list filters and cuts one list, and notes the rooms of its ranges with
+// the list's config. The index is in list order: one pass counts the
+// rooms the list keeps and picks those of the ranges.
 func (b *slidingBuild) list(name string, l *sliding.List) sliding.ListResult {
-	ranked := make([]sliding.Ranked, 0, len(b.rooms))
-	for id, r := range b.rooms {
-		if l.Filters.Keep(&r.info) {
-			ranked = append(ranked, sliding.Ranked{RoomID: id, Bump: r.bump})
-		}
+	end := -1
+	for _, r := range l.Ranges {
+		end = max(end, r[1])
 	}
-	sliding.Sort(ranked)
+	var ranked []sliding.Ranked
+	count := 0
+	for _, r := range b.rooms.sorted {
+		if !b.listed(r.row) {
+			continue
+		}
+		if l.Filters != nil {
+			info := b.info(r)
+			if !l.Filters.Keep(&info) {
+				continue
+			}
+		}
+		if count <= end {
+			ranked = append(ranked, sliding.Ranked{RoomID: r.row.RoomID, Bump: r.bump})
+		}
+		count++
+	}
 	res := sliding.Window(ranked, l.Ranges)
+	res.Count = count
 	for _, op := range res.Ops {
 		for _, id := range op.RoomIDs {
 			if !slices.Contains(b.inList[id], name) {
@@ -134,7 +195,7 @@ func (b *slidingBuild) list(name string, l *sliding.List) sliding.ListResult {
 // subscribe adds the subscribed rooms the user has a membership of.
 func (b *slidingBuild) subscribe(subs map[string]*sliding.RoomConfig) {
 	for id, c := range subs {
-		if _, ok := b.all[id]; !ok {
+		if b.room(id) == nil {
 			continue
 		}
 		b.subbed[id] = true
@@ -155,43 +216,15 @@ func (b *slidingBuild) want(id string, c *sliding.RoomConfig) {
 	old.TimelineLimit = max(old.TimelineLimit, c.TimelineLimit)
 }
 
-// loadFilterData reads what the lists' filters need and is not in the
-// membership rows: room type, encryption and name; tags; space children.
+// loadFilterData reads what the lists' filters need and neither the
+// membership rows nor the index have: tags and space children.
 func (s *Server) loadFilterData(ctx context.Context, b *slidingBuild, lists map[string]*sliding.List) error {
-	needMeta, needTags := false, false
+	needTags := false
 	var spaces []string
 	for _, l := range lists {
-		needMeta = needMeta || l.Filters.NeedsRoomState()
 		needTags = needTags || l.Filters.NeedsTags()
 		if l.Filters != nil {
 			spaces = append(spaces, l.Filters.Spaces...)
-		}
-	}
-	byNID := make(map[int64]*slidingRoomInfo, len(b.rooms))
-	nids := make([]int64, 0, len(b.rooms))
-	for _, r := range b.rooms {
-		byNID[r.row.RoomNID] = r
-		nids = append(nids, r.row.RoomNID)
-	}
-	if needMeta {
-		rows, err := s.store.CurrentStateOf(ctx, nids, storage.StateSelection{Pairs: [][2]string{
-			{spec.MRoomCreate, ""}, {"m.room.encryption", ""}, {spec.MRoomName, ""}}})
-		if err != nil {
-			return err
-		}
-		for _, st := range rows {
-			r := byNID[st.RoomNID]
-			switch st.Type {
-			case spec.MRoomCreate:
-				if t := gjson.GetBytes(st.Client, "content.type"); t.Type == gjson.String {
-					v := t.String()
-					r.info.Type = &v
-				}
-			case "m.room.encryption":
-				r.info.Encrypted = true
-			case spec.MRoomName:
-				r.info.Name = gjson.GetBytes(st.Client, "content.name").String()
-			}
 		}
 	}
 	if needTags {
@@ -199,23 +232,24 @@ func (s *Server) loadFilterData(ctx context.Context, b *slidingBuild, lists map[
 		if err != nil {
 			return err
 		}
+		b.tags = map[string]map[string]bool{}
 		for _, it := range items {
-			r := b.rooms[it.RoomID]
-			if it.Type != "m.tag" || r == nil {
+			if it.Type != "m.tag" || it.RoomID == "" {
 				continue
 			}
-			r.info.Tags = map[string]bool{}
+			tags := map[string]bool{}
 			gjson.GetBytes(it.Content, "tags").ForEach(func(k, _ gjson.Result) bool {
-				r.info.Tags[k.String()] = true
+				tags[k.String()] = true
 				return true
 			})
+			b.tags[it.RoomID] = tags
 		}
 	}
 	if len(spaces) > 0 {
 		var spaceNIDs []int64
 		for _, id := range spaces {
-			if row := b.all[id]; row != nil && row.Membership == spec.Join {
-				spaceNIDs = append(spaceNIDs, row.RoomNID)
+			if r := b.room(id); r != nil && r.row.Membership == spec.Join {
+				spaceNIDs = append(spaceNIDs, r.row.RoomNID)
 			}
 		}
 		rows, err := s.store.CurrentStateOf(ctx, spaceNIDs, storage.StateSelection{Types: []string{"m.space.child"}})
@@ -223,9 +257,10 @@ func (s *Server) loadFilterData(ctx context.Context, b *slidingBuild, lists map[
 			return err
 		}
 		// A child event with empty content removes the child.
+		b.inSpaces = map[string]bool{}
 		for _, st := range rows {
-			if r := b.rooms[st.StateKey]; r != nil && gjson.GetBytes(st.Client, "content.via").IsArray() {
-				r.info.InSpaces = true
+			if gjson.GetBytes(st.Client, "content.via").IsArray() {
+				b.inSpaces[st.StateKey] = true
 			}
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"slices"
+	"strings"
 
 	"github.com/matrix-org/gomatrixserverlib/spec"
 	rsstorage "github.com/rohrpost/rohrpost/roomserver/storage"
@@ -35,7 +36,7 @@ type roomUpdate struct {
 func (s *Server) slidingRooms(ctx context.Context, b *slidingBuild, resp *sliding.Response) ([]*storage.SlidingRoom, error) {
 	req := b.req
 	sreq := &syncRequest{device: req.device, ignored: b.ignored, filter: &Filter{}}
-	readPositions, err := s.store.ReadPositions(ctx, b.user)
+	readPositions, err := s.store.ReadPositionsOf(ctx, b.user, b.wanted)
 	if err != nil {
 		return nil, err
 	}
@@ -43,9 +44,14 @@ func (s *Server) slidingRooms(ctx context.Context, b *slidingBuild, resp *slidin
 	if err != nil {
 		return nil, err
 	}
+	if req.from != nil {
+		if err := s.store.LoadSlidingRooms(ctx, req.from, b.wanted); err != nil {
+			return nil, err
+		}
+	}
 	var updates []*roomUpdate
 	for _, id := range b.wanted {
-		row := b.all[id]
+		row := b.room(id).row
 		u := &roomUpdate{row: row, cfg: b.config[id], lazy: map[string]bool{}}
 		if req.from != nil {
 			u.prev = req.from.Rooms[id]
@@ -138,7 +144,9 @@ func (s *Server) timelineUpdate(ctx context.Context, b *slidingBuild, sreq *sync
 	lower := int64(minPosition)
 	if !fresh {
 		lower = u.prev.SentTo
-		if lower >= u.upper && !receiptMoved {
+		// Latest (from the room index, at b.to) tells without a query
+		// that nothing came since the room was sent.
+		if (lower >= u.upper || row.Latest <= lower) && !receiptMoved {
 			return false, nil
 		}
 	}
@@ -193,8 +201,7 @@ func (s *Server) needsFresh(ctx context.Context, b *slidingBuild, u *roomUpdate)
 	if u.prev == nil {
 		return true, nil
 	}
-	old, err := sliding.ParseRequiredState(u.prev.RequiredState)
-	if err != nil || !old.Covers(u.cfg.RequiredState) || u.cfg.TimelineLimit > u.prev.TimelineLimit {
+	if u.cfg.TimelineLimit > u.prev.TimelineLimit || !b.sentCovers(u.prev.RequiredState, u.cfg.RequiredState) {
 		return true, nil
 	}
 	if u.row.Membership == spec.Join && u.row.StreamPos > u.prev.SentTo {
@@ -205,6 +212,27 @@ func (s *Server) needsFresh(ctx context.Context, b *slidingBuild, u *roomUpdate)
 		return before != spec.Join, nil
 	}
 	return false, nil
+}
+
+// sentCovers tells whether the required_state a room was sent with
+// covers the one asked for now.
+func (b *slidingBuild) sentCovers(sent [][]string, now *sliding.RequiredState) bool {
+	var key strings.Builder
+	for _, e := range sent {
+		for _, v := range e {
+			key.WriteString(v)
+			key.WriteByte(0)
+		}
+		key.WriteByte(1)
+	}
+	k := coverKey{sent: key.String(), now: now}
+	if v, ok := b.covers[k]; ok {
+		return v
+	}
+	old, err := sliding.ParseRequiredState(sent)
+	v := err == nil && old.Covers(now)
+	b.covers[k] = v
+	return v
 }
 
 // slidingState reads the state of every room of the answer in one query:
@@ -349,11 +377,7 @@ func (s *Server) finishRoom(ctx context.Context, b *slidingBuild, u *roomUpdate,
 	out, row := u.out, u.row
 	out.RequiredState = u.state
 	out.IsDM = b.direct[row.RoomID]
-	if info := b.rooms[row.RoomID]; info != nil {
-		out.BumpStamp = info.bump
-	} else {
-		out.BumpStamp = max(row.StreamPos, 0)
-	}
+	out.BumpStamp = b.room(row.RoomID).bump
 	if out.Name == "" && len(out.Heroes) == 0 && len(u.heroes) > 0 {
 		for _, h := range u.heroes {
 			out.Heroes = append(out.Heroes, sliding.Hero{UserID: h})

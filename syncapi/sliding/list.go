@@ -14,12 +14,15 @@ type Ranked struct {
 // Sort orders rooms by recent activity: the highest bump stamp first,
 // ties by room id so that the order is stable between requests.
 func Sort(rooms []Ranked) {
-	slices.SortFunc(rooms, func(a, b Ranked) int {
-		if c := cmp.Compare(b.Bump, a.Bump); c != 0 {
-			return c
-		}
-		return cmp.Compare(a.RoomID, b.RoomID)
-	})
+	slices.SortFunc(rooms, Compare)
+}
+
+// Compare is the order of Sort.
+func Compare(a, b Ranked) int {
+	if c := cmp.Compare(b.Bump, a.Bump); c != 0 {
+		return c
+	}
+	return cmp.Compare(a.RoomID, b.RoomID)
 }
 
 // Op is a list operation; only SYNC is sent (as Synapse does): the room

@@ -35,7 +35,7 @@ type SlidingRoom struct {
 	// SentTo is the stream position up to which the room was sent.
 	SentTo int64
 	// RequiredState is the wire form of the required_state it was sent
-	// with.
+	// with; loaded rooms may share it: read only.
 	RequiredState [][]string
 	TimelineLimit int
 	LazyMembers   []string
@@ -47,11 +47,15 @@ type SlidingPosition struct {
 	Pos       int64
 	Token     string
 	ListsHash string
-	Rooms     map[string]*SlidingRoom
+	// Rooms holds what the position has of the rooms LoadSlidingRooms
+	// read.
+	Rooms  map[string]*SlidingRoom
+	loaded map[string]bool
 }
 
-// LoadSlidingPosition reads the state of position pos of the user's
-// connection, or ErrUnknownPos.
+// LoadSlidingPosition reads position pos of the user's connection, or
+// ErrUnknownPos. What it has of each room is read by LoadSlidingRooms,
+// for the rooms an answer looks at.
 func (s *Store) LoadSlidingPosition(ctx context.Context, userID, deviceID, connID string, connNID, pos int64) (*SlidingPosition, error) {
 	var acked int64
 	err := s.db.Read.QueryRowContext(ctx, `SELECT acked_pos FROM sliding_connections
@@ -62,7 +66,7 @@ func (s *Store) LoadSlidingPosition(ctx context.Context, userID, deviceID, connI
 	if err != nil {
 		return nil, err
 	}
-	p := &SlidingPosition{ConnNID: connNID, Pos: pos, Rooms: map[string]*SlidingRoom{}}
+	p := &SlidingPosition{ConnNID: connNID, Pos: pos, Rooms: map[string]*SlidingRoom{}, loaded: map[string]bool{}}
 	err = s.db.Read.QueryRowContext(ctx, `SELECT token, lists_hash FROM sliding_positions WHERE conn_nid = $1 AND pos = $2`, connNID, pos).
 		Scan(&p.Token, &p.ListsHash)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -71,28 +75,61 @@ func (s *Store) LoadSlidingPosition(ctx context.Context, userID, deviceID, connI
 	if err != nil {
 		return nil, err
 	}
-	rows, err := s.db.Read.QueryContext(ctx, `SELECT room_id, pos, sent_to, required_state, timeline_limit, lazy_members
-		FROM sliding_rooms WHERE conn_nid = $1 AND pos <= $2 ORDER BY pos`, connNID, pos)
+	return p, nil
+}
+
+// LoadSlidingRooms reads what position p has of the rooms into p.Rooms
+// (a room without an entry was never sent), skipping rooms read before.
+func (s *Store) LoadSlidingRooms(ctx context.Context, p *SlidingPosition, roomIDs []string) error {
+	var todo []string
+	for _, id := range roomIDs {
+		if !p.loaded[id] {
+			p.loaded[id] = true
+			todo = append(todo, id)
+		}
+	}
+	for start := 0; start < len(todo); start += 500 {
+		chunk := todo[start:min(start+500, len(todo))]
+		args := []any{p.ConnNID, p.Pos}
+		for _, id := range chunk {
+			args = append(args, id)
+		}
+		if err := s.loadSlidingRooms(ctx, p, `SELECT room_id, pos, sent_to, required_state, timeline_limit, lazy_members
+			FROM sliding_rooms WHERE conn_nid = $1 AND pos <= $2 AND room_id IN (`+sqlutil.InList(3, len(chunk))+`) ORDER BY pos`, args); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *Store) loadSlidingRooms(ctx context.Context, p *SlidingPosition, query string, args []any) error {
+	rows, err := s.db.Read.QueryContext(ctx, query, args...)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	defer rows.Close()
+	// The rooms of a list share their required_state: read once.
+	parsed := map[string][][]string{}
 	for rows.Next() {
 		var r SlidingRoom
 		var at int64
 		var rs, lazy string
 		if err := rows.Scan(&r.RoomID, &at, &r.SentTo, &rs, &r.TimelineLimit, &lazy); err != nil {
-			return nil, err
+			return err
 		}
-		if err := json.Unmarshal([]byte(rs), &r.RequiredState); err != nil {
-			return nil, fmt.Errorf("sliding room %s: %w", r.RoomID, err)
+		if v, ok := parsed[rs]; ok {
+			r.RequiredState = v
+		} else if err := json.Unmarshal([]byte(rs), &r.RequiredState); err != nil {
+			return fmt.Errorf("sliding room %s: %w", r.RoomID, err)
+		} else {
+			parsed[rs] = r.RequiredState
 		}
 		if err := json.Unmarshal([]byte(lazy), &r.LazyMembers); err != nil {
-			return nil, fmt.Errorf("sliding room %s: %w", r.RoomID, err)
+			return fmt.Errorf("sliding room %s: %w", r.RoomID, err)
 		}
 		p.Rooms[r.RoomID] = &r // ordered by pos: the newest wins
 	}
-	return p, rows.Err()
+	return rows.Err()
 }
 
 // SlidingSave is one response to remember.
@@ -265,23 +302,39 @@ type SlidingRoomRow struct {
 	Forgotten  bool
 	Sender     string
 	Bump       int64
+	// Latest is the position of the room's newest event up to the
+	// requested position.
+	Latest int64
 }
 
-// SlidingRooms lists every room the user has a membership of, in one
-// query: the bump stamp is a correlated lookup per room that walks the
-// room's newest events backwards until one of a bump type.
-func (s *Store) SlidingRooms(ctx context.Context, userID string, bumpTypes []string, upto int64) ([]SlidingRoomRow, error) {
+// SlidingRooms lists the rooms the user has a membership of, in one
+// query: all of them, or only those of roomNIDs when it is not nil. The
+// bump stamp is a correlated lookup per room that walks the room's
+// newest events backwards until one of a bump type.
+func (s *Store) SlidingRooms(ctx context.Context, userID string, bumpTypes []string, upto int64, roomNIDs []int64) ([]SlidingRoomRow, error) {
+	if roomNIDs != nil && len(roomNIDs) == 0 {
+		return nil, nil
+	}
 	// SQLite numbers parameters in the order they first appear.
 	args := []any{upto}
 	for _, t := range bumpTypes {
 		args = append(args, t)
 	}
 	args = append(args, userID)
+	where := `m.user_id = $` + fmt.Sprint(len(args))
+	if roomNIDs != nil {
+		first := len(args) + 1
+		for _, n := range roomNIDs {
+			args = append(args, n)
+		}
+		where += ` AND m.room_nid IN (` + sqlutil.InList(first, len(roomNIDs)) + `)`
+	}
 	rows, err := s.db.Read.QueryContext(ctx, `SELECT m.room_nid, r.room_id, m.membership, m.event_nid, m.stream_pos, m.forgotten, e.sender,
 		COALESCE((SELECT b.stream_pos FROM events b WHERE b.room_nid = m.room_nid AND b.stream_pos IS NOT NULL AND b.stream_pos <= $1
-			AND b.type IN (`+sqlutil.InList(2, len(bumpTypes))+`) ORDER BY b.stream_pos DESC LIMIT 1), 0)
+			AND b.type IN (`+sqlutil.InList(2, len(bumpTypes))+`) ORDER BY b.stream_pos DESC LIMIT 1), 0),
+		COALESCE((SELECT MAX(l.stream_pos) FROM events l WHERE l.room_nid = m.room_nid AND l.stream_pos <= $1), 0)
 		FROM memberships m JOIN rooms r ON r.room_nid = m.room_nid JOIN events e ON e.event_nid = m.event_nid
-		WHERE m.user_id = $`+fmt.Sprint(len(args)), args...)
+		WHERE `+where, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -290,13 +343,106 @@ func (s *Store) SlidingRooms(ctx context.Context, userID string, bumpTypes []str
 	for rows.Next() {
 		var r SlidingRoomRow
 		var forgotten int
-		if err := rows.Scan(&r.RoomNID, &r.RoomID, &r.Membership, &r.EventNID, &r.StreamPos, &forgotten, &r.Sender, &r.Bump); err != nil {
+		if err := rows.Scan(&r.RoomNID, &r.RoomID, &r.Membership, &r.EventNID, &r.StreamPos, &forgotten, &r.Sender, &r.Bump, &r.Latest); err != nil {
 			return nil, err
 		}
 		r.Forgotten = forgotten != 0
 		out = append(out, r)
 	}
 	return out, rows.Err()
+}
+
+// SlidingRoomsChanged lists what a room list read at position from must
+// read again to be at position to: the rooms with an event in (from, to]
+// (any room of the server: the caller keeps the user's), and the rooms
+// where the user's membership changed in (from, to] (memberships with
+// mine set). Every change of a membership row moves its stream position,
+// except forgetting (see Forgotten). The cost follows the events since
+// from, not the user's rooms.
+func (s *Store) SlidingRoomsChanged(ctx context.Context, userID string, from, to int64) (rooms []int64, mine map[int64]bool, err error) {
+	rows, err := s.db.Read.QueryContext(ctx, `SELECT DISTINCT room_nid, 0 FROM events WHERE stream_pos > $1 AND stream_pos <= $2
+		UNION SELECT room_nid, 1 FROM memberships WHERE user_id = $3 AND stream_pos > $1 AND stream_pos <= $2`, from, to, userID)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer rows.Close()
+	mine = map[int64]bool{}
+	for rows.Next() {
+		var nid int64
+		var m int
+		if err := rows.Scan(&nid, &m); err != nil {
+			return nil, nil, err
+		}
+		if m == 1 {
+			mine[nid] = true
+		}
+		rooms = append(rooms, nid)
+	}
+	return rooms, mine, rows.Err()
+}
+
+// Forgotten tells which of the rooms the user has forgotten. Forgetting
+// sets a flag without a stream position, so a list kept between requests
+// asks again for the left rooms it shows.
+func (s *Store) Forgotten(ctx context.Context, userID string, roomNIDs []int64) (map[int64]bool, error) {
+	out := map[int64]bool{}
+	for start := 0; start < len(roomNIDs); start += 500 {
+		chunk := roomNIDs[start:min(start+500, len(roomNIDs))]
+		args := []any{userID}
+		for _, n := range chunk {
+			args = append(args, n)
+		}
+		rows, err := s.db.Read.QueryContext(ctx, `SELECT room_nid FROM memberships WHERE user_id = $1 AND forgotten != 0
+			AND room_nid IN (`+sqlutil.InList(2, len(chunk))+`)`, args...)
+		if err != nil {
+			return nil, err
+		}
+		for rows.Next() {
+			var n int64
+			if err := rows.Scan(&n); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			out[n] = true
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// ReadPositionsOf is ReadPositions for some rooms only.
+func (s *Store) ReadPositionsOf(ctx context.Context, userID string, roomIDs []string) (map[string]int64, error) {
+	out := map[string]int64{}
+	for start := 0; start < len(roomIDs); start += 500 {
+		chunk := roomIDs[start:min(start+500, len(roomIDs))]
+		args := []any{userID}
+		for _, id := range chunk {
+			args = append(args, id)
+		}
+		rows, err := s.db.Read.QueryContext(ctx, `SELECT room_id, MAX(event_pos) FROM receipts
+			WHERE user_id = $1 AND room_id IN (`+sqlutil.InList(2, len(chunk))+`) AND receipt_type IN ('m.read', 'm.read.private')
+			AND thread_id IN ('', 'main') GROUP BY room_id`, args...)
+		if err != nil {
+			return nil, err
+		}
+		for rows.Next() {
+			var room string
+			var pos int64
+			if err := rows.Scan(&room, &pos); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			out[room] = pos
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
 }
 
 // StateRow is one current state event in its client form.

@@ -31,6 +31,9 @@ func TestSlidingConnectionPositions(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		if err := s.LoadSlidingRooms(ctx, p, []string{"!a", "!b", "!c"}); err != nil {
+			t.Fatal(err)
+		}
 		return p
 	}
 	p1 := save(nil, room("!a", 5), room("!b", 6))
