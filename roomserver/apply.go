@@ -142,23 +142,6 @@ func redactsOf(pdu gomatrixserverlib.PDU) string {
 	return gjson.GetBytes(pdu.Content(), "redacts").String()
 }
 
-// passOver is advance for a soft-failed event: it never becomes an
-// extremity (the spec), but is "otherwise handled as usual", so the
-// events it builds on are no longer extremities either: they have a
-// successor in the DAG. Never all of them: our next event needs something
-// to build on (with a single extremity the state before the event is the
-// current state, so it cannot soft-fail there, but a room's extremities
-// are not worth a proof).
-func (r *room) passOver(pdu gomatrixserverlib.PDU) {
-	prevIDs := pdu.PrevEventIDs()
-	kept := slices.DeleteFunc(slices.Clone(r.extremities), func(id string) bool { return slices.Contains(prevIDs, id) })
-	if len(kept) == 0 || len(kept) == len(r.extremities) {
-		return
-	}
-	r.extremities = kept
-	r.dirty = true
-}
-
 // advance makes pdu a forward extremity in place of the prev_events it
 // names, which are no longer extremities.
 func (r *room) advance(pdu gomatrixserverlib.PDU) {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"slices"
 
 	"github.com/matrix-org/gomatrixserverlib"
 	"github.com/matrix-org/gomatrixserverlib/spec"
@@ -144,9 +145,9 @@ func (b *batch) inputRemote(ctx context.Context, in InputEvent) (InputResult, er
 		b.counters.SnapshotNID++
 		b.write.Snapshots = append(b.write.Snapshots, storage.Snapshot{NID: b.counters.SnapshotNID, RoomNID: r.nid, Delta: entries(before)})
 		b.storeAside(r, pdu, b.counters.SnapshotNID, false)
-		r.passOver(pdu)
 		return res, nil
 	}
+	wereExtremities := slices.Clone(r.extremities)
 	var ev *storage.Event
 	if maps.Equal(before, r.stateNIDs()) {
 		ev = b.apply(r, pdu, eventMeta{})
@@ -154,6 +155,9 @@ func (b *batch) inputRemote(ctx context.Context, in InputEvent) (InputResult, er
 		return res, err
 	}
 	res.StreamPos = ev.StreamPos
+	if err := b.dropExtremitiesBehindAside(ctx, r, pdu, wereExtremities); err != nil {
+		return res, err
+	}
 	// A redaction from elsewhere redacts when its sender may: power, or
 	// the same server as the event's sender. One that may not stays in
 	// the timeline and redacts nothing.
@@ -172,6 +176,49 @@ func (r *room) stateNIDs() map[[2]string]int64 {
 		out[[2]string{k.EventType, k.StateKey}] = ev.nid
 	}
 	return out
+}
+
+// maxAsideWalk bounds the events dropExtremitiesBehindAside looks at.
+const maxAsideWalk = 100
+
+// dropExtremitiesBehindAside: pdu, just accepted, builds on its prev
+// events, which are no longer extremities (advance). Where a prev event is
+// soft-failed or rejected, the events that one builds on have a successor
+// now too: they stop being extremities as well, back through any chain of
+// such events. A soft-failed event on its own changes no extremity (the
+// spec: it is never one, and a second soft-failed event on the same
+// parent must not hide that parent); an accepted event after it does
+// (SyTest's two soft-fail extremity tests, after Synapse's rule). Prev
+// events that were extremities are accepted ones: the common case costs
+// no lookup.
+func (b *batch) dropExtremitiesBehindAside(ctx context.Context, r *room, pdu gomatrixserverlib.PDU, wereExtremities []string) error {
+	queue := slices.DeleteFunc(slices.Clone(pdu.PrevEventIDs()), func(id string) bool { return slices.Contains(wereExtremities, id) })
+	seen := map[string]bool{}
+	for len(queue) > 0 && len(seen) < maxAsideWalk {
+		id := queue[0]
+		queue = queue[1:]
+		if seen[id] {
+			continue
+		}
+		seen[id] = true
+		ev, err := b.eventByID(ctx, id)
+		if err != nil {
+			return err
+		}
+		softFailed := ev != nil && ev.StreamPos == 0 && ev.SnapshotBefore != 0
+		if ev == nil || ev.RoomNID != r.nid || !(softFailed || ev.Rejected) {
+			continue
+		}
+		p, err := b.parse(r, ev)
+		if err != nil {
+			continue
+		}
+		prevs := p.PrevEventIDs()
+		r.extremities = slices.DeleteFunc(r.extremities, func(x string) bool { return slices.Contains(prevs, x) })
+		r.dirty = true
+		queue = append(queue, prevs...)
+	}
+	return nil
 }
 
 // eventByID finds an event in this batch or the database, or nil.

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -170,10 +171,12 @@ func TestRemoteEventsTakeTheInputPath(t *testing.T) {
 	})
 }
 
-// A soft-failed event never becomes an extremity, but the event it builds
-// on stops being one: it has a successor (the spec's "otherwise handled as
-// usual"). The room keeps at least one extremity.
-func TestSoftFailedEventsPassOverTheirPrevEvents(t *testing.T) {
+// A soft-failed event changes no extremity: it never becomes one, and the
+// event it builds on stays one (a second soft-failed event on the same
+// parent changes nothing either). An accepted event that builds on a
+// chain of soft-failed events ends them all: its prev events, and what the
+// soft-failed ones among them build on, are no longer extremities.
+func TestSoftFailedEventsAndExtremities(t *testing.T) {
 	s := newTestServer(t)
 	ctx := context.Background()
 	alice, rob := user(t, "@alice:test.local"), user(t, "@rob:remote.test")
@@ -197,27 +200,44 @@ func TestSoftFailedEventsPassOverTheirPrevEvents(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	want := func(what string, ids ...string) {
+		t.Helper()
+		got := slices.Clone(extremities(t, s, room))
+		slices.Sort(got)
+		slices.Sort(ids)
+		if !slices.Equal(got, ids) {
+			t.Fatalf("extremities after %s = %v, want %v", what, got, ids)
+		}
+	}
 	// Rob, not having seen the power levels, writes on his join.
 	m1 := remote.buildOn(beforePL, rob, "m.room.message", nil, `{"body":"M1"}`, []string{join.EventID()})
 	if res, err := remote.input(m1); err != nil || res.Rejected || res.SoftFailed {
 		t.Fatalf("M1: %+v, %v", res, err)
 	}
-	if got := extremities(t, s, room); len(got) != 2 {
-		t.Fatalf("extremities after M1 = %v, want the power levels and M1", got)
+	want("M1", pl.EventID, m1.EventID())
+	softFail := func(name string, prev string) gomatrixserverlib.PDU {
+		t.Helper()
+		ev := remote.buildOn(beforePL, rob, "org.example.restricted", nil, `{"n":"`+name+`"}`, []string{prev})
+		if res, err := remote.input(ev); err != nil || !res.SoftFailed {
+			t.Fatalf("%s: %+v, %v", name, res, err)
+		}
+		return ev
 	}
-	sf1 := remote.buildOn(beforePL, rob, "org.example.restricted", nil, `{}`, []string{m1.EventID()})
-	if res, err := remote.input(sf1); err != nil || !res.SoftFailed {
-		t.Fatalf("SF1: %+v, %v", res, err)
+	sf1 := softFail("SF1", m1.EventID())
+	want("SF1", pl.EventID, m1.EventID())
+	softFail("SF1b", m1.EventID())
+	want("a second soft-failed event on M1", pl.EventID, m1.EventID())
+	sf2 := softFail("SF2", sf1.EventID())
+	want("SF2", pl.EventID, m1.EventID())
+
+	// M2 builds on the power levels and SF2; rob has seen the power levels now.
+	current, err := s.room(ctx, room)
+	if err != nil {
+		t.Fatal(err)
 	}
-	if got := extremities(t, s, room); len(got) != 1 || got[0] != pl.EventID {
-		t.Fatalf("extremities after SF1 = %v, want only the power levels %s", got, pl.EventID)
+	m2 := remote.buildOn(current, rob, "m.room.message", nil, `{"body":"M2"}`, []string{pl.EventID, sf2.EventID()})
+	if res, err := remote.input(m2); err != nil || res.Rejected || res.SoftFailed {
+		t.Fatalf("M2: %+v, %v", res, err)
 	}
-	// SF2 builds on SF1, which is no extremity: nothing changes.
-	sf2 := remote.buildOn(beforePL, rob, "org.example.restricted", nil, `{}`, []string{sf1.EventID()})
-	if res, err := remote.input(sf2); err != nil || !res.SoftFailed {
-		t.Fatalf("SF2: %+v, %v", res, err)
-	}
-	if got := extremities(t, s, room); len(got) != 1 || got[0] != pl.EventID {
-		t.Fatalf("extremities after SF2 = %v, want the power levels still", got)
-	}
+	want("M2", m2.EventID())
 }
