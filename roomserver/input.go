@@ -205,6 +205,10 @@ func (b *batch) mark() batchMark {
 func (b *batch) reset(m batchMark) {
 	w := &b.write
 	b.counters = m.counters
+	// A failed task's transaction ids name events that will not exist.
+	for _, t := range w.Txns[m.txns:] {
+		delete(b.txns, t.TxnKey)
+	}
 	w.Events, w.Snapshots, w.CurrentState = w.Events[:m.events], w.Snapshots[:m.snaps], w.CurrentState[:m.state]
 	w.Memberships, w.Txns, w.Redactions = w.Memberships[:m.members], w.Txns[:m.txns], w.Redactions[:m.redactions]
 	w.Positioned = w.Positioned[:m.positioned]

@@ -161,3 +161,60 @@ func TestFailingTaskFailsOnlyItself(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// A task that fails after it applied an event with a transaction id
+// leaves no trace of that id in its batch: a later task of the batch with
+// the same id makes the event (issue 10).
+func TestFailedTaskForgetsItsTransactionID(t *testing.T) {
+	s := newTestServer(t)
+	ctx := context.Background()
+	alice := user(t, "@alice:test.local")
+	room, err := s.CreateRoom(ctx, CreateRoomRequest{Creator: alice})
+	if err != nil {
+		t.Fatal(err)
+	}
+	txn := storage.TxnKey{UserID: alice.String(), DeviceID: "PHONE", Endpoint: "send/room", TxnID: "t1"}
+	failing := &task{ctx: ctx, done: make(chan struct{}), run: func(b *batch) (any, error) {
+		r, err := b.room(ctx, room.RoomID)
+		if err != nil {
+			return nil, err
+		}
+		pdu, err := b.build(r, alice, "m.room.message", nil, json.RawMessage(`{"body":"lost"}`), "")
+		if err != nil {
+			return nil, err
+		}
+		b.apply(r, pdu, eventMeta{txn: txn})
+		return nil, errors.New("failed after apply")
+	}}
+	retry := &task{ctx: ctx, done: make(chan struct{}), run: func(b *batch) (any, error) {
+		if id, ok := b.txns[txn]; ok {
+			return "stale:" + id, nil
+		}
+		r, err := b.room(ctx, room.RoomID)
+		if err != nil {
+			return nil, err
+		}
+		pdu, err := b.build(r, alice, "m.room.message", nil, json.RawMessage(`{"body":"kept"}`), "")
+		if err != nil {
+			return nil, err
+		}
+		return b.apply(r, pdu, eventMeta{txn: txn}).ID, nil
+	}}
+	started, release, done := blockingTask(t, s)
+	<-started
+	go func() {
+		s.runBatch([]*task{failing, retry})
+		close(release)
+	}()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	<-retry.done
+	if retry.err != nil {
+		t.Fatal(retry.err)
+	}
+	id, _ := retry.res.(string)
+	if ev, err := s.Event(ctx, id); err != nil || ev.RoomID != room.RoomID {
+		t.Fatalf("the retry answered %q, which is no stored event (%v)", id, err)
+	}
+}
