@@ -138,6 +138,9 @@ func TestRefreshTokens(t *testing.T) {
 	expectUnknown("the old refresh token after the new access token was used", status, body, true)
 	status, body = refresh("rpr_bogus")
 	expectUnknown("an unknown refresh token", status, body, true)
+	if status, body = call(t, srv.URL, "POST", v3+"/refresh", "", map[string]any{}); status != 400 || body["errcode"] != "M_MISSING_PARAM" {
+		t.Fatalf("refresh without a refresh token: %d %v, want 400 M_MISSING_PARAM", status, body)
+	}
 
 	// The device keeps its transaction ids.
 	status, again := call(t, srv.URL, "PUT", sendPath, at3, map[string]any{"msgtype": "m.text", "body": "once"})
