@@ -10,7 +10,7 @@ import (
 // previous change of the user's devices, or none (an empty list, which
 // some servers expect rather than a missing key) for the first.
 func TestDeviceListUpdatesCarryPrevID(t *testing.T) {
-	s := newTestServer(t).(*Server)
+	s := newTestServer(t)
 	ctx := context.Background()
 	alice := uid(t, "@alice:test")
 	sess, err := s.Register(ctx, RegisterRequest{User: alice, Password: "pw"})
