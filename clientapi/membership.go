@@ -50,6 +50,9 @@ func (s *Server) joinRoom(r *http.Request, dev *userapi.Device) (any, error) {
 		if _, err := s.fed.JoinRemoteRoom(r.Context(), federationapi.JoinRequest{UserID: dev.UserID, RoomID: roomID, Servers: servers, Content: raw}); err != nil {
 			return nil, federationError(err)
 		}
+		if err := s.carryFromPredecessor(r.Context(), dev.UserID, roomID); err != nil {
+			return nil, err
+		}
 		return map[string]string{"room_id": roomID}, nil
 	}
 	if dev.IsGuest && !s.guestsCanJoin(r.Context(), roomID) {
@@ -62,16 +65,29 @@ func (s *Server) joinRoom(r *http.Request, dev *userapi.Device) (any, error) {
 	if _, err := s.sendMember(r.Context(), roomID, dev.UserID, dev.UserID, content); err != nil {
 		return nil, err
 	}
-	// Joining an upgraded room carries the user's direct-chat marking and
-	// tags over from its predecessor.
-	if create, err := s.rooms.StateEvent(r.Context(), roomID, spec.MRoomCreate, ""); err == nil {
-		if prev := gjson.GetBytes(create.Content, "predecessor.room_id").String(); prev != "" {
-			if err := s.carryAccountData(r.Context(), dev.UserID, prev, roomID); err != nil {
-				return nil, err
-			}
-		}
+	if err := s.carryFromPredecessor(r.Context(), dev.UserID, roomID); err != nil {
+		return nil, err
 	}
 	return map[string]string{"room_id": roomID}, nil
+}
+
+// carryFromPredecessor: joining an upgraded room, local or on another
+// server, carries the user's direct-chat marking and tags over from its
+// predecessor, and our aliases and directory listing of the predecessor
+// follow the upgrade (a no-op when it was upgraded here).
+func (s *Server) carryFromPredecessor(ctx context.Context, user spec.UserID, roomID string) error {
+	create, err := s.rooms.StateEvent(ctx, roomID, spec.MRoomCreate, "")
+	if err != nil {
+		return nil
+	}
+	prev := gjson.GetBytes(create.Content, "predecessor.room_id").String()
+	if prev == "" {
+		return nil
+	}
+	if err := s.rooms.FollowUpgrade(ctx, prev, roomID); err != nil {
+		return roomError(err)
+	}
+	return s.carryAccountData(ctx, user, prev, roomID)
 }
 
 // joinContent makes the member event content of a join from the request

@@ -80,6 +80,9 @@ type API interface {
 	// UpgradeRoom replaces the room with one of newVersion; where that
 	// version has additional creators, they are the given users.
 	UpgradeRoom(ctx context.Context, roomID string, user spec.UserID, newVersion string, additionalCreators []spec.UserID) (string, error)
+	// FollowUpgrade moves our aliases and directory listing of a room
+	// upgraded elsewhere to its replacement (upgrade.go).
+	FollowUpgrade(ctx context.Context, oldID, newID string) error
 }
 
 // Sentinel errors; transports map them to Matrix errcodes.

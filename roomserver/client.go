@@ -128,6 +128,10 @@ func (c *Client) SearchMembers(ctx context.Context, req SearchMembersRequest) (o
 	return
 }
 
+func (c *Client) FollowUpgrade(ctx context.Context, oldID, newID string) error {
+	return c.rpc.Call(ctx, "FollowUpgrade", []any{oldID, newID})
+}
+
 func (c *Client) UpgradeRoom(ctx context.Context, roomID string, user spec.UserID, newVersion string, additionalCreators []spec.UserID) (out string, err error) {
 	err = c.rpc.Call(ctx, "UpgradeRoom", []any{roomID, user, newVersion, additionalCreators}, &out)
 	return

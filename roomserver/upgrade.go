@@ -3,6 +3,7 @@ package roomserver
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 
@@ -156,9 +157,38 @@ func (s *Server) restrictOldRoom(ctx context.Context, roomID string, user spec.U
 	return nil
 }
 
-// moveAliases points the old room's local aliases at the new room and
-// moves the canonical alias event.
-func (s *Server) moveAliases(ctx context.Context, oldID, newID string, user spec.UserID) error {
+// FollowUpgrade is what this server does when it first joins the room
+// that replaced one upgraded on another server: our local aliases of the
+// old room point to the new one, and a listing in our room directory moves
+// with them. Only when the old room's tombstone names the new room, so
+// that nobody can take our aliases by naming our room as the predecessor
+// of theirs. Done once: the old room's aliases are gone after it.
+func (s *Server) FollowUpgrade(ctx context.Context, oldID, newID string) error {
+	tomb, err := s.StateEvent(ctx, oldID, "m.room.tombstone", "")
+	if errors.Is(err, ErrRoomNotFound) || errors.Is(err, ErrEventNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if gjson.GetBytes(tomb.Content, "replacement_room").String() != newID {
+		return nil
+	}
+	if err := s.repointAliases(ctx, oldID, newID); err != nil {
+		return err
+	}
+	if v, err := s.Visibility(ctx, oldID); err == nil && v == "public" {
+		if err := s.SetVisibility(ctx, newID, "public"); err != nil {
+			return err
+		}
+		return s.SetVisibility(ctx, oldID, "private")
+	}
+	return nil
+}
+
+// repointAliases points the old room's local aliases at the new room,
+// each keeping its creator.
+func (s *Server) repointAliases(ctx context.Context, oldID, newID string) error {
 	aliases, err := s.store.AliasesOfRoom(ctx, oldID)
 	if err != nil {
 		return err
@@ -174,6 +204,15 @@ func (s *Server) moveAliases(ctx context.Context, oldID, newID string, user spec
 		if err := s.store.PutAlias(ctx, a, newID, creator); err != nil {
 			return err
 		}
+	}
+	return nil
+}
+
+// moveAliases points the old room's local aliases at the new room and
+// moves the canonical alias event.
+func (s *Server) moveAliases(ctx context.Context, oldID, newID string, user spec.UserID) error {
+	if err := s.repointAliases(ctx, oldID, newID); err != nil {
+		return err
 	}
 	ev, err := s.StateEvent(ctx, oldID, spec.MRoomCanonicalAlias, "")
 	if err != nil || len(ev.Content) <= 2 {
