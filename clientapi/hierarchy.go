@@ -222,7 +222,7 @@ func (w *hierarchyWalk) remote(roomID string, via []spec.ServerName, descend boo
 	if !have || !w.maySee(roomID, chunk) {
 		return nil
 	}
-	if !gjson.GetBytes(chunk, "children_state").IsArray() {
+	if !gjson.GetBytes(chunk, "children_state").IsArray() || gjson.GetBytes(chunk, "room_type").String() != "m.space" {
 		chunk, _ = sjson.SetRawBytes(chunk, "children_state", []byte("[]"))
 	}
 	return chunk
@@ -231,6 +231,9 @@ func (w *hierarchyWalk) remote(roomID string, via []spec.ServerName, descend boo
 // hasChildren tells whether a chunk has children to walk, or may have
 // (an entry among its parent's children need not list them).
 func hasChildren(chunk json.RawMessage) bool {
+	if gjson.GetBytes(chunk, "room_type").String() != "m.space" {
+		return false
+	}
 	cs := gjson.GetBytes(chunk, "children_state")
 	return !cs.Exists() || len(cs.Array()) > 0
 }
@@ -281,8 +284,13 @@ type spaceChild struct {
 // spaceChildren reads a chunk's children_state: the valid m.space.child
 // events (a room id, a non-empty via list), suggested ones only if asked,
 // in the spec's order: by order, then by timestamp, then by room id.
-// Our own chunks come ordered already; other servers' need not.
+// Our own chunks come ordered already; other servers' need not. A room
+// that is not a space (room_type other than m.space) has no children,
+// whatever another server listed.
 func spaceChildren(chunk json.RawMessage, suggestedOnly bool) []spaceChild {
+	if gjson.GetBytes(chunk, "room_type").String() != "m.space" {
+		return nil
+	}
 	var out []spaceChild
 	for _, ev := range gjson.GetBytes(chunk, "children_state").Array() {
 		id := ev.Get("state_key").String()

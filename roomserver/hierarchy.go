@@ -166,8 +166,13 @@ type spaceChild struct {
 
 // spaceChildren are the room's valid m.space.child events (a non-empty
 // via list), in the spec's order: by order, then by timestamp, then by
-// room id.
+// room id. Only a space (a create event of type m.space) has children:
+// the spec's children_state "should be empty" for other rooms, so their
+// m.space.child events are neither shown nor walked.
 func spaceChildren(r *room, suggestedOnly bool) []spaceChild {
+	if !isSpace(r) {
+		return nil
+	}
 	var out []spaceChild
 	for k, ev := range r.state {
 		if k.EventType != "m.space.child" || !strings.HasPrefix(k.StateKey, "!") {
@@ -200,6 +205,12 @@ func spaceChildren(r *room, suggestedOnly bool) []spaceChild {
 		return cmp.Or(strings.Compare(a.order, b.order), cmp.Compare(a.ts, b.ts), strings.Compare(a.stateKey, b.stateKey))
 	})
 	return out
+}
+
+// isSpace tells whether the room's create event has type m.space.
+func isSpace(r *room) bool {
+	ev := r.get(spec.MRoomCreate, "")
+	return ev != nil && gjson.GetBytes(ev.pdu.Content(), "type").String() == "m.space"
 }
 
 // validSpaceOrder is the spec's order: at most 50 printable ASCII
