@@ -11,6 +11,10 @@
 # encryption tests use as a real client (no C libolm needed). The media
 # tests scan uploads with a real ClamAV daemon (Debian's clamav-daemon,
 # installed here when missing) running their own signature database.
+# TestSlidingSyncMatrixJSSDK runs matrix-js-sdk under Node (Debian's
+# nodejs and npm, installed here when missing); it installs the SDK once
+# into ~/.cache/rohrpost-test (ROHRPOST_JSSDK_CACHE), outside the
+# repository.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -19,6 +23,13 @@ if ! command -v clamd >/dev/null 2>&1 && [ ! -x /usr/sbin/clamd ]; then
 	export DEBIAN_FRONTEND=noninteractive
 	apt-get update >/dev/null 2>&1 || true
 	apt-get install -y --no-install-recommends clamav-daemon >/dev/null 2>&1
+fi
+
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+	echo "== installing nodejs and npm"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update >/dev/null 2>&1 || true
+	apt-get install -y --no-install-recommends nodejs npm >/dev/null 2>&1
 fi
 
 echo "== go vet"
