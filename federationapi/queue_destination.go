@@ -146,7 +146,7 @@ func (d *destination) sendAll() bool {
 			d.failed(txn, err)
 			continue
 		}
-		err := d.record(func(ctx context.Context) error { return d.q.deps.Store.TransactionSent(ctx, d.name, txn.ID) })
+		err := d.record(func(ctx context.Context) error { return d.q.deps.Store.TransactionSent(ctx, d.name, txn) })
 		if err != nil {
 			// The rows keep their transaction id: the next round sends
 			// the same transaction again, which the destination ignores.

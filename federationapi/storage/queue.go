@@ -21,7 +21,10 @@ import (
 //     after that one was accepted;
 //   - a transaction is built only by the holder of an unexpired lease
 //     (NextTransaction checks it in the same database transaction), so two
-//     processes never put the same row into different transactions.
+//     processes never put the same row into different transactions;
+//   - except that a transaction of PDUs only is not marked at all (one
+//     write fewer before each request): should two processes both send
+//     its rows, the destination drops the events it already has.
 
 // Kind says whether a queued item is a PDU or an EDU.
 type Kind int
@@ -57,6 +60,10 @@ type Transaction struct {
 	EventIDs []string
 	PDUs     []json.RawMessage
 	EDUs     []json.RawMessage
+	// unmarked: a transaction of PDUs only, whose rows were not marked
+	// with its id (NextTransaction); nids are its rows.
+	unmarked bool
+	nids     []int64
 }
 
 // DestinationState is the lease and backoff of a destination.
@@ -268,9 +275,23 @@ func (s *Store) Destination(ctx context.Context, destination spec.ServerName) (D
 // newID of at most maxPDUs PDUs and maxEDUs EDUs, the oldest first, all of
 // one origin. It fails with ErrLeaseLost unless owner holds the lease at
 // now, and with ErrNotFound when nothing waits.
+//
+// A transaction of PDUs only is built without a write: its rows are not
+// marked with its id, which saves a commit (an fsync) before every
+// request, on the path of every message to another server. Should it be
+// sent again under another id (after a restart, or by a second process
+// that believes it owns the destination), the destination ignores the
+// events it already has. EDUs carry no such identity (a to-device message
+// twice is delivered twice), so a transaction with EDUs is marked.
 func (s *Store) NextTransaction(ctx context.Context, destination spec.ServerName, owner string, now time.Time, newID string, maxPDUs, maxEDUs int) (*Transaction, error) {
-	var txn *Transaction
-	err := s.db.Write(ctx, func(tx *sql.Tx) error {
+	txn, err := s.nextPDUTransaction(ctx, destination, owner, now, newID, maxPDUs)
+	if err != nil {
+		return nil, fmt.Errorf("next transaction to %s: %w", destination, err)
+	}
+	if txn != nil {
+		return txn, nil
+	}
+	err = s.db.Write(ctx, func(tx *sql.Tx) error {
 		var held int
 		if err := tx.QueryRow(`SELECT COUNT(*) FROM federation_queue_destinations WHERE destination = $1 AND owner = $2 AND lease_until > $3`,
 			string(destination), owner, now.UnixMilli()).Scan(&held); err != nil {
@@ -313,14 +334,11 @@ func (s *Store) NextTransaction(ctx context.Context, destination spec.ServerName
 				oldest = r
 			}
 		}
-		picked := rows[:0]
-		nids := make([]any, 0, len(rows)+2)
+		picked := rows.ofOrigin(oldest.origin)
+		nids := make([]any, 0, len(picked)+2)
 		nids = append(nids, newID, string(destination))
-		for _, r := range rows {
-			if r.origin == oldest.origin {
-				picked = append(picked, r)
-				nids = append(nids, r.nid)
-			}
+		for _, r := range picked {
+			nids = append(nids, r.nid)
 		}
 		res, err := tx.Exec(`UPDATE federation_queue SET txn_id = $1 WHERE destination = $2 AND txn_id IS NULL AND queue_nid IN (`+
 			sqlutil.InList(3, len(picked))+`)`, nids...)
@@ -341,12 +359,52 @@ func (s *Store) NextTransaction(ctx context.Context, destination spec.ServerName
 	return txn, nil
 }
 
+// nextPDUTransaction builds, by reading only, the next transaction when
+// it holds PDUs only; nil when it would not (a transaction is in flight,
+// EDUs wait, or nothing does): then NextTransaction's write decides.
+func (s *Store) nextPDUTransaction(ctx context.Context, destination spec.ServerName, owner string, now time.Time, newID string, maxPDUs int) (*Transaction, error) {
+	var held, inFlight, edus int
+	err := s.db.Read.QueryRowContext(ctx, `SELECT
+		(SELECT COUNT(*) FROM federation_queue_destinations WHERE destination = $1 AND owner = $2 AND lease_until > $3),
+		(SELECT COUNT(*) FROM (SELECT 1 FROM federation_queue WHERE destination = $1 AND txn_id IS NOT NULL LIMIT 1) f),
+		(SELECT COUNT(*) FROM (SELECT 1 FROM federation_queue WHERE destination = $1 AND kind = $4 LIMIT 1) e)`,
+		string(destination), owner, now.UnixMilli(), int(EDU)).Scan(&held, &inFlight, &edus)
+	if err != nil || held == 0 || inFlight > 0 || edus > 0 {
+		return nil, err
+	}
+	rows, err := queueRows(s.db.Read.QueryContext(ctx, `SELECT q.queue_nid, q.kind, q.origin, q.event_id, q.txn_id, b.body
+		FROM federation_queue q JOIN federation_queue_bodies b ON b.body_nid = q.body_nid
+		WHERE q.destination = $1 AND q.kind = $2 AND q.txn_id IS NULL ORDER BY q.stream_pos, q.queue_nid LIMIT $3`,
+		string(destination), int(PDU), maxPDUs))
+	if err != nil || len(rows) == 0 {
+		return nil, err
+	}
+	picked := rows.ofOrigin(rows[0].origin)
+	txn := picked.transaction(newID)
+	txn.unmarked = true
+	for _, r := range picked {
+		txn.nids = append(txn.nids, r.nid)
+	}
+	return txn, nil
+}
+
 // TransactionSent removes what the destination accepted and resets its
 // backoff.
-func (s *Store) TransactionSent(ctx context.Context, destination spec.ServerName, txnID string) error {
+func (s *Store) TransactionSent(ctx context.Context, destination spec.ServerName, txn *Transaction) error {
 	return s.db.Write(ctx, func(tx *sql.Tx) error {
-		bodies, err := int64s(tx.Query(`DELETE FROM federation_queue WHERE destination = $1 AND txn_id = $2 RETURNING body_nid`,
-			string(destination), txnID))
+		var bodies []int64
+		var err error
+		if txn.unmarked {
+			args := []any{string(destination)}
+			for _, nid := range txn.nids {
+				args = append(args, nid)
+			}
+			bodies, err = int64s(tx.Query(`DELETE FROM federation_queue WHERE destination = $1 AND queue_nid IN (`+
+				sqlutil.InList(2, len(txn.nids))+`) RETURNING body_nid`, args...))
+		} else {
+			bodies, err = int64s(tx.Query(`DELETE FROM federation_queue WHERE destination = $1 AND txn_id = $2 RETURNING body_nid`,
+				string(destination), txn.ID))
+		}
 		if err != nil {
 			return fmt.Errorf("delete sent: %w", err)
 		}
@@ -419,6 +477,17 @@ type queueRow struct {
 }
 
 type queueRowList []queueRow
+
+// ofOrigin are the rows of one local server name.
+func (rows queueRowList) ofOrigin(origin string) queueRowList {
+	var out queueRowList
+	for _, r := range rows {
+		if r.origin == origin {
+			out = append(out, r)
+		}
+	}
+	return out
+}
 
 func (rows queueRowList) transaction(id string) *Transaction {
 	t := &Transaction{ID: id, Origin: spec.ServerName(rows[0].origin), PDUs: []json.RawMessage{}}

@@ -92,14 +92,16 @@ func TestQueueTransactionsInOrder(t *testing.T) {
 		if len(txn.PDUs) > 50 || len(txn.EDUs) > 100 || len(txn.PDUs) != len(txn.EventIDs) {
 			t.Fatalf("round %d: %d PDUs (%d ids), %d EDUs", round, len(txn.PDUs), len(txn.EventIDs), len(txn.EDUs))
 		}
-		// Until it is sent, the same transaction comes back, with its id.
+		// Until it is sent, the same transaction comes back: with EDUs,
+		// with its id; PDUs only, the same events (see unmarked).
 		again, err := s.NextTransaction(ctx, "a", owner, now, "other", 50, 100)
-		if err != nil || again.ID != txn.ID || !slices.Equal(again.EventIDs, txn.EventIDs) || len(again.EDUs) != len(txn.EDUs) {
+		sameID := again != nil && (again.ID == txn.ID || (len(txn.EDUs) == 0 && again.ID == "other"))
+		if err != nil || !sameID || !slices.Equal(again.EventIDs, txn.EventIDs) || len(again.EDUs) != len(txn.EDUs) {
 			t.Fatalf("round %d: retry got %+v, %v", round, again, err)
 		}
 		gotPDUs = append(gotPDUs, txn.EventIDs...)
 		gotEDUs += len(txn.EDUs)
-		if err := s.TransactionSent(ctx, "a", txn.ID); err != nil {
+		if err := s.TransactionSent(ctx, "a", txn); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -143,7 +145,7 @@ func TestQueueOneOriginPerTransaction(t *testing.T) {
 			t.Fatal(err)
 		}
 		origins[txn.Origin] += len(txn.PDUs) + len(txn.EDUs)
-		if err := s.TransactionSent(ctx, "a", txn.ID); err != nil {
+		if err := s.TransactionSent(ctx, "a", txn); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -155,7 +157,8 @@ func TestQueueOneOriginPerTransaction(t *testing.T) {
 func TestQueueLeases(t *testing.T) {
 	ctx := context.Background()
 	s := openQueue(t)
-	if err := s.Enqueue(ctx, []Outgoing{pdu("!r", 1, "a", "b")}); err != nil {
+	// With an EDU, so that the transaction is marked with its id.
+	if err := s.Enqueue(ctx, []Outgoing{pdu("!r", 1, "a", "b"), edu(1, "a")}); err != nil {
 		t.Fatal(err)
 	}
 	now := time.Now()
@@ -241,7 +244,7 @@ func TestQueueBackoffState(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := s.TransactionSent(ctx, "a", txn.ID); err != nil {
+	if err := s.TransactionSent(ctx, "a", txn); err != nil {
 		t.Fatal(err)
 	}
 	if st, err := s.Destination(ctx, "a"); err != nil || st.Failures != 0 || st.RetryAt.UnixMilli() != 0 {
@@ -266,5 +269,52 @@ func TestQueueDrop(t *testing.T) {
 	}
 	if n := count(t, s, `SELECT COUNT(*) FROM federation_queue_bodies`); n != 1 {
 		t.Fatalf("%d bodies left, want b's", n)
+	}
+}
+
+// A transaction of PDUs only is built by reading: its rows are not marked,
+// so it comes back under a new id until sent (the destination drops the
+// events it has), and sending it removes exactly its rows. One with an EDU
+// is marked and keeps its id.
+func TestQueueUnmarkedPDUTransactions(t *testing.T) {
+	ctx := context.Background()
+	s := openQueue(t)
+	if err := s.Enqueue(ctx, []Outgoing{pdu("!r", 1, "a"), pdu("!r", 2, "a")}); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	if _, err := s.ClaimDestination(ctx, "a", owner, now, now.Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	first, err := s.NextTransaction(ctx, "a", owner, now, "t1", 50, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := count(t, s, `SELECT COUNT(*) FROM federation_queue WHERE txn_id IS NOT NULL`); n != 0 {
+		t.Fatalf("%d rows marked for a transaction of PDUs only", n)
+	}
+	again, err := s.NextTransaction(ctx, "a", owner, now, "t2", 50, 100)
+	if err != nil || again.ID != "t2" || !slices.Equal(again.EventIDs, first.EventIDs) {
+		t.Fatalf("again: %+v, %v", again, err)
+	}
+	if _, err := s.NextTransaction(ctx, "a", other, now, "t3", 50, 100); !errors.Is(err, ErrLeaseLost) {
+		t.Fatalf("another owner: %v, want ErrLeaseLost", err)
+	}
+	// A PDU queued meanwhile stays when the transaction is sent.
+	if err := s.Enqueue(ctx, []Outgoing{pdu("!r", 3, "a"), edu(1, "a")}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.TransactionSent(ctx, "a", first); err != nil {
+		t.Fatal(err)
+	}
+	withEDU, err := s.NextTransaction(ctx, "a", owner, now, "t4", 50, 100)
+	if err != nil || len(withEDU.PDUs) != 1 || len(withEDU.EDUs) != 1 {
+		t.Fatalf("next: %+v, %v", withEDU, err)
+	}
+	if n := count(t, s, `SELECT COUNT(*) FROM federation_queue WHERE txn_id = 't4'`); n != 2 {
+		t.Fatalf("%d rows marked for a transaction with an EDU, want 2", n)
+	}
+	if kept, err := s.NextTransaction(ctx, "a", owner, now, "t5", 50, 100); err != nil || kept.ID != "t4" {
+		t.Fatalf("a marked transaction comes back with its id: %+v, %v", kept, err)
 	}
 }
