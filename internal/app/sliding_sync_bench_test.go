@@ -3,6 +3,7 @@ package app_test
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"slices"
 	"testing"
 	"time"
@@ -55,6 +56,20 @@ func benchSliding(b *testing.B, n int) {
 			size = len(raw)
 		}
 		reportSliding(b, lat, size)
+	})
+	b.Run("room_index_memory", func(b *testing.B) {
+		// The heap the user's room index holds: after a garbage
+		// collection, with the index and without.
+		var with, without runtime.MemStats
+		for i := 0; i < b.N; i++ {
+			slideRaw(b, srv.URL, alice, "", 0, roomListRequest(19, nil))
+			runtime.GC()
+			runtime.ReadMemStats(&with)
+			srv.App.Sync.DropRoomIndexes()
+			runtime.GC()
+			runtime.ReadMemStats(&without)
+		}
+		b.ReportMetric(float64(int64(with.HeapAlloc)-int64(without.HeapAlloc))/1024, "index-KiB")
 	})
 	b.Run("first_page", func(b *testing.B) {
 		var lat []time.Duration
