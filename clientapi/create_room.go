@@ -61,6 +61,13 @@ func (s *Server) createRoom(r *http.Request, dev *userapi.Device) (any, error) {
 			return nil, err
 		}
 	}
+	version := body.RoomVersion
+	if version == "" {
+		version = s.cfg.DefaultRoomVersion
+	}
+	if err := checkCreateRoomCreators(version, dev.UserID.String(), body.CreationContent, body.PowerLevelContentOverride); err != nil {
+		return nil, err
+	}
 	for _, ev := range body.InitialState {
 		if !gjson.ParseBytes(ev.Content).IsObject() {
 			return nil, mxhttp.BadJSON("the content of an initial_state event must be an object")

@@ -151,6 +151,10 @@ func (s *Server) putState(r *http.Request, dev *userapi.Device) (any, error) {
 		return nil, err
 	}
 	stateKey := v["stateKey"]
+	if v["eventType"] == spec.MRoomCreate {
+		// A room has one create event, made with it (decision 0017).
+		return nil, mxhttp.InvalidParam("a room's create event cannot be sent after the room exists")
+	}
 	if v["eventType"] == spec.MRoomMember {
 		target, err := spec.NewUserID(stateKey, true)
 		if err != nil {
@@ -217,6 +221,7 @@ func (s *Server) checkStateContent(r *http.Request, roomID, evType string, conte
 		if err := json.Unmarshal(content, &c); err != nil {
 			return mxhttp.BadJSON("invalid m.room.power_levels content")
 		}
+		return s.checkCreatorsNotListed(r.Context(), roomID, content)
 	}
 	return nil
 }
