@@ -191,33 +191,33 @@ type encryptedFile struct {
 	V      string            `json:"v"`
 }
 
-// readEncryptedRequest reads {file} or {encrypted_body} (which wins).
-func (s *Server) readEncryptedRequest(r *http.Request) (*encryptedFile, error) {
+// badEncryptedBody is the one answer to every failure of a request whose
+// file came in an encrypted_body: nothing may tell a bad padding from bad
+// JSON inside or a file that does not decrypt (see pkdecrypt.go).
+var badEncryptedBody = &scannerError{status: http.StatusForbidden, reason: "MCS_BAD_DECRYPTION", info: "The encrypted body could not be decrypted"}
+
+// readEncryptedRequest reads {file} or {encrypted_body} (which wins), and
+// tells which one it was.
+func (s *Server) readEncryptedRequest(r *http.Request) (*encryptedFile, bool, error) {
 	var body struct {
 		File          *encryptedFile `json:"file"`
 		EncryptedBody *pkMessage     `json:"encrypted_body"`
 	}
 	raw, err := io.ReadAll(io.LimitReader(r.Body, maxScannerBody+1))
 	if err != nil || len(raw) > maxScannerBody || json.Unmarshal(raw, &body) != nil {
-		return nil, &scannerError{status: http.StatusBadRequest, reason: "MCS_MALFORMED_JSON", info: "The body is not the expected JSON"}
+		return nil, false, &scannerError{status: http.StatusBadRequest, reason: "MCS_MALFORMED_JSON", info: "The body is not the expected JSON"}
 	}
 	if body.EncryptedBody != nil {
-		plain, err := pkDecrypt(s.pkKey, *body.EncryptedBody)
+		f, err := pkDecrypt(s.pkKey, *body.EncryptedBody)
 		if err != nil {
-			return nil, &scannerError{status: http.StatusForbidden, reason: "MCS_BAD_DECRYPTION", info: "The encrypted body could not be decrypted"}
+			return nil, true, badEncryptedBody
 		}
-		var inner struct {
-			File *encryptedFile `json:"file"`
-		}
-		if json.Unmarshal(plain, &inner) != nil || inner.File == nil {
-			return nil, &scannerError{status: http.StatusBadRequest, reason: "MCS_MALFORMED_JSON", info: "The decrypted body holds no file"}
-		}
-		return inner.File, nil
+		return f, true, nil
 	}
 	if body.File == nil {
-		return nil, &scannerError{status: http.StatusBadRequest, reason: "MCS_MALFORMED_JSON", info: "file or encrypted_body is required"}
+		return nil, false, &scannerError{status: http.StatusBadRequest, reason: "MCS_MALFORMED_JSON", info: "file or encrypted_body is required"}
 	}
-	return body.File, nil
+	return body.File, false, nil
 }
 
 // decryptAttachment checks the ciphertext's hash and decrypts it
@@ -255,19 +255,28 @@ func (s *Server) scannerEncrypted(download bool) http.HandlerFunc {
 			writeScannerError(w, err)
 			return
 		}
-		f, err := s.readEncryptedRequest(r)
+		f, sealed, err := s.readEncryptedRequest(r)
 		if err != nil {
 			writeScannerError(w, err)
 			return
 		}
+		// What was decrypted from an encrypted_body is judged with one
+		// answer for every fault, so that a tampered body learns nothing
+		// of the plaintext (the attachment's key) from the way it fails.
+		fail := func(err error) {
+			if sealed && err != notClean && !isServerFault(err) {
+				err = badEncryptedBody
+			}
+			writeScannerError(w, err)
+		}
 		server, id, ok := strings.Cut(strings.TrimPrefix(f.URL, "mxc://"), "/")
 		if !ok || !strings.HasPrefix(f.URL, "mxc://") {
-			writeScannerError(w, &scannerError{status: http.StatusBadRequest, reason: "MCS_MALFORMED_JSON", info: "file.url is not an mxc URI"})
+			fail(&scannerError{status: http.StatusBadRequest, reason: "MCS_MALFORMED_JSON", info: "file.url is not an mxc URI"})
 			return
 		}
 		m, err := s.mediaOf(r.Context(), origin, server, id)
 		if err != nil {
-			writeScannerError(w, err)
+			fail(err)
 			return
 		}
 		if m.Size > int64(s.cfg.ContentScanner.MaxScanSize) {
@@ -281,7 +290,7 @@ func (s *Server) scannerEncrypted(download bool) http.HandlerFunc {
 		}
 		plain, err := decryptAttachment(f, ciphertext)
 		if err != nil {
-			writeScannerError(w, err)
+			fail(err)
 			return
 		}
 		verdict, err := s.scanReader(r.Context(), bytes.NewReader(plain), "")
@@ -302,7 +311,21 @@ func (s *Server) scannerEncrypted(download bool) http.HandlerFunc {
 	}
 }
 
+// isServerFault tells whether err is this server's trouble (a 5xx), which
+// says nothing about what a client sent.
+func isServerFault(err error) bool {
+	var se *scannerError
+	if errors.As(err, &se) {
+		return se.status >= 500
+	}
+	var me *mxhttp.Error
+	if errors.As(err, &me) {
+		return me.Status >= 500
+	}
+	return true
+}
+
 // scannerPublicKey is GET …/public_key.
 func (s *Server) scannerPublicKey(w http.ResponseWriter, r *http.Request) {
-	mxhttp.WriteJSON(w, http.StatusOK, map[string]string{"public_key": base64.RawStdEncoding.EncodeToString(s.pkKey.PublicKey().Bytes())})
+	mxhttp.WriteJSON(w, http.StatusOK, map[string]string{"public_key": string(s.pkKey.PublicKey())})
 }

@@ -8,7 +8,6 @@ package mediaapi
 
 import (
 	"context"
-	"crypto/ecdh"
 	"crypto/rand"
 	"encoding/base64"
 	"errors"
@@ -22,6 +21,7 @@ import (
 	"github.com/rohrpost/rohrpost/mediaapi/clamd"
 	"github.com/rohrpost/rohrpost/mediaapi/storage"
 	"github.com/rohrpost/rohrpost/userapi"
+	"maunium.net/go/mautrix/crypto/goolm/pk"
 )
 
 // Server is the media API.
@@ -36,7 +36,7 @@ type Server struct {
 	// scanner is ClamAV, nil when none is configured.
 	scanner *clamd.Client
 	// pkKey decrypts the content scanner API's encrypted bodies.
-	pkKey *ecdh.PrivateKey
+	pkKey *pk.Decryption
 	// remote fetches media of other servers; nil when none is fetched.
 	remote  Remote
 	fetches fetchGroup

@@ -6,16 +6,19 @@ import (
 	"crypto/aes"
 	"crypto/cipher"
 	"crypto/ecdh"
+	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"testing"
 
 	"github.com/rohrpost/rohrpost/internal/apptest"
 	"github.com/rohrpost/rohrpost/mediaapi/clamd/clamdtest"
+	"golang.org/x/crypto/hkdf"
 	"maunium.net/go/mautrix/crypto/backup"
 )
 
@@ -130,4 +133,53 @@ func TestContentScannerAPI(t *testing.T) {
 	if status, body := call("POST", "/scan_encrypted", "kein JSON", true); status != 400 || !bytes.Contains(body, []byte("MCS_MALFORMED_JSON")) {
 		t.Fatalf("malformed body: %d %s", status, body)
 	}
+
+	// No padding oracle: a body whose padding is wrong, one whose padding
+	// is right but whose content is not JSON, one without a file and one
+	// whose file does not decrypt get the very same answer.
+	inner, _ := json.Marshal(map[string]any{"file": cleanFile})
+	padded := func(b []byte, pad byte) []byte {
+		n := aes.BlockSize - len(b)%aes.BlockSize
+		out := append(append([]byte{}, b...), bytes.Repeat([]byte{byte(n)}, n)...)
+		out[len(out)-1] = pad
+		return out
+	}
+	n := byte(aes.BlockSize - len(inner)%aes.BlockSize)
+	cleanFile["key"].(map[string]any)["k"] = "kurz"
+	wrongKey, _ := json.Marshal(map[string]any{"file": cleanFile})
+	answers := map[string][]byte{}
+	for name, plain := range map[string][]byte{
+		"bad padding":            padded(inner, n%16+1),
+		"good padding, not JSON": padded([]byte("{\"file\": kein JSON"), byte(aes.BlockSize-len("{\"file\": kein JSON")%aes.BlockSize)),
+		"no file":                padded([]byte(`{"datei":{}}`), byte(aes.BlockSize-len(`{"datei":{}}`)%aes.BlockSize)),
+		"a key that is not one":  padded(wrongKey, byte(aes.BlockSize-len(wrongKey)%aes.BlockSize)),
+	} {
+		status, body := call("POST", "/scan_encrypted", map[string]any{"encrypted_body": sealPadded(t, pub, plain)}, true)
+		answers[name] = append([]byte(fmt.Sprintf("%d ", status)), body...)
+	}
+	want := answers["bad padding"]
+	if !bytes.HasPrefix(want, []byte("403 ")) || !bytes.Contains(want, []byte("MCS_BAD_DECRYPTION")) {
+		t.Fatalf("bad padding: %s", want)
+	}
+	for name, got := range answers {
+		if !bytes.Equal(got, want) {
+			t.Errorf("%s: %s, bad padding: %s", name, got, want)
+		}
+	}
+}
+
+// sealPadded PkEncrypts already padded plaintext as libolm does (the MAC
+// over nothing), which is what someone who changed the ciphertext of a
+// client's encrypted_body can send.
+func sealPadded(t *testing.T, pub *ecdh.PublicKey, padded []byte) map[string]string {
+	t.Helper()
+	eph, _ := ecdh.X25519().GenerateKey(rand.Reader)
+	shared, _ := eph.ECDH(pub)
+	params := make([]byte, 80)
+	io.ReadFull(hkdf.New(sha256.New, shared, nil, nil), params)
+	block, _ := aes.NewCipher(params[:32])
+	ct := make([]byte, len(padded))
+	cipher.NewCBCEncrypter(block, params[64:]).CryptBlocks(ct, padded)
+	enc := base64.RawStdEncoding.EncodeToString
+	return map[string]string{"ciphertext": enc(ct), "mac": enc(hmac.New(sha256.New, params[32:64]).Sum(nil)[:8]), "ephemeral": enc(eph.PublicKey().Bytes())}
 }
