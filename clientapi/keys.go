@@ -1,16 +1,19 @@
 package clientapi
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"log/slog"
 	"maps"
 	"net/http"
+	"reflect"
 
 	"github.com/matrix-org/gomatrixserverlib/spec"
 	"github.com/rohrpost/rohrpost/federationapi"
 	"github.com/rohrpost/rohrpost/internal/mxhttp"
 	"github.com/rohrpost/rohrpost/userapi"
+	"github.com/tidwall/gjson"
 )
 
 // maxKeysBody bounds the key endpoints' bodies (a claim for many devices,
@@ -151,8 +154,9 @@ func unreachable[V any](failures map[string]any, users map[string]V, err error) 
 }
 
 // uploadCrossSigningKeys is POST /keys/device_signing/upload. Replacing a
-// master key needs the password; the first upload does not, as the spec
-// allows, so that a new account can set up cross-signing at once.
+// key needs the password; the first upload does not, nor one of exactly
+// the keys the user has (spec v1.11, MSC3967), so that a new account can
+// set up cross-signing at once and a client may retry an upload.
 func (s *Server) uploadCrossSigningKeys(r *http.Request, dev *userapi.Device) (any, error) {
 	var body struct {
 		Auth        json.RawMessage `json:"auth"`
@@ -169,6 +173,15 @@ func (s *Server) uploadCrossSigningKeys(r *http.Request, dev *userapi.Device) (a
 		return nil, err
 	}
 	if has {
+		same, err := s.sameCrossSigningKeys(ctx, dev.UserID, body.Master, body.SelfSigning, body.UserSigning)
+		if err != nil {
+			return nil, err
+		}
+		if same {
+			// Nothing new: a retried upload is answered as the first was
+			// (spec v1.11) and nothing is stored again.
+			return struct{}{}, nil
+		}
 		auth, err := parseAuth(body.Auth)
 		if err != nil {
 			return nil, err
@@ -217,4 +230,42 @@ func splitLocal[V any](s *Server, byUser map[string]V) (local, remote map[string
 		}
 	}
 	return local, remote, nil
+}
+
+// sameCrossSigningKeys tells whether an upload holds no new key: each key
+// it gives is one the user has, with the same usage and public key.
+// Signatures are not compared: the server may hold more than the client
+// uploaded. Keys the upload leaves out stay as they are (decision 0017).
+func (s *Server) sameCrossSigningKeys(ctx context.Context, user spec.UserID, master, selfSigning, userSigning json.RawMessage) (bool, error) {
+	res, err := s.users.QueryKeys(ctx, user, map[string][]string{user.String(): {}})
+	if err != nil {
+		return false, err
+	}
+	given := 0
+	for _, k := range []struct {
+		uploaded, stored json.RawMessage
+	}{{master, res.MasterKeys[user.String()]}, {selfSigning, res.SelfSigningKeys[user.String()]}, {userSigning, res.UserSigningKeys[user.String()]}} {
+		if len(k.uploaded) == 0 || string(k.uploaded) == "null" {
+			continue
+		}
+		given++
+		if len(k.stored) == 0 {
+			return false, nil
+		}
+		up, st := gjson.ParseBytes(k.uploaded), gjson.ParseBytes(k.stored)
+		for _, field := range []string{"user_id", "usage", "keys"} {
+			if !sameJSON(up.Get(field), st.Get(field)) {
+				return false, nil
+			}
+		}
+	}
+	return given > 0, nil
+}
+
+// sameJSON compares two JSON values, ignoring object key order.
+func sameJSON(a, b gjson.Result) bool {
+	if !a.Exists() || !b.Exists() {
+		return false
+	}
+	return reflect.DeepEqual(a.Value(), b.Value())
 }

@@ -2,6 +2,7 @@ package app_test
 
 import (
 	"context"
+	"net/http"
 	"net/url"
 	"strings"
 	"testing"
@@ -127,5 +128,53 @@ func TestCreatorsInPowerLevelsAre400(t *testing.T) {
 		if status != 400 || body["errcode"] != "M_INVALID_PARAM" {
 			t.Errorf("a second create event in %s: %d %v, want 400 M_INVALID_PARAM", r, status, body)
 		}
+	}
+}
+
+// TestCrossSigningReuploadNeedsNoAuth: uploading exactly the keys the
+// user has needs no interactive auth (spec v1.11, MSC3967), so a client
+// may retry an upload whose answer it lost; a new key still does.
+func TestCrossSigningReuploadNeedsNoAuth(t *testing.T) {
+	srv := apptest.Start(t)
+	alice := srv.Register(t, "alice")
+	user := alice.UserID.String()
+	master, selfSigning, userSigning, other := newTestKey(t), newTestKey(t), newTestKey(t), newTestKey(t)
+	key := func(usage string, k testKey) map[string]any {
+		return map[string]any{"user_id": user, "usage": []string{usage}, "keys": map[string]any{"ed25519:" + k.b64(): k.b64()}}
+	}
+	signed := func(usage string, k testKey) map[string]any {
+		return master.sign(t, user, "ed25519:"+master.b64(), key(usage, k))
+	}
+	all := map[string]any{"master_key": key("master", master), "self_signing_key": signed("self_signing", selfSigning),
+		"user_signing_key": signed("user_signing", userSigning)}
+	upload := func(body map[string]any) (int, map[string]any) {
+		t.Helper()
+		return rawCall(t, alice, http.MethodPost, "/keys/device_signing/upload", body)
+	}
+	if status, body := upload(all); status != 200 {
+		t.Fatalf("first upload: %d %v", status, body)
+	}
+	for name, body := range map[string]map[string]any{
+		"the same keys":         all,
+		"the same master key":   {"master_key": key("master", master)},
+		"the same signing keys": {"self_signing_key": all["self_signing_key"], "user_signing_key": all["user_signing_key"]},
+	} {
+		if status, resp := upload(body); status != 200 {
+			t.Errorf("%s again: %d %v, want 200 without auth", name, status, resp)
+		}
+	}
+	for name, body := range map[string]map[string]any{
+		"a new master key":       {"master_key": key("master", other)},
+		"a new self-signing key": {"master_key": key("master", master), "self_signing_key": signed("self_signing", other)},
+		"a new user-signing key": {"user_signing_key": signed("user_signing", other)},
+	} {
+		if status, resp := upload(body); status != 401 || resp["flows"] == nil {
+			t.Errorf("%s: %d %v, want 401 asking for auth", name, status, resp)
+		}
+	}
+	// Nothing was replaced.
+	status, resp := rawCall(t, alice, http.MethodPost, "/keys/query", map[string]any{"device_keys": map[string]any{user: []string{}}})
+	if status != 200 || gjsonOf(resp).Get("self_signing_keys."+strings.ReplaceAll(user, ".", `\.`)+".keys.ed25519:"+strings.ReplaceAll(selfSigning.b64(), ".", `\.`)).String() != selfSigning.b64() {
+		t.Errorf("keys after the uploads: %d %v", status, resp)
 	}
 }
