@@ -7,6 +7,7 @@ import (
 
 	"github.com/rohrpost/rohrpost/syncapi/sliding"
 	"github.com/rohrpost/rohrpost/syncapi/storage"
+	uastorage "github.com/rohrpost/rohrpost/userapi/storage"
 )
 
 // slidingExtensions fills the enabled extensions. Each reads its stream
@@ -110,34 +111,50 @@ func (s *Server) slidingE2EE(ctx context.Context, b *slidingBuild, resp *sliding
 	return nil
 }
 
+// slidingAccountData sends what changed since the connection's last
+// answer, and all of it for the rooms sent whole (and, on the first
+// answer, all global data): the user's other rooms are not read.
 func (s *Server) slidingAccountData(ctx context.Context, b *slidingBuild, scope *sliding.RoomScope, resp *sliding.Response) error {
 	rooms := b.coveredRooms(scope, resp)
-	whole := b.req.from == nil
-	for _, w := range rooms {
-		whole = whole || w
+	var whole []string
+	if b.req.from == nil {
+		whole = append(whole, "")
 	}
-	from := b.req.since.AccountData
-	if whole {
-		from = 0
+	for id, w := range rooms {
+		if w {
+			whole = append(whole, id)
+		}
 	}
-	items, err := s.accountData.AccountDataSince(ctx, b.user, from, b.to.AccountData)
-	if err != nil {
-		return err
+	var items []uastorage.AccountData
+	if b.req.from != nil {
+		changed, err := s.accountData.AccountDataSince(ctx, b.user, b.req.since.AccountData, b.to.AccountData)
+		if err != nil {
+			return err
+		}
+		for _, it := range changed {
+			if it.RoomID == "" || !rooms[it.RoomID] { // whole rooms are read below
+				items = append(items, it)
+			}
+		}
+	}
+	if len(whole) > 0 {
+		all, err := s.accountData.AccountDataOfRooms(ctx, b.user, whole, b.to.AccountData)
+		if err != nil {
+			return err
+		}
+		items = append(items, all...)
 	}
 	out := &sliding.AccountDataResponse{Global: []json.RawMessage{}, Rooms: map[string][]json.RawMessage{}}
 	for _, it := range items {
-		fresh := it.StreamPos > b.req.since.AccountData || b.req.from == nil
 		ev, _ := json.Marshal(struct {
 			Type    string          `json:"type"`
 			Content json.RawMessage `json:"content"`
 		}{it.Type, json.RawMessage(it.Content)})
 		if it.RoomID == "" {
-			if fresh {
-				out.Global = append(out.Global, ev)
-			}
+			out.Global = append(out.Global, ev)
 			continue
 		}
-		if w, ok := rooms[it.RoomID]; ok && (w || fresh) {
+		if _, ok := rooms[it.RoomID]; ok {
 			out.Rooms[it.RoomID] = append(out.Rooms[it.RoomID], ev)
 		}
 	}

@@ -499,3 +499,66 @@ func TestSlidingSyncRestartContinuesConnection(t *testing.T) {
 }
 
 func jsonUnmarshal(raw []byte, v any) error { return json.Unmarshal(raw, v) }
+
+// TestSlidingSyncRoomAccountData: the account_data extension sends a
+// room's account data whole with the room when the room is new to the
+// connection, and afterwards only what changed.
+func TestSlidingSyncRoomAccountData(t *testing.T) {
+	srv := apptest.Start(t)
+	ctx := context.Background()
+	alice := srv.Register(t, "alice")
+	var rooms []id.RoomID
+	for i := 0; i < 3; i++ {
+		r, err := alice.CreateRoom(ctx, &mautrix.ReqCreateRoom{Preset: "private_chat"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		send(t, alice, r.RoomID, "hello")
+		rooms = append(rooms, r.RoomID)
+	}
+	tag := func(room id.RoomID, name string) {
+		t.Helper()
+		if err := alice.SetRoomAccountData(ctx, room, "m.tag", map[string]any{"tags": map[string]any{name: map[string]any{}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := alice.SetAccountData(ctx, "de.bund.settings", map[string]any{"theme": "dark"}); err != nil {
+		t.Fatal(err)
+	}
+	tag(rooms[0], "u.alt") // the oldest room: outside a range of one
+	tag(rooms[2], "u.neu")
+	types := func(r *ssResponse, room id.RoomID) []string {
+		var out []string
+		if ad := r.Extensions.AccountData; ad != nil {
+			for _, e := range ad.Rooms[room.String()] {
+				out = append(out, e.Type.Type)
+			}
+		}
+		return out
+	}
+	_, first := slide(t, srv.URL, alice, "", 0, roomListRequest(0, nil))
+	if got := listRooms(first, "all_rooms"); len(got) != 1 || got[0] != rooms[2].String() {
+		t.Fatalf("range of one: %v", got)
+	}
+	if !slices.Equal(types(first, rooms[2]), []string{"m.tag"}) || len(types(first, rooms[0])) != 0 || len(first.Extensions.AccountData.Global) == 0 {
+		t.Fatalf("first answer's account data: %+v", first.Extensions.AccountData)
+	}
+	// A message moves the oldest room to the top: it comes whole, with
+	// its tag set before the connection knew it; the global data and
+	// the room that went out of range do not come again.
+	send(t, alice, rooms[0], "up")
+	_, second := slide(t, srv.URL, alice, first.Pos, 0, roomListRequest(0, nil))
+	if r := second.Rooms[rooms[0].String()]; r == nil || !r.Initial {
+		t.Fatalf("room new to the connection: %+v", r)
+	}
+	if !slices.Equal(types(second, rooms[0]), []string{"m.tag"}) || len(second.Extensions.AccountData.Global) != 0 {
+		t.Fatalf("second answer's account data: %+v", second.Extensions.AccountData)
+	}
+	// A change of a room the connection has: only that change.
+	tag(rooms[0], "u.neu")
+	_, third := slide(t, srv.URL, alice, second.Pos, 0, roomListRequest(0, nil))
+	ad := third.Extensions.AccountData
+	if ad == nil || len(ad.Rooms[rooms[0].String()]) != 1 || ad.Rooms[rooms[0].String()][0].Content.Raw["tags"] == nil || len(ad.Global) != 0 {
+		t.Fatalf("third answer's account data: %+v", ad)
+	}
+}

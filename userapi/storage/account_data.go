@@ -120,6 +120,42 @@ func (s *Store) AccountDataSince(ctx context.Context, userID string, from, to in
 	return out, rows.Err()
 }
 
+// AccountDataOfRooms returns the user's entries of the rooms ("" for the
+// global ones) whose position is at most to, in position order. Sliding
+// sync sends the account data of rooms new to a connection with it.
+func (s *Store) AccountDataOfRooms(ctx context.Context, userID string, roomIDs []string, to int64) ([]AccountData, error) {
+	var out []AccountData
+	for start := 0; start < len(roomIDs); start += 500 {
+		chunk := roomIDs[start:min(start+500, len(roomIDs))]
+		args := []any{userID, to}
+		for _, id := range chunk {
+			args = append(args, id)
+		}
+		rows, err := s.db.Read.QueryContext(ctx, `SELECT room_id, type, content, stream_pos FROM account_data
+			WHERE user_id = $1 AND stream_pos <= $2 AND room_id IN (`+sqlutil.InList(3, len(chunk))+`) ORDER BY stream_pos`, args...)
+		if err != nil {
+			return nil, err
+		}
+		for rows.Next() {
+			var (
+				d       AccountData
+				content string
+			)
+			if err := rows.Scan(&d.RoomID, &d.Type, &content, &d.StreamPos); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			d.Content = []byte(content)
+			out = append(out, d)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
 // AccountDataPosition is the highest position in use, 0 for none.
 func (s *Store) AccountDataPosition(ctx context.Context) (int64, error) {
 	var pos int64
