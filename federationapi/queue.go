@@ -67,6 +67,11 @@ type QueueConfig struct {
 	// transaction, doubling from the one to the other. Default 2s, 1h.
 	MinBackoff time.Duration
 	MaxBackoff time.Duration
+	// IdleLinger is how long a worker whose queue ran empty keeps the
+	// destination's lease, waiting for more, before it gives it back: the
+	// next message is then sent without claiming the lease again, a
+	// commit on its way. Default a third of LeaseDuration; negative: none.
+	IdleLinger time.Duration
 }
 
 func (c *QueueConfig) defaults() {
@@ -87,6 +92,9 @@ func (c *QueueConfig) defaults() {
 		c.MaxBackoff = time.Hour
 	}
 	c.MaxBackoff = max(c.MaxBackoff, c.MinBackoff)
+	if c.IdleLinger == 0 {
+		c.IdleLinger = c.LeaseDuration / 3
+	}
 }
 
 // restartOwnerID is the owner id of a process whose bus is embedded (the

@@ -37,6 +37,9 @@ type destination struct {
 
 	failures int
 	retryAt  time.Time
+	// lingered: the worker kept its lease while idle and was woken, so
+	// it need not claim the lease again (linger).
+	lingered bool
 }
 
 func newDestination(q *Queue, name spec.ServerName) *destination {
@@ -85,6 +88,12 @@ func (d *destination) run() {
 
 // claim takes the lease and the backoff left by whoever sent before.
 func (d *destination) claim() bool {
+	if d.lingered {
+		// Still ours (renewed meanwhile; a lost one ends the worker, and
+		// NextTransaction checks it anyway), with our own backoff.
+		d.lingered = false
+		return true
+	}
 	now := time.Now()
 	st, err := d.q.deps.Store.ClaimDestination(d.ctx, d.name, d.q.cfg.OwnerID, now, now.Add(d.q.cfg.LeaseDuration))
 	switch {
@@ -101,6 +110,24 @@ func (d *destination) claim() bool {
 	d.setClaimed(now)
 	d.failures, d.retryAt = st.Failures, st.RetryAt
 	return true
+}
+
+// linger waits, holding the lease, up to IdleLinger for more work for
+// the destination; it tells whether some came.
+func (d *destination) linger() bool {
+	if d.q.cfg.IdleLinger <= 0 {
+		return false
+	}
+	t := time.NewTimer(d.q.cfg.IdleLinger)
+	defer t.Stop()
+	select {
+	case <-d.wake:
+		d.lingered = true
+		return true
+	case <-t.C:
+	case <-d.ctx.Done():
+	}
+	return false
 }
 
 // sendAll sends until nothing waits. It returns whether the worker should
@@ -138,6 +165,14 @@ func (d *destination) sendAll() bool {
 				}
 				continue
 			}
+		}
+		// Only word from the peer after this attempt began ends the
+		// backoff that follows if it fails; earlier word is stale. (Taken
+		// in waitBackoff instead, a word that came while the attempt
+		// failed was lost, and the worker slept through the backoff.)
+		select {
+		case <-d.back:
+		default:
 		}
 		if err := d.send(txn); err != nil {
 			if d.ctx.Err() != nil {
@@ -183,10 +218,6 @@ func (d *destination) waitBackoff() bool {
 	wait := min(time.Until(d.retryAt), d.q.cfg.MaxBackoff)
 	if wait <= 0 {
 		return true
-	}
-	select {
-	case <-d.back:
-	default:
 	}
 	t := time.NewTimer(wait)
 	defer t.Stop()

@@ -164,6 +164,9 @@ func (q *Queue) ended(d *destination, heldUntil time.Time) {
 // idle ends a worker that found nothing to send, unless new work arrived
 // while it looked: then it must claim the lease again and go on.
 func (q *Queue) idle(d *destination) (again bool) {
+	if d.linger() {
+		return true
+	}
 	// From here the lease may be gone without having been lost: the
 	// renewal must not take this worker for one that lost it.
 	d.setClaimed(time.Time{})
