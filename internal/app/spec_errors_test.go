@@ -431,6 +431,7 @@ func TestSpecErrorsStateContent(t *testing.T) {
 		{"m.room.encryption", "", `{}`, false},
 		{"m.room.encryption", "", `{"algorithm":"m.megolm.v1.aes-sha2","rotation_period_ms":"1"}`, false},
 		{"m.room.server_acl", "", `{"allow":"*"}`, false},
+		{"m.room.server_acl", "", `{"allow":["*"],"deny":[],"allow_ip_literals":"false"}`, true},
 		{"m.room.pinned_events", "", `{"pinned":"x"}`, false},
 		{"m.room.tombstone", "", `{"replacement_room":5}`, false},
 		{"m.space.child", "!x:localhost", `{"via":"localhost"}`, false},
