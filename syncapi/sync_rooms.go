@@ -69,8 +69,15 @@ func (s *Server) buildSync(ctx context.Context, req *syncRequest, to Token) (_ *
 		return nil, err
 	}
 	roomData := map[string][]json.RawMessage{}
+	sentPushRules := false
 	for _, it := range items {
-		ev, _ := json.Marshal(map[string]any{"type": it.Type, "content": json.RawMessage(it.Content)})
+		content := json.RawMessage(it.Content)
+		if it.RoomID == "" && it.Type == userapi.PushRulesType {
+			// The rules as GET /pushrules shows them: the stored changes
+			// merged with the server's current defaults.
+			content, sentPushRules = currentPushRules(req.pushRules, user), true
+		}
+		ev, _ := json.Marshal(map[string]any{"type": it.Type, "content": content})
 		if it.RoomID == "" {
 			if req.filter.AccountData.Allows(it.Type, "") {
 				resp.AccountData.Events = append(resp.AccountData.Events, ev)
@@ -78,6 +85,13 @@ func (s *Server) buildSync(ctx context.Context, req *syncRequest, to Token) (_ *
 		} else if req.filter.Room.AccountData.Allows(it.RoomID, it.Type, "", false) {
 			roomData[it.RoomID] = append(roomData[it.RoomID], ev)
 		}
+	}
+
+	if initial && !sentPushRules && req.filter.AccountData.Allows(userapi.PushRulesType, "") {
+		// A user who never changed a rule has none stored; clients still
+		// read theirs from the first sync (the spec's defaults).
+		ev, _ := json.Marshal(map[string]any{"type": userapi.PushRulesType, "content": currentPushRules(req.pushRules, user)})
+		resp.AccountData.Events = append(resp.AccountData.Events, ev)
 	}
 
 	presence, err := s.presenceEvents(ctx, req, since, to)
@@ -717,6 +731,20 @@ func pushRulesIn(raw []byte, user string) *pushrules.Ruleset {
 	}
 	rs := pushrules.Load(raw, user)
 	return &rs
+}
+
+// currentPushRules is the m.push_rules content of the user's rules, the
+// server defaults when rs is nil (nothing stored).
+func currentPushRules(rs *pushrules.Ruleset, user string) json.RawMessage {
+	if rs == nil {
+		d := pushrules.Defaults(user)
+		rs = &d
+	}
+	raw, err := rs.Marshal()
+	if err != nil {
+		return json.RawMessage(`{"global":{}}`)
+	}
+	return raw
 }
 
 // ignoredUsersIn reads an m.ignored_user_list.

@@ -178,3 +178,38 @@ func TestCrossSigningReuploadNeedsNoAuth(t *testing.T) {
 		t.Errorf("keys after the uploads: %d %v", status, resp)
 	}
 }
+
+// TestInitialSyncHasPushRules: a new user's first /sync carries
+// m.push_rules in the global account data: the spec's default rules,
+// although the user never changed one.
+func TestInitialSyncHasPushRules(t *testing.T) {
+	srv := apptest.Start(t)
+	alice := srv.Register(t, "alice")
+	status, body := rawCall(t, alice, http.MethodGet, "/sync", nil)
+	if status != 200 {
+		t.Fatalf("sync: %d %v", status, body)
+	}
+	var rules map[string]any
+	ad, _ := body["account_data"].(map[string]any)
+	evs, _ := ad["events"].([]any)
+	for _, e := range evs {
+		if ev := e.(map[string]any); ev["type"] == "m.push_rules" {
+			rules, _ = ev["content"].(map[string]any)
+		}
+	}
+	g := gjsonOf(rules)
+	if !g.Get(`global.override.#(rule_id==".m.rule.master")`).Exists() ||
+		!g.Get(`global.underride.#(rule_id==".m.rule.message")`).Exists() {
+		t.Fatalf("m.push_rules of the initial sync: %v", rules)
+	}
+	// Once changed, the whole ruleset, defaults included, comes along.
+	if status, body := rawCall(t, alice, http.MethodPut, "/pushrules/global/room/"+url.PathEscape("!a:localhost"),
+		map[string]any{"actions": []string{}}); status != 200 {
+		t.Fatalf("put rule: %d %v", status, body)
+	}
+	_, body = rawCall(t, alice, http.MethodGet, "/sync", nil)
+	g = gjsonOf(body).Get(`account_data.events.#(type=="m.push_rules").content.global`)
+	if !g.Get(`room.#(rule_id=="!a:localhost")`).Exists() || !g.Get(`override.#(rule_id==".m.rule.master")`).Exists() {
+		t.Fatalf("m.push_rules after a change: %v", g)
+	}
+}
