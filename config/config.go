@@ -72,10 +72,12 @@ type Config struct {
 	// DefaultRoomVersion is used by createRoom when the client names none.
 	DefaultRoomVersion string `yaml:"default_room_version"`
 
-	RateLimiting          RateLimiting `yaml:"rate_limiting"`
-	TLSClient             TLSClient    `yaml:"tls_client"`
-	AppServiceConfigFiles []string     `yaml:"app_service_config_files"`
-	URLPreview            Toggle       `yaml:"url_preview"`
+	RateLimiting RateLimiting `yaml:"rate_limiting"`
+	// RateLimits are the rc_* keys (config/ratelimit.go).
+	RateLimits            `yaml:",inline"`
+	TLSClient             TLSClient `yaml:"tls_client"`
+	AppServiceConfigFiles []string  `yaml:"app_service_config_files"`
+	URLPreview            Toggle    `yaml:"url_preview"`
 	// Push is how push notifications reach the apps' push gateways.
 	Push          Push          `yaml:"push"`
 	RoomDirectory RoomDirectory `yaml:"room_directory"`
@@ -265,6 +267,7 @@ func Default() *Config {
 		LogLevel:           "info",
 		DefaultRoomVersion: "10",
 		RateLimiting:       RateLimiting{Enabled: true},
+		RateLimits:         DefaultRateLimits(),
 		TLSClient:          TLSClient{Verify: true},
 		Presence:           Toggle{Enabled: true},
 		TURNUserLifetime:   Duration(time.Hour),
@@ -295,7 +298,10 @@ func Parse(raw []byte, dir string) (*Config, []string, error) {
 	if err := yaml.Unmarshal(raw, &node); err != nil {
 		return nil, nil, fmt.Errorf("config is not valid YAML: %w", err)
 	}
-	warnings := unknownKeys(&node, cfg)
+	warnings, err := unsupportedRateLimits(unknownKeys(&node, cfg))
+	if err != nil {
+		return nil, warnings, err
+	}
 	if err := node.Decode(cfg); err != nil {
 		return nil, warnings, fmt.Errorf("config: %w", err)
 	}
@@ -358,6 +364,9 @@ func (c *Config) Validate() error {
 	var errs []error
 	bad := func(key, format string, args ...any) {
 		errs = append(errs, fmt.Errorf("config key %s: %s", key, fmt.Sprintf(format, args...)))
+	}
+	for _, e := range c.RateLimits.validate() {
+		errs = append(errs, fmt.Errorf("config key %s", e))
 	}
 	if c.ServerName == "" {
 		bad("server_name", "must be set")

@@ -27,14 +27,7 @@ func walkUnknown(n *yaml.Node, t reflect.Type, path string, out *[]string) {
 	switch {
 	case n.Kind == yaml.MappingNode && t.Kind() == reflect.Struct:
 		fields := map[string]reflect.Type{}
-		for i := 0; i < t.NumField(); i++ {
-			f := t.Field(i)
-			name := strings.Split(f.Tag.Get("yaml"), ",")[0]
-			if name == "" || name == "-" {
-				continue
-			}
-			fields[name] = f.Type
-		}
+		structFields(t, fields)
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			key := n.Content[i].Value
 			full := key
@@ -52,5 +45,22 @@ func walkUnknown(n *yaml.Node, t reflect.Type, path string, out *[]string) {
 		for i, item := range n.Content {
 			walkUnknown(item, t.Elem(), fmt.Sprintf("%s[%d]", path, i), out)
 		}
+	}
+}
+
+// structFields maps the YAML keys of t's fields, with those of inlined
+// structs, to their types.
+func structFields(t reflect.Type, fields map[string]reflect.Type) {
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		tag := strings.Split(f.Tag.Get("yaml"), ",")
+		if len(tag) > 1 && tag[1] == "inline" && f.Type.Kind() == reflect.Struct {
+			structFields(f.Type, fields)
+			continue
+		}
+		if tag[0] == "" || tag[0] == "-" {
+			continue
+		}
+		fields[tag[0]] = f.Type
 	}
 }

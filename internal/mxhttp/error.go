@@ -6,6 +6,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"strconv"
 )
 
 // Error is a Matrix error as it goes on the wire.
@@ -61,6 +62,13 @@ var (
 	Internal           = newErr(http.StatusInternalServerError, "M_UNKNOWN")
 )
 
+// LimitExceeded is 429 M_LIMIT_EXCEEDED with retry_after_ms; WriteError
+// adds the Retry-After header (whole seconds, rounded up).
+func LimitExceeded(retryAfterMS int64) *Error {
+	return &Error{Status: http.StatusTooManyRequests, Code: "M_LIMIT_EXCEEDED", Msg: "Too many requests",
+		Extra: map[string]any{"retry_after_ms": retryAfterMS}}
+}
+
 // Unrecognized answers an unknown endpoint (404) or a known endpoint with
 // the wrong method (405).
 func Unrecognized(status int) *Error {
@@ -79,6 +87,14 @@ func WriteError(w http.ResponseWriter, r *http.Request, err error) {
 	default:
 		slog.Error("internal error", "method", r.Method, "path", r.URL.Path, "err", err)
 		mx = Internal("Internal server error")
+	}
+	if mx.Status == http.StatusTooManyRequests {
+		switch ms := mx.Extra["retry_after_ms"].(type) {
+		case int64:
+			w.Header().Set("Retry-After", strconv.FormatInt((ms+999)/1000, 10))
+		case float64: // from another process, through JSON
+			w.Header().Set("Retry-After", strconv.FormatInt((int64(ms)+999)/1000, 10))
+		}
 	}
 	WriteJSON(w, mx.Status, mx)
 }
