@@ -27,7 +27,8 @@ type roomAccess struct {
 
 // access decides what part of a room's history a user may read: members
 // see it (from their join for "joined"/"invited" history), former members
-// up to when they left, anyone a world-readable room.
+// up to when they left unless they forgot the room, anyone a
+// world-readable room.
 func (s *Server) access(ctx context.Context, dev *userapi.Device, roomID string) (*roomAccess, error) {
 	if _, err := spec.NewRoomID(roomID); err != nil {
 		return nil, mxhttp.InvalidParam("invalid room id")
@@ -67,6 +68,12 @@ func (s *Server) access(ctx context.Context, dev *userapi.Device, roomID string)
 		case spec.Join:
 			a.joined, member = true, true
 		case spec.Leave, spec.Ban:
+			if m.Forgotten {
+				// A forgotten room's history is no longer the user's
+				// (the spec's forget); a world-readable one stays open,
+				// as to anyone.
+				continue
+			}
 			member = true
 			if hv != "world_readable" {
 				a.upto = min(a.upto, m.StreamPos)

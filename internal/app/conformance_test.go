@@ -213,3 +213,41 @@ func TestInitialSyncHasPushRules(t *testing.T) {
 		t.Fatalf("m.push_rules after a change: %v", g)
 	}
 }
+
+// TestForgottenRoomHistoryIs403: after forgetting a room, its history is
+// no longer the user's to read: /messages and /context answer 403.
+func TestForgottenRoomHistoryIs403(t *testing.T) {
+	srv := apptest.Start(t)
+	ctx := context.Background()
+	alice, bob := srv.Register(t, "alice"), srv.Register(t, "bob")
+	resp, err := alice.CreateRoom(ctx, &mautrix.ReqCreateRoom{Preset: "public_chat"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	room := resp.RoomID
+	if _, err := bob.JoinRoomByID(ctx, room); err != nil {
+		t.Fatal(err)
+	}
+	sent, err := alice.SendText(ctx, room, "vor dem Vergessen")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bob.LeaveRoom(ctx, room); err != nil {
+		t.Fatal(err)
+	}
+	paths := []string{"/rooms/" + url.PathEscape(room.String()) + "/messages?dir=b",
+		"/rooms/" + url.PathEscape(room.String()) + "/context/" + url.PathEscape(sent.EventID.String())}
+	for _, p := range paths {
+		if status, body := rawCall(t, bob, http.MethodGet, p, nil); status != 200 {
+			t.Fatalf("%s after leaving: %d %v", p, status, body)
+		}
+	}
+	if _, err := bob.ForgetRoom(ctx, room); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range paths {
+		if status, body := rawCall(t, bob, http.MethodGet, p, nil); status != 403 || body["errcode"] != "M_FORBIDDEN" {
+			t.Errorf("%s after forgetting: %d %v, want 403", p, status, body)
+		}
+	}
+}
