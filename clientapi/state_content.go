@@ -57,6 +57,9 @@ var stateContentRules = map[string][]contentRule{
 	spec.MRoomTopic: {
 		{field: "topic", check: nullOr(isString)},
 		{field: "m\\.topic", check: isObject},
+		// The TopicContentBlock's m.text (spec v1.15): each
+		// representation a body, with an optional mimetype.
+		{field: "m\\.topic.m\\.text", check: arrayOf(isTextRepresentation)},
 	},
 	spec.MRoomAvatar: {
 		{field: "url", check: nullOr(isString)},
@@ -172,6 +175,20 @@ func isBool(v gjson.Result) error {
 func isObject(v gjson.Result) error {
 	if !v.IsObject() {
 		return fmt.Errorf("must be an object")
+	}
+	return nil
+}
+
+// isTextRepresentation is one entry of an m.text content block.
+func isTextRepresentation(v gjson.Result) error {
+	if !v.IsObject() {
+		return fmt.Errorf("must be an object")
+	}
+	if b := v.Get("body"); b.Type != gjson.String {
+		return fmt.Errorf("needs a body string")
+	}
+	if m := v.Get("mimetype"); m.Exists() && m.Type != gjson.String {
+		return fmt.Errorf("has a mimetype that is not a string")
 	}
 	return nil
 }

@@ -207,7 +207,9 @@ func createRoomEvents(req CreateRoomRequest, verImpl gomatrixserverlib.IRoomVers
 	}
 	if req.Topic != "" {
 		events = append(events, state(spec.MRoomTopic, "", map[string]any{
-			"topic": req.Topic, "m.topic": []map[string]string{{"body": req.Topic, "mimetype": "text/plain"}},
+			// The spec's TopicContentBlock (v1.15): an object whose m.text
+			// lists the representations.
+			"topic": req.Topic, "m.topic": map[string]any{"m.text": []map[string]string{{"body": req.Topic, "mimetype": "text/plain"}}},
 		}))
 	}
 	for _, invitee := range req.Invite {

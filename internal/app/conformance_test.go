@@ -251,3 +251,39 @@ func TestForgottenRoomHistoryIs403(t *testing.T) {
 		}
 	}
 }
+
+// TestRichTopics: m.room.topic carries the m.topic content block (spec
+// v1.15), also when createRoom's topic sets it; a malformed block is
+// refused.
+func TestRichTopics(t *testing.T) {
+	srv := apptest.Start(t)
+	alice := srv.Register(t, "alice")
+	status, body := rawCall(t, alice, http.MethodPost, "/createRoom", map[string]any{"topic": "Kaffee & Kuchen"})
+	if status != 200 {
+		t.Fatalf("createRoom: %d %v", status, body)
+	}
+	path := "/rooms/" + url.PathEscape(body["room_id"].(string)) + "/state/m.room.topic"
+	_, topic := rawCall(t, alice, http.MethodGet, path, nil)
+	g := gjsonOf(topic)
+	if g.Get("topic").String() != "Kaffee & Kuchen" || g.Get(`m\.topic.m\.text.#`).Int() != 1 ||
+		g.Get(`m\.topic.m\.text.0.body`).String() != "Kaffee & Kuchen" || g.Get(`m\.topic.m\.text.0.mimetype`).String() != "text/plain" {
+		t.Errorf("createRoom's topic: %v", topic)
+	}
+	rich := map[string]any{"topic": "Ein Thema", "m.topic": map[string]any{"m.text": []any{
+		map[string]any{"mimetype": "text/html", "body": "Ein <em>Thema</em>"}, map[string]any{"body": "Ein Thema"}}}}
+	if status, body := rawCall(t, alice, http.MethodPut, path, rich); status != 200 {
+		t.Fatalf("put a rich topic: %d %v", status, body)
+	}
+	if _, topic := rawCall(t, alice, http.MethodGet, path, nil); gjsonOf(topic).Get(`m\.topic.m\.text.0.body`).String() != "Ein <em>Thema</em>" {
+		t.Errorf("the rich topic read back: %v", topic)
+	}
+	for _, bad := range []map[string]any{
+		{"topic": "x", "m.topic": map[string]any{"m.text": "x"}},
+		{"topic": "x", "m.topic": map[string]any{"m.text": []any{map[string]any{"mimetype": "text/plain"}}}},
+		{"topic": "x", "m.topic": map[string]any{"m.text": []any{map[string]any{"body": "x", "mimetype": 1}}}},
+	} {
+		if status, body := rawCall(t, alice, http.MethodPut, path, bad); status != 400 || body["errcode"] != "M_BAD_JSON" {
+			t.Errorf("put %v: %d %v, want 400 M_BAD_JSON", bad, status, body)
+		}
+	}
+}
