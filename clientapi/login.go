@@ -98,6 +98,9 @@ func (s *Server) login(r *http.Request) (any, error) {
 	if len(req.DeviceID) > maxDeviceIDLength {
 		return nil, mxhttp.InvalidParam("device_id is too long")
 	}
+	if err := s.limitLoginAccount(r.Context(), user); err != nil {
+		return nil, err
+	}
 	sess, err := s.users.LoginPassword(r.Context(), userapi.LoginRequest{
 		User:              user,
 		Password:          req.Password,
@@ -106,6 +109,7 @@ func (s *Server) login(r *http.Request) (any, error) {
 		RefreshToken:      req.RefreshToken,
 	})
 	if err != nil {
+		s.loginFailed(r.Context(), user, err)
 		return nil, userError(err)
 	}
 	return newLoginResponse(sess), nil

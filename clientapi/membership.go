@@ -44,6 +44,9 @@ func (s *Server) joinRoom(r *http.Request, dev *userapi.Device) (any, error) {
 		if dev.IsGuest {
 			return nil, mxhttp.GuestAccess("Guests cannot join rooms on other servers")
 		}
+		if err := s.limitUser(r.Context(), "rc_joins.remote", dev); err != nil {
+			return nil, err
+		}
 		s.addProfile(r.Context(), dev.UserID, content)
 		servers := s.joinServers(r.Context(), r, roomID, dev.UserID, aliasServers)
 		raw, _ := json.Marshal(content)
@@ -57,6 +60,9 @@ func (s *Server) joinRoom(r *http.Request, dev *userapi.Device) (any, error) {
 	}
 	if dev.IsGuest && !s.guestsCanJoin(r.Context(), roomID) {
 		return nil, mxhttp.GuestAccess("Guest access is not allowed in this room")
+	}
+	if err := s.limitUser(r.Context(), "rc_joins.local", dev); err != nil {
+		return nil, err
 	}
 	if err := s.authoriseRestrictedJoin(r.Context(), roomID, dev.UserID, content); err != nil {
 		return nil, err
@@ -251,6 +257,12 @@ func (s *Server) membershipChange(membership string) func(*http.Request, *userap
 				return nil, mxhttp.Forbidden("The user is banned from the room")
 			}
 			if err := s.checkInvitable(r.Context(), *target); err != nil {
+				return nil, err
+			}
+			if err := s.limitFor(r.Context(), "rc_invites.per_room", dev, roomID); err != nil {
+				return nil, err
+			}
+			if err := s.limitFor(r.Context(), "rc_invites.per_user", dev, target.String()); err != nil {
 				return nil, err
 			}
 		}

@@ -2,12 +2,14 @@ package clientapi
 
 import (
 	"context"
+	"fmt"
 	"github.com/rohrpost/rohrpost/internal/mailer"
 
 	"github.com/matrix-org/gomatrixserverlib/spec"
 	"github.com/rohrpost/rohrpost/config"
 	"github.com/rohrpost/rohrpost/federationapi"
 	"github.com/rohrpost/rohrpost/internal/bus"
+	"github.com/rohrpost/rohrpost/internal/ratelimit"
 	"github.com/rohrpost/rohrpost/roomserver"
 	rsstorage "github.com/rohrpost/rohrpost/roomserver/storage"
 	"github.com/rohrpost/rohrpost/userapi"
@@ -48,6 +50,8 @@ type Server struct {
 
 	onProfileChange func(ctx context.Context, user spec.UserID, p userapi.Profile)
 	onDeactivate    func(ctx context.Context, user spec.UserID)
+	// limits are the rc_* limits (ratelimit.go); nil when disabled.
+	limits *ratelimit.Limiter
 }
 
 // New builds the client API.
@@ -61,8 +65,12 @@ func New(cfg *config.Config, deps Deps) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	limits, err := ratelimit.New(ctx, cfg, deps.Bus)
+	if err != nil {
+		return nil, fmt.Errorf("rate limits: %w", err)
+	}
 	return &Server{cfg: cfg, users: deps.Users, rooms: deps.Rooms, fed: deps.Federation, roomStore: deps.RoomStore, uia: uia, nonces: nonces,
-		mailer: newMailer(cfg), onProfileChange: deps.OnProfileChange, onDeactivate: deps.OnDeactivate}, nil
+		mailer: newMailer(cfg), onProfileChange: deps.OnProfileChange, onDeactivate: deps.OnDeactivate, limits: limits}, nil
 }
 
 func newMailer(cfg *config.Config) *mailer.Mailer {

@@ -47,6 +47,8 @@ func newTestConfig() *config.Config {
 	cfg.EnableRegistrationWithoutVerification = true
 	cfg.AllowGuestAccess = true
 	cfg.RegistrationSharedSecret = testSecret
+	// Tests register and send quickly; ratelimit_test.go tests the limits.
+	cfg.RateLimiting.Enabled = false
 	return cfg
 }
 

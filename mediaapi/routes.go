@@ -15,13 +15,13 @@ func (s *Server) Routes(r *mux.Router) {
 	auth := func(h func(*http.Request, *userapi.Device) (any, error)) mxhttp.Handler {
 		return userapi.Authed(s.users, h)
 	}
-	r.Handle("/_matrix/media/v1/create", auth(s.create)).Methods(http.MethodPost)
+	r.Handle("/_matrix/media/v1/create", auth(s.rateLimitedCreate)).Methods(http.MethodPost)
 	cs := r.PathPrefix("/_matrix/media_proxy/unstable").Subrouter()
 	cs.HandleFunc("/download/{serverName}/{mediaId}", s.scannerServe(s.serve)).Methods(http.MethodGet)
 	cs.HandleFunc("/thumbnail/{serverName}/{mediaId}", s.scannerServe(s.serveThumbnail)).Methods(http.MethodGet)
 	cs.HandleFunc("/scan/{serverName}/{mediaId}", s.scannerScan).Methods(http.MethodGet)
-	cs.HandleFunc("/download_encrypted", s.scannerEncrypted(true)).Methods(http.MethodPost)
-	cs.HandleFunc("/scan_encrypted", s.scannerEncrypted(false)).Methods(http.MethodPost)
+	cs.HandleFunc("/download_encrypted", s.scannerRateLimited(s.scannerEncrypted(true))).Methods(http.MethodPost)
+	cs.HandleFunc("/scan_encrypted", s.scannerRateLimited(s.scannerEncrypted(false))).Methods(http.MethodPost)
 	cs.HandleFunc("/public_key", s.scannerPublicKey).Methods(http.MethodGet)
 	v1 := r.PathPrefix("/_matrix/client/v1/media").Subrouter()
 	v1.Handle("/config", auth(s.config)).Methods(http.MethodGet)

@@ -17,6 +17,8 @@ import (
 	"sync"
 
 	"github.com/rohrpost/rohrpost/config"
+	"github.com/rohrpost/rohrpost/internal/bus"
+	"github.com/rohrpost/rohrpost/internal/ratelimit"
 	"github.com/rohrpost/rohrpost/internal/sqlutil"
 	"github.com/rohrpost/rohrpost/mediaapi/clamd"
 	"github.com/rohrpost/rohrpost/mediaapi/storage"
@@ -37,6 +39,8 @@ type Server struct {
 	scanner *clamd.Client
 	// pkKey decrypts the content scanner API's encrypted bodies.
 	pkKey *pk.Decryption
+	// limits are rc_media_create and rc_content_scanner; nil when off.
+	limits *ratelimit.Limiter
 	// remote fetches media of other servers; nil when none is fetched.
 	remote  Remote
 	fetches fetchGroup
@@ -58,6 +62,8 @@ func (s *Server) Stop() {
 type Deps struct {
 	DB    *sqlutil.DB
 	Users userapi.API
+	// Bus holds the rate limits replicas share; nil keeps them in memory.
+	Bus *bus.Conn
 	// Remote reaches other servers for their media
 	// (federationapi.NewMediaFetcher); nil serves local media only.
 	Remote Remote
@@ -82,7 +88,11 @@ func New(ctx context.Context, cfg *config.Config, deps Deps) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("content scanner key: %w", err)
 	}
-	s := &Server{cfg: cfg, store: store, users: deps.Users, dir: cfg.MediaStorePath, scanner: scanner, pkKey: pkKey, remote: deps.Remote}
+	limits, err := ratelimit.New(ctx, cfg, deps.Bus)
+	if err != nil {
+		return nil, fmt.Errorf("rate limits: %w", err)
+	}
+	s := &Server{cfg: cfg, store: store, users: deps.Users, dir: cfg.MediaStorePath, scanner: scanner, pkKey: pkKey, remote: deps.Remote, limits: limits}
 	s.lifetime, s.stop = context.WithCancel(context.Background())
 	return s, nil
 }

@@ -180,7 +180,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *App, err err
 		if err != nil {
 			return nil, fmt.Errorf("mediaapi: %w", err)
 		}
-		if a.Media, err = mediaapi.New(ctx, cfg, mediaapi.Deps{DB: a.DB, Users: a.Users, Remote: fetcher}); err != nil {
+		if a.Media, err = mediaapi.New(ctx, cfg, mediaapi.Deps{DB: a.DB, Users: a.Users, Bus: a.Bus, Remote: fetcher}); err != nil {
 			return nil, err
 		}
 		if err := a.serve(mediaapi.Serve(a.Bus.NC, a.Media)); err != nil {

@@ -1,5 +1,5 @@
 // Package ratelimit holds the token buckets behind the rc_* settings
-// (docs/decisions/0017). A bucket holds up to burst_count tokens and
+// (docs/decisions/0018). A bucket holds up to burst_count tokens and
 // refills at per_second; each action takes one. A bucket is stored as
 // one number, the time at which it will be full again (the "theoretical
 // arrival time" of the generic cell rate algorithm), so that a shared
