@@ -2,12 +2,15 @@ package app_test
 
 import (
 	"context"
+	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/rohrpost/rohrpost/internal/apptest"
+	"github.com/tidwall/gjson"
 	"maunium.net/go/mautrix"
 	"maunium.net/go/mautrix/event"
 	"maunium.net/go/mautrix/id"
@@ -285,5 +288,45 @@ func TestRichTopics(t *testing.T) {
 		if status, body := rawCall(t, alice, http.MethodPut, path, bad); status != 400 || body["errcode"] != "M_BAD_JSON" {
 			t.Errorf("put %v: %d %v, want 400 M_BAD_JSON", bad, status, body)
 		}
+	}
+}
+
+// TestPostcontentPushRuleKind: the postcontent kind (MSC4306, between
+// content and room) is listed and readable; clients may not create
+// rules in it (400 M_INVALID_PARAM).
+func TestPostcontentPushRuleKind(t *testing.T) {
+	srv := apptest.Start(t)
+	alice := srv.Register(t, "alice")
+	status, body := rawCall(t, alice, http.MethodGet, "/pushrules/", nil)
+	if pc, ok := gjsonOf(body).Get("global.postcontent").Value().([]any); status != 200 || !ok || len(pc) != 0 {
+		t.Errorf("GET /pushrules/: %d, postcontent %v", status, gjsonOf(body).Get("global.postcontent"))
+	}
+	var kinds []string
+	gjsonOf(body).Get("global").ForEach(func(k, _ gjson.Result) bool {
+		kinds = append(kinds, k.String())
+		return true
+	})
+	slices.Sort(kinds)
+	if strings.Join(kinds, " ") != "content override postcontent room sender underride" {
+		t.Errorf("kinds: %v", kinds)
+	}
+	req, _ := http.NewRequest(http.MethodGet, alice.HomeserverURL.String()+"/_matrix/client/v3/pushrules/global/postcontent/", nil)
+	req.Header.Set("Authorization", "Bearer "+alice.AccessToken)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || strings.TrimSpace(string(raw)) != "[]" {
+		t.Errorf("GET /pushrules/global/postcontent/: %d %s", resp.StatusCode, raw)
+	}
+	status, body = rawCall(t, alice, http.MethodPut, "/pushrules/global/postcontent/mine",
+		map[string]any{"actions": []string{"notify"}, "conditions": []any{}})
+	if status != 400 || body["errcode"] != "M_INVALID_PARAM" {
+		t.Errorf("PUT a postcontent rule: %d %v, want 400 M_INVALID_PARAM", status, body)
+	}
+	if status, body := rawCall(t, alice, http.MethodGet, "/pushrules/global/postcontent/mine", nil); status != 404 {
+		t.Errorf("GET a missing postcontent rule: %d %v, want 404", status, body)
 	}
 }

@@ -15,8 +15,10 @@ import (
 	"strings"
 )
 
-// Kinds in the order the spec evaluates them.
-var Kinds = []string{"override", "content", "room", "sender", "underride"}
+// Kinds in the order the spec evaluates them. postcontent (MSC4306) comes
+// between content and room; it holds server rules only (none yet: thread
+// subscriptions are not served), clients may not add to it.
+var Kinds = []string{"override", "content", "postcontent", "room", "sender", "underride"}
 
 // Rule is a push rule as the API shows it. Conditions are kept as JSON,
 // so that kinds of conditions added to the spec pass through unchanged.
@@ -31,11 +33,12 @@ type Rule struct {
 
 // Ruleset is the rules of one scope ("global"), by kind.
 type Ruleset struct {
-	Override  []Rule `json:"override"`
-	Content   []Rule `json:"content"`
-	Room      []Rule `json:"room"`
-	Sender    []Rule `json:"sender"`
-	Underride []Rule `json:"underride"`
+	Override    []Rule `json:"override"`
+	Content     []Rule `json:"content"`
+	Postcontent []Rule `json:"postcontent"`
+	Room        []Rule `json:"room"`
+	Sender      []Rule `json:"sender"`
+	Underride   []Rule `json:"underride"`
 }
 
 // Document is the content of the m.push_rules account data.
@@ -137,6 +140,8 @@ func (rs *Ruleset) kind(kind string) *[]Rule {
 		return &rs.Override
 	case "content":
 		return &rs.Content
+	case "postcontent":
+		return &rs.Postcontent
 	case "room":
 		return &rs.Room
 	case "sender":
@@ -221,6 +226,11 @@ func (rs *Ruleset) Put(kind, ruleID string, body NewRule, before, after string) 
 	rules := rs.kind(kind)
 	if rules == nil {
 		return fmt.Errorf("%w: unknown kind %q", ErrInvalid, kind)
+	}
+	if kind == "postcontent" {
+		// MSC4306: "servers MUST ensure that clients MUST NOT be able to
+		// create custom rules with this push rule kind".
+		return fmt.Errorf("%w: clients may not create postcontent rules", ErrInvalid)
 	}
 	rule, err := newRule(kind, ruleID, body)
 	if err != nil {
