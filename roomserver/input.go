@@ -3,8 +3,10 @@ package roomserver
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"log/slog"
+	"runtime/debug"
 
 	"github.com/matrix-org/gomatrixserverlib"
 	"github.com/rohrpost/rohrpost/roomserver/storage"
@@ -38,16 +40,55 @@ func (s *Server) submit(ctx context.Context, run func(b *batch) (any, error)) (a
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	case <-s.quit:
-		return nil, fmt.Errorf("roomserver stopping")
+		return nil, errStopping
 	}
-	<-t.done
-	return t.res, t.err
+	select {
+	case <-t.done:
+		return t.res, t.err
+	case <-s.done:
+		// The input loop has ended, and failed every task it found
+		// queued before it did (closing their done first). A task that
+		// got into the queue after that is never run.
+		select {
+		case <-t.done:
+			return t.res, t.err
+		default:
+			return nil, errStopping
+		}
+	}
+}
+
+var errStopping = errors.New("roomserver stopping")
+
+// errTaskPanicked fails a batch one of whose tasks panicked: the task may
+// have changed the batch's working copies of rooms half way, so nothing of
+// the batch may be committed or kept.
+var errTaskPanicked = errors.New("a task of the batch panicked")
+
+// drain fails the tasks still queued when the loop stops, so that their
+// callers do not wait forever.
+func (s *Server) drain() {
+	for {
+		select {
+		case t := <-s.tasks:
+			t.err = errStopping
+			close(t.done)
+		default:
+			return
+		}
+	}
 }
 
 func (s *Server) inputLoop() {
 	defer close(s.done)
+	defer s.drain()
 	for {
 		var first *task
+		select {
+		case <-s.quit:
+			return
+		default:
+		}
 		select {
 		case first = <-s.tasks:
 		case <-s.quit:
@@ -80,9 +121,10 @@ type batch struct {
 func (s *Server) runBatch(tasks []*task) {
 	if err := s.commitBatch(tasks); err != nil && len(tasks) > 1 {
 		// The rows of one task broke the transaction, and with it every
-		// task of the batch. Nothing was committed: run each task again
-		// in a batch of its own, so that a task fails only for its own
-		// reason.
+		// task of the batch, or a task panicked and may have left the
+		// working copies half changed. Nothing was committed: run each
+		// task again in a batch of its own, so that a task fails only for
+		// its own reason.
 		slog.Warn("roomserver batch commit failed; committing its tasks one by one", "err", err, "tasks", len(tasks))
 		for _, t := range tasks {
 			t.res, t.err = nil, nil
@@ -103,7 +145,19 @@ func (s *Server) commitBatch(tasks []*task) error {
 			continue
 		}
 		m := b.mark()
-		t.res, t.err = s.runTask(b, t)
+		var panicked bool
+		t.res, panicked, t.err = s.runTask(b, t)
+		if panicked {
+			// The batch is dropped whole (its working copies, rows and
+			// transaction ids); the other tasks fail with it and
+			// runBatch runs them again each on its own.
+			for _, o := range tasks {
+				if o != t && o.err == nil {
+					o.res, o.err = nil, errTaskPanicked
+				}
+			}
+			return errTaskPanicked
+		}
 		if t.err != nil {
 			b.reset(m)
 		}
@@ -142,14 +196,15 @@ func (s *Server) commitBatch(tasks []*task) error {
 	return nil
 }
 
-func (s *Server) runTask(b *batch, t *task) (res any, err error) {
+func (s *Server) runTask(b *batch, t *task) (res any, panicked bool, err error) {
 	defer func() {
 		if p := recover(); p != nil {
-			slog.Error("roomserver task panicked", "panic", p)
-			err = fmt.Errorf("internal error in event input")
+			slog.Error("roomserver task panicked", "panic", p, "stack", string(debug.Stack()))
+			res, err, panicked = nil, fmt.Errorf("internal error in event input"), true
 		}
 	}()
-	return t.run(b)
+	res, err = t.run(b)
+	return res, false, err
 }
 
 func (s *Server) finish(tasks []*task) {

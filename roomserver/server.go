@@ -42,6 +42,8 @@ type Server struct {
 	tasks chan *task
 	quit  chan struct{}
 	done  chan struct{}
+	// stopOnce makes a second Stop a no-op.
+	stopOnce sync.Once
 	// selfDestructWake nudges the loop that prunes self-destructing
 	// events (self_destruct.go).
 	selfDestructWake chan struct{}
@@ -123,10 +125,12 @@ func (s *Server) Start(ctx context.Context) error {
 
 // Stop finishes the batch in progress and stops.
 func (s *Server) Stop() {
-	close(s.quit)
-	<-s.done
-	s.recordPublished()
-	s.unlock()
+	s.stopOnce.Do(func() {
+		close(s.quit)
+		<-s.done
+		s.recordPublished()
+		s.unlock()
+	})
 }
 
 // backfillSearchText fills the search column of events stored before it
