@@ -46,8 +46,8 @@ func (s *Server) upgradeRoom(r *http.Request, dev *userapi.Device) (any, error) 
 	return map[string]string{"replacement_room": newID}, nil
 }
 
-// carryAccountData keeps the upgrading user's direct-chat marking and
-// tags on the replacement room.
+// carryAccountData keeps the upgrading user's direct-chat marking, tags
+// and push rules for the room on the replacement room.
 func (s *Server) carryAccountData(ctx context.Context, user spec.UserID, oldID, newID string) error {
 	if raw, err := s.users.AccountData(ctx, user, "", "m.direct"); err == nil {
 		var direct map[string][]string
@@ -69,6 +69,15 @@ func (s *Server) carryAccountData(ctx context.Context, user spec.UserID, oldID, 
 	}
 	if raw, err := s.users.AccountData(ctx, user, oldID, "m.tag"); err == nil && len(raw) > 0 {
 		if _, err := s.users.PutAccountData(ctx, user, newID, "m.tag", raw); err != nil {
+			return err
+		}
+	}
+	// The user's notification settings for the room (the spec's
+	// "notifications" among the settings an upgrade carries over); read
+	// first, so that a user without any has no account data written.
+	if rs, err := s.users.PushRules(ctx, user); err == nil && rs.HasRoomRules(oldID, newID) {
+		change := userapi.PushRuleChange{CopyRoom: &userapi.RoomRulesCopy{From: oldID, To: newID}}
+		if err := s.users.UpdatePushRules(ctx, user, change); err != nil {
 			return err
 		}
 	}

@@ -24,6 +24,15 @@ type PushRuleChange struct {
 	Enabled       *bool
 	// Actions, when not nil, replaces the rule's actions.
 	Actions []json.RawMessage
+	// CopyRoom, when set, copies the user's rules about one room to
+	// another (an upgrade's replacement; pushrules.CopyRoomRules).
+	CopyRoom *RoomRulesCopy `json:",omitempty"`
+}
+
+// RoomRulesCopy names the room whose rules are copied and the room that
+// gets the copies.
+type RoomRulesCopy struct {
+	From, To string
 }
 
 func (s *Server) PushRules(ctx context.Context, user spec.UserID) (*pushrules.Ruleset, error) {
@@ -40,6 +49,8 @@ func (s *Server) UpdatePushRules(ctx context.Context, user spec.UserID, change P
 		rs := pushrules.Load(old, user.String())
 		var err error
 		switch {
+		case change.CopyRoom != nil:
+			rs.CopyRoomRules(change.CopyRoom.From, change.CopyRoom.To)
 		case change.Put != nil:
 			err = rs.Put(change.Kind, change.RuleID, *change.Put, change.Before, change.After)
 		case change.Delete:

@@ -330,3 +330,52 @@ func TestPostcontentPushRuleKind(t *testing.T) {
 		t.Errorf("GET a missing postcontent rule: %d %v, want 404", status, body)
 	}
 }
+
+// TestUpgradeCopiesRoomPushRules: the user's push rules about a room
+// (Element's "mentions only" room rule, its mute override) are copied to
+// the replacement room, for the upgrader and for members joining later.
+func TestUpgradeCopiesRoomPushRules(t *testing.T) {
+	srv := apptest.Start(t)
+	ctx := context.Background()
+	alice, bob := srv.Register(t, "alice"), srv.Register(t, "bob")
+	resp, err := alice.CreateRoom(ctx, &mautrix.ReqCreateRoom{Preset: "public_chat"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := resp.RoomID.String()
+	if _, err := bob.JoinRoomByID(ctx, resp.RoomID); err != nil {
+		t.Fatal(err)
+	}
+	put := func(cli *mautrix.Client, kind, id string, body map[string]any) {
+		t.Helper()
+		if status, resp := rawCall(t, cli, http.MethodPut, "/pushrules/global/"+kind+"/"+url.PathEscape(id), body); status != 200 {
+			t.Fatalf("put %s rule: %d %v", kind, status, resp)
+		}
+	}
+	put(alice, "room", old, map[string]any{"actions": []any{}})
+	put(bob, "override", old, map[string]any{"actions": []any{},
+		"conditions": []any{map[string]any{"kind": "event_match", "key": "room_id", "pattern": old}}})
+	if status, resp := rawCall(t, bob, http.MethodPut, "/pushrules/global/override/"+url.PathEscape(old)+"/enabled",
+		map[string]any{"enabled": false}); status != 200 {
+		t.Fatalf("disable: %d %v", status, resp)
+	}
+	status, body := rawCall(t, alice, http.MethodPost, "/rooms/"+url.PathEscape(old)+"/upgrade", map[string]any{"new_version": "11"})
+	if status != 200 {
+		t.Fatalf("upgrade: %d %v", status, body)
+	}
+	replacement := body["replacement_room"].(string)
+	status, rule := rawCall(t, alice, http.MethodGet, "/pushrules/global/room/"+url.PathEscape(replacement), nil)
+	if status != 200 || rule["rule_id"] != replacement || len(rule["actions"].([]any)) != 0 {
+		t.Errorf("alice's room rule for the replacement: %d %v", status, rule)
+	}
+	if status, _ := rawCall(t, alice, http.MethodGet, "/pushrules/global/room/"+url.PathEscape(old), nil); status != 200 {
+		t.Errorf("alice's room rule for the old room is gone: %d", status)
+	}
+	if status, body := rawCall(t, bob, http.MethodPost, "/join/"+url.PathEscape(replacement), map[string]any{}); status != 200 {
+		t.Fatalf("bob joins the replacement: %d %v", status, body)
+	}
+	status, rule = rawCall(t, bob, http.MethodGet, "/pushrules/global/override/"+url.PathEscape(replacement), nil)
+	if status != 200 || gjsonOf(rule).Get("conditions.0.pattern").String() != replacement || rule["enabled"] != false {
+		t.Errorf("bob's override rule for the replacement: %d %v", status, rule)
+	}
+}

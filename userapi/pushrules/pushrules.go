@@ -414,3 +414,76 @@ func matchesOnlyRoom(conds *[]json.RawMessage, roomID string) bool {
 	}
 	return json.Unmarshal((*conds)[0], &c) == nil && c.Kind == "event_match" && c.Key == "room_id" && c.Pattern == roomID
 }
+
+// CopyRoomRules gives the room newID a copy of each of the user's own
+// rules about the room oldID (an upgrade's replacement, which the spec
+// says should keep the user's notification settings): the room rule
+// named oldID, and override and underride rules with an event_match on
+// room_id for oldID, whose copy matches newID and is named with newID in
+// place of oldID (a rule whose id does not name the room is left alone:
+// its copy would need a name of our making). A copy goes just before its
+// original and keeps its enabled flag; a rule the new room already has is
+// not replaced. It reports whether anything was copied.
+func (rs *Ruleset) CopyRoomRules(oldID, newID string) bool {
+	if oldID == "" || newID == "" || oldID == newID {
+		return false
+	}
+	copied := false
+	for _, kind := range []string{"override", "room", "underride"} {
+		rules := rs.kind(kind)
+		for i := 0; i < len(*rules); i++ {
+			r := (*rules)[i]
+			if r.Default || !strings.Contains(r.RuleID, oldID) {
+				continue
+			}
+			c, ok := roomRuleCopy(kind, r, oldID, newID)
+			if !ok || slices.ContainsFunc(*rules, func(x Rule) bool { return x.RuleID == c.RuleID }) {
+				continue
+			}
+			*rules = slices.Insert(*rules, i, c)
+			i++
+			copied = true
+		}
+	}
+	return copied
+}
+
+// HasRoomRules tells whether CopyRoomRules would copy anything.
+func (rs *Ruleset) HasRoomRules(oldID, newID string) bool {
+	cp := Ruleset{Override: slices.Clone(rs.Override), Room: slices.Clone(rs.Room), Underride: slices.Clone(rs.Underride)}
+	return cp.CopyRoomRules(oldID, newID)
+}
+
+// roomRuleCopy is r made about newID, if r is about oldID.
+func roomRuleCopy(kind string, r Rule, oldID, newID string) (Rule, bool) {
+	c := r
+	c.Actions = slices.Clone(r.Actions)
+	if kind == "room" {
+		if r.RuleID != oldID {
+			return Rule{}, false
+		}
+		c.RuleID = newID
+		return c, true
+	}
+	if r.Conditions == nil {
+		return Rule{}, false
+	}
+	conds := make([]json.RawMessage, len(*r.Conditions))
+	about := false
+	for i, raw := range *r.Conditions {
+		conds[i] = raw
+		var cond map[string]any
+		if json.Unmarshal(raw, &cond) != nil || cond["kind"] != "event_match" || cond["key"] != "room_id" || cond["pattern"] != oldID {
+			continue
+		}
+		cond["pattern"] = newID
+		conds[i], _ = json.Marshal(cond)
+		about = true
+	}
+	if !about {
+		return Rule{}, false
+	}
+	c.Conditions = &conds
+	c.RuleID = strings.ReplaceAll(r.RuleID, oldID, newID)
+	return c, true
+}
