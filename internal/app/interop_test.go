@@ -179,3 +179,58 @@ func waitForMembership(t *testing.T, cli *mautrix.Client, room id.RoomID, user i
 		time.Sleep(100 * time.Millisecond)
 	}
 }
+
+// Restricted joins across implementations, both seats: a member of a
+// space joins its restricted room on the other server, which names one of
+// its own members as the authoriser.
+func TestInteropRestrictedJoins(t *testing.T) {
+	url, server := interopPeer(t)
+	hs := interopServer(t)
+	ctx := context.Background()
+	ours, theirs := hs.Register(t, "alice"), registerAt(t, url, "bob")
+	restricted := func(t *testing.T, host *mautrix.Client) (space, room id.RoomID) {
+		t.Helper()
+		s, err := host.CreateRoom(ctx, &mautrix.ReqCreateRoom{Preset: "public_chat", RoomVersion: "10", CreationContent: map[string]any{"type": "m.space"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, err := host.CreateRoom(ctx, &mautrix.ReqCreateRoom{Preset: "private_chat", RoomVersion: "10",
+			InitialState: []*event.Event{{Type: event.StateJoinRules, Content: event.Content{Raw: map[string]any{
+				"join_rule": "restricted",
+				"allow":     []any{map[string]any{"type": "m.room_membership", "room_id": s.RoomID.String()}},
+			}}}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s.RoomID, r.RoomID
+	}
+	for _, seat := range []struct {
+		name         string
+		host, joiner *mautrix.Client
+		via          string
+	}{
+		{"rohrpost hosts", ours, theirs, string(hs.ServerName)},
+		{"the other server hosts", theirs, ours, server},
+	} {
+		t.Run(seat.name, func(t *testing.T) {
+			space, room := restricted(t, seat.host)
+			via := &mautrix.ReqJoinRoom{Via: []string{seat.via}}
+			if _, err := seat.joiner.JoinRoom(ctx, room.String(), via); err == nil {
+				t.Fatal("joined the restricted room without being in the space")
+			}
+			if _, err := seat.joiner.JoinRoom(ctx, space.String(), via); err != nil {
+				t.Fatalf("join the space: %v", err)
+			}
+			if _, err := seat.joiner.JoinRoom(ctx, room.String(), via); err != nil {
+				t.Fatalf("join the restricted room: %v", err)
+			}
+			var member map[string]any
+			if err := seat.host.StateEvent(ctx, room, event.StateMember, seat.joiner.UserID.String(), &member); err != nil {
+				t.Fatal(err)
+			}
+			if member["membership"] != "join" || member["join_authorised_via_users_server"] != seat.host.UserID.String() {
+				t.Fatalf("the member event: %v", member)
+			}
+		})
+	}
+}
