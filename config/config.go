@@ -55,7 +55,13 @@ type Config struct {
 	LogFile        string         `yaml:"log_file"`
 	LogLevel       string         `yaml:"log_level"`
 
-	RegistrationSharedSecret              string `yaml:"registration_shared_secret"`
+	RegistrationSharedSecret string `yaml:"registration_shared_secret"`
+	// RegistrationSharedSecretPath holds the secret when
+	// registration_shared_secret is not set (Synapse's key). The server
+	// writes a new random one there at its first start; unset, it is
+	// data_dir/registration_shared_secret. `rohrpost register-user`
+	// reads it.
+	RegistrationSharedSecretPath          string `yaml:"registration_shared_secret_path"`
 	EnableRegistration                    bool   `yaml:"enable_registration"`
 	EnableRegistrationWithoutVerification bool   `yaml:"enable_registration_without_verification"`
 	// RegistrationsRequire3PID lists the media ("email") every new
@@ -325,6 +331,7 @@ func (c *Config) resolvePaths(dir string) {
 	abs(&c.Database.Path)
 	abs(&c.MediaStorePath)
 	abs(&c.LogFile)
+	abs(&c.RegistrationSharedSecretPath)
 	abs(&c.NATS.StoreDir)
 	for i := range c.AppServiceConfigFiles {
 		abs(&c.AppServiceConfigFiles[i])
@@ -342,6 +349,9 @@ func (c *Config) Finish() {
 	}
 	if c.Database.Type == "sqlite" && c.Database.Path == "" {
 		c.Database.Path = filepath.Join(c.DataDir, "rohrpost.db")
+	}
+	if c.RegistrationSharedSecret == "" && c.RegistrationSharedSecretPath == "" {
+		c.RegistrationSharedSecretPath = filepath.Join(c.DataDir, "registration_shared_secret")
 	}
 	if c.NATS.StoreDir == "" {
 		c.NATS.StoreDir = filepath.Join(c.DataDir, "nats")

@@ -289,3 +289,9 @@ type notFoundError struct{ err error }
 func (e notFoundError) Error() string        { return e.err.Error() }
 func (e notFoundError) Unwrap() error        { return e.err }
 func (e notFoundError) Is(target error) bool { return target == ErrNotFound }
+
+// HasAccounts tells whether anyone but guests has an account yet: the
+// binary says how to make the first admin when no one has.
+func (s *Server) HasAccounts(ctx context.Context) (bool, error) {
+	return s.store.HasAccounts(ctx)
+}

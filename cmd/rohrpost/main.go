@@ -26,13 +26,13 @@ import (
 )
 
 func main() {
-	if err := run(os.Args[1:], os.Stdout, os.Stderr); err != nil {
+	if err := run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr); err != nil {
 		fmt.Fprintln(os.Stderr, "rohrpost:", err)
 		os.Exit(1)
 	}
 }
 
-func run(args []string, stdout, stderr io.Writer) error {
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
 		switch args[0] {
 		case "run":
@@ -44,10 +44,12 @@ func run(args []string, stdout, stderr io.Writer) error {
 			return generateKeys(args[1:], stdout)
 		case "health":
 			return health(args[1:])
+		case "register-user":
+			return registerUser(args[1:], stdin, stdout, stderr)
 		case "help":
 			args = []string{"-help"}
 		default:
-			return fmt.Errorf("unknown command %q (commands: run, generate-config, generate-keys, health)", args[0])
+			return fmt.Errorf("unknown command %q (commands: run, generate-config, generate-keys, register-user, health)", args[0])
 		}
 	}
 	fs := flag.NewFlagSet("rohrpost", flag.ContinueOnError)
@@ -82,7 +84,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 	}
-	return serve(cfg, opts, stderr)
+	return serve(cfg, opts, *configPath, stderr)
 }
 
 func loadConfig(path string, stderr io.Writer) (*config.Config, error) {
@@ -151,12 +153,18 @@ func setupLogging(cfg *config.Config, stderr io.Writer) (func(), error) {
 	return closeFn, nil
 }
 
-func serve(cfg *config.Config, opts app.Options, stderr io.Writer) error {
+func serve(cfg *config.Config, opts app.Options, configPath string, stderr io.Writer) error {
 	closeLog, err := setupLogging(cfg, stderr)
 	if err != nil {
 		return err
 	}
 	defer closeLog()
+	if runsHere(opts, app.ClientAPI) {
+		// The shared secret's file is made by the process that checks it.
+		if err := cfg.LoadSharedSecret(true); err != nil {
+			return err
+		}
+	}
 	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer cancel()
 
@@ -196,6 +204,7 @@ func serve(cfg *config.Config, opts app.Options, stderr io.Writer) error {
 		slog.Info("listening", "addr", l.Addr(), "tls", l.TLS, "resources", l.Resources)
 	}
 	fmt.Fprintf(stderr, "rohrpost: %s ready on %s (%s)\n", cfg.ServerName, listenerList(cfg), strings.Join(a.ComponentList(), ","))
+	firstAdminHint(ctx, a, configPath, stderr)
 
 	select {
 	case <-ctx.Done():
@@ -221,6 +230,35 @@ func shutdown(a *app.App, servers []*http.Server) {
 			_ = s.Close()
 		}
 	}
+}
+
+func runsHere(opts app.Options, component string) bool {
+	if len(opts.Components) == 0 {
+		return true
+	}
+	for _, c := range opts.Components {
+		if c == component {
+			return true
+		}
+	}
+	return false
+}
+
+// firstAdminHint says, while there is no account yet, how to make the
+// first one: open registration is off by default.
+func firstAdminHint(ctx context.Context, a *app.App, configPath string, stderr io.Writer) {
+	if a.LocalUsers == nil {
+		return
+	}
+	has, err := a.LocalUsers.HasAccounts(ctx)
+	if err != nil || has {
+		return
+	}
+	cmd := "rohrpost register-user --admin"
+	if configPath != "" {
+		cmd += " --config " + configPath
+	}
+	fmt.Fprintf(stderr, "rohrpost: there are no accounts yet. Create the first admin, while the server runs, with\n\n    %s\n\n(`go run ./cmd/rohrpost register-user --admin` from a checkout); it asks for the name and the password.\n", cmd)
 }
 
 func listenerList(cfg *config.Config) string {

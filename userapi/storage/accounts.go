@@ -215,3 +215,10 @@ func (s *Store) SetErased(ctx context.Context, userID string) error {
 func (s *Store) ErasedUsers(ctx context.Context) ([]string, error) {
 	return sqlutil.Strings(s.db.Read.QueryContext(ctx, `SELECT user_id FROM accounts WHERE erased`))
 }
+
+// HasAccounts tells whether any account other than a guest's exists.
+func (s *Store) HasAccounts(ctx context.Context) (bool, error) {
+	var exists bool
+	err := s.db.Read.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM accounts WHERE NOT is_guest)`).Scan(&exists)
+	return exists, err
+}
