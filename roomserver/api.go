@@ -184,6 +184,10 @@ type SearchMembersRequest struct {
 	// Term is matched case-insensitively as a substring.
 	Term  string
 	Limit int
+	// Users, when set, are the only users considered, whatever Term
+	// matches: the client API finds local users by their global
+	// profile and asks which of them the searcher may see.
+	Users []string `json:",omitempty"`
 }
 
 // SearchMembersResponse holds the matches by user id; Limited tells that

@@ -18,6 +18,13 @@ func (s *Server) SearchMembers(ctx context.Context, req SearchMembersRequest) (*
 		return nil, err
 	}
 	term := strings.ToLower(req.Term)
+	var only map[string]bool
+	if len(req.Users) > 0 {
+		only = make(map[string]bool, len(req.Users))
+		for _, u := range req.Users {
+			only[u] = true
+		}
+	}
 	found := map[string]MemberProfile{}
 	for _, m := range rows {
 		if _, seen := found[m.UserID]; seen || (m.UserID == req.Searcher.String() && !m.InOpenRoom) {
@@ -25,6 +32,12 @@ func (s *Server) SearchMembers(ctx context.Context, req SearchMembersRequest) (*
 		}
 		p := MemberProfile{DisplayName: gjson.GetBytes(m.Client, "content.displayname").String(),
 			AvatarURL: gjson.GetBytes(m.Client, "content.avatar_url").String()}
+		if only != nil {
+			if only[m.UserID] {
+				found[m.UserID] = p
+			}
+			continue
+		}
 		if strings.Contains(strings.ToLower(m.UserID), term) || strings.Contains(strings.ToLower(p.DisplayName), term) {
 			found[m.UserID] = p
 		}

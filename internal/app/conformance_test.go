@@ -379,3 +379,52 @@ func TestUpgradeCopiesRoomPushRules(t *testing.T) {
 		t.Errorf("bob's override rule for the replacement: %d %v", status, rule)
 	}
 }
+
+// TestUserDirectoryShowsGlobalProfile: the user directory shows a local
+// user's global display name and avatar, not a per-room nickname, and
+// finds them by the global name.
+func TestUserDirectoryShowsGlobalProfile(t *testing.T) {
+	srv := apptest.Start(t)
+	ctx := context.Background()
+	alice, bob := srv.Register(t, "alice"), srv.Register(t, "bob")
+	if err := alice.SetDisplayName(ctx, "Alice Weltweit"); err != nil {
+		t.Fatal(err)
+	}
+	if err := alice.SetAvatarURL(ctx, id.MustParseContentURI("mxc://localhost/global")); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := bob.CreateRoom(ctx, &mautrix.ReqCreateRoom{Preset: "public_chat"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := alice.JoinRoomByID(ctx, resp.RoomID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := alice.SendStateEvent(ctx, resp.RoomID, event.StateMember, alice.UserID.String(), map[string]any{
+		"membership": "join", "displayname": "Zimmername", "avatar_url": "mxc://localhost/room"}); err != nil {
+		t.Fatal(err)
+	}
+	search := func(term string) map[string]any {
+		t.Helper()
+		status, body := rawCall(t, bob, http.MethodPost, "/user_directory/search", map[string]any{"search_term": term})
+		if status != 200 {
+			t.Fatalf("search %q: %d %v", term, status, body)
+		}
+		results, _ := body["results"].([]any)
+		for _, r := range results {
+			if u := r.(map[string]any); u["user_id"] == alice.UserID.String() {
+				return u
+			}
+		}
+		return nil
+	}
+	for _, term := range []string{"weltweit", alice.UserID.Localpart()} {
+		u := search(term)
+		if u == nil || u["display_name"] != "Alice Weltweit" || u["avatar_url"] != "mxc://localhost/global" {
+			t.Errorf("search %q: %v, want the global profile", term, u)
+		}
+	}
+	if u := search("zimmername"); u != nil {
+		t.Errorf("a per-room nickname finds the user: %v", u)
+	}
+}

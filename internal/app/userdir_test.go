@@ -99,8 +99,9 @@ func TestUserDirectorySearchAllUsers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(resp.Results) != 1 || name(resp.Results[0]) != "Bärbel im Referat" {
-		t.Fatalf("alice's search: %+v, want bob once with his room name", resp.Results)
+	// The global name, not the room one (issue 15, decision 0017).
+	if len(resp.Results) != 1 || name(resp.Results[0]) != "Bärbel Beispiel" {
+		t.Fatalf("alice's search: %+v, want bob once with his global name", resp.Results)
 	}
 	// Searchers do not find themselves.
 	if resp, _ := bob.SearchUserDirectory(ctx, "bärbel", 10); len(resp.Results) != 0 {
