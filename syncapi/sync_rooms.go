@@ -560,7 +560,7 @@ func (s *Server) renderState(ctx context.Context, req *syncRequest, roomID strin
 // addEphemeral adds typing and receipts to a joined room.
 func (s *Server) addEphemeral(ctx context.Context, req *syncRequest, roomID string, since, to Token, jr *joinedRoom) error {
 	f := &req.filter.Room.Ephemeral
-	if users, changed := s.typing.since(roomID, since.Typing); changed && f.Allows(roomID, "m.typing", "", false) {
+	if users, changed := s.typing.changedSince(roomID, since.Typing, req.since == nil); changed && f.Allows(roomID, "m.typing", "", false) {
 		ev, _ := json.Marshal(map[string]any{"type": "m.typing", "content": map[string]any{"user_ids": users}})
 		jr.Ephemeral.Events = append(jr.Ephemeral.Events, ev)
 	}

@@ -104,11 +104,21 @@ func (t *typingState) position() int64 {
 	return t.pos
 }
 
-// since returns the typing users of a room if they changed after pos.
+// since returns the typing users of a room if they changed after pos; a
+// pos of 0 is taken for an initial sync (changedSince).
 func (t *typingState) since(roomID string, pos int64) ([]string, bool) {
+	return t.changedSince(roomID, pos, pos == 0)
+}
+
+// changedSince returns the typing users of a room if they changed after
+// pos: the current list, empty when everyone stopped, so that a client
+// that saw a start clears it. An initial sync (no position) gets the list
+// only when someone is typing. A token's typing position may be 0 without
+// the sync being initial: no typing had happened when it was made.
+func (t *typingState) changedSince(roomID string, pos int64, initial bool) ([]string, bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if t.roomPos[roomID] <= pos && pos != 0 {
+	if !initial && t.roomPos[roomID] <= pos {
 		return nil, false
 	}
 	users := make([]string, 0, len(t.rooms[roomID]))
@@ -116,5 +126,5 @@ func (t *typingState) since(roomID string, pos int64) ([]string, bool) {
 		users = append(users, u)
 	}
 	sort.Strings(users)
-	return users, pos == 0 && len(users) > 0 || pos != 0
+	return users, !initial || len(users) > 0
 }

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/rohrpost/rohrpost/internal/apptest"
 	"github.com/tidwall/gjson"
@@ -426,5 +427,60 @@ func TestUserDirectoryShowsGlobalProfile(t *testing.T) {
 	}
 	if u := search("zimmername"); u != nil {
 		t.Errorf("a per-room nickname finds the user: %v", u)
+	}
+}
+
+// TestTypingStoppedSinceToken: a /sync from a token older than a typing
+// start that has since stopped delivers the room's current typing list,
+// empty, so a client that saw the start clears it.
+func TestTypingStoppedSinceToken(t *testing.T) {
+	srv := apptest.Start(t)
+	ctx := context.Background()
+	alice, bob := srv.Register(t, "alice"), srv.Register(t, "bob")
+	resp, err := alice.CreateRoom(ctx, &mautrix.ReqCreateRoom{Preset: "public_chat"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	room := resp.RoomID
+	if _, err := bob.JoinRoomByID(ctx, room); err != nil {
+		t.Fatal(err)
+	}
+	_, first := rawCall(t, bob, http.MethodGet, "/sync", nil)
+	since := first["next_batch"].(string)
+	typing := func(body map[string]any) (string, bool) {
+		ev := gjsonOf(body).Get(`rooms.join.` + strings.ReplaceAll(room.String(), ".", `\.`) + `.ephemeral.events.#(type=="m.typing")`)
+		if !ev.Exists() {
+			return "", false
+		}
+		var users []string
+		for _, u := range ev.Get("content.user_ids").Array() {
+			users = append(users, u.String())
+		}
+		return strings.Join(users, ","), true
+	}
+	if _, err := alice.UserTyping(ctx, room, true, 30*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	// Bob's client sees alice typing.
+	_, body := rawCall(t, bob, http.MethodGet, "/sync?timeout=5000&since="+url.QueryEscape(since), nil)
+	if users, ok := typing(body); !ok || users != alice.UserID.String() {
+		t.Fatalf("typing after the start: %q %v", users, ok)
+	}
+	if _, err := alice.UserTyping(ctx, room, false, 0); err != nil {
+		t.Fatal(err)
+	}
+	// A sync from the token before the start, once the stop is in,
+	// carries the empty list.
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		_, body := rawCall(t, bob, http.MethodGet, "/sync?timeout=0&since="+url.QueryEscape(since), nil)
+		users, ok := typing(body)
+		if ok && users == "" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("typing from the old token after the stop: %q %v, want an empty list", users, ok)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }
