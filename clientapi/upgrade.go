@@ -36,11 +36,14 @@ func (s *Server) upgradeRoom(r *http.Request, dev *userapi.Device) (any, error) 
 		}
 		creators = append(creators, *u)
 	}
-	newID, err := s.rooms.UpgradeRoom(r.Context(), roomID, dev.UserID, body.NewVersion, creators)
+	// The upgrade, one step in the roomserver, and the account data that
+	// follows it complete even if the client hangs up (decision 0019).
+	ctx := context.WithoutCancel(r.Context())
+	newID, err := s.rooms.UpgradeRoom(ctx, roomID, dev.UserID, body.NewVersion, creators)
 	if err != nil {
 		return nil, roomError(err)
 	}
-	if err := s.carryAccountData(r.Context(), dev.UserID, roomID, newID); err != nil {
+	if err := s.carryAccountData(ctx, dev.UserID, roomID, newID); err != nil {
 		return nil, err
 	}
 	return map[string]string{"replacement_room": newID}, nil

@@ -38,30 +38,9 @@ func (s *Server) CreateRoom(ctx context.Context, req CreateRoomRequest) (*Create
 		}
 	}
 	res, err := s.submit(ctx, func(b *batch) (any, error) {
-		b.counters.RoomNID++
-		r := &room{nid: b.counters.RoomNID, version: verImpl, visibility: "private", state: map[stateKey]*stateEvent{}}
-		if !verImpl.DomainlessRoomIDs() {
-			r.id = req.RoomID
-			if r.id == "" {
-				r.id = newRoomID(req.Creator.Domain())
-			}
-		}
-		for i, fe := range events {
-			var sk *string
-			if fe.StateKey != nil {
-				sk = fe.StateKey
-			}
-			pdu, err := b.build(r, req.Creator, fe.Type, sk, fe.Content, "")
-			if err != nil {
-				return nil, fmt.Errorf("createRoom event %d (%s): %w", i, fe.Type, err)
-			}
-			if i == 0 && verImpl.DomainlessRoomIDs() {
-				r.id = "!" + pdu.EventID()[1:]
-			}
-			b.apply(r, pdu, eventMeta{})
-		}
-		if req.Visibility == "public" {
-			r.visibility = "public"
+		r, err := b.createRoom(req, verImpl, events)
+		if err != nil {
+			return nil, err
 		}
 		b.addRoom(r)
 		return r.id, nil
@@ -79,6 +58,33 @@ func (s *Server) CreateRoom(ctx context.Context, req CreateRoomRequest) (*Create
 		}
 	}
 	return &CreateRoomResponse{RoomID: roomID, Alias: alias}, nil
+}
+
+// createRoom builds and applies a new room's events; the caller registers
+// the room with addRoom once nothing of its task can fail any more.
+func (b *batch) createRoom(req CreateRoomRequest, verImpl gomatrixserverlib.IRoomVersion, events []newEvent) (*room, error) {
+	b.counters.RoomNID++
+	r := &room{nid: b.counters.RoomNID, version: verImpl, visibility: "private", state: map[stateKey]*stateEvent{}}
+	if !verImpl.DomainlessRoomIDs() {
+		r.id = req.RoomID
+		if r.id == "" {
+			r.id = newRoomID(req.Creator.Domain())
+		}
+	}
+	for i, fe := range events {
+		pdu, err := b.build(r, req.Creator, fe.Type, fe.StateKey, fe.Content, "")
+		if err != nil {
+			return nil, fmt.Errorf("createRoom event %d (%s): %w", i, fe.Type, err)
+		}
+		if i == 0 && verImpl.DomainlessRoomIDs() {
+			r.id = "!" + pdu.EventID()[1:]
+		}
+		b.apply(r, pdu, eventMeta{})
+	}
+	if req.Visibility == "public" {
+		r.visibility = "public"
+	}
+	return r, nil
 }
 
 // newEvent is one event createRoom will send.

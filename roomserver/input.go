@@ -250,11 +250,12 @@ func (b *batch) collectRoomRows() {
 type batchMark struct {
 	counters                                                             storage.Counters
 	events, snaps, state, members, txns, redactions, outputs, positioned int
+	aliasMoves                                                           int
 }
 
 func (b *batch) mark() batchMark {
 	w := &b.write
-	return batchMark{b.counters, len(w.Events), len(w.Snapshots), len(w.CurrentState), len(w.Memberships), len(w.Txns), len(w.Redactions), len(b.outputs), len(w.Positioned)}
+	return batchMark{b.counters, len(w.Events), len(w.Snapshots), len(w.CurrentState), len(w.Memberships), len(w.Txns), len(w.Redactions), len(b.outputs), len(w.Positioned), len(w.AliasMoves)}
 }
 
 func (b *batch) reset(m batchMark) {
@@ -266,7 +267,7 @@ func (b *batch) reset(m batchMark) {
 	}
 	w.Events, w.Snapshots, w.CurrentState = w.Events[:m.events], w.Snapshots[:m.snaps], w.CurrentState[:m.state]
 	w.Memberships, w.Txns, w.Redactions = w.Memberships[:m.members], w.Txns[:m.txns], w.Redactions[:m.redactions]
-	w.Positioned = w.Positioned[:m.positioned]
+	w.Positioned, w.AliasMoves = w.Positioned[:m.positioned], w.AliasMoves[:m.aliasMoves]
 	b.outputs = b.outputs[:m.outputs]
 }
 

@@ -6,9 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/matrix-org/gomatrixserverlib"
 	"github.com/matrix-org/gomatrixserverlib/spec"
+	"github.com/rohrpost/rohrpost/roomserver/storage"
 	"github.com/tidwall/gjson"
 )
 
@@ -20,21 +22,46 @@ var upgradeCopiedState = []string{"m.room.server_acl", "m.room.encryption", spec
 // UpgradeRoom replaces a room with a new one of another version: it
 // creates the new room with the old one's state and power levels, points
 // the old room at it with a tombstone, restricts who may speak in the old
-// room, and moves the local aliases. The old room's additional creators
-// are not carried over: the caller names the new room's (spec v1.16).
+// room, and moves the local aliases and the directory listing. The old
+// room's additional creators are not carried over: the caller names the
+// new room's (spec v1.16).
+//
+// All of it is one task of the input loop, committed in one transaction
+// (decision 0019): other readers see the old room before the upgrade or
+// both rooms after it, never a tombstone naming a room that does not
+// exist, and a caller that goes away (a client hanging up) does not stop
+// it half way. The task runs on a context detached from the caller's.
 func (s *Server) UpgradeRoom(ctx context.Context, roomID string, user spec.UserID, newVersion string, additionalCreators []spec.UserID) (string, error) {
 	verImpl, err := gomatrixserverlib.GetRoomVersion(gomatrixserverlib.RoomVersion(newVersion))
 	if err != nil || !verImpl.Stable() {
 		return "", fmt.Errorf("%w: %s", ErrUnsupportedVersion, newVersion)
 	}
-	old, err := s.room(ctx, roomID)
+	ctx = context.WithoutCancel(ctx)
+	if _, err := s.room(ctx, roomID); err != nil {
+		return "", err
+	}
+	res, err := s.submit(ctx, func(b *batch) (any, error) {
+		return b.upgradeRoom(ctx, roomID, user, verImpl, additionalCreators)
+	})
 	if err != nil {
 		return "", err
 	}
+	return res.(string), nil
+}
+
+// upgradeRoom is UpgradeRoom's task. It works on a copy of the batch's
+// working copy of the old room and registers the new room only when every
+// step succeeded, so that a failing upgrade leaves the batch as it found it.
+func (b *batch) upgradeRoom(ctx context.Context, roomID string, user spec.UserID, verImpl gomatrixserverlib.IRoomVersion, additionalCreators []spec.UserID) (string, error) {
+	working, err := b.room(ctx, roomID)
+	if err != nil {
+		return "", err
+	}
+	old := working.clone()
 	if !canSendState(old, user.String(), "m.room.tombstone") {
 		return "", fmt.Errorf("%w: you may not upgrade this room", ErrForbidden)
 	}
-	req := CreateRoomRequest{Creator: user, RoomVersion: newVersion, Preset: "private_chat"}
+	req := CreateRoomRequest{Creator: user, RoomVersion: string(verImpl.Version()), Preset: "private_chat"}
 	predecessor := map[string]string{"room_id": roomID}
 	creation := map[string]any{"predecessor": predecessor}
 	if create := old.get(spec.MRoomCreate, ""); create != nil {
@@ -77,81 +104,97 @@ func (s *Server) UpgradeRoom(ctx context.Context, roomID string, user spec.UserI
 			AvatarURL:   gjson.GetBytes(m.pdu.Content(), "avatar_url").String(),
 		}
 	}
-	// Where the new room's id can be chosen, the tombstone goes first and
+	// Where the new room's id can be chosen, the tombstone comes first and
 	// the new room names it as its predecessor event; a v12 room's id
-	// derives from its create event, so there the room comes first.
-	var replacement string
+	// derives from its create event, so there the room comes first. Both
+	// are committed together either way.
+	var replacement *room
+	create := func() error {
+		req.CreationContent, _ = json.Marshal(creation)
+		events, err := createRoomEvents(req, verImpl)
+		if err != nil {
+			return err
+		}
+		replacement, err = b.createRoom(req, verImpl, events)
+		return err
+	}
 	if !verImpl.DomainlessRoomIDs() {
 		req.RoomID = newRoomID(user.Domain())
-		tombID, err := s.sendTombstone(ctx, roomID, user, req.RoomID)
+		tomb, err := b.sendTombstone(old, user, req.RoomID)
 		if err != nil {
 			return "", err
 		}
-		predecessor["event_id"] = tombID
-		req.CreationContent, _ = json.Marshal(creation)
-		created, err := s.CreateRoom(ctx, req)
-		if err != nil {
+		predecessor["event_id"] = tomb
+		if err := create(); err != nil {
 			return "", err
 		}
-		replacement = created.RoomID
 	} else {
-		req.CreationContent, _ = json.Marshal(creation)
-		created, err := s.CreateRoom(ctx, req)
-		if err != nil {
+		if err := create(); err != nil {
 			return "", err
 		}
-		replacement = created.RoomID
-		if _, err := s.sendTombstone(ctx, roomID, user, replacement); err != nil {
+		if _, err := b.sendTombstone(old, user, replacement.id); err != nil {
 			return "", err
 		}
 	}
 	// The spec restricts the old room only "if possible": a moderator
 	// allowed to upgrade may not be allowed to change power levels.
 	if canSendState(old, user.String(), spec.MRoomPowerLevels) {
-		if err := s.restrictOldRoom(ctx, roomID, user); err != nil {
+		if err := b.restrictOldRoom(old, user); err != nil {
 			return "", err
 		}
 	}
-	if err := s.moveAliases(ctx, roomID, replacement, user); err != nil {
+	if err := b.moveCanonicalAlias(old, replacement, user); err != nil {
 		return "", err
 	}
-	if err := s.copyBans(ctx, old, replacement, user); err != nil {
+	if err := b.copyBans(old, replacement, user); err != nil {
 		return "", err
 	}
 	if restorePL != nil {
-		empty := ""
-		if _, err := s.SendEvent(ctx, SendEventRequest{RoomID: replacement, Sender: user, Type: spec.MRoomPowerLevels, StateKey: &empty, Content: restorePL}); err != nil {
+		if err := b.sendState(replacement, user, spec.MRoomPowerLevels, "", restorePL); err != nil {
 			return "", fmt.Errorf("power levels in new room: %w", err)
 		}
 	}
 	if old.visibility == "public" {
-		if err := s.SetVisibility(ctx, replacement, "public"); err != nil {
-			return "", err
-		}
-		if err := s.SetVisibility(ctx, roomID, "private"); err != nil {
-			return "", err
-		}
+		replacement.visibility, old.visibility, old.dirty = "public", "private", true
 	}
-	return replacement, nil
+	b.write.AliasMoves = append(b.write.AliasMoves, storage.AliasMove{From: roomID, To: replacement.id})
+	// Nothing can fail any more: the changed copy of the old room and the
+	// new room become the batch's.
+	b.rooms[roomID] = old
+	b.addRoom(replacement)
+	return replacement.id, nil
+}
+
+// sendState builds and applies a state event of the user's in r, unless
+// it would replace the same content from the same sender.
+func (b *batch) sendState(r *room, user spec.UserID, evType, key string, content json.RawMessage) error {
+	if unchangedState(r, SendEventRequest{Sender: user, Type: evType, StateKey: &key, Content: content}) != "" {
+		return nil
+	}
+	pdu, err := b.build(r, user, evType, &key, content, "")
+	if err != nil {
+		return err
+	}
+	b.apply(r, pdu, eventMeta{})
+	return nil
 }
 
 // restrictOldRoom raises events_default and invite so that ordinary
 // members stop talking in the replaced room.
-func (s *Server) restrictOldRoom(ctx context.Context, roomID string, user spec.UserID) error {
-	ev, err := s.StateEvent(ctx, roomID, spec.MRoomPowerLevels, "")
-	if err != nil {
+func (b *batch) restrictOldRoom(old *room, user spec.UserID) error {
+	ev := old.get(spec.MRoomPowerLevels, "")
+	if ev == nil {
 		return nil
 	}
 	var pl map[string]any
-	if json.Unmarshal(ev.Content, &pl) != nil {
+	if json.Unmarshal(ev.pdu.Content(), &pl) != nil {
 		return nil
 	}
-	usersDefault := gjson.GetBytes(ev.Content, "users_default").Int()
+	usersDefault := gjson.GetBytes(ev.pdu.Content(), "users_default").Int()
 	restricted := max(50, usersDefault+1)
 	pl["events_default"], pl["invite"] = restricted, restricted
 	content, _ := json.Marshal(pl)
-	empty := ""
-	if _, err := s.SendEvent(ctx, SendEventRequest{RoomID: roomID, Sender: user, Type: spec.MRoomPowerLevels, StateKey: &empty, Content: content}); err != nil {
+	if err := b.sendState(old, user, spec.MRoomPowerLevels, "", content); err != nil {
 		return fmt.Errorf("restrict old room: %w", err)
 	}
 	return nil
@@ -208,53 +251,58 @@ func (s *Server) repointAliases(ctx context.Context, oldID, newID string) error 
 	return nil
 }
 
-// moveAliases points the old room's local aliases at the new room and
-// moves the canonical alias event.
-func (s *Server) moveAliases(ctx context.Context, oldID, newID string, user spec.UserID) error {
-	if err := s.repointAliases(ctx, oldID, newID); err != nil {
-		return err
-	}
-	ev, err := s.StateEvent(ctx, oldID, spec.MRoomCanonicalAlias, "")
-	if err != nil || len(ev.Content) <= 2 {
+// moveCanonicalAlias sends the old room's canonical alias in the new room
+// and clears it in the old one where the upgrader may (the aliases
+// themselves move with the batch's AliasMoves).
+func (b *batch) moveCanonicalAlias(old, replacement *room, user spec.UserID) error {
+	ev := old.get(spec.MRoomCanonicalAlias, "")
+	if ev == nil || len(ev.pdu.Content()) <= 2 {
 		return nil
 	}
-	empty := ""
-	if _, err := s.SendEvent(ctx, SendEventRequest{RoomID: newID, Sender: user, Type: spec.MRoomCanonicalAlias, StateKey: &empty, Content: ev.Content}); err != nil {
+	if err := b.sendState(replacement, user, spec.MRoomCanonicalAlias, "", json.RawMessage(ev.pdu.Content())); err != nil {
 		return fmt.Errorf("canonical alias in new room: %w", err)
 	}
-	if _, err := s.SendEvent(ctx, SendEventRequest{RoomID: oldID, Sender: user, Type: spec.MRoomCanonicalAlias, StateKey: &empty, Content: json.RawMessage(`{}`)}); err != nil {
+	if !canSendState(old, user.String(), spec.MRoomCanonicalAlias) {
+		return nil
+	}
+	if err := b.sendState(old, user, spec.MRoomCanonicalAlias, "", json.RawMessage(`{}`)); err != nil {
 		return fmt.Errorf("canonical alias in old room: %w", err)
 	}
 	return nil
 }
 
-func (s *Server) sendTombstone(ctx context.Context, roomID string, user spec.UserID, replacement string) (string, error) {
+func (b *batch) sendTombstone(old *room, user spec.UserID, replacement string) (string, error) {
 	empty := ""
 	content, _ := json.Marshal(map[string]string{"body": "This room has been replaced", "replacement_room": replacement})
-	res, err := s.SendEvent(ctx, SendEventRequest{RoomID: roomID, Sender: user, Type: "m.room.tombstone", StateKey: &empty, Content: content})
+	pdu, err := b.build(old, user, "m.room.tombstone", &empty, content, "")
 	if err != nil {
 		return "", fmt.Errorf("tombstone: %w", err)
 	}
-	return res.EventID, nil
+	b.apply(old, pdu, eventMeta{})
+	return pdu.EventID(), nil
 }
 
 // copyBans bans in the new room whoever was banned in the old one.
-func (s *Server) copyBans(ctx context.Context, old *room, newID string, user spec.UserID) error {
+func (b *batch) copyBans(old, replacement *room, user spec.UserID) error {
+	keys := make([]stateKey, 0)
 	for k, ev := range old.state {
 		if k.EventType != spec.MRoomMember {
 			continue
 		}
-		if m, _ := ev.pdu.Membership(); m != spec.Ban {
-			continue
+		if m, _ := ev.pdu.Membership(); m == spec.Ban {
+			keys = append(keys, k)
 		}
-		target := k.StateKey
+	}
+	slices.SortFunc(keys, func(a, c stateKey) int { return strings.Compare(a.StateKey, c.StateKey) })
+	for _, k := range keys {
+		ev := old.state[k]
 		ban := map[string]any{"membership": spec.Ban}
 		if reason := gjson.GetBytes(ev.pdu.Content(), "reason").String(); reason != "" {
 			ban["reason"] = reason
 		}
 		content, _ := json.Marshal(ban)
-		if _, err := s.SendEvent(ctx, SendEventRequest{RoomID: newID, Sender: user, Type: spec.MRoomMember, StateKey: &target, Content: content}); err != nil {
-			return fmt.Errorf("copy ban of %s: %w", target, err)
+		if err := b.sendState(replacement, user, spec.MRoomMember, k.StateKey, content); err != nil {
+			return fmt.Errorf("copy ban of %s: %w", k.StateKey, err)
 		}
 	}
 	return nil

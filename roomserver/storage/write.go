@@ -35,7 +35,13 @@ type Batch struct {
 	// Positioned gives stored events without a place in the timeline
 	// (outliers) one: events of the room's history that backfill brought.
 	Positioned []PositionRow
+	// AliasMoves point every local alias of one room at another (a room
+	// upgrade), in the same transaction as the upgrade's events.
+	AliasMoves []AliasMove
 }
+
+// AliasMove points the local aliases of room From at room To.
+type AliasMove struct{ From, To string }
 
 // PositionRow places a stored event in the stream.
 type PositionRow struct {
@@ -81,7 +87,7 @@ type Redaction struct {
 
 // Empty tells whether the batch writes nothing.
 func (b *Batch) Empty() bool {
-	return len(b.NewRooms)+len(b.RoomUpdates)+len(b.Events)+len(b.Redactions)+len(b.Txns)+len(b.Positioned) == 0
+	return len(b.NewRooms)+len(b.RoomUpdates)+len(b.Events)+len(b.Redactions)+len(b.Txns)+len(b.Positioned)+len(b.AliasMoves) == 0
 }
 
 // WriteBatch writes b inside tx.
@@ -154,6 +160,11 @@ func (s *Store) WriteBatch(tx *sql.Tx, b *Batch) error {
 	for _, p := range b.Positioned {
 		if _, err := tx.Exec(`UPDATE events SET stream_pos = $1 WHERE event_nid = $2 AND stream_pos IS NULL`, p.StreamPos, p.EventNID); err != nil {
 			return fmt.Errorf("place event: %w", err)
+		}
+	}
+	for _, m := range b.AliasMoves {
+		if _, err := tx.Exec(`UPDATE room_aliases SET room_id = $1 WHERE room_id = $2`, m.To, m.From); err != nil {
+			return fmt.Errorf("move aliases: %w", err)
 		}
 	}
 	for _, r := range b.Redactions {
