@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/gorilla/mux"
+	"github.com/rohrpost/rohrpost/adminapi"
 	"github.com/rohrpost/rohrpost/clientapi"
 	"github.com/rohrpost/rohrpost/config"
 	"github.com/rohrpost/rohrpost/federationapi"
@@ -53,6 +54,9 @@ func New(cfg config.Gateway) (*Gateway, error) {
 		return nil, err
 	}
 	if err := copyRoutes(r, client, func(t *mux.Router) { (&clientapi.Server{}).Routes(t) }); err != nil {
+		return nil, err
+	}
+	if err := copyRoutes(r, client, func(t *mux.Router) { (&adminapi.Server{}).Routes(t) }); err != nil {
 		return nil, err
 	}
 	if len(cfg.FederationAPI) > 0 {

@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/rohrpost/rohrpost/adminapi"
 	"github.com/rohrpost/rohrpost/clientapi"
 	"github.com/rohrpost/rohrpost/config"
 	"github.com/rohrpost/rohrpost/federationapi"
@@ -93,6 +94,7 @@ type App struct {
 	Sync       *syncapi.Server
 	Fed        *federationapi.Server
 	CS         *clientapi.Server
+	Admin      *adminapi.Server
 	Media      *mediaapi.Server
 	Gateway    *gateway.Gateway
 
@@ -224,6 +226,10 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *App, err err
 		if a.CS, err = clientapi.New(cfg, clientapi.Deps{Users: a.Users, Rooms: a.Rooms, Federation: a.Federation, Bus: a.Bus, RoomStore: roomStore, OnProfileChange: onProfile, OnDeactivate: onDeactivate}); err != nil {
 			return nil, err
 		}
+		// The Synapse admin API runs where the client API does (decision 0020).
+		if a.Admin, err = adminapi.New(ctx, cfg, adminapi.Deps{Users: a.Users, Rooms: a.Rooms, DB: a.DB, OnProfileChange: onProfile, OnDeactivate: onDeactivate}); err != nil {
+			return nil, err
+		}
 	}
 	return a, nil
 }
@@ -264,6 +270,9 @@ func (a *App) Handler(resources ...string) http.Handler {
 		}
 		if a.CS != nil {
 			a.CS.Routes(r)
+		}
+		if a.Admin != nil {
+			a.Admin.Routes(r)
 		}
 	}
 	if (all || want["federation"] || want["keys"]) && a.Fed != nil {

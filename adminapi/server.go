@@ -1,0 +1,66 @@
+package adminapi
+
+import (
+	"context"
+	"fmt"
+	"runtime/debug"
+
+	"github.com/matrix-org/gomatrixserverlib/spec"
+	"github.com/rohrpost/rohrpost/adminapi/storage"
+	"github.com/rohrpost/rohrpost/config"
+	"github.com/rohrpost/rohrpost/internal/sqlutil"
+	"github.com/rohrpost/rohrpost/roomserver"
+	"github.com/rohrpost/rohrpost/userapi"
+)
+
+// Deps are what the admin API calls and reads.
+type Deps struct {
+	Users userapi.API
+	Rooms roomserver.API
+	// DB holds the audit log, and the tables admin listings read
+	// (docs/decisions/0020).
+	DB *sqlutil.DB
+	// OnDeactivate runs after an admin deactivated an account (the
+	// composition root makes the user leave their rooms).
+	OnDeactivate func(ctx context.Context, user spec.UserID)
+	// OnProfileChange runs after an admin changed a user's profile.
+	OnProfileChange func(ctx context.Context, user spec.UserID, p userapi.Profile)
+}
+
+// Server holds the admin API's handlers. Its zero value registers the
+// routes (the gateway walks them) but serves nothing.
+type Server struct {
+	cfg             *config.Config
+	users           userapi.API
+	rooms           roomserver.API
+	store           *storage.Store
+	onDeactivate    func(ctx context.Context, user spec.UserID)
+	onProfileChange func(ctx context.Context, user spec.UserID, p userapi.Profile)
+}
+
+// New builds the admin API and migrates its tables.
+func New(ctx context.Context, cfg *config.Config, deps Deps) (*Server, error) {
+	store, err := storage.Open(ctx, deps.DB)
+	if err != nil {
+		return nil, fmt.Errorf("adminapi storage: %w", err)
+	}
+	return &Server{cfg: cfg, users: deps.Users, rooms: deps.Rooms, store: store,
+		onDeactivate: deps.OnDeactivate, onProfileChange: deps.OnProfileChange}, nil
+}
+
+// serverVersion is rohrpost's version as the build recorded it.
+func serverVersion() string {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "rohrpost"
+	}
+	if v := bi.Main.Version; v != "" && v != "(devel)" {
+		return "rohrpost " + v
+	}
+	for _, s := range bi.Settings {
+		if s.Key == "vcs.revision" && len(s.Value) >= 12 {
+			return "rohrpost git-" + s.Value[:12]
+		}
+	}
+	return "rohrpost dev"
+}
