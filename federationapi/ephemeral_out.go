@@ -122,7 +122,7 @@ func (s *Server) queueLocalEDU(ctx context.Context, edu gomatrixserverlib.EDU) e
 		if !s.cfg.Presence.Enabled {
 			return nil
 		}
-		return s.sendPresence(ctx, origin, edu.Content)
+		return s.sendPresence(ctx, origin, spec.ServerName(edu.Destination), edu.Content)
 	default:
 		return fmt.Errorf("%w: EDU type %q", errMalformedEDU, edu.Type)
 	}
@@ -169,8 +169,10 @@ func (s *Server) sendReceipts(ctx context.Context, origin spec.ServerName, conte
 }
 
 // sendPresence queues each user's presence for the servers that share a
-// room with them.
-func (s *Server) sendPresence(ctx context.Context, origin spec.ServerName, content []byte) error {
+// room with them, or, when the sync API names one (a server that just
+// started sharing a room with them, syncapi/presence_share.go), for that
+// one alone if it does.
+func (s *Server) sendPresence(ctx context.Context, origin, only spec.ServerName, content []byte) error {
 	updates, problems := parsePresence(origin, content)
 	if problems != nil {
 		slog.Warn("federation: local presence left out", "err", problems)
@@ -193,6 +195,12 @@ func (s *Server) sendPresence(ctx context.Context, origin spec.ServerName, conte
 			dests = append(dests, servers...)
 		}
 		slices.Sort(dests)
+		if only != "" {
+			if !slices.Contains(dests, only) {
+				continue
+			}
+			dests = []spec.ServerName{only}
+		}
 		c, err := json.Marshal(map[string]any{"push": []presenceUpdate{p}})
 		if err != nil {
 			return err

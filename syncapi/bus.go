@@ -133,6 +133,9 @@ func (s *Server) onRoomEvent(data []byte) {
 		extra = append(extra, *ev.StateKey)
 	}
 	s.notifier.advanceRoom(Token{PDU: ev.StreamPos}, ev.RoomID, extra...)
+	if ev.Membership == "join" {
+		go s.sharePresenceOnJoin(&ev)
+	}
 }
 
 // followTyping replays the typing updates that may still be in effect and

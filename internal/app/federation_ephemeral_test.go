@@ -300,3 +300,37 @@ func TestFederationPresenceOff(t *testing.T) {
 		t.Errorf("GET presence of alice on hs2: %+v, %v", got, err)
 	}
 }
+
+// Presence set before two servers shared a room reaches the other side
+// when they start to (SyTest's SYN-115): nobody has to change presence
+// again for it to show in a new chat.
+func TestFederationPresenceOnNewChat(t *testing.T) {
+	servers := apptest.StartFederation(t, 2)
+	hs1, hs2 := servers[0], servers[1]
+	ctx := context.Background()
+	alice, bob := hs1.Register(t, "alice"), hs2.Register(t, "bob")
+	if err := alice.SetPresence(ctx, mautrix.ReqPresence{Presence: event.PresenceOnline, StatusMsg: "im Dienst"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := bob.SetPresence(ctx, mautrix.ReqPresence{Presence: event.PresenceUnavailable, StatusMsg: "in Sitzung"}); err != nil {
+		t.Fatal(err)
+	}
+	aliceSince, bobSince := currentSince(t, alice), currentSince(t, bob)
+	room, err := alice.CreateRoom(ctx, &mautrix.ReqCreateRoom{Preset: "private_chat", Invite: []id.UserID{bob.UserID}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitForMembership(t, alice, room.RoomID, bob.UserID, event.MembershipInvite)
+	if _, err := bob.JoinRoom(ctx, room.RoomID.String(), &mautrix.ReqJoinRoom{Via: []string{string(hs1.ServerName)}}); err != nil {
+		t.Fatal(err)
+	}
+	syncUntil(t, bob, bobSince, "bob sees alice online", func(resp *mautrix.RespSync) bool {
+		c, ok := presenceIn(resp, alice.UserID)
+		return ok && c["presence"] == "online" && c["status_msg"] == "im Dienst"
+	})
+	// Bob's own syncs have made him online meanwhile; his status stays.
+	syncUntil(t, alice, aliceSince, "alice sees bob's presence", func(resp *mautrix.RespSync) bool {
+		c, ok := presenceIn(resp, bob.UserID)
+		return ok && c["status_msg"] == "in Sitzung"
+	})
+}
