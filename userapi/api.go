@@ -57,6 +57,10 @@ type API interface {
 	// deactivated accounts.
 	AccountModeration(ctx context.Context, user spec.UserID) (*AccountModeration, error)
 	SetAccountModeration(ctx context.Context, user spec.UserID, locked, suspended *bool) (*AccountModeration, error)
+	// Changes only the admin API makes (admin.go).
+	SetAdmin(ctx context.Context, user spec.UserID, admin bool) error
+	Reactivate(ctx context.Context, user spec.UserID, password string) error
+	CreateDeviceWithoutToken(ctx context.Context, user spec.UserID, deviceID string) error
 
 	// Profiles (local users only)
 	Profile(ctx context.Context, user spec.UserID) (*Profile, error)

@@ -74,6 +74,18 @@ func (c *Client) Device(ctx context.Context, user spec.UserID, deviceID string) 
 	return
 }
 
+func (c *Client) SetAdmin(ctx context.Context, user spec.UserID, admin bool) error {
+	return c.rpc.Call(ctx, "SetAdmin", []any{user, admin})
+}
+
+func (c *Client) Reactivate(ctx context.Context, user spec.UserID, password string) error {
+	return c.rpc.Call(ctx, "Reactivate", []any{user, password})
+}
+
+func (c *Client) CreateDeviceWithoutToken(ctx context.Context, user spec.UserID, deviceID string) error {
+	return c.rpc.Call(ctx, "CreateDeviceWithoutToken", []any{user, deviceID})
+}
+
 func (c *Client) CreateOpenIDToken(ctx context.Context, user spec.UserID) (out *OpenIDToken, err error) {
 	err = c.rpc.Call(ctx, "CreateOpenIDToken", []any{user}, &out)
 	return
