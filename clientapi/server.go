@@ -26,7 +26,7 @@ type Deps struct {
 	Bus *bus.Conn
 	// RoomStore is read for room state at past events, which the
 	// roomserver API does not offer. Nil disables those reads.
-	RoomStore *rsstorage.Store
+	RoomStore rsstorage.Reader
 	// OnProfileChange runs after a user changed their profile (the
 	// composition root updates the user's member events).
 	OnProfileChange func(ctx context.Context, user spec.UserID, p userapi.Profile)
@@ -41,7 +41,7 @@ type Server struct {
 	rooms roomserver.API
 	fed   federationapi.API
 	// roomStore may be nil; see Deps.RoomStore.
-	roomStore *rsstorage.Store
+	roomStore rsstorage.Reader
 	uia       *uiaSessions
 	// nonces are the outstanding shared-secret registration nonces.
 	nonces *registrationNonces

@@ -40,11 +40,11 @@ type HistoryFetcher interface {
 // Server is the sync API.
 type Server struct {
 	cfg    *config.Config
-	events *rsstorage.Store
+	events rsstorage.Reader
 	// accountData is the user API's tables, read directly like the room
 	// tables (docs/decisions/0001): each sync reads the account data and
 	// key changes, each /sendToDevice the recipients' device ids.
-	accountData *uastorage.Store
+	accountData uastorage.Reader
 	store       *storage.Store
 	bus         *bus.Conn
 	users       userapi.API
@@ -72,11 +72,11 @@ func New(cfg *config.Config, deps Deps) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("syncapi storage: %w", err)
 	}
-	events, err := rsstorage.Open(ctx, deps.DB)
+	events, err := rsstorage.OpenReader(ctx, deps.DB)
 	if err != nil {
 		return nil, fmt.Errorf("syncapi room events: %w", err)
 	}
-	accountData, err := uastorage.Open(ctx, deps.DB)
+	accountData, err := uastorage.OpenReader(ctx, deps.DB)
 	if err != nil {
 		return nil, fmt.Errorf("syncapi account data: %w", err)
 	}

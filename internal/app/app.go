@@ -218,7 +218,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *App, err err
 	if a.Components[ClientAPI] {
 		// The client API reads room state at past events from the shared
 		// room tables (docs/decisions/0001).
-		roomStore, err := rsstorage.Open(ctx, a.DB)
+		roomStore, err := rsstorage.OpenReader(ctx, a.DB)
 		if err != nil {
 			return nil, fmt.Errorf("clientapi room store: %w", err)
 		}
