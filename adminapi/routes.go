@@ -16,6 +16,24 @@ func (s *Server) Routes(r *mux.Router) {
 	// shows it before logging in).
 	a.Handle("/v1/server_version", mxhttp.Handler(s.serverVersion)).Methods(http.MethodGet)
 	a.Handle("/v1/audit_log", s.read(s.auditLog)).Methods(http.MethodGet)
+	// Users
+	a.Handle("/v2/users", s.read(s.listUsers)).Methods(http.MethodGet)
+	a.Handle("/v2/users/{userId}", s.read(s.getUser)).Methods(http.MethodGet)
+	a.Handle("/v2/users/{userId}", s.act("user.modify", s.putUser)).Methods(http.MethodPut)
+	a.Handle("/v1/deactivate/{userId}", mxhttp.EmptyBodyIsObject(s.act("user.deactivate", s.deactivate))).Methods(http.MethodPost)
+	a.Handle("/v1/reset_password/{userId}", s.act("user.reset_password", s.resetPassword)).Methods(http.MethodPost)
+	a.Handle("/v1/users/{userId}/admin", s.read(s.userAdmin)).Methods(http.MethodGet)
+	a.Handle("/v1/users/{userId}/admin", s.act("user.set_admin", s.setUserAdmin)).Methods(http.MethodPut)
+	// whois shows where a user connects from: it is audited.
+	a.Handle("/v1/whois/{userId}", s.act("user.whois", s.whois)).Methods(http.MethodGet)
+	a.Handle("/v2/users/{userId}/devices", s.read(s.listDevices)).Methods(http.MethodGet)
+	a.Handle("/v2/users/{userId}/devices", s.act("device.create", s.createDevice)).Methods(http.MethodPost)
+	a.Handle("/v2/users/{userId}/delete_devices", s.act("device.delete_many", s.deleteDevices)).Methods(http.MethodPost)
+	a.Handle("/v2/users/{userId}/devices/{deviceId}", s.read(s.getDevice)).Methods(http.MethodGet)
+	a.Handle("/v2/users/{userId}/devices/{deviceId}", s.act("device.modify", s.putDevice)).Methods(http.MethodPut)
+	a.Handle("/v2/users/{userId}/devices/{deviceId}", s.act("device.delete", s.deleteDevice)).Methods(http.MethodDelete)
+	a.Handle("/v1/users/{userId}/joined_rooms", s.read(s.joinedRooms)).Methods(http.MethodGet)
+	a.Handle("/v1/username_available", s.read(s.usernameAvailable)).Methods(http.MethodGet)
 }
 
 func (s *Server) serverVersion(*http.Request) (any, error) {

@@ -11,6 +11,7 @@ import (
 	"github.com/rohrpost/rohrpost/internal/sqlutil"
 	"github.com/rohrpost/rohrpost/roomserver"
 	"github.com/rohrpost/rohrpost/userapi"
+	usstorage "github.com/rohrpost/rohrpost/userapi/storage"
 )
 
 // Deps are what the admin API calls and reads.
@@ -30,10 +31,12 @@ type Deps struct {
 // Server holds the admin API's handlers. Its zero value registers the
 // routes (the gateway walks them) but serves nothing.
 type Server struct {
-	cfg             *config.Config
-	users           userapi.API
-	rooms           roomserver.API
-	store           *storage.Store
+	cfg   *config.Config
+	users userapi.API
+	rooms roomserver.API
+	store *storage.Store
+	// userStore is read for the user list (decision 0020).
+	userStore       *usstorage.Store
 	onDeactivate    func(ctx context.Context, user spec.UserID)
 	onProfileChange func(ctx context.Context, user spec.UserID, p userapi.Profile)
 }
@@ -44,7 +47,11 @@ func New(ctx context.Context, cfg *config.Config, deps Deps) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("adminapi storage: %w", err)
 	}
-	return &Server{cfg: cfg, users: deps.Users, rooms: deps.Rooms, store: store,
+	userStore, err := usstorage.Open(ctx, deps.DB)
+	if err != nil {
+		return nil, fmt.Errorf("adminapi: user tables: %w", err)
+	}
+	return &Server{cfg: cfg, users: deps.Users, rooms: deps.Rooms, store: store, userStore: userStore,
 		onDeactivate: deps.OnDeactivate, onProfileChange: deps.OnProfileChange}, nil
 }
 
