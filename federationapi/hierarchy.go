@@ -8,7 +8,9 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
+	"time"
 
 	"github.com/gorilla/mux"
 	"github.com/matrix-org/gomatrixserverlib/fclient"
@@ -77,14 +79,58 @@ func (s *Server) hierarchy(r *http.Request, origin spec.ServerName, _ []byte) (a
 	return out, nil
 }
 
+// remoteHierarchyTTL is how long another server's answer about a room's
+// hierarchy is used again: a client pages through a space with several
+// requests, each walking the same rooms, and other users browse the same
+// spaces. Children added meanwhile show up after it.
+const remoteHierarchyTTL = 5 * time.Minute
+
+// remoteHierarchyCacheSize bounds the answers kept.
+const remoteHierarchyCacheSize = 1000
+
+type hierarchyKey struct {
+	origin    spec.ServerName
+	roomID    string
+	suggested bool
+}
+
+type cachedHierarchy struct {
+	res *RemoteHierarchy
+	at  time.Time
+}
+
 // RemoteHierarchy asks req.Servers in turn for the room's hierarchy; the
-// first good answer counts. ErrNotFound: the servers asked do not know
-// the room or will not show it to us.
+// first good answer counts, and is used again for remoteHierarchyTTL (the
+// answer depends on the asking server, not the user). ErrNotFound: the
+// servers asked do not know the room or will not show it to us.
 func (s *Server) RemoteHierarchy(ctx context.Context, req RemoteHierarchyRequest) (*RemoteHierarchy, error) {
 	origin := s.cfg.ServerName
 	if s.isLocal(req.Requester.Domain()) {
 		origin = req.Requester.Domain()
 	}
+	key := hierarchyKey{origin, req.RoomID, req.SuggestedOnly}
+	if c, ok := s.hierarchies.Get(key); ok && time.Since(c.at) < remoteHierarchyTTL {
+		return c.res.clone(), nil
+	}
+	res, err := s.fetchRemoteHierarchy(ctx, origin, req)
+	if err != nil {
+		return nil, err
+	}
+	s.hierarchies.Add(key, cachedHierarchy{res: res.clone(), at: time.Now()})
+	return res, nil
+}
+
+// clone copies the answer's lists, so that a caller changing them leaves
+// the cached answer alone (the JSON itself is never changed).
+func (h *RemoteHierarchy) clone() *RemoteHierarchy {
+	c := *h
+	c.Children = slices.Clone(h.Children)
+	c.InaccessibleChildren = slices.Clone(h.InaccessibleChildren)
+	return &c
+}
+
+// fetchRemoteHierarchy asks the servers in turn.
+func (s *Server) fetchRemoteHierarchy(ctx context.Context, origin spec.ServerName, req RemoteHierarchyRequest) (*RemoteHierarchy, error) {
 	path := "/_matrix/federation/v1/hierarchy/" + url.PathEscape(req.RoomID) + "?suggested_only=" + strconv.FormatBool(req.SuggestedOnly)
 	failure := ErrNotAllowed
 	for _, server := range req.Servers {

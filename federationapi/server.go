@@ -14,6 +14,7 @@ import (
 	"github.com/rohrpost/rohrpost/config"
 	"github.com/rohrpost/rohrpost/federationapi/storage"
 	"github.com/rohrpost/rohrpost/internal/bus"
+	"github.com/rohrpost/rohrpost/internal/lru"
 	"github.com/rohrpost/rohrpost/internal/mxhttp"
 	"github.com/rohrpost/rohrpost/internal/serverkey"
 	"github.com/rohrpost/rohrpost/internal/sqlutil"
@@ -62,6 +63,9 @@ type Server struct {
 	erased    userapi.ErasedSet
 	erasedSub *nats.Subscription
 	bus       *bus.Conn
+	// hierarchies are other servers' recent answers about spaces
+	// (hierarchy.go).
+	hierarchies *lru.Cache[hierarchyKey, cachedHierarchy]
 }
 
 var _ API = (*Server)(nil)
@@ -71,7 +75,8 @@ func New(cfg *config.Config, deps Deps) (*Server, error) {
 	if len(deps.Keys) == 0 {
 		return nil, fmt.Errorf("federationapi: no signing keys")
 	}
-	s := &Server{cfg: cfg, keys: map[spec.ServerName]serverkey.Key{}, users: deps.Users, rooms: deps.Rooms, txns: newInboundTxns(), openID: deps.Users, media: deps.Media, bus: deps.Bus}
+	s := &Server{cfg: cfg, keys: map[spec.ServerName]serverkey.Key{}, users: deps.Users, rooms: deps.Rooms, txns: newInboundTxns(), openID: deps.Users, media: deps.Media, bus: deps.Bus,
+		hierarchies: lru.New[hierarchyKey, cachedHierarchy](remoteHierarchyCacheSize)}
 	s.ephemeral = newEphemeral(deps.Bus)
 	s.e2ee = newE2EE(s, deps.Bus)
 	for _, k := range deps.Keys {

@@ -170,6 +170,14 @@ func TestFederationHierarchy(t *testing.T) {
 			t.Errorf("max_depth=0: %d %v", status, names)
 		}
 	})
+
+	t.Run("other servers' answers are used again for a while", func(t *testing.T) {
+		hs1.Stop(t)
+		defer hs1.Start(t)
+		if status, names := hierarchyNames(t, bob, space, ""); status != 200 || strings.Join(names, " ") != want {
+			t.Errorf("with hs1 down: %d %v, want %s", status, names, want)
+		}
+	})
 }
 
 // "Jump to date" to a time before a server joined: its copy of the room
