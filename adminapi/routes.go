@@ -34,6 +34,11 @@ func (s *Server) Routes(r *mux.Router) {
 	a.Handle("/v2/users/{userId}/devices/{deviceId}", s.act("device.delete", s.deleteDevice)).Methods(http.MethodDelete)
 	a.Handle("/v1/users/{userId}/joined_rooms", s.read(s.joinedRooms)).Methods(http.MethodGet)
 	a.Handle("/v1/username_available", s.read(s.usernameAvailable)).Methods(http.MethodGet)
+	// Rooms
+	a.Handle("/v1/rooms", s.read(s.listRooms)).Methods(http.MethodGet)
+	a.Handle("/v1/rooms/{roomId}", s.read(s.getRoom)).Methods(http.MethodGet)
+	a.Handle("/v1/rooms/{roomId}/members", s.read(s.roomMembers)).Methods(http.MethodGet)
+	a.Handle("/v1/rooms/{roomId}/state", s.read(s.roomState)).Methods(http.MethodGet)
 }
 
 func (s *Server) serverVersion(*http.Request) (any, error) {

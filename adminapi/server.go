@@ -10,6 +10,7 @@ import (
 	"github.com/rohrpost/rohrpost/config"
 	"github.com/rohrpost/rohrpost/internal/sqlutil"
 	"github.com/rohrpost/rohrpost/roomserver"
+	rsstorage "github.com/rohrpost/rohrpost/roomserver/storage"
 	"github.com/rohrpost/rohrpost/userapi"
 	usstorage "github.com/rohrpost/rohrpost/userapi/storage"
 )
@@ -36,7 +37,9 @@ type Server struct {
 	rooms roomserver.API
 	store *storage.Store
 	// userStore is read for the user list (decision 0020).
-	userStore       *usstorage.Store
+	userStore *usstorage.Store
+	// roomStore is read for the room list (decision 0020).
+	roomStore       *rsstorage.Store
 	onDeactivate    func(ctx context.Context, user spec.UserID)
 	onProfileChange func(ctx context.Context, user spec.UserID, p userapi.Profile)
 }
@@ -51,7 +54,11 @@ func New(ctx context.Context, cfg *config.Config, deps Deps) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("adminapi: user tables: %w", err)
 	}
-	return &Server{cfg: cfg, users: deps.Users, rooms: deps.Rooms, store: store, userStore: userStore,
+	roomStore, err := rsstorage.Open(ctx, deps.DB)
+	if err != nil {
+		return nil, fmt.Errorf("adminapi: room tables: %w", err)
+	}
+	return &Server{cfg: cfg, users: deps.Users, rooms: deps.Rooms, store: store, userStore: userStore, roomStore: roomStore,
 		onDeactivate: deps.OnDeactivate, onProfileChange: deps.OnProfileChange}, nil
 }
 
