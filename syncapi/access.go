@@ -59,11 +59,12 @@ func (s *Server) access(ctx context.Context, dev *userapi.Device, roomID string)
 		return nil, err
 	}
 	member := false
+	var ownPos int64
 	for _, m := range ms {
 		if m.RoomNID != room.NID {
 			continue
 		}
-		a.membership = m.Membership
+		a.membership, ownPos = m.Membership, m.StreamPos
 		switch m.Membership {
 		case spec.Join:
 			a.joined, member = true, true
@@ -85,6 +86,9 @@ func (s *Server) access(ctx context.Context, dev *userapi.Device, roomID string)
 	}
 	if a.view, err = s.historyViewOf(ctx, room.NID, dev.UserID.String(), a.joined); err != nil {
 		return nil, err
+	}
+	if a.membership != "" {
+		a.view.knowMembership(a.membership, ownPos)
 	}
 	return a, nil
 }

@@ -34,7 +34,7 @@ func (s *Server) visibleEvent(r *http.Request, dev *userapi.Device, roomID, even
 // handleEvent is GET /rooms/{roomId}/event/{eventId}.
 func (s *Server) handleEvent(r *http.Request, dev *userapi.Device) (any, error) {
 	v := mux.Vars(r)
-	_, e, err := s.visibleEvent(r, dev, v["roomId"], v["eventId"])
+	a, e, err := s.visibleEvent(r, dev, v["roomId"], v["eventId"])
 	var mx *mxhttp.Error
 	if errors.As(err, &mx) && mx.Code == "M_FORBIDDEN" {
 		// GET /event does not tell outsiders whether the event exists.
@@ -43,7 +43,7 @@ func (s *Server) handleEvent(r *http.Request, dev *userapi.Device) (any, error) 
 	if err != nil {
 		return nil, err
 	}
-	return s.render(r.Context(), dev, e), nil
+	return a.view.withMembership(s.render(r.Context(), dev, e), e), nil
 }
 
 // handleContext is GET /rooms/{roomId}/context/{eventId}.
@@ -76,7 +76,7 @@ func (s *Server) handleContext(r *http.Request, dev *userapi.Device) (any, error
 		out := make([]json.RawMessage, 0, len(evs))
 		for _, ev := range a.view.filter(evs, dev.UserID.String()) {
 			if filter.Allows(a.roomID, ev.Type, ev.Sender, hasURL(ev)) {
-				out = append(out, s.render(ctx, dev, ev))
+				out = append(out, a.view.withMembership(s.render(ctx, dev, ev), ev))
 			}
 		}
 		return out
@@ -124,7 +124,7 @@ func (s *Server) handleContext(r *http.Request, dev *userapi.Device) (any, error
 		state = append(state, ev.Client)
 	}
 	return map[string]any{
-		"event": s.render(ctx, dev, e), "events_before": render(before), "events_after": render(after),
+		"event": a.view.withMembership(s.render(ctx, dev, e), e), "events_before": render(before), "events_after": render(after),
 		"start": start.String(), "end": end.String(), "state": state,
 	}, nil
 }

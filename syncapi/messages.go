@@ -91,7 +91,7 @@ func (s *Server) handleMessages(r *http.Request, dev *userapi.Device) (any, erro
 	chunk := make([]json.RawMessage, 0, len(evs))
 	var senders []string
 	for _, e := range a.view.filter(evs, dev.UserID.String()) {
-		chunk = append(chunk, s.render(ctx, dev, e))
+		chunk = append(chunk, a.view.withMembership(s.render(ctx, dev, e), e))
 		senders = append(senders, e.Sender)
 	}
 	resp["chunk"] = chunk

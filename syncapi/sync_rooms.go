@@ -219,7 +219,7 @@ func (s *Server) joinedRoom(ctx context.Context, req *syncRequest, m rsstorage.U
 		}
 		newlyJoined = before != spec.Join
 	}
-	jr, err := s.roomSection(ctx, req, m.RoomNID, m.RoomID, since, to, accountData, newlyJoined, true)
+	jr, err := s.roomSectionOf(ctx, req, m.RoomNID, m.RoomID, since, to, accountData, newlyJoined, true, &m)
 	if err != nil || jr == nil {
 		return nil, err
 	}
@@ -251,6 +251,13 @@ func (s *Server) joinedRoom(ctx context.Context, req *syncRequest, m rsstorage.U
 // last sync, so it gets its state from the start. It is nil when an
 // incremental sync has nothing new for the room.
 func (s *Server) roomSection(ctx context.Context, req *syncRequest, roomNID int64, roomID string, since, to Token, accountData []json.RawMessage, fresh, joined bool) (*joinedRoom, error) {
+	return s.roomSectionOf(ctx, req, roomNID, roomID, since, to, accountData, fresh, joined, nil)
+}
+
+// roomSectionOf is roomSection; own, when known, is the user's current
+// membership of the room (the view's unsigned.membership needs no
+// history for the events from it on).
+func (s *Server) roomSectionOf(ctx context.Context, req *syncRequest, roomNID int64, roomID string, since, to Token, accountData []json.RawMessage, fresh, joined bool, own *rsstorage.UserMembership) (*joinedRoom, error) {
 	f := &req.filter.Room
 	initial := req.since == nil
 	full := initial || fresh || req.fullState
@@ -264,6 +271,9 @@ func (s *Server) roomSection(ctx context.Context, req *syncRequest, roomNID int6
 	if err != nil {
 		return nil, err
 	}
+	if own != nil {
+		view.knowMembership(own.Membership, own.StreamPos)
+	}
 	evs, limited, err := s.timelineWindow(ctx, roomNID, lower, to.PDU, limit, &f.Timeline, func(b []*rsstorage.Event) ([]*rsstorage.Event, error) {
 		return s.syncFilter(ctx, view, roomNID, b, req.device.UserID.String())
 	})
@@ -273,7 +283,7 @@ func (s *Server) roomSection(ctx context.Context, req *syncRequest, roomNID int6
 	// A room the client has just joined has history it has never seen.
 	limited = limited || fresh
 	jr := &joinedRoom{
-		Timeline:    s.renderTimeline(ctx, req, roomID, evs, limited, lower, to),
+		Timeline:    s.renderTimelineSeen(ctx, req, roomID, evs, limited, lower, to, view),
 		Ephemeral:   eventList{Events: []json.RawMessage{}},
 		AccountData: eventList{Events: append([]json.RawMessage{}, accountData...)},
 	}
@@ -327,6 +337,12 @@ func hasMemberEvent(evs []*rsstorage.Event) bool {
 // renderTimeline turns stored events into the timeline section, applying
 // the filter and adding transaction ids for the requesting device.
 func (s *Server) renderTimeline(ctx context.Context, req *syncRequest, roomID string, evs []*rsstorage.Event, limited bool, lower int64, to Token) timeline {
+	return s.renderTimelineSeen(ctx, req, roomID, evs, limited, lower, to, nil)
+}
+
+// renderTimelineSeen is renderTimeline with each event's
+// unsigned.membership from the view (none when view is nil).
+func (s *Server) renderTimelineSeen(ctx context.Context, req *syncRequest, roomID string, evs []*rsstorage.Event, limited bool, lower int64, to Token, view *historyView) timeline {
 	tl := timeline{Events: make([]json.RawMessage, 0, len(evs)), Limited: limited}
 	prev := to
 	prev.PDU = lower
@@ -345,7 +361,11 @@ func (s *Server) renderTimeline(ctx context.Context, req *syncRequest, roomID st
 		if e.StateKey == nil && req.ignored[e.Sender] {
 			continue
 		}
-		tl.Events = append(tl.Events, s.renderTimelineEvent(ctx, req, e))
+		ev := s.renderTimelineEvent(ctx, req, e)
+		if req.filter.EventFormat != "federation" {
+			ev = view.withMembership(ev, e)
+		}
+		tl.Events = append(tl.Events, ev)
 	}
 	return tl
 }
@@ -692,7 +712,7 @@ func (s *Server) leftRoom(ctx context.Context, req *syncRequest, m rsstorage.Use
 	to := since
 	to.PDU = m.StreamPos
 	lr := &leftRoom{
-		Timeline:    s.renderTimeline(ctx, req, m.RoomID, evs, limited, lower, to),
+		Timeline:    s.renderTimelineSeen(ctx, req, m.RoomID, evs, limited, lower, to, view),
 		AccountData: eventList{Events: append([]json.RawMessage{}, accountData...)},
 	}
 	var stateEvs []*rsstorage.Event

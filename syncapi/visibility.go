@@ -2,11 +2,13 @@ package syncapi
 
 import (
 	"context"
+	"encoding/json"
 
 	"github.com/matrix-org/gomatrixserverlib"
 	"github.com/matrix-org/gomatrixserverlib/spec"
 	rsstorage "github.com/rohrpost/rohrpost/roomserver/storage"
 	"github.com/tidwall/gjson"
+	"github.com/tidwall/sjson"
 )
 
 // historyView decides which events of one room a user may see, by the
@@ -24,6 +26,15 @@ type historyView struct {
 	// (erasure.go); nil when nobody is erased.
 	erased  map[string]bool
 	version gomatrixserverlib.IRoomVersion
+
+	// For unsigned.membership (membershipAt): own is the user's current
+	// membership and ownPos the stream position of the event that made
+	// it, when the caller knows them; loadMembership reads the user's
+	// membership history when an open view (which does not need it for
+	// visibility) is asked about an event before ownPos.
+	own            string
+	ownPos         int64
+	loadMembership func() ([]stateChange, error)
 }
 
 type stateChange struct {
@@ -59,17 +70,22 @@ func (s *Server) historyViewOf(ctx context.Context, roomNID int64, user string, 
 			restricted = true
 		}
 	}
-	if joinedNow && !restricted {
-		v.open = true
-	} else {
+	loadMembership := func() ([]stateChange, error) {
 		ms, err := s.events.StateHistory(ctx, roomNID, spec.MRoomMember, user)
 		if err != nil {
 			return nil, err
 		}
-		v.membership = []stateChange{}
+		out := []stateChange{}
 		for _, e := range ms {
-			v.membership = append(v.membership, stateChange{e.StreamPos, e.Membership})
+			out = append(out, stateChange{e.StreamPos, e.Membership})
 		}
+		return out, nil
+	}
+	if joinedNow && !restricted {
+		v.open = true
+		v.loadMembership = loadMembership
+	} else if v.membership, err = loadMembership(); err != nil {
+		return nil, err
 	}
 	if err := s.loadErasure(ctx, v, roomNID, user); err != nil {
 		return nil, err
@@ -116,6 +132,53 @@ func (v *historyView) visible(e *rsstorage.Event, user string) bool {
 		return true
 	}
 	return false
+}
+
+// knowMembership tells the view the user's current membership and the
+// stream position of the event that made it, which spares an open view
+// the membership history for the events from then on.
+func (v *historyView) knowMembership(membership string, pos int64) {
+	v.own, v.ownPos = membership, pos
+}
+
+// membershipAt is the user's membership at the event, the event's own
+// change included: the spec's unsigned.membership (v1.11), "leave" before
+// any. It reads what the visibility rules loaded, or the membership the
+// caller made known for events from its position on; the history of an
+// open view is read once, when an earlier event asks. "" when it cannot
+// be told (the history could not be read).
+func (v *historyView) membershipAt(e *rsstorage.Event) string {
+	if v.membership == nil && v.own != "" && e.StreamPos >= v.ownPos {
+		return v.own
+	}
+	if v.membership == nil && v.loadMembership != nil {
+		ms, err := v.loadMembership()
+		v.loadMembership = nil
+		if err != nil {
+			return ""
+		}
+		v.membership = ms
+	}
+	if v.membership == nil {
+		return ""
+	}
+	return before(v.membership, e.StreamPos, true, spec.Leave)
+}
+
+// withMembership adds unsigned.membership to an event's client JSON.
+func (v *historyView) withMembership(raw json.RawMessage, e *rsstorage.Event) json.RawMessage {
+	if v == nil {
+		return raw
+	}
+	m := v.membershipAt(e)
+	if m == "" {
+		return raw
+	}
+	out, err := sjson.SetBytes(raw, "unsigned.membership", m)
+	if err != nil {
+		return raw
+	}
+	return out
 }
 
 // filter keeps the visible events, erased users' ones redacted where the

@@ -484,3 +484,84 @@ func TestTypingStoppedSinceToken(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// TestUnsignedMembership: events in /sync, /messages, /context and
+// /event carry unsigned.membership, the requester's membership at the
+// event, the event's own change included (spec v1.11); "leave" before
+// they had any.
+func TestUnsignedMembership(t *testing.T) {
+	srv := apptest.Start(t)
+	ctx := context.Background()
+	alice, bob := srv.Register(t, "alice"), srv.Register(t, "bob")
+	resp, err := alice.CreateRoom(ctx, &mautrix.ReqCreateRoom{Preset: "private_chat"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	room := resp.RoomID
+	send := func(body string) id.EventID {
+		t.Helper()
+		r, err := alice.SendText(ctx, room, body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r.EventID
+	}
+	beforeInvite := send("vorher")
+	if _, err := alice.InviteUser(ctx, room, &mautrix.ReqInviteUser{UserID: bob.UserID}); err != nil {
+		t.Fatal(err)
+	}
+	whileInvited := send("eingeladen")
+	if _, err := bob.JoinRoomByID(ctx, room); err != nil {
+		t.Fatal(err)
+	}
+	afterJoin := send("danach")
+	want := map[string]string{"vorher": "leave", "eingeladen": "invite", "danach": "join",
+		"invite " + bob.UserID.String(): "invite", "join " + bob.UserID.String(): "join"}
+	key := func(ev gjson.Result) string {
+		if ev.Get("type").String() == "m.room.member" {
+			return ev.Get("content.membership").String() + " " + ev.Get("state_key").String()
+		}
+		return ev.Get("content.body").String()
+	}
+	check := func(where string, evs []gjson.Result) {
+		t.Helper()
+		seen := 0
+		for _, ev := range evs {
+			k := key(ev)
+			got := ev.Get(`unsigned.membership`).String()
+			if w, ok := want[k]; ok {
+				seen++
+				if got != w {
+					t.Errorf("%s: %s has membership %q, want %q", where, k, got, w)
+				}
+			} else if got == "" {
+				t.Errorf("%s: %s has no membership", where, k)
+			}
+		}
+		if seen == 0 {
+			t.Errorf("%s: none of the events looked for", where)
+		}
+	}
+	roomPath := "/rooms/" + url.PathEscape(room.String())
+	_, body := rawCall(t, bob, http.MethodGet, "/sync", nil)
+	check("initial sync", gjsonOf(body).Get("rooms.join."+strings.ReplaceAll(room.String(), ".", `\.`)+".timeline.events").Array())
+	_, body = rawCall(t, bob, http.MethodGet, roomPath+"/messages?dir=b&limit=50", nil)
+	check("messages", gjsonOf(body).Get("chunk").Array())
+	_, body = rawCall(t, bob, http.MethodGet, roomPath+"/context/"+url.PathEscape(whileInvited.String())+"?limit=20", nil)
+	g := gjsonOf(body)
+	check("context", append(append([]gjson.Result{g.Get("event")}, g.Get("events_before").Array()...), g.Get("events_after").Array()...))
+	for _, ev := range []id.EventID{beforeInvite, afterJoin} {
+		status, body := rawCall(t, bob, http.MethodGet, roomPath+"/event/"+url.PathEscape(ev.String()), nil)
+		if status != 200 {
+			t.Fatalf("event: %d %v", status, body)
+		}
+		check("event", []gjson.Result{gjsonOf(body)})
+	}
+	// Incremental: a message after the last sync.
+	_, first := rawCall(t, bob, http.MethodGet, "/sync", nil)
+	since := first["next_batch"].(string)
+	send("später")
+	want["später"] = "join"
+	_, body = rawCall(t, bob, http.MethodGet, "/sync?timeout=5000&since="+url.QueryEscape(since), nil)
+	check("incremental sync", gjsonOf(body).Get("rooms.join."+strings.ReplaceAll(room.String(), ".", `\.`)+".timeline.events").Array())
+}
