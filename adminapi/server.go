@@ -37,9 +37,9 @@ type Server struct {
 	rooms roomserver.API
 	store *storage.Store
 	// userStore is read for the user list (decision 0020).
-	userStore *usstorage.Store
+	userStore usstorage.Reader
 	// roomStore is read for the room list (decision 0020).
-	roomStore       *rsstorage.Store
+	roomStore       rsstorage.Reader
 	onDeactivate    func(ctx context.Context, user spec.UserID)
 	onProfileChange func(ctx context.Context, user spec.UserID, p userapi.Profile)
 }
@@ -50,11 +50,11 @@ func New(ctx context.Context, cfg *config.Config, deps Deps) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("adminapi storage: %w", err)
 	}
-	userStore, err := usstorage.Open(ctx, deps.DB)
+	userStore, err := usstorage.OpenReader(ctx, deps.DB)
 	if err != nil {
 		return nil, fmt.Errorf("adminapi: user tables: %w", err)
 	}
-	roomStore, err := rsstorage.Open(ctx, deps.DB)
+	roomStore, err := rsstorage.OpenReader(ctx, deps.DB)
 	if err != nil {
 		return nil, fmt.Errorf("adminapi: room tables: %w", err)
 	}

@@ -41,6 +41,8 @@ type Reader interface {
 	StateHistory(ctx context.Context, roomNID int64, evType, stateKey string) ([]*Event, error)
 	ThreadParticipant(ctx context.Context, root, user string) (bool, error)
 	ThreadRoots(ctx context.Context, roomNID, before int64, participant string, limit int) ([]*Event, error)
+	// The admin API's room list (admin.go, decision 0020).
+	AdminRooms(ctx context.Context, localSuffix, roomID string) ([]AdminRoom, error)
 }
 
 var _ Reader = (*Store)(nil)

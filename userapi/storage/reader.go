@@ -25,6 +25,9 @@ type Reader interface {
 	Pushers(ctx context.Context, userIDs ...string) ([]Pusher, error)
 	PushersInRoom(ctx context.Context, roomNID int64) ([]Pusher, int, error)
 	UnusedFallbackKeyTypes(ctx context.Context, userID, deviceID string) ([]string, error)
+	// The admin API's user list (admin.go, decision 0020).
+	ListUsers(ctx context.Context, q UserListQuery) ([]UserListEntry, int, error)
+	AdminUser(ctx context.Context, userID string) (*UserListEntry, error)
 }
 
 var _ Reader = (*Store)(nil)
