@@ -54,6 +54,9 @@ type Config struct {
 	ContentScanner ContentScanner `yaml:"content_scanner"`
 	LogFile        string         `yaml:"log_file"`
 	LogLevel       string         `yaml:"log_level"`
+	// LogFormat is "text" (slog's key=value lines) or "json" (one JSON
+	// object a line, for log collectors); the access log included.
+	LogFormat string `yaml:"log_format"`
 
 	RegistrationSharedSecret string `yaml:"registration_shared_secret"`
 	// RegistrationSharedSecretPath holds the secret when
@@ -517,6 +520,11 @@ func (c *Config) Validate() error {
 	case "", "debug", "info", "warn", "warning", "error":
 	default:
 		bad("log_level", "%q is not one of debug, info, warn, error", c.LogLevel)
+	}
+	switch c.LogFormat {
+	case "", "text", "json":
+	default:
+		bad("log_format", "%q is neither text nor json", c.LogFormat)
 	}
 	errs = append(errs, c.validateFederation()...)
 	return errors.Join(errs...)

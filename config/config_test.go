@@ -53,6 +53,7 @@ func TestInvalidConfigNamesKeys(t *testing.T) {
 		{"support contact bad user id", "well_known:\n  support:\n    contacts:\n      - matrix_id: admin\n        role: m.role.admin\n", "well_known.support.contacts[0].matrix_id"},
 		{"refreshable token lifetime zero", "refreshable_access_token_lifetime: 0\n", "refreshable_access_token_lifetime"},
 		{"support page not a URL", "well_known:\n  support:\n    support_page: hilfe\n", "well_known.support.support_page"},
+		{"unknown log format", "log_format: xml\n", "log_format"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

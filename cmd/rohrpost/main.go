@@ -149,7 +149,12 @@ func setupLogging(cfg *config.Config, stderr io.Writer) (func(), error) {
 		}
 		w, closeFn = f, func() { _ = f.Close() }
 	}
-	slog.SetDefault(slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level})))
+	opts := &slog.HandlerOptions{Level: level}
+	var h slog.Handler = slog.NewTextHandler(w, opts)
+	if cfg.LogFormat == "json" {
+		h = slog.NewJSONHandler(w, opts)
+	}
+	slog.SetDefault(slog.New(h))
 	return closeFn, nil
 }
 
@@ -168,6 +173,7 @@ func serve(cfg *config.Config, opts app.Options, configPath string, stderr io.Wr
 	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer cancel()
 
+	opts.AccessLog = slog.Default().With("log", "access")
 	a, err := app.New(ctx, cfg, opts)
 	if err != nil {
 		return err

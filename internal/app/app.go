@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"sort"
 	"strings"
@@ -48,6 +49,8 @@ type Options struct {
 	// NATS request/reply, as separate services do. Tests use it to run
 	// every component's API both ways.
 	OverBus bool
+	// AccessLog gets one line per HTTP request; nil logs none.
+	AccessLog *slog.Logger
 }
 
 // ParseComponents checks a --components list.
@@ -98,7 +101,8 @@ type App struct {
 	Media      *mediaapi.Server
 	Gateway    *gateway.Gateway
 
-	served []*rpc.Server
+	served    []*rpc.Server
+	accessLog *slog.Logger
 
 	// Stopping is cancelled when the app begins to stop, so long polls end.
 	Stopping context.Context
@@ -112,7 +116,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *App, err err
 	if len(comps) == 0 {
 		comps = Monolith
 	}
-	a := &App{Config: cfg, Components: map[string]bool{}}
+	a := &App{Config: cfg, Components: map[string]bool{}, accessLog: opts.AccessLog}
 	for _, c := range comps {
 		a.Components[c] = true
 	}
@@ -249,15 +253,24 @@ func (a *App) serve(s *rpc.Server, err error) error {
 
 // Handler serves the named resources ("client", "federation", "media",
 // "keys"), none meaning all, from the components running here, and
-// /health.
+// the health checks (health.go).
 func (a *App) Handler(resources ...string) http.Handler {
+	h := a.routes(resources...)
+	if a.accessLog != nil {
+		h = withAccessLog(a.accessLog, h)
+	}
+	return h
+}
+
+func (a *App) routes(resources ...string) http.Handler {
 	want := map[string]bool{}
 	for _, r := range resources {
 		want[r] = true
 	}
 	all := len(resources) == 0
 	r := mxhttp.NewRouter()
-	r.Handle("/health", a.health()).Methods(http.MethodGet)
+	r.Handle(ReadyPath, a.ready()).Methods(http.MethodGet)
+	r.Handle(LivePath, a.live()).Methods(http.MethodGet)
 	if a.Gateway != nil {
 		r.PathPrefix("/").Handler(a.Gateway)
 		return withCORS(r)
@@ -292,14 +305,6 @@ func (a *App) ComponentList() []string {
 	}
 	sort.Strings(comps)
 	return comps
-}
-
-// health answers once New has returned: every component here started.
-func (a *App) health() http.Handler {
-	comps := a.ComponentList()
-	return mxhttp.Handler(func(*http.Request) (any, error) {
-		return map[string]any{"status": "ok", "components": comps}, nil
-	})
 }
 
 // EndRequests cancels the context of every request, ending long polls.
