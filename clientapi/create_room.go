@@ -65,7 +65,13 @@ func (s *Server) createRoom(r *http.Request, dev *userapi.Device) (any, error) {
 	if version == "" {
 		version = s.cfg.DefaultRoomVersion
 	}
-	if err := checkCreateRoomCreators(version, dev.UserID.String(), body.CreationContent, body.PowerLevelContentOverride); err != nil {
+	powerLevels := [][]byte{body.PowerLevelContentOverride}
+	for _, ev := range body.InitialState {
+		if ev.Type == spec.MRoomPowerLevels && ev.StateKey == "" {
+			powerLevels = append(powerLevels, ev.Content)
+		}
+	}
+	if err := checkCreateRoomCreators(version, dev.UserID.String(), body.CreationContent, powerLevels...); err != nil {
 		return nil, err
 	}
 	for _, ev := range body.InitialState {

@@ -73,21 +73,24 @@ func (s *Server) checkCreatorsNotListed(ctx context.Context, roomID string, cont
 	return nil
 }
 
-// checkCreateRoomCreators refuses a createRoom whose
-// power_level_content_override names the creator or one of the
-// additional_creators the client gave. Invitees a trusted_private_chat
-// makes creators are dropped from the users by the roomserver instead:
-// the client did not name them as creators.
-func checkCreateRoomCreators(version, creator string, creationContent, plOverride []byte) error {
-	if len(plOverride) == 0 || !privilegedCreators(version) {
+// checkCreateRoomCreators refuses a createRoom whose power levels (the
+// power_level_content_override, an m.room.power_levels in initial_state)
+// name the creator or one of the additional_creators the client gave.
+// Invitees a trusted_private_chat makes creators are dropped from the
+// override's users by the roomserver instead: the client did not name
+// them as creators.
+func checkCreateRoomCreators(version, creator string, creationContent []byte, powerLevels ...[]byte) error {
+	if !privilegedCreators(version) {
 		return nil
 	}
 	creators := []string{creator}
 	for _, c := range gjson.GetBytes(creationContent, "additional_creators").Array() {
 		creators = append(creators, c.String())
 	}
-	if u, ok := listedCreator(plOverride, creators); ok {
-		return errCreatorListed(u)
+	for _, pl := range powerLevels {
+		if u, ok := listedCreator(pl, creators); ok {
+			return errCreatorListed(u)
+		}
 	}
 	return nil
 }
