@@ -83,10 +83,12 @@ type Config struct {
 
 	RateLimiting RateLimiting `yaml:"rate_limiting"`
 	// RateLimits are the rc_* keys (config/ratelimit.go).
-	RateLimits            `yaml:",inline"`
-	TLSClient             TLSClient `yaml:"tls_client"`
-	AppServiceConfigFiles []string  `yaml:"app_service_config_files"`
-	URLPreview            Toggle    `yaml:"url_preview"`
+	RateLimits `yaml:",inline"`
+	TLSClient  TLSClient `yaml:"tls_client"`
+	// AppServiceConfigFiles are accepted (SyTest always writes two) and
+	// ignored with a warning at start: no application services yet.
+	AppServiceConfigFiles []string `yaml:"app_service_config_files"`
+	URLPreview            Toggle   `yaml:"url_preview"`
 	// Push is how push notifications reach the apps' push gateways.
 	Push          Push          `yaml:"push"`
 	RoomDirectory RoomDirectory `yaml:"room_directory"`
@@ -95,18 +97,20 @@ type Config struct {
 	// "invite" (private chats) or "off" (Synapse's key and values).
 	EncryptionByDefault string `yaml:"encryption_enabled_by_default_for_room_type"`
 	// TURN servers for calls (GET /voip/turnServer), with Synapse's keys.
-	TURNURIs         []string  `yaml:"turn_uris"`
-	TURNSharedSecret string    `yaml:"turn_shared_secret"`
-	TURNUsername     string    `yaml:"turn_username"`
-	TURNPassword     string    `yaml:"turn_password"`
-	TURNUserLifetime Duration  `yaml:"turn_user_lifetime"`
-	TURNAllowGuests  bool      `yaml:"turn_allow_guests"`
-	ServerNotices    Toggle    `yaml:"server_notices"`
-	Presence         Toggle    `yaml:"presence"`
-	Email            Email     `yaml:"email"`
-	Recaptcha        Recaptcha `yaml:"recaptcha"`
-	CAS              CAS       `yaml:"cas"`
-	WellKnown        WellKnown `yaml:"well_known"`
+	TURNURIs         []string `yaml:"turn_uris"`
+	TURNSharedSecret string   `yaml:"turn_shared_secret"`
+	TURNUsername     string   `yaml:"turn_username"`
+	TURNPassword     string   `yaml:"turn_password"`
+	TURNUserLifetime Duration `yaml:"turn_user_lifetime"`
+	TURNAllowGuests  bool     `yaml:"turn_allow_guests"`
+	// ServerNotices is accepted for SyTest's config (enabled: false);
+	// enabling it is refused: there are no server notices yet.
+	ServerNotices Toggle    `yaml:"server_notices"`
+	Presence      Toggle    `yaml:"presence"`
+	Email         Email     `yaml:"email"`
+	Recaptcha     Recaptcha `yaml:"recaptcha"`
+	CAS           CAS       `yaml:"cas"`
+	WellKnown     WellKnown `yaml:"well_known"`
 	// Gateway is the entry point's view of separate services.
 	Gateway Gateway `yaml:"gateway"`
 	// TrustedProxies are the addresses (CIDRs) of reverse proxies, such as
@@ -404,7 +408,9 @@ func (c *Config) Validate() error {
 		}
 		for _, r := range l.Resources {
 			switch r {
-			case "client", "federation", "media", "keys", "metrics":
+			case "client", "federation", "media", "keys":
+			case "metrics":
+				bad(key+".resources", "metrics are not supported yet (there is no metrics endpoint); remove %q", r)
 			default:
 				bad(key+".resources", "unknown resource %q", r)
 			}
@@ -526,8 +532,26 @@ func (c *Config) Validate() error {
 	default:
 		bad("log_format", "%q is neither text nor json", c.LogFormat)
 	}
+	if c.ServerNotices.Enabled {
+		bad("server_notices.enabled", "server notices are not supported yet; remove the key or set it to false")
+	}
 	errs = append(errs, c.validateFederation()...)
 	return errors.Join(errs...)
+}
+
+// Warnings are what the config asks for that the server will not do,
+// where refusing to start would be worse: SyTest's config always lists
+// application services (shared/sytest/CONTRACT.md), and a server without
+// a virus scanner still serves. The binary prints them at every start.
+func (c *Config) Warnings() []string {
+	var out []string
+	if n := len(c.AppServiceConfigFiles); n > 0 {
+		out = append(out, fmt.Sprintf("app_service_config_files: application services are not supported yet; the %d registration file(s) listed are ignored", n))
+	}
+	if c.ContentScanner.Clamd == "" {
+		out = append(out, "content_scanner.clamd is not set: uploads are stored WITHOUT a virus scan. Point it at a ClamAV daemon (unix:/run/clamav/clamd.ctl or tcp:host:3310)")
+	}
+	return out
 }
 
 // TrustedProxyPrefixes parses TrustedProxies (validated by Validate).

@@ -104,6 +104,17 @@ func loadConfig(path string, stderr io.Writer) (*config.Config, error) {
 	return cfg, nil
 }
 
+// warnLoudly prints what the config asks for and the server will not do,
+// on stderr and in the log, at every start.
+func warnLoudly(cfg *config.Config, stderr io.Writer) {
+	for _, w := range cfg.Warnings() {
+		fmt.Fprintf(stderr, "rohrpost: WARNING: %s\n", w)
+		if cfg.LogFile != "" {
+			slog.Warn(w)
+		}
+	}
+}
+
 func generateKeys(args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("generate-keys", flag.ContinueOnError)
 	out := fs.String("private-key", "", "write the key to this file instead of stdout (never overwrites)")
@@ -164,6 +175,7 @@ func serve(cfg *config.Config, opts app.Options, configPath string, stderr io.Wr
 		return err
 	}
 	defer closeLog()
+	warnLoudly(cfg, stderr)
 	if runsHere(opts, app.ClientAPI) {
 		// The shared secret's file is made by the process that checks it.
 		if err := cfg.LoadSharedSecret(true); err != nil {

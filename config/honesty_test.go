@@ -1,0 +1,64 @@
+package config
+
+import (
+	"strings"
+	"testing"
+)
+
+// TestUnsupportedKeysRefused: keys the server accepts but cannot honour
+// stop the start, naming the key and saying they are not supported.
+func TestUnsupportedKeysRefused(t *testing.T) {
+	tests := []struct {
+		name, yaml, key string
+	}{
+		{"metrics listener", "listeners:\n  - port: 9000\n    resources: [metrics]\n", "listeners[0].resources"},
+		{"server notices on", "server_notices:\n  enabled: true\n", "server_notices.enabled"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, _, err := Parse([]byte(tc.yaml), t.TempDir())
+			if err == nil || !strings.Contains(err.Error(), tc.key) || !strings.Contains(err.Error(), "not supported yet") {
+				t.Fatalf("err = %v, want one naming %s as not supported yet", err, tc.key)
+			}
+		})
+	}
+}
+
+// TestSyTestConfigStarts: what SyTest writes (shared/sytest/CONTRACT.md
+// §3) still loads: server notices off, and application service files,
+// which are only warned about.
+func TestSyTestConfigStarts(t *testing.T) {
+	raw := `server_name: localhost:8800
+listeners:
+  - bind_address: localhost
+    port: 8801
+    tls: false
+    resources: [client, media]
+app_service_config_files:
+  - /tmp/appserv-0.yaml
+  - /tmp/appserv-1.yaml
+server_notices:
+  enabled: false
+`
+	cfg, _, err := Parse([]byte(raw), t.TempDir())
+	if err != nil {
+		t.Fatalf("SyTest's config refused: %v", err)
+	}
+	warned := strings.Join(cfg.Warnings(), "\n")
+	if !strings.Contains(warned, "app_service_config_files") || !strings.Contains(warned, "not supported yet") {
+		t.Fatalf("no warning about the ignored application services: %q", warned)
+	}
+}
+
+// TestNoScannerWarns: without a ClamAV daemon uploads go unscanned, and
+// the start says so; with one, nothing is said.
+func TestNoScannerWarns(t *testing.T) {
+	cfg := Default()
+	if w := strings.Join(cfg.Warnings(), "\n"); !strings.Contains(w, "content_scanner.clamd") || !strings.Contains(w, "WITHOUT a virus scan") {
+		t.Fatalf("warnings = %q, want one about the missing scanner", w)
+	}
+	cfg.ContentScanner.Clamd = "tcp:127.0.0.1:3310"
+	if w := cfg.Warnings(); len(w) != 0 {
+		t.Fatalf("warnings with a scanner: %q", w)
+	}
+}
