@@ -39,6 +39,10 @@ func (s *Server) Routes(r *mux.Router) {
 	a.Handle("/v1/rooms/{roomId}", s.read(s.getRoom)).Methods(http.MethodGet)
 	a.Handle("/v1/rooms/{roomId}/members", s.read(s.roomMembers)).Methods(http.MethodGet)
 	a.Handle("/v1/rooms/{roomId}/state", s.read(s.roomState)).Methods(http.MethodGet)
+	// Reports
+	a.Handle("/v1/event_reports", s.read(s.listEventReports)).Methods(http.MethodGet)
+	a.Handle("/v1/event_reports/{reportId}", s.read(s.getEventReport)).Methods(http.MethodGet)
+	a.Handle("/v1/event_reports/{reportId}", s.act("report.delete", s.deleteEventReport)).Methods(http.MethodDelete)
 }
 
 func (s *Server) serverVersion(*http.Request) (any, error) {

@@ -114,6 +114,9 @@ type API interface {
 	// lists them newest first for the admin API.
 	Report(ctx context.Context, r Report) error
 	Reports(ctx context.Context, before int64, limit int) ([]Report, error)
+	// DeleteEventReport deletes a report of an event (the admin API);
+	// ErrNotFound when there is none with the id.
+	DeleteEventReport(ctx context.Context, id int64) error
 
 	// End-to-end encryption keys (keys.go, crosssigning.go).
 	UploadKeys(ctx context.Context, req KeyUploadRequest) (map[string]int, error)

@@ -216,6 +216,10 @@ func (c *Client) Report(ctx context.Context, r Report) error {
 	return c.rpc.Call(ctx, "Report", []any{r})
 }
 
+func (c *Client) DeleteEventReport(ctx context.Context, id int64) error {
+	return c.rpc.Call(ctx, "DeleteEventReport", []any{id})
+}
+
 func (c *Client) Reports(ctx context.Context, before int64, limit int) (out []Report, err error) {
 	err = c.rpc.Call(ctx, "Reports", []any{before, limit}, &out)
 	return

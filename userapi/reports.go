@@ -35,3 +35,7 @@ func (s *Server) Reports(ctx context.Context, before int64, limit int) ([]Report
 	}
 	return out, nil
 }
+
+func (s *Server) DeleteEventReport(ctx context.Context, id int64) error {
+	return userError(s.store.DeleteEventReport(ctx, id))
+}

@@ -28,6 +28,9 @@ type Reader interface {
 	// The admin API's user list (admin.go, decision 0020).
 	ListUsers(ctx context.Context, q UserListQuery) ([]UserListEntry, int, error)
 	AdminUser(ctx context.Context, userID string) (*UserListEntry, error)
+	// The admin API's event reports (reports.go).
+	EventReports(ctx context.Context, q EventReportQuery) ([]Report, int, error)
+	EventReport(ctx context.Context, id int64) (*Report, error)
 }
 
 var _ Reader = (*Store)(nil)
