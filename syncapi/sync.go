@@ -180,6 +180,7 @@ func (s *Server) handleSync(r *http.Request, dev *userapi.Device) (any, error) {
 			stop()
 			return nil, err
 		}
+		resp.dropRoomIDs(req)
 		remaining := time.Until(deadline)
 		if req.since == nil || !resp.empty() || remaining <= 0 || req.fullState {
 			stop()
@@ -206,10 +207,10 @@ func (s *Server) handleSync(r *http.Request, dev *userapi.Device) (any, error) {
 type syncResponse struct {
 	NextBatch   string         `json:"next_batch"`
 	Rooms       syncRooms      `json:"rooms"`
-	AccountData eventList      `json:"account_data"`
-	Presence    eventList      `json:"presence"`
-	ToDevice    eventList      `json:"to_device"`
-	DeviceLists deviceLists    `json:"device_lists"`
+	AccountData eventList      `json:"account_data,omitzero"`
+	Presence    eventList      `json:"presence,omitzero"`
+	ToDevice    eventList      `json:"to_device,omitzero"`
+	DeviceLists deviceLists    `json:"device_lists,omitzero"`
 	OTKCounts   map[string]int `json:"device_one_time_keys_count"`
 	// FallbackKeyTypes are the algorithms of the device's unused fallback
 	// keys.
@@ -218,11 +219,11 @@ type syncResponse struct {
 
 type syncRooms struct {
 	Join   map[string]*joinedRoom  `json:"join"`
-	Invite map[string]*invitedRoom `json:"invite"`
-	Leave  map[string]*leftRoom    `json:"leave"`
-	Knock  map[string]*knockedRoom `json:"knock"`
+	Invite map[string]*invitedRoom `json:"invite,omitempty"`
+	Leave  map[string]*leftRoom    `json:"leave,omitempty"`
+	Knock  map[string]*knockedRoom `json:"knock,omitempty"`
 	// Peek holds the rooms the device peeks into (MSC2753).
-	Peek map[string]*joinedRoom `json:"peek"`
+	Peek map[string]*joinedRoom `json:"peek,omitempty"`
 }
 
 type eventList struct {
@@ -257,8 +258,8 @@ type joinedRoom struct {
 	State       *eventList    `json:"state,omitempty"`
 	StateAfter  *eventList    `json:"state_after,omitempty"`
 	Timeline    timeline      `json:"timeline"`
-	Ephemeral   eventList     `json:"ephemeral"`
-	AccountData eventList     `json:"account_data"`
+	Ephemeral   eventList     `json:"ephemeral,omitzero"`
+	AccountData eventList     `json:"account_data,omitzero"`
 	Unread      *unreadCounts `json:"unread_notifications,omitempty"`
 
 	// joiners are users who joined in this timeline; the client gets their
@@ -278,7 +279,7 @@ type leftRoom struct {
 	State       *eventList `json:"state,omitempty"`
 	StateAfter  *eventList `json:"state_after,omitempty"`
 	Timeline    timeline   `json:"timeline"`
-	AccountData eventList  `json:"account_data"`
+	AccountData eventList  `json:"account_data,omitzero"`
 }
 
 // stateSection is the state or state_after section, as req asks, with

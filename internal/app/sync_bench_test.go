@@ -38,6 +38,7 @@ func BenchmarkInitialSync(b *testing.B) {
 		}
 	}
 	b.ResetTimer()
+	var n int64
 	for i := 0; i < b.N; i++ {
 		req, _ := http.NewRequest(http.MethodGet, srv.URL+"/_matrix/client/v3/sync", nil)
 		req.Header.Set("Authorization", "Bearer "+alice.AccessToken)
@@ -45,11 +46,13 @@ func BenchmarkInitialSync(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		n, _ := io.Copy(io.Discard, resp.Body)
+		n, _ = io.Copy(io.Discard, resp.Body)
 		resp.Body.Close()
 		if resp.StatusCode != 200 {
 			b.Fatalf("sync: %d", resp.StatusCode)
 		}
 		b.SetBytes(n)
 	}
+	// The size of the response, which issue 10 compares with Dendrite's.
+	b.ReportMetric(float64(n), "resp-bytes")
 }
