@@ -7,6 +7,7 @@ import (
 
 	"github.com/rohrpost/rohrpost/syncapi/sliding"
 	"github.com/rohrpost/rohrpost/syncapi/storage"
+	"github.com/rohrpost/rohrpost/userapi"
 	uastorage "github.com/rohrpost/rohrpost/userapi/storage"
 )
 
@@ -145,11 +146,22 @@ func (s *Server) slidingAccountData(ctx context.Context, b *slidingBuild, scope 
 		items = append(items, all...)
 	}
 	out := &sliding.AccountDataResponse{Global: []json.RawMessage{}, Rooms: map[string][]json.RawMessage{}}
-	for _, it := range items {
+	event := func(typ string, content json.RawMessage) json.RawMessage {
 		ev, _ := json.Marshal(struct {
 			Type    string          `json:"type"`
 			Content json.RawMessage `json:"content"`
-		}{it.Type, json.RawMessage(it.Content)})
+		}{typ, content})
+		return ev
+	}
+	sentPushRules := false
+	for _, it := range items {
+		content := json.RawMessage(it.Content)
+		if it.RoomID == "" && it.Type == userapi.PushRulesType {
+			// As /sync sends them: the stored changes merged with the
+			// server's current defaults.
+			content, sentPushRules = currentPushRules(pushRulesIn(it.Content, b.user), b.user), true
+		}
+		ev := event(it.Type, content)
 		if it.RoomID == "" {
 			out.Global = append(out.Global, ev)
 			continue
@@ -157,6 +169,11 @@ func (s *Server) slidingAccountData(ctx context.Context, b *slidingBuild, scope 
 		if _, ok := rooms[it.RoomID]; ok {
 			out.Rooms[it.RoomID] = append(out.Rooms[it.RoomID], ev)
 		}
+	}
+	if b.req.from == nil && !sentPushRules {
+		// A user who never changed a rule has none stored; clients read
+		// theirs from the first answer all the same (the spec's defaults).
+		out.Global = append(out.Global, event(userapi.PushRulesType, currentPushRules(nil, b.user)))
 	}
 	resp.Extensions.AccountData = out
 	return nil
@@ -204,11 +221,10 @@ func (s *Server) slidingReceipts(ctx context.Context, b *slidingBuild, scope *sl
 func (s *Server) slidingTyping(b *slidingBuild, scope *sliding.RoomScope, resp *sliding.Response) {
 	out := &sliding.RoomEventsResponse{Rooms: map[string]json.RawMessage{}}
 	for id, whole := range b.coveredRooms(scope, resp) {
-		since := b.req.since.Typing
-		if whole {
-			since = 0
-		}
-		if users, changed := s.typing.since(id, since); changed {
+		// A room sent whole gets its typing list when someone types; the
+		// others when it changed, also to empty, after the connection's
+		// position (0 included: no typing had happened when it was made).
+		if users, changed := s.typing.changedSince(id, b.req.since.Typing, whole || b.req.from == nil); changed {
 			ev, _ := json.Marshal(map[string]any{"type": "m.typing", "content": map[string]any{"user_ids": users}})
 			out.Rooms[id] = ev
 		}

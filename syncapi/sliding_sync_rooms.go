@@ -154,6 +154,9 @@ func (s *Server) timelineUpdate(ctx context.Context, b *slidingBuild, sreq *sync
 	if err != nil {
 		return false, err
 	}
+	// The row is the user's current membership: unsigned.membership of the
+	// events from it on needs no history.
+	view.knowMembership(row.Membership, row.StreamPos)
 	limit := u.cfg.TimelineLimit
 	evs, limited, err := s.timelineWindow(ctx, row.RoomNID, lower, u.upper, limit, &RoomEventFilter{}, func(batch []*rsstorage.Event) ([]*rsstorage.Event, error) {
 		return s.syncFilter(ctx, view, row.RoomNID, batch, b.user)
@@ -170,7 +173,7 @@ func (s *Server) timelineUpdate(ctx context.Context, b *slidingBuild, sreq *sync
 	if !joined {
 		to.PDU = u.upper
 	}
-	tl := s.renderTimeline(ctx, sreq, row.RoomID, evs, limited, lower, to)
+	tl := s.renderTimelineSeen(ctx, sreq, row.RoomID, evs, limited, lower, to, view)
 	u.out = &sliding.Room{Initial: fresh, Timeline: tl.Events, PrevBatch: tl.PrevBatch}
 	limitedOut := tl.Limited
 	u.out.Limited = &limitedOut

@@ -562,3 +562,53 @@ func TestSlidingSyncRoomAccountData(t *testing.T) {
 		t.Fatalf("third answer's account data: %+v", ad)
 	}
 }
+
+// What /sync gives clients, sliding sync gives them too: the default push
+// rules of a user who changed none in the first answer's account data,
+// unsigned.membership on timeline events, and a typing list that emptied
+// after the connection's position (also a position made before anyone
+// ever typed on the server).
+func TestSlidingSyncMatchesSyncConformance(t *testing.T) {
+	srv := apptest.Start(t)
+	ctx := context.Background()
+	alice, bob := srv.Register(t, "alice"), srv.Register(t, "bob")
+	room, err := alice.CreateRoom(ctx, &mautrix.ReqCreateRoom{Preset: "public_chat", Name: "Lage"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bob.JoinRoomByID(ctx, room.RoomID); err != nil {
+		t.Fatal(err)
+	}
+	send(t, bob, room.RoomID, "guten Morgen")
+
+	status, first := slide(t, srv.URL, alice, "", 0, roomListRequest(19, nil))
+	if status != 200 {
+		t.Fatalf("first answer: %d %+v", status, first)
+	}
+	var pushRules bool
+	for _, ev := range first.Extensions.AccountData.Global {
+		pushRules = pushRules || ev.Type.Type == "m.push_rules"
+	}
+	if !pushRules {
+		t.Errorf("no m.push_rules in the first answer's account data: %+v", first.Extensions.AccountData.Global)
+	}
+	r := first.Rooms[room.RoomID.String()]
+	if r == nil || len(r.Timeline) != 1 || r.Timeline[0].Unsigned.Membership != event.MembershipJoin {
+		t.Fatalf("timeline event without unsigned.membership join: %+v", r)
+	}
+
+	if _, err := bob.UserTyping(ctx, room.RoomID, true, 30*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bob.UserTyping(ctx, room.RoomID, false, 0); err != nil {
+		t.Fatal(err)
+	}
+	_, next := slide(t, srv.URL, alice, first.Pos, 0, roomListRequest(19, nil))
+	typing, ok := next.Extensions.Typing.Rooms[room.RoomID.String()]
+	if !ok {
+		t.Fatalf("no typing list after bob started and stopped: %+v", next.Extensions.Typing)
+	}
+	if users, _ := typing.Content.Raw["user_ids"].([]any); len(users) != 0 {
+		t.Fatalf("typing list %v, want empty", users)
+	}
+}
