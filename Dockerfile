@@ -25,18 +25,20 @@ RUN CGO_ENABLED=1 go build -trimpath -ldflags='-s -w' -o /out/rohrpost ./cmd/roh
 
 FROM debian:bookworm-slim
 # ca-certificates: outgoing TLS (federation, PostgreSQL or NATS over TLS).
-# /keys exists so that a named volume mounted there (docker-compose.yml
-# keeps the shared signing key in one) starts out owned by uid 10001:
-# Docker copies the image's directory, owner included, into an empty
-# named volume.
+# /keys and /data/media exist so that a named volume mounted there
+# (docker-compose.yml keeps the shared signing key and the media files in
+# one each) starts out owned by uid 10001: Docker copies the image's
+# directory, owner included, into an empty named volume. Without
+# /data/media in the image the media volume would be root's and the media
+# API could not write to it.
 RUN apt-get update \
  && apt-get install -y --no-install-recommends ca-certificates \
  && rm -rf /var/lib/apt/lists/* \
  && groupadd --system --gid 10001 rohrpost \
  && useradd --system --uid 10001 --gid 10001 --no-log-init \
       --home-dir /data --shell /usr/sbin/nologin rohrpost \
- && mkdir -p /data /keys \
- && chown 10001:10001 /data /keys
+ && mkdir -p /data/media /keys \
+ && chown 10001:10001 /data /data/media /keys
 COPY --from=build /out/rohrpost /usr/local/bin/rohrpost
 # Numeric, so that Kubernetes' runAsNonRoot can verify it.
 USER 10001:10001

@@ -14,7 +14,9 @@
 #   scripts/services.sh names DIR       the component processes
 #
 # Everything lives in DIR: config, signing key, logs (DIR/logs), pids.
-# Registration is open and rate limiting off: this is for tests. The
+# The config is deploy/rohrpost.yaml as shipped with local addresses; on
+# top, registration is open and rate limiting off: this is for tests. A
+# clamd with one test signature scans uploads when clamd is installed. The
 # database is durable (fsync on) unless PG_FSYNC=off.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -81,6 +83,38 @@ stop_process() { # DIR NAME SIGNAL
 	kill -KILL "$pid" 2>/dev/null || true
 }
 
+# start_clamd DIR: a ClamAV daemon with one test signature only (the
+# bytes of clamdtest.Infected), as the media tests run it; prints its
+# socket. Fails when clamd is not installed.
+start_clamd() {
+	local dir=$1/clamd bin
+	bin=$(command -v clamd || echo /usr/sbin/clamd)
+	[ -x "$bin" ] || return 1
+	mkdir -p "$dir/db"
+	chmod 755 "$1" "$dir" "$dir/db"
+	local sample='rohrpost test malware: this file is flagged by a signature of our own'
+	printf '%s:%d:Rohrpost.Test.Malware\n' "$(printf '%s\n' "$sample" | md5sum | cut -d' ' -f1)" $((${#sample} + 1)) >"$dir/db/rohrpost.hdb"
+	cat >"$dir/clamd.conf" <<-EOF
+	LocalSocket $dir/clamd.sock
+	LocalSocketMode 666
+	DatabaseDirectory $dir/db
+	Foreground yes
+	LogFile $dir/clamd.log
+	PidFile $dir/clamd.pid
+	TemporaryDirectory $dir
+	StreamMaxLength 100M
+	MaxThreads 2
+	EOF
+	setsid "$bin" -c "$dir/clamd.conf" >>"$1/logs/clamd.log" 2>&1 </dev/null &
+	echo $! >"$1/pids/clamd"
+	for _ in $(seq 1 600); do
+		[ -S "$dir/clamd.sock" ] && { echo "$dir/clamd.sock"; return 0; }
+		sleep 0.1
+	done
+	echo "services.sh: clamd did not start; see $dir/clamd.log" >&2
+	return 1
+}
+
 free_port() { # first free TCP port from $1 on
 	local p=$1
 	while (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; do
@@ -119,34 +153,48 @@ up() {
 	done
 
 	[ -f "$dir/signing.key" ] || "$dir/bin/rohrpost" generate-keys --private-key "$dir/signing.key"
-	cat >"$dir/rohrpost.yaml" <<-EOF
-	# Written by scripts/services.sh: a local separate-services deployment.
-	server_name: localhost
-	public_baseurl: http://127.0.0.1:$port
-	data_dir: $dir/data
-	signing_key_path: $dir/signing.key
-	listeners:
-	  - bind_address: 127.0.0.1
-	    port: $port
-	    resources: [client, federation]
-	database:
-	  type: postgres
-	  uri: "$uri"
-	  max_open_conns: 20
-	nats:
-	  addresses: ["nats://127.0.0.1:$nats_port"]
-	enable_registration: true
-	enable_registration_without_verification: true
-	registration_shared_secret: services-secret
-	rate_limiting:
-	  enabled: false
-	trusted_proxies: [127.0.0.1]
-	gateway:
-	  clientapi: [http://127.0.0.1:$(port_of "$dir" clientapi-1), http://127.0.0.1:$(port_of "$dir" clientapi-2)]
-	  syncapi: [http://127.0.0.1:$(port_of "$dir" syncapi-1), http://127.0.0.1:$(port_of "$dir" syncapi-2)]
-	  federationapi: [http://127.0.0.1:$(port_of "$dir" federationapi)]
-	  mediaapi: [http://127.0.0.1:$(port_of "$dir" mediaapi)]
-	EOF
+
+	local clamd_addr='""'
+	if clamd_addr=$(start_clamd "$dir"); then
+		clamd_addr="unix:$clamd_addr"
+	else
+		echo "services.sh: no clamd (apt-get install clamav-daemon): uploads go unscanned" >&2
+		clamd_addr='""'
+	fi
+
+	# deploy/rohrpost.yaml as shipped, with this machine's addresses in
+	# place of the compose network's; each line must be there exactly as
+	# below, so that a change to the shipped file cannot go untested.
+	local cfg
+	cfg=$(cat deploy/rohrpost.yaml)
+	subst() { # OLD_LINE NEW_LINE
+		cfg=$(printf '%s\n' "$cfg" | awk -v old="$1" -v new="$2" '
+			$0 == old { print new; n++; next } { print }
+			END { if (n != 1) { print "services.sh: deploy/rohrpost.yaml has no line: " old > "/dev/stderr"; exit 1 } }')
+	}
+	subst 'server_name: example.org' 'server_name: localhost'
+	subst 'public_baseurl: http://localhost:8008' "public_baseurl: http://127.0.0.1:$port"
+	subst 'data_dir: /data' "data_dir: $dir/data"
+	subst 'signing_key_path: /keys/signing.key' "signing_key_path: $dir/signing.key"
+	subst '    port: 8008' "    port: $port"
+	subst '  uri: postgres://rohrpost:rohrpost@postgres/rohrpost?sslmode=disable' "  uri: \"$uri\""
+	subst '  addresses: ["nats://nats:4222"]' "  addresses: [\"nats://127.0.0.1:$nats_port\"]"
+	subst '  clamd: tcp:clamd:3310' "  clamd: $clamd_addr"
+	subst '  clientapi: [http://clientapi:8008]' "  clientapi: [http://127.0.0.1:$(port_of "$dir" clientapi-1), http://127.0.0.1:$(port_of "$dir" clientapi-2)]"
+	subst '  syncapi: [http://syncapi-1:8008, http://syncapi-2:8008]' "  syncapi: [http://127.0.0.1:$(port_of "$dir" syncapi-1), http://127.0.0.1:$(port_of "$dir" syncapi-2)]"
+	subst '  federationapi: [http://federationapi:8008]' "  federationapi: [http://127.0.0.1:$(port_of "$dir" federationapi)]"
+	subst '  mediaapi: [http://mediaapi:8008]' "  mediaapi: [http://127.0.0.1:$(port_of "$dir" mediaapi)]"
+	subst 'trusted_proxies: [10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16]' 'trusted_proxies: [127.0.0.1]'
+	subst 'registration_shared_secret: change-me' 'registration_shared_secret: services-secret'
+	# The tests register many users in seconds.
+	subst 'enable_registration: false' 'enable_registration: true'
+	{
+		echo "# scripts/services.sh: deploy/rohrpost.yaml with local addresses, and for the tests:"
+		printf '%s\n' "$cfg"
+		echo "enable_registration_without_verification: true"
+		echo "rate_limiting:"
+		echo "  enabled: false"
+	} >"$dir/rohrpost.yaml"
 
 	# The roomserver and the user API first: the others call them.
 	local name
@@ -159,7 +207,7 @@ up() {
 down() {
 	local dir=$1 name
 	[ -d "$dir" ] || return 0
-	for name in $(processes | awk '{print $1}') nats; do
+	for name in $(processes | awk '{print $1}') nats clamd; do
 		stop_process "$dir" "$name" TERM
 	done
 	scripts/postgres.sh stop "$dir/pg" >/dev/null 2>&1 || true

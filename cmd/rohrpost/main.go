@@ -196,7 +196,7 @@ func serve(cfg *config.Config, opts app.Options, configPath string, stderr io.Wr
 	errCh := make(chan error, len(cfg.Listeners))
 	for _, l := range cfg.Listeners {
 		srv := &http.Server{
-			Handler:           a.Handler(l.Resources...),
+			Handler:           a.Handler(listenerResources(opts, l)...),
 			ReadHeaderTimeout: 30 * time.Second,
 			BaseContext:       func(net.Listener) context.Context { return a.Stopping },
 			ErrorLog:          slog.NewLogLogger(slog.Default().Handler(), slog.LevelWarn),
@@ -248,6 +248,17 @@ func shutdown(a *app.App, servers []*http.Server) {
 			_ = s.Close()
 		}
 	}
+}
+
+// listenerResources is what a listener serves: in one process the
+// resources it lists; a process started with --components serves every
+// route of the components it runs (a separate-services config lists what
+// the single process would, and media behind the gateway must not 404).
+func listenerResources(opts app.Options, l config.Listener) []string {
+	if len(opts.Components) > 0 {
+		return nil
+	}
+	return l.Resources
 }
 
 func runsHere(opts app.Options, component string) bool {

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/rohrpost/rohrpost/config"
+	"github.com/rohrpost/rohrpost/internal/app"
 )
 
 func TestCommandLineErrors(t *testing.T) {
@@ -57,5 +58,15 @@ func TestOverrideListener(t *testing.T) {
 	}
 	if l := cfg.Listeners[0]; l.BindAddress != "0.0.0.0" || l.Port != 9000 || len(l.Resources) == 0 {
 		t.Fatalf("listener %+v", l)
+	}
+}
+
+func TestListenerResources(t *testing.T) {
+	l := config.Listener{Resources: []string{"client", "federation"}}
+	if got := listenerResources(app.Options{}, l); len(got) != 2 {
+		t.Fatalf("one process serves %v, want the listener's resources", got)
+	}
+	if got := listenerResources(app.Options{Components: []string{app.MediaAPI}}, l); got != nil {
+		t.Fatalf("--components mediaapi serves %v, want every route of its components (nil)", got)
 	}
 }

@@ -89,8 +89,10 @@ func startDeployment(t *testing.T) *deployment {
 	return d
 }
 
-// TestServicesDeployment chats through a deployment of separate processes:
-// replicas of the sync and client APIs serve the same users, and killing
+// TestServicesDeployment chats through a deployment of separate processes
+// on deploy/rohrpost.yaml as shipped (scripts/services.sh puts local
+// addresses in): replicas of the sync and client APIs serve the same
+// users, media goes up and down through the gateway, and killing
 // each process in turn (kill -9) loses and duplicates nothing.
 func TestServicesDeployment(t *testing.T) {
 	d := startDeployment(t)
@@ -188,6 +190,10 @@ func TestServicesDeployment(t *testing.T) {
 
 	t.Run("push once across replicas", func(t *testing.T) {
 		pushOnceAcrossReplicas(t, alice, bob, room.RoomID)
+	})
+
+	t.Run("media through the gateway", func(t *testing.T) {
+		mediaThroughGateway(t, d, alice, bob)
 	})
 
 	t.Run("kill -9 each process", func(t *testing.T) {
