@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/gorilla/mux"
@@ -65,7 +66,16 @@ func (s *Server) joinRoom(r *http.Request, dev *userapi.Device) (any, error) {
 		return nil, err
 	}
 	if err := s.authoriseRestrictedJoin(r.Context(), roomID, dev.UserID, content); err != nil {
-		return nil, err
+		var refused *mxhttp.Error
+		if !errors.As(err, &refused) || refused.Code != string(spec.ErrorUnableToAuthoriseJoin) {
+			return nil, err
+		}
+		if s.fed == nil || dev.IsGuest {
+			return nil, mxhttp.Forbidden(refused.Msg)
+		}
+		// Nobody here may let the user in, but a server in the room that
+		// is in an allowed room may: join through the others.
+		return s.joinThroughOthers(r, dev, roomID, aliasServers, content, refused)
 	}
 	s.addProfile(r.Context(), dev.UserID, content)
 	if _, err := s.sendMember(r.Context(), roomID, dev.UserID, dev.UserID, content); err != nil {
@@ -136,6 +146,8 @@ func (s *Server) authoriseRestrictedJoin(ctx context.Context, roomID string, use
 	via, err := roomserver.Querier{Rooms: s.rooms}.JoinAuthoriser(ctx, *id, user)
 	var refused spec.MatrixError
 	switch {
+	case errors.As(err, &refused) && refused.ErrCode == spec.ErrorUnableToAuthoriseJoin:
+		return &mxhttp.Error{Status: http.StatusForbidden, Code: string(spec.ErrorUnableToAuthoriseJoin), Msg: refused.Err}
 	case errors.As(err, &refused):
 		return mxhttp.Forbidden(refused.Err)
 	case err != nil:
@@ -145,6 +157,29 @@ func (s *Server) authoriseRestrictedJoin(ctx context.Context, roomID string, use
 		content["join_authorised_via_users_server"] = via
 	}
 	return nil
+}
+
+// joinThroughOthers joins a room we are in through the other servers in
+// it: for a restricted room that only one of them can authorise the join
+// to. Without a server that will, the user hears why ours would not.
+func (s *Server) joinThroughOthers(r *http.Request, dev *userapi.Device, roomID string, aliasServers []spec.ServerName, content map[string]any, ours *mxhttp.Error) (any, error) {
+	servers := s.joinServers(r.Context(), r, roomID, dev.UserID, aliasServers)
+	if inRoom, err := s.rooms.ServersInRoom(r.Context(), roomID); err == nil {
+		for _, name := range inRoom {
+			if !s.isLocalServer(name) && !slices.Contains(servers, name) {
+				servers = append(servers, name)
+			}
+		}
+	}
+	if len(servers) == 0 {
+		return nil, mxhttp.Forbidden(ours.Msg)
+	}
+	s.addProfile(r.Context(), dev.UserID, content)
+	raw, _ := json.Marshal(content)
+	if _, err := s.fed.JoinRemoteRoom(r.Context(), federationapi.JoinRequest{UserID: dev.UserID, RoomID: roomID, Servers: servers, Content: raw}); err != nil {
+		return nil, federationError(err)
+	}
+	return map[string]string{"room_id": roomID}, nil
 }
 
 // guestsCanJoin tells whether the room's m.room.guest_access lets guests in.

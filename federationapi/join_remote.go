@@ -70,6 +70,15 @@ func (s *Server) JoinRemoteRoom(ctx context.Context, req JoinRequest) (*JoinResp
 			slog.Info("federation: remote join failed", "room_id", req.RoomID, "server", server, "err", lastErr)
 			continue
 		}
+		if resident, _ := s.localServerInRoom(ctx, req.RoomID); resident {
+			// We are in the room already (our user needed another server
+			// to authorise a restricted join): the join is one more event
+			// of it, not a room to import.
+			if err := s.inputOwnJoin(ctx, server, res.JoinEvent); err != nil {
+				return nil, err
+			}
+			return &JoinResponse{RoomID: req.RoomID, EventID: res.JoinEvent.EventID()}, nil
+		}
 		version := res.JoinEvent.Version()
 		out, err := s.rooms.ImportJoin(ctx, roomserver.ImportJoinRequest{
 			RoomVersion: string(version),
@@ -83,6 +92,20 @@ func (s *Server) JoinRemoteRoom(ctx context.Context, req JoinRequest) (*JoinResp
 		return &JoinResponse{RoomID: req.RoomID, EventID: out.EventID}, nil
 	}
 	return nil, lastErr
+}
+
+// inputOwnJoin inputs our user's join, made through server, into a room
+// we are in, fetching from server what it builds on that we lack.
+func (s *Server) inputOwnJoin(ctx context.Context, server spec.ServerName, join gomatrixserverlib.PDU) error {
+	err := s.input(ctx, join, roomserver.InputNew)
+	if isGap(err) {
+		verImpl, verr := gomatrixserverlib.GetRoomVersion(join.Version())
+		if verr != nil {
+			return verr
+		}
+		err = s.fillGap(ctx, server, verImpl, join)
+	}
+	return err
 }
 
 // performJoin is one make_join/send_join through server.

@@ -102,3 +102,51 @@ func TestFederationRestrictedJoinAuthoriserIsInTheRoom(t *testing.T) {
 		t.Fatalf("bob's join names %v as authoriser, want zora", member["join_authorised_via_users_server"])
 	}
 }
+
+// Our server is in a restricted room, but none of our members in it may
+// invite: the join goes through the other server, whose member
+// authorises it, though we hold the room already.
+func TestFederationRestrictedJoinThroughOthersWhenWeCannotAuthorise(t *testing.T) {
+	servers := apptest.StartFederation(t, 2)
+	hs1, hs2 := servers[0], servers[1]
+	ctx := context.Background()
+	alice, bob, carol := hs1.Register(t, "alice"), hs2.Register(t, "bob"), hs2.Register(t, "carol")
+	space, err := alice.CreateRoom(ctx, &mautrix.ReqCreateRoom{Preset: "public_chat", RoomVersion: "10", CreationContent: map[string]any{"type": "m.space"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// public_chat: inviting takes power 50, which nobody of hs2 has.
+	room, err := alice.CreateRoom(ctx, &mautrix.ReqCreateRoom{Preset: "public_chat", RoomVersion: "10", Name: "Arbeitsgruppe",
+		InitialState: []*event.Event{{Type: event.StateJoinRules, Content: event.Content{Raw: map[string]any{
+			"join_rule": "restricted",
+			"allow":     []any{map[string]any{"type": "m.room_membership", "room_id": space.RoomID.String()}},
+		}}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	via := &mautrix.ReqJoinRoom{Via: []string{string(hs1.ServerName)}}
+	for _, c := range []*mautrix.Client{bob, carol} {
+		if _, err := c.JoinRoom(ctx, space.RoomID.String(), via); err != nil {
+			t.Fatalf("%s joins the space: %v", c.UserID, err)
+		}
+	}
+	if _, err := bob.JoinRoom(ctx, room.RoomID.String(), via); err != nil {
+		t.Fatalf("bob joins the room: %v", err)
+	}
+	// hs2 holds the room now; carol's join cannot be authorised there.
+	if _, err := carol.JoinRoom(ctx, room.RoomID.String(), nil); err != nil {
+		t.Fatalf("carol joins the room: %v", err)
+	}
+	var member map[string]any
+	if err := carol.StateEvent(ctx, room.RoomID, event.StateMember, carol.UserID.String(), &member); err != nil {
+		t.Fatal(err)
+	}
+	if member["membership"] != "join" || member["join_authorised_via_users_server"] != alice.UserID.String() {
+		t.Fatalf("carol's member event: %v", member)
+	}
+	if _, err := carol.SendText(ctx, room.RoomID, "Hallo Arbeitsgruppe"); err != nil {
+		t.Fatal(err)
+	}
+	waitForMessage(t, alice, room.RoomID, "Hallo Arbeitsgruppe")
+	waitForMessage(t, bob, room.RoomID, "Hallo Arbeitsgruppe")
+}
