@@ -43,6 +43,12 @@ func (s *Server) Routes(r *mux.Router) {
 	a.Handle("/v1/event_reports", s.read(s.listEventReports)).Methods(http.MethodGet)
 	a.Handle("/v1/event_reports/{reportId}", s.read(s.getEventReport)).Methods(http.MethodGet)
 	a.Handle("/v1/event_reports/{reportId}", s.act("report.delete", s.deleteEventReport)).Methods(http.MethodDelete)
+	// Registration tokens ("new" before {token}: it is not a token).
+	a.Handle("/v1/registration_tokens", s.read(s.listRegistrationTokens)).Methods(http.MethodGet)
+	a.Handle("/v1/registration_tokens/new", mxhttp.EmptyBodyIsObject(s.act("registration_token.create", s.newRegistrationToken))).Methods(http.MethodPost)
+	a.Handle("/v1/registration_tokens/{token}", s.read(s.getRegistrationToken)).Methods(http.MethodGet)
+	a.Handle("/v1/registration_tokens/{token}", mxhttp.EmptyBodyIsObject(s.act("registration_token.modify", s.putRegistrationToken))).Methods(http.MethodPut)
+	a.Handle("/v1/registration_tokens/{token}", s.act("registration_token.delete", s.deleteRegistrationToken)).Methods(http.MethodDelete)
 }
 
 func (s *Server) serverVersion(*http.Request) (any, error) {

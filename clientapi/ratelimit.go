@@ -29,6 +29,8 @@ func (s *Server) rule(name string) ratelimit.Rule {
 		return ratelimit.RuleOf(name, l.RCMessage)
 	case "rc_registration":
 		return ratelimit.RuleOf(name, l.RCRegistration)
+	case "rc_registration_token_validity":
+		return ratelimit.RuleOf(name, l.RCRegistrationTokenValidity)
 	case "rc_login.address":
 		return ratelimit.RuleOf(name, l.RCLogin.Address)
 	case "rc_login.account":

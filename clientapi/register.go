@@ -26,6 +26,11 @@ const (
 // keys are configured a flow through m.login.recaptcha. Required e-mail
 // or captcha leave only the flows that have them.
 func (s *Server) registerOp() uiaOp {
+	return s.withRegistrationToken(s.registerFlows())
+}
+
+// registerFlows are registerOp's flows without the registration token.
+func (s *Server) registerFlows() uiaOp {
 	op := uiaOp{name: "POST /register"}
 	emailRequired := slices.Contains(s.cfg.RegistrationsRequire3PID, userapi.MediumEmail)
 	if s.cfg.EnableRegistrationWithoutVerification && !emailRequired {
@@ -48,6 +53,25 @@ func (s *Server) registerOp() uiaOp {
 		op.flows = append(op.flows, captcha)
 	}
 	op.params = map[string]any{stageRecaptcha: map[string]string{"public_key": rc.PublicKey}}
+	return op
+}
+
+// withRegistrationToken puts m.login.registration_token first in every
+// flow when the config requires a token (registration_requires_token),
+// as Synapse does; without any other flow, the token is the flow.
+func (s *Server) withRegistrationToken(op uiaOp) uiaOp {
+	if !s.cfg.RegistrationRequiresToken {
+		return op
+	}
+	if len(op.flows) == 0 {
+		op.flows = [][]string{{stageRegistrationToken}}
+		return op
+	}
+	flows := make([][]string, len(op.flows))
+	for i, f := range op.flows {
+		flows[i] = append([]string{stageRegistrationToken}, f...)
+	}
+	op.flows = flows
 	return op
 }
 
@@ -179,6 +203,9 @@ func (s *Server) register(r *http.Request) (any, error) {
 	}
 	if err != nil {
 		return nil, userError(err)
+	}
+	if slices.Contains(sess.Completed, stageRegistrationToken) {
+		s.completeRegistrationToken(r.Context(), sess, created.UserID.String())
 	}
 	if sess.Email != nil {
 		// The address was validated for this registration; someone may

@@ -150,6 +150,7 @@ func (s *Server) Routes(r *mux.Router) {
 	v1.Handle("/rooms/{roomId}/hierarchy", serverNameParams(auth(s.spaceHierarchy), "via")).Methods(http.MethodGet)
 	v1.Handle("/room_summary/{roomIdOrAlias}", serverNameParams(mxhttp.Handler(s.roomSummary), "via")).Methods(http.MethodGet)
 	v1.Handle("/mutual_rooms", auth(s.mutualRooms)).Methods(http.MethodGet)
+	v1.Handle("/register/m.login.registration_token/validity", mxhttp.Handler(s.registrationTokenValidity)).Methods(http.MethodGet)
 	v1.Handle("/admin/lock/{userId}", auth(s.adminModeration("locked"))).Methods(http.MethodGet, http.MethodPut)
 	v1.Handle("/admin/suspend/{userId}", auth(s.adminModeration("suspended"))).Methods(http.MethodGet, http.MethodPut)
 }

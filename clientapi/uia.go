@@ -28,6 +28,8 @@ const (
 	stagePassword  = "m.login.password"
 	stageRecaptcha = "m.login.recaptcha"
 	stageEmail     = "m.login.email.identity"
+	// stageRegistrationToken is only offered by POST /register.
+	stageRegistrationToken = "m.login.registration_token"
 )
 
 const (
@@ -253,6 +255,8 @@ type authDict struct {
 	User       string          `json:"user"`
 	// Response is the m.login.recaptcha answer.
 	Response string `json:"response"`
+	// Token is the m.login.registration_token's token.
+	Token string `json:"token"`
 	// ThreePIDCreds names the validated session of m.login.email.identity;
 	// OldThreePIDCreds is its older spelling.
 	ThreePIDCreds    *threePIDCreds `json:"threepid_creds"`
@@ -303,6 +307,13 @@ func (s *Server) continueAuth(ctx context.Context, sess *uiaSession, auth authDi
 		// was completed out of band.
 	case !op.offers(auth.Type):
 		failure = &mxhttp.Error{Code: "M_UNRECOGNIZED", Msg: "Authentication stage " + auth.Type + " is not offered here"}
+	case auth.Type == stageRegistrationToken:
+		if failure, err = s.reserveRegistrationToken(ctx, sess, auth.Token); err != nil {
+			return false, nil, err
+		}
+		if failure == nil {
+			stage = auth.Type
+		}
 	default:
 		if failure, err = s.checkStage(ctx, auth, op); err != nil {
 			return false, nil, err

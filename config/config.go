@@ -70,7 +70,11 @@ type Config struct {
 	// RegistrationsRequire3PID lists the media ("email") every new
 	// account must prove.
 	RegistrationsRequire3PID []string `yaml:"registrations_require_3pid"`
-	AllowGuestAccess         bool     `yaml:"allow_guest_access"`
+	// RegistrationRequiresToken puts m.login.registration_token into every
+	// registration flow: new accounts need a token an admin made (admin
+	// API /v1/registration_tokens). Synapse's key.
+	RegistrationRequiresToken bool `yaml:"registration_requires_token"`
+	AllowGuestAccess          bool `yaml:"allow_guest_access"`
 
 	// RefreshableAccessTokenLifetime is how long an access token lives
 	// when the client asked for a refresh token (refresh_token: true at
@@ -460,9 +464,9 @@ func (c *Config) Validate() error {
 			bad("registrations_require_3pid", "email needs email.smtp_host")
 		}
 	}
-	if c.EnableRegistration && !c.EnableRegistrationWithoutVerification && !c.Email.Enabled() &&
+	if c.EnableRegistration && !c.EnableRegistrationWithoutVerification && !c.Email.Enabled() && !c.RegistrationRequiresToken &&
 		(c.Recaptcha.PrivateKey == "" || c.Recaptcha.SiteverifyAPI == "") {
-		bad("enable_registration", "open registration needs a way to verify new users: set enable_registration_without_verification: true, or configure email or recaptcha")
+		bad("enable_registration", "open registration needs a way to verify new users: set enable_registration_without_verification: true, registration_requires_token: true, or configure email or recaptcha")
 	}
 	switch c.EncryptionByDefault {
 	case "", "all", "invite", "off":

@@ -54,6 +54,9 @@ type RateLimits struct {
 	// API's encrypted endpoints per client address, which bounds how fast
 	// anyone can probe the decryption of an encrypted_body.
 	RCContentScanner RateLimit `yaml:"rc_content_scanner"`
+	// RCRegistrationTokenValidity: checks of registration tokens'
+	// validity per client address.
+	RCRegistrationTokenValidity RateLimit `yaml:"rc_registration_token_validity"`
 }
 
 // DefaultRateLimits are Synapse's defaults.
@@ -71,6 +74,8 @@ func DefaultRateLimits() RateLimits {
 		RC3PIDValidation: RateLimit{0.003, 5},
 		RCMediaCreate:    RateLimit{10, 10},
 		RCContentScanner: RateLimit{0.5, 10},
+
+		RCRegistrationTokenValidity: RateLimit{0.1, 5},
 	}
 }
 
@@ -90,6 +95,8 @@ func (r *RateLimits) Each() map[string]RateLimit {
 		"rc_3pid_validation":       r.RC3PIDValidation,
 		"rc_media_create":          r.RCMediaCreate,
 		"rc_content_scanner":       r.RCContentScanner,
+
+		"rc_registration_token_validity": r.RCRegistrationTokenValidity,
 	}
 }
 
@@ -120,7 +127,7 @@ func unsupportedRateLimits(unknown []string) (rest []string, err error) {
 		}
 	}
 	if len(bad) > 0 {
-		return rest, fmt.Errorf("config: rate limit settings rohrpost does not implement: %s (implemented: rc_message, rc_registration, rc_login.{address,account,failed_attempts}, rc_joins.{local,remote}, rc_invites.{per_room,per_user}, rc_3pid_validation, rc_media_create, rc_content_scanner)", strings.Join(bad, ", "))
+		return rest, fmt.Errorf("config: rate limit settings rohrpost does not implement: %s (implemented: rc_message, rc_registration, rc_registration_token_validity, rc_login.{address,account,failed_attempts}, rc_joins.{local,remote}, rc_invites.{per_room,per_user}, rc_3pid_validation, rc_media_create, rc_content_scanner)", strings.Join(bad, ", "))
 	}
 	return rest, nil
 }

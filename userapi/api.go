@@ -8,6 +8,7 @@ import (
 
 	"github.com/matrix-org/gomatrixserverlib/spec"
 	"github.com/rohrpost/rohrpost/userapi/pushrules"
+	"github.com/rohrpost/rohrpost/userapi/storage"
 )
 
 // API is the user component's contract.
@@ -118,6 +119,16 @@ type API interface {
 	// ErrNotFound when there is none with the id.
 	DeleteEventReport(ctx context.Context, id int64) error
 
+	// Registration tokens (registration_tokens.go): the admin API's
+	// changes, and their uses by POST /register. The listings are read
+	// from the tables (storage.Reader).
+	CreateRegistrationToken(ctx context.Context, t storage.RegistrationToken) error
+	UpdateRegistrationToken(ctx context.Context, token string, u storage.RegistrationTokenUpdate) (*storage.RegistrationToken, error)
+	DeleteRegistrationToken(ctx context.Context, token string) error
+	ReserveRegistrationToken(ctx context.Context, token, session string, expires int64) error
+	CompleteRegistrationToken(ctx context.Context, session string) error
+	RegistrationTokenValid(ctx context.Context, token string) (bool, error)
+
 	// End-to-end encryption keys (keys.go, crosssigning.go).
 	UploadKeys(ctx context.Context, req KeyUploadRequest) (map[string]int, error)
 	QueryKeys(ctx context.Context, requester spec.UserID, users map[string][]string) (*QueryKeysResponse, error)
@@ -178,6 +189,8 @@ var (
 	ErrBadToken        = errors.New("wrong validation token")
 	ErrProfileTooLarge = errors.New("profile larger than 64 KiB")
 	ErrLocked          = errors.New("account locked")
+	// ErrTokenExists is a registration token that exists already.
+	ErrTokenExists = errors.New("registration token already exists")
 )
 
 // AccountKind distinguishes full accounts from guests.

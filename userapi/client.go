@@ -9,6 +9,7 @@ import (
 	"github.com/rohrpost/rohrpost/internal/bus"
 	"github.com/rohrpost/rohrpost/internal/rpc"
 	"github.com/rohrpost/rohrpost/userapi/pushrules"
+	"github.com/rohrpost/rohrpost/userapi/storage"
 )
 
 // Service is the user API's name on the bus.
@@ -18,7 +19,7 @@ const Service = "userapi"
 var Sentinels = []error{ErrUserInUse, ErrInvalidUsername, ErrBadCredentials, ErrUnknownToken, ErrNotFound,
 	ErrDeactivated, ErrInvalidFilter, ErrNotGuest, ErrThreePIDInUse, ErrNotValidated, ErrBadToken,
 	pushrules.ErrNotFound, pushrules.ErrInvalid, pushrules.ErrNoAnchor, ErrBadKeys, ErrBadSignature, ErrWrongBackupVersion,
-	ErrBackupAlgorithm, ErrDeviceInUse, ErrBadPusher, ErrMissingPusherParam, ErrProfileTooLarge, ErrLocked, ErrTokenExpired}
+	ErrBackupAlgorithm, ErrDeviceInUse, ErrBadPusher, ErrMissingPusherParam, ErrProfileTooLarge, ErrLocked, ErrTokenExpired, ErrTokenExists}
 
 // Serve answers API calls from other processes with api.
 func Serve(nc *nats.Conn, api API) (*rpc.Server, error) {
@@ -218,6 +219,32 @@ func (c *Client) Report(ctx context.Context, r Report) error {
 
 func (c *Client) DeleteEventReport(ctx context.Context, id int64) error {
 	return c.rpc.Call(ctx, "DeleteEventReport", []any{id})
+}
+
+func (c *Client) CreateRegistrationToken(ctx context.Context, t storage.RegistrationToken) error {
+	return c.rpc.Call(ctx, "CreateRegistrationToken", []any{t})
+}
+
+func (c *Client) UpdateRegistrationToken(ctx context.Context, token string, u storage.RegistrationTokenUpdate) (out *storage.RegistrationToken, err error) {
+	err = c.rpc.Call(ctx, "UpdateRegistrationToken", []any{token, u}, &out)
+	return
+}
+
+func (c *Client) DeleteRegistrationToken(ctx context.Context, token string) error {
+	return c.rpc.Call(ctx, "DeleteRegistrationToken", []any{token})
+}
+
+func (c *Client) ReserveRegistrationToken(ctx context.Context, token, session string, expires int64) error {
+	return c.rpc.Call(ctx, "ReserveRegistrationToken", []any{token, session, expires})
+}
+
+func (c *Client) CompleteRegistrationToken(ctx context.Context, session string) error {
+	return c.rpc.Call(ctx, "CompleteRegistrationToken", []any{session})
+}
+
+func (c *Client) RegistrationTokenValid(ctx context.Context, token string) (out bool, err error) {
+	err = c.rpc.Call(ctx, "RegistrationTokenValid", []any{token}, &out)
+	return
 }
 
 func (c *Client) Reports(ctx context.Context, before int64, limit int) (out []Report, err error) {
