@@ -39,6 +39,8 @@ func (s *Server) Routes(r *mux.Router) {
 	a.Handle("/v1/rooms/{roomId}", s.read(s.getRoom)).Methods(http.MethodGet)
 	a.Handle("/v1/rooms/{roomId}/members", s.read(s.roomMembers)).Methods(http.MethodGet)
 	a.Handle("/v1/rooms/{roomId}/state", s.read(s.roomState)).Methods(http.MethodGet)
+	a.Handle("/v1/rooms/{roomId}/block", s.read(s.getRoomBlock)).Methods(http.MethodGet)
+	a.Handle("/v1/rooms/{roomId}/block", s.act("room.block", s.putRoomBlock)).Methods(http.MethodPut)
 	// Reports
 	a.Handle("/v1/event_reports", s.read(s.listEventReports)).Methods(http.MethodGet)
 	a.Handle("/v1/event_reports/{reportId}", s.read(s.getEventReport)).Methods(http.MethodGet)

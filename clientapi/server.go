@@ -52,6 +52,8 @@ type Server struct {
 	onDeactivate    func(ctx context.Context, user spec.UserID)
 	// limits are the rc_* limits (ratelimit.go); nil when disabled.
 	limits *ratelimit.Limiter
+	// roomBlocked is the admin API's room blocking (blocked_rooms.go).
+	roomBlocked func(ctx context.Context, roomID string) (bool, error)
 }
 
 // New builds the client API.

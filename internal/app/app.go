@@ -234,6 +234,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *App, err err
 		if a.Admin, err = adminapi.New(ctx, cfg, adminapi.Deps{Users: a.Users, Rooms: a.Rooms, DB: a.DB, OnProfileChange: onProfile, OnDeactivate: onDeactivate}); err != nil {
 			return nil, err
 		}
+		a.CS.SetRoomBlocked(a.Admin.RoomBlocked)
 	}
 	return a, nil
 }
