@@ -194,12 +194,6 @@ func (s *Server) guestsCanJoin(ctx context.Context, roomID string) bool {
 	return json.Unmarshal(ev.Content, &c) == nil && c.GuestAccess == "can_join"
 }
 
-// resolveRoom turns a room id or alias into a room id.
-func (s *Server) resolveRoom(ctx context.Context, idOrAlias string) (string, error) {
-	id, _, err := s.resolveRoomWithServers(ctx, idOrAlias)
-	return id, err
-}
-
 // resolveRoomWithServers turns a room id or alias into a room id and, for
 // an alias, the servers in the room.
 func (s *Server) resolveRoomWithServers(ctx context.Context, idOrAlias string) (string, []spec.ServerName, error) {

@@ -25,12 +25,9 @@ import (
 // (syncapi/ephemeral_in.go). The other direction is ephemeral_out.go.
 
 var (
-	// errEDUNotHandled is what the placeholder EDU handlers return (the
-	// committed edu_e2ee.go); drop it once none is left.
-	errEDUNotHandled = errors.New("EDU type not handled yet")
-	errNotJoined     = errors.New("user is not joined to the room")
-	errUnknownRoom   = errors.New("room unknown here")
-	errNoSharedRoom  = errors.New("user shares no room with this server")
+	errNotJoined    = errors.New("user is not joined to the room")
+	errUnknownRoom  = errors.New("room unknown here")
+	errNoSharedRoom = errors.New("user shares no room with this server")
 )
 
 // ephemeral is the federation API's side of typing, receipts and presence.

@@ -56,8 +56,3 @@ func wireError(err error) error {
 	}
 	return err
 }
-
-// isNotFound tells whether the roomserver does not know the room or event.
-func isNotFound(err error) bool {
-	return errors.Is(err, roomserver.ErrRoomNotFound) || errors.Is(err, roomserver.ErrEventNotFound)
-}

@@ -15,7 +15,6 @@ type redactionTarget struct {
 	nid      int64
 	pdu      gomatrixserverlib.PDU
 	stateKey *stateKey
-	prev     *stateEvent
 }
 
 // checkRedaction decides, before the redaction is applied, whether it may

@@ -334,14 +334,10 @@ func hasMemberEvent(evs []*rsstorage.Event) bool {
 	return false
 }
 
-// renderTimeline turns stored events into the timeline section, applying
-// the filter and adding transaction ids for the requesting device.
-func (s *Server) renderTimeline(ctx context.Context, req *syncRequest, roomID string, evs []*rsstorage.Event, limited bool, lower int64, to Token) timeline {
-	return s.renderTimelineSeen(ctx, req, roomID, evs, limited, lower, to, nil)
-}
-
-// renderTimelineSeen is renderTimeline with each event's
-// unsigned.membership from the view (none when view is nil).
+// renderTimelineSeen turns stored events into the timeline section,
+// applying the filter and adding transaction ids for the requesting
+// device, with each event's unsigned.membership from the view (none when
+// view is nil).
 func (s *Server) renderTimelineSeen(ctx context.Context, req *syncRequest, roomID string, evs []*rsstorage.Event, limited bool, lower int64, to Token, view *historyView) timeline {
 	tl := timeline{Events: make([]json.RawMessage, 0, len(evs)), Limited: limited}
 	prev := to

@@ -72,7 +72,7 @@ func register(ctx context.Context, url, name string) (*mautrix.Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("register %s: %w", localpart, err)
 	}
-	cli.SetCredentials(resp.UserID, resp.AccessToken)
+	cli.UserID, cli.AccessToken = resp.UserID, resp.AccessToken
 	cli.DeviceID = resp.DeviceID
 	return cli, nil
 }

@@ -264,7 +264,7 @@ func registerClient(t *testing.T, url, name string) *mautrix.Client {
 	if err != nil {
 		t.Fatalf("register: %v", err)
 	}
-	cli.SetCredentials(resp.UserID, resp.AccessToken)
+	cli.UserID, cli.AccessToken = resp.UserID, resp.AccessToken
 	cli.DeviceID = resp.DeviceID
 	return cli
 }

@@ -127,6 +127,9 @@ func TestAdminAPIRegistrationTokens(t *testing.T) {
 	}
 	status, body = rawCall(t, anon, "POST", "/register", map[string]any{"username": "zweiter", "password": "ein langes passwort"})
 	other, _ := body["session"].(string)
+	if status != 401 || other == "" {
+		t.Fatalf("a second registration does not get its own session: %d %v", status, body)
+	}
 	status, body = rawCall(t, anon, "POST", "/register", map[string]any{"auth": map[string]any{"type": "m.login.registration_token", "token": "Amt-1", "session": other}})
 	if status != 401 || body["errcode"] != "M_UNAUTHORIZED" {
 		t.Fatalf("a used-up token in another session: %d %v", status, body)

@@ -241,7 +241,8 @@ func TestCrossSigningVerifiesADevice(t *testing.T) {
 		t.Fatalf("bob does not trust alice through his user-signing key (%v)", err)
 	}
 	if !mach.IsDeviceTrusted(ctx, dev) {
-		t.Fatalf("bob does not trust ALICE2: %v", mach.ResolveTrust(dev))
+		trust, err := mach.ResolveTrustContext(ctx, dev)
+		t.Fatalf("bob does not trust ALICE2: %v (%v)", trust, err)
 	}
 	// Alice's first device was never signed by her self-signing key.
 	if first := fetched[alice.UserID][alice.DeviceID]; first == nil || mach.IsDeviceTrusted(ctx, first) {

@@ -175,6 +175,9 @@ func TestEmailAddresses(t *testing.T) {
 	add := map[string]any{"client_secret": "zweit-1", "sid": ""}
 	status, body = rawCall(t, anon, "POST", "/account/3pid/email/requestToken",
 		map[string]any{"client_secret": "zweit-1", "email": "a.schmidt@behoerde.example", "send_attempt": 1})
+	if status != 200 || body["sid"] == nil {
+		t.Fatalf("requestToken again with the same send_attempt: %d %v", status, body)
+	}
 	add["sid"] = body["sid"]
 	status, body = rawCall(t, anna, "POST", "/account/3pid/add", add)
 	if status != 401 {
@@ -198,6 +201,9 @@ func TestEmailAddresses(t *testing.T) {
 
 	// Deactivation releases the address.
 	status, body = rawCall(t, anna, "POST", "/account/deactivate", map[string]any{})
+	if status != 401 {
+		t.Fatalf("deactivate without auth: %d %v", status, body)
+	}
 	status, body = rawCall(t, anna, "POST", "/account/deactivate", map[string]any{"auth": map[string]any{
 		"type": "m.login.password", "session": body["session"], "password": newPassword,
 		"identifier": map[string]any{"type": "m.id.user", "user": "anna"}}})

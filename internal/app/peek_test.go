@@ -88,7 +88,7 @@ func TestPeekingWorldReadableRooms(t *testing.T) {
 		Password:   "correct horse battery staple"}); err != nil {
 		t.Fatal(err)
 	} else {
-		bob2.SetCredentials(login.UserID, login.AccessToken)
+		bob2.UserID, bob2.AccessToken = login.UserID, login.AccessToken
 	}
 
 	tests := []struct {

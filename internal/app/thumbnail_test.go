@@ -192,8 +192,8 @@ func TestAnimatedAndWebPThumbnails(t *testing.T) {
 		t.Fatalf("animated thumbnail: %d %v, %d frames", resp.StatusCode, err, len(out.Image))
 	}
 	resp, body = get(up.ContentURI.FileID, "width=96&height=96")
-	if img, format, err := image.Decode(bytes.NewReader(body)); err != nil || format != "png" || img.Bounds().Dx() != 96 {
-		t.Fatalf("still thumbnail of the GIF: %s %v", format, err)
+	if img, format, err := image.Decode(bytes.NewReader(body)); resp.StatusCode != 200 || err != nil || format != "png" || img.Bounds().Dx() != 96 {
+		t.Fatalf("still thumbnail of the GIF: %d %s %v", resp.StatusCode, format, err)
 	}
 	resp, body = get(webp.ContentURI.FileID, "width=32&height=32&method=crop")
 	if img, format, err := image.Decode(bytes.NewReader(body)); resp.StatusCode != 200 || err != nil || format != "png" || img.Bounds().Dx() != 1 {

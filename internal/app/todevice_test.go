@@ -176,9 +176,9 @@ func TestToDeviceOnlyForExistingDevices(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	// Logging in again under the same id keeps the device, and its inbox.
-	phone := loginAgain(t, srv, alice, "PHONE")
+	loginAgain(t, srv, alice, "PHONE")
 	sendToDevice(t, bob, "n3", to("PHONE", "bleibt"))
-	phone = loginAgain(t, srv, alice, "PHONE")
+	phone := loginAgain(t, srv, alice, "PHONE")
 	if got := toDeviceBodies(mustSync(t, phone, "")); len(got) != 1 || got[0] != "bleibt" {
 		t.Fatalf("after logging in again with the same device id: %v", got)
 	}

@@ -43,7 +43,7 @@ func TestVersionsAdvertiseWhatIsServed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	guest.SetCredentials(reg.UserID, reg.AccessToken)
+	guest.UserID, guest.AccessToken = reg.UserID, reg.AccessToken
 	if status, body := rawCallV1(t, guest, "GET", "/media/config"); status != 200 {
 		t.Errorf("v1.12 media for guests: %d %v", status, body)
 	}

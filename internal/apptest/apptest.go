@@ -147,7 +147,7 @@ func RegisterAt(t testing.TB, url, name string) *mautrix.Client {
 	if err != nil {
 		t.Fatalf("register %s: %v", localpart, err)
 	}
-	cli.SetCredentials(resp.UserID, resp.AccessToken)
+	cli.UserID, cli.AccessToken = resp.UserID, resp.AccessToken
 	cli.DeviceID = resp.DeviceID
 	return cli
 }

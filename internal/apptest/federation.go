@@ -108,7 +108,7 @@ func (s *Server) RegisterTLS(t testing.TB, name string) *mautrix.Client {
 	if err != nil {
 		t.Fatalf("register %s: %v", localpart, err)
 	}
-	cli.SetCredentials(resp.UserID, resp.AccessToken)
+	cli.UserID, cli.AccessToken = resp.UserID, resp.AccessToken
 	cli.DeviceID = resp.DeviceID
 	return cli
 }
