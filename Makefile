@@ -1,5 +1,5 @@
 # rohrpost developer tasks; `make help` lists them.
-.PHONY: help build run test test-race test-postgres fuzz bench lint fmt sytest
+.PHONY: help build run test test-race test-postgres test-services fuzz bench lint fmt sytest
 
 PG_DIR ?= /tmp/rohrpost-pg
 SYTEST ?= /tmp/sytest
@@ -29,6 +29,9 @@ test-race: ## every package with the race detector, SQLite only
 test-postgres: ## every package against a throwaway PostgreSQL
 	@uri=$$(./scripts/postgres.sh start $(PG_DIR)); ROHRPOST_TEST_POSTGRES=$$uri go test -tags $(TAGS) -count=1 ./...; rc=$$?; ./scripts/postgres.sh stop $(PG_DIR); exit $$rc
 
+test-services: ## the separate-services tests: a whole deployment by scripts/services.sh (deploy/rohrpost.yaml)
+	ROHRPOST_TEST_SERVICES=1 go test -tags $(TAGS) -count=1 -run 'TestServices' ./cmd/rohrpost/
+
 fuzz: ## run every fuzz target (each func Fuzz* in a _test.go) for FUZZTIME (30s) each
 	@set -e; grep -rl --include='*_test.go' '^func Fuzz' . | sort | while read -r f; do \
 		dir=$$(dirname "$$f"); \
@@ -44,7 +47,7 @@ bench: ## load test a fresh server: send throughput, sync delivery latency, memo
 lint: ## go vet, staticcheck (installed at the version CI uses) and gofmt
 	go vet -tags $(TAGS) ./...
 	go install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
-	"$$(go env GOPATH)/bin/staticcheck" -tags $(TAGS) ./...
+	bin=$$(go env GOBIN); "$${bin:-$$(go env GOPATH)/bin}/staticcheck" -tags $(TAGS) ./...
 	@test -z "$$(gofmt -l .)" || (gofmt -l .; exit 1)
 
 fmt: ## format the code
