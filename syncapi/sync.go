@@ -255,10 +255,12 @@ type unreadCounts struct {
 type joinedRoom struct {
 	Summary *roomSummary `json:"summary,omitempty"`
 	// Exactly one of State and StateAfter is set, as the client asked.
-	State       *eventList    `json:"state,omitempty"`
-	StateAfter  *eventList    `json:"state_after,omitempty"`
-	Timeline    timeline      `json:"timeline"`
-	Ephemeral   eventList     `json:"ephemeral,omitzero"`
+	State      *eventList `json:"state,omitempty"`
+	StateAfter *eventList `json:"state_after,omitempty"`
+	Timeline   timeline   `json:"timeline"`
+	// Ephemeral is always there, even empty: clients and SyTest look for
+	// it (the spec marks it optional).
+	Ephemeral   eventList     `json:"ephemeral"`
 	AccountData eventList     `json:"account_data,omitzero"`
 	Unread      *unreadCounts `json:"unread_notifications,omitempty"`
 
