@@ -102,6 +102,11 @@ func (s *Server) createRoom(r *http.Request, dev *userapi.Device) (any, error) {
 		if err != nil {
 			return nil, mxhttp.InvalidParam("invalid user id in invite: " + id)
 		}
+		// Invites through createRoom count against the invitee's limit as
+		// /invite's do: a room per invite would otherwise go round it.
+		if err := s.limitFor(r.Context(), "rc_invites.per_user", dev, u.String()); err != nil {
+			return nil, err
+		}
 		// A user who blocks invites is left out; the room is still
 		// created, as the spec allows.
 		switch {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -13,6 +14,7 @@ import (
 
 	"maunium.net/go/mautrix"
 	"maunium.net/go/mautrix/event"
+	"maunium.net/go/mautrix/id"
 
 	"github.com/rohrpost/rohrpost/config"
 	"github.com/rohrpost/rohrpost/internal/apptest"
@@ -183,5 +185,27 @@ func BenchmarkSendRateLimited(b *testing.B) {
 				resp.Body.Close()
 			}
 		})
+	}
+}
+
+// rc_invites.per_user counts the invites createRoom sends as /invite's:
+// one new room per invite does not go round the invitee's limit.
+func TestRateLimitedInvitesThroughCreateRoom(t *testing.T) {
+	srv := apptest.StartWith(t, limitedConfig(t, func(c *config.Config) {
+		c.RCInvites.PerUser = config.RateLimit{PerSecond: 0.1, BurstCount: 2}
+	}))
+	ctx := context.Background()
+	alice, bob := srv.Register(t, "alice"), srv.Register(t, "bob")
+	for i := range 2 {
+		if _, err := alice.CreateRoom(ctx, &mautrix.ReqCreateRoom{Invite: []id.UserID{bob.UserID}}); err != nil {
+			t.Fatalf("room %d with bob invited: %v", i, err)
+		}
+	}
+	_, err := alice.CreateRoom(ctx, &mautrix.ReqCreateRoom{Invite: []id.UserID{bob.UserID}})
+	if !errors.Is(err, mautrix.MLimitExceeded) {
+		t.Fatalf("third invite of bob: %v, want M_LIMIT_EXCEEDED", err)
+	}
+	if _, err := alice.CreateRoom(ctx, &mautrix.ReqCreateRoom{}); err != nil {
+		t.Fatalf("a room without invitees: %v", err)
 	}
 }
