@@ -24,11 +24,8 @@ func TestFederationRestrictedJoinThroughAuthorisingServer(t *testing.T) {
 		t.Fatal(err)
 	}
 	room, err := alice.CreateRoom(ctx, &mautrix.ReqCreateRoom{Preset: "private_chat", RoomVersion: "10", Name: "Fachgruppe",
-		Invite: []id.UserID{carol.UserID},
-		InitialState: []*event.Event{{Type: event.StateJoinRules, Content: event.Content{Raw: map[string]any{
-			"join_rule": "restricted",
-			"allow":     []any{map[string]any{"type": "m.room_membership", "room_id": space.RoomID.String()}},
-		}}}}})
+		Invite:       []id.UserID{carol.UserID},
+		InitialState: admittedFrom("restricted", space.RoomID.String())})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -80,10 +77,7 @@ func TestFederationRestrictedJoinAuthoriserIsInTheRoom(t *testing.T) {
 	}
 	room, err := zora.CreateRoom(ctx, &mautrix.ReqCreateRoom{Preset: "private_chat", RoomVersion: "10",
 		PowerLevelOverride: &event.PowerLevelsEventContent{Users: map[id.UserID]int{zora.UserID: 100, aaron.UserID: 100}},
-		InitialState: []*event.Event{{Type: event.StateJoinRules, Content: event.Content{Raw: map[string]any{
-			"join_rule": "restricted",
-			"allow":     []any{map[string]any{"type": "m.room_membership", "room_id": space.RoomID.String()}},
-		}}}}})
+		InitialState:       admittedFrom("restricted", space.RoomID.String())})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -117,10 +111,7 @@ func TestFederationRestrictedJoinThroughOthersWhenWeCannotAuthorise(t *testing.T
 	}
 	// public_chat: inviting takes power 50, which nobody of hs2 has.
 	room, err := alice.CreateRoom(ctx, &mautrix.ReqCreateRoom{Preset: "public_chat", RoomVersion: "10", Name: "Arbeitsgruppe",
-		InitialState: []*event.Event{{Type: event.StateJoinRules, Content: event.Content{Raw: map[string]any{
-			"join_rule": "restricted",
-			"allow":     []any{map[string]any{"type": "m.room_membership", "room_id": space.RoomID.String()}},
-		}}}}})
+		InitialState: admittedFrom("restricted", space.RoomID.String())})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -29,8 +29,7 @@ func TestSpaceHierarchy(t *testing.T) {
 	lobby := create(&mautrix.ReqCreateRoom{Preset: "public_chat", Name: "Foyer"})
 	secret := create(&mautrix.ReqCreateRoom{Preset: "private_chat", Name: "Geheim"})
 	team := create(&mautrix.ReqCreateRoom{Preset: "private_chat", Name: "Team", RoomVersion: "10",
-		InitialState: []*event.Event{{Type: event.StateJoinRules, Content: event.Content{Raw: map[string]any{
-			"join_rule": "restricted", "allow": []any{map[string]any{"type": "m.room_membership", "room_id": space.String()}}}}}}})
+		InitialState: admittedFrom("restricted", space.String())})
 	sub := create(&mautrix.ReqCreateRoom{Preset: "public_chat", Name: "Referat", CreationContent: map[string]any{"type": "m.space"}})
 	deep := create(&mautrix.ReqCreateRoom{Preset: "public_chat", Name: "Tief"})
 	child := func(parent, c id.RoomID, content map[string]any) {

@@ -195,10 +195,7 @@ func TestInteropRestrictedJoins(t *testing.T) {
 			t.Fatal(err)
 		}
 		r, err := host.CreateRoom(ctx, &mautrix.ReqCreateRoom{Preset: "private_chat", RoomVersion: "10",
-			InitialState: []*event.Event{{Type: event.StateJoinRules, Content: event.Content{Raw: map[string]any{
-				"join_rule": "restricted",
-				"allow":     []any{map[string]any{"type": "m.room_membership", "room_id": s.RoomID.String()}},
-			}}}}})
+			InitialState: admittedFrom("restricted", s.RoomID.String())})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -33,10 +33,7 @@ func TestRestrictedJoinThroughSpaceMembership(t *testing.T) {
 	} {
 		t.Run("v"+tc.version+"/"+tc.rule, func(t *testing.T) {
 			room, err := alice.CreateRoom(ctx, &mautrix.ReqCreateRoom{Preset: "private_chat", RoomVersion: id.RoomVersion(tc.version),
-				InitialState: []*event.Event{{Type: event.StateJoinRules, Content: event.Content{Raw: map[string]any{
-					"join_rule": tc.rule,
-					"allow":     []any{map[string]any{"type": "m.room_membership", "room_id": space.RoomID.String()}},
-				}}}}})
+				InitialState: admittedFrom(tc.rule, space.RoomID.String())})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -91,13 +88,7 @@ func TestRestrictedJoinNeedsAnAuthoriserWithInvitePower(t *testing.T) {
 	room, err := alice.CreateRoom(ctx, &mautrix.ReqCreateRoom{Preset: "private_chat", RoomVersion: "10",
 		PowerLevelOverride: &event.PowerLevelsEventContent{InvitePtr: &invitePL, Users: map[id.UserID]int{alice.UserID: 100, dave.UserID: 50}},
 		Invite:             []id.UserID{dave.UserID},
-		InitialState: []*event.Event{{Type: event.StateJoinRules, Content: event.Content{Raw: map[string]any{
-			"join_rule": "restricted",
-			"allow": []any{
-				map[string]any{"type": "m.room_membership", "room_id": space.RoomID.String()},
-				map[string]any{"type": "m.room_membership", "room_id": "!unbekannt:elsewhere.example"},
-			},
-		}}}}})
+		InitialState:       admittedFrom("restricted", space.RoomID.String(), "!unbekannt:elsewhere.example")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -116,4 +107,14 @@ func TestRestrictedJoinNeedsAnAuthoriserWithInvitePower(t *testing.T) {
 	if status != 403 || body["errcode"] != "M_FORBIDDEN" {
 		t.Fatalf("join with nobody able to invite: %d %v", status, body)
 	}
+}
+
+// admittedFrom is the initial state that makes a new room's join rule
+// rule (restricted or knock_restricted) admit the members of the rooms.
+func admittedFrom(rule string, rooms ...string) []*event.Event {
+	allow := make([]any, 0, len(rooms))
+	for _, r := range rooms {
+		allow = append(allow, map[string]any{"type": "m.room_membership", "room_id": r})
+	}
+	return []*event.Event{{Type: event.StateJoinRules, Content: event.Content{Raw: map[string]any{"join_rule": rule, "allow": allow}}}}
 }
