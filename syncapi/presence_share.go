@@ -47,13 +47,14 @@ func (s *Server) sharePresenceOnJoin(ev *roomserver.OutputEvent) {
 	defer cancel()
 	if s.cfg.IsLocal(domainOf(joiner)) {
 		p, ok, err := s.store.GetPresence(ctx, joiner)
-		if err != nil || !ok {
-			return
+		if err != nil {
+			slog.Warn("syncapi: presence for a join", "user", joiner, "err", err)
 		}
-		s.publishPresenceTo(ctx, domainOf(joiner), "", ev.EventID, []storage.Presence{p})
+		if ok {
+			s.publishPresenceTo(ctx, domainOf(joiner), "", ev.EventID, []storage.Presence{p})
+		}
 		return
 	}
-	var byOrigin = map[spec.ServerName][]storage.Presence{}
 	select {
 	case <-time.After(remoteJoinSettle):
 	case <-s.quit:
@@ -66,32 +67,25 @@ func (s *Server) sharePresenceOnJoin(ev *roomserver.OutputEvent) {
 	}
 	members := make([]string, 0, len(joined))
 	for u := range joined {
-		members = append(members, u)
+		if s.cfg.IsLocal(domainOf(u)) {
+			members = append(members, u)
+		}
 	}
 	slices.Sort(members)
-	for _, u := range members {
-		if countAll(byOrigin) >= maxSharedPresence {
-			break
-		}
-		if !s.cfg.IsLocal(domainOf(u)) {
-			continue
-		}
+	byOrigin := map[spec.ServerName][]storage.Presence{}
+	for _, u := range members[:min(len(members), maxSharedPresence)] {
 		p, ok, err := s.store.GetPresence(ctx, u)
-		if err == nil && ok {
+		if err != nil {
+			slog.Warn("syncapi: presence for a join", "user", u, "err", err)
+			return
+		}
+		if ok {
 			byOrigin[domainOf(u)] = append(byOrigin[domainOf(u)], p)
 		}
 	}
 	for origin, ps := range byOrigin {
 		s.publishPresenceTo(ctx, origin, domainOf(joiner), ev.EventID, ps)
 	}
-}
-
-func countAll(m map[spec.ServerName][]storage.Presence) int {
-	n := 0
-	for _, ps := range m {
-		n += len(ps)
-	}
-	return n
 }
 
 // publishPresenceTo publishes one presence EDU of origin's users for the
