@@ -43,7 +43,8 @@ const (
 
 // fetchGap fetches from origin the events between earliest (our
 // forward extremities) and pdu, page by page: each page walks back from
-// the prev events the pages so far name but neither they nor we hold.
+// the gap's edge, the fetched events whose prev events neither the pages
+// so far nor we hold (gapEdge).
 func (s *Server) fetchGap(ctx context.Context, local, origin spec.ServerName, verImpl gomatrixserverlib.IRoomVersion, roomID string, earliest []string, pdu gomatrixserverlib.PDU) ([]gomatrixserverlib.PDU, error) {
 	fetched := map[string]gomatrixserverlib.PDU{}
 	var out []gomatrixserverlib.PDU
