@@ -114,42 +114,19 @@ func (s *Server) handleSlidingSync(r *http.Request, dev *userapi.Device) (any, e
 		return nil, err
 	}
 	ctx := r.Context()
-	if req.setPresence != "offline" {
-		if err := s.touchPresence(ctx, dev.UserID.String(), req.setPresence); err != nil {
-			return nil, err
-		}
+	type built struct {
+		resp *sliding.Response
+		save *storage.SlidingSave
 	}
-	deadline := time.Now().Add(req.timeout)
-	committed, err := s.latestToken(ctx)
+	// Without a pos, or with something new, it answers at once.
+	b, err := longPoll(ctx, s, dev.UserID.String(), req.setPresence, req.timeout, func(to Token) (built, bool, func(), error) {
+		resp, save, err := s.buildSliding(ctx, req, to)
+		return built{resp, save}, req.from == nil || save != nil, nil, err
+	})
 	if err != nil {
 		return nil, err
 	}
-	for {
-		wake, stopListening := s.notifier.listen(dev.UserID.String())
-		to := s.notifier.position().Max(committed)
-		resp, save, err := s.buildSliding(ctx, req, to)
-		if err != nil {
-			stopListening()
-			return nil, err
-		}
-		remaining := time.Until(deadline)
-		if req.from == nil || save != nil || remaining <= 0 {
-			stopListening()
-			return s.finishSliding(ctx, req, resp, save)
-		}
-		timer := time.NewTimer(remaining)
-		select {
-		case <-wake:
-			timer.Stop()
-		case <-timer.C:
-			stopListening()
-			return s.finishSliding(ctx, req, resp, save)
-		case <-ctx.Done():
-			timer.Stop()
-			stopListening()
-			return nil, ctx.Err()
-		}
-	}
+	return s.finishSliding(ctx, req, b.resp, b.save)
 }
 
 // finishSliding stores the answer's position, or, when nothing changed,

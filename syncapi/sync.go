@@ -152,55 +152,19 @@ func (s *Server) handleSync(r *http.Request, dev *userapi.Device) (any, error) {
 		return nil, err
 	}
 	ctx := r.Context()
-	if req.setPresence != "offline" {
-		if err := s.touchPresence(ctx, dev.UserID.String(), req.setPresence); err != nil {
-			return nil, err
-		}
-	}
-	deadline := time.Now().Add(req.timeout)
-	// What is committed may be ahead of what the bus has told the
-	// notifier yet; a client syncing right after its own write must see it.
-	committed, err := s.latestToken(ctx)
-	if err != nil {
-		return nil, err
-	}
-	for {
-		// Listen before looking, so an event that lands while we build the
-		// response still wakes us.
-		wake, stopListening := s.notifier.listen(dev.UserID.String())
+	return longPoll(ctx, s, dev.UserID.String(), req.setPresence, req.timeout, func(to Token) (*syncResponse, bool, func(), error) {
+		var err error
 		if req.peeks, err = s.store.PeeksOfDevice(ctx, dev.UserID.String(), dev.ID); err != nil {
-			stopListening()
-			return nil, err
+			return nil, false, nil, err
 		}
 		unwatch := s.notifier.watchPeeks(dev.UserID.String(), activePeeks(req.peeks))
-		stop := func() { stopListening(); unwatch() }
-		to := s.notifier.position().Max(committed)
 		resp, err := s.buildSync(ctx, req, to)
 		if err != nil {
-			stop()
-			return nil, err
+			return nil, false, unwatch, err
 		}
 		resp.dropRoomIDs(req)
-		remaining := time.Until(deadline)
-		if req.since == nil || !resp.empty() || remaining <= 0 || req.fullState {
-			stop()
-			return resp, nil
-		}
-		timer := time.NewTimer(remaining)
-		select {
-		case <-wake:
-			timer.Stop()
-		case <-timer.C:
-			stop()
-			// One last look: the position may have moved for streams that
-			// do not wake this user.
-			return resp, nil
-		case <-ctx.Done():
-			timer.Stop()
-			stop()
-			return nil, ctx.Err()
-		}
-	}
+		return resp, req.since == nil || !resp.empty() || req.fullState, unwatch, nil
+	})
 }
 
 // syncResponse is the spec's /sync response.
