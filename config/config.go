@@ -126,6 +126,9 @@ type Config struct {
 	TrustedKeyServers            []TrustedKeyServer `yaml:"trusted_key_servers"`
 	FederationVerifyCertificates *bool              `yaml:"federation_verify_certificates"`
 	FederationCustomCAList       []string           `yaml:"federation_custom_ca_list"`
+
+	// DataRetention are the retention jobs' keys (config/retention.go).
+	DataRetention `yaml:",inline"`
 }
 
 // Listener is one HTTP(S) port and the APIs it serves.
@@ -285,6 +288,7 @@ func Default() *Config {
 		DefaultRoomVersion: "10",
 		RateLimiting:       RateLimiting{Enabled: true},
 		RateLimits:         DefaultRateLimits(),
+		DataRetention:      DefaultDataRetention(),
 		TLSClient:          TLSClient{Verify: true},
 		Presence:           Toggle{Enabled: true},
 		TURNUserLifetime:   Duration(time.Hour),
@@ -540,6 +544,7 @@ func (c *Config) Validate() error {
 		bad("server_notices.enabled", "server notices are not supported yet; remove the key or set it to false")
 	}
 	errs = append(errs, c.validateFederation()...)
+	errs = append(errs, c.DataRetention.validate()...)
 	return errors.Join(errs...)
 }
 
