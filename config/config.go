@@ -20,6 +20,9 @@ import (
 // Config is the whole server configuration. The key names follow the
 // contract in shared/sytest/CONTRACT.md and, where it is silent, Synapse's.
 type Config struct {
+	// Profile applies a set of defaults under the keys of this file
+	// (profile.go); "bundesmessenger" is the only one.
+	Profile        string          `yaml:"profile"`
 	ServerName     spec.ServerName `yaml:"server_name"`
 	PublicBaseURL  string          `yaml:"public_baseurl"`
 	DataDir        string          `yaml:"data_dir"`
@@ -126,6 +129,15 @@ type Config struct {
 	TrustedKeyServers            []TrustedKeyServer `yaml:"trusted_key_servers"`
 	FederationVerifyCertificates *bool              `yaml:"federation_verify_certificates"`
 	FederationCustomCAList       []string           `yaml:"federation_custom_ca_list"`
+
+	// Privacy are Synapse's profile, invite and password keys
+	// (config/privacy.go).
+	Privacy `yaml:",inline"`
+	// BundesMessenger configures the BundesMessenger apps' own endpoints
+	// (config/bundesmessenger.go).
+	BundesMessenger BundesMessenger `yaml:"bundesmessenger"`
+	// MatrixRTC lists the call transports (MSC4143).
+	MatrixRTC MatrixRTC `yaml:"matrix_rtc"`
 
 	// DataRetention are the retention jobs' keys (config/retention.go).
 	DataRetention `yaml:",inline"`
@@ -243,6 +255,14 @@ type WellKnown struct {
 	// Support is what /.well-known/matrix/support answers; with neither
 	// contacts nor a support page it answers 404.
 	Support Support `yaml:"support"`
+	// E2EE is io.element.e2ee in the client well-known; nil leaves it out.
+	E2EE *E2EE `yaml:"e2ee"`
+	// MapStyleURL is m.tile_server.map_style_url; unset, it is the
+	// served bundesmessenger.map_style_file, if any.
+	MapStyleURL string `yaml:"map_style_url"`
+	// ClientExtra are further keys of /.well-known/matrix/client, served
+	// as written (they win over the derived ones, m.homeserver excepted).
+	ClientExtra map[string]any `yaml:"client_extra"`
 }
 
 // Support is the server's administrators and help page (spec v1.10).
@@ -291,6 +311,8 @@ func Default() *Config {
 		DataRetention:      DefaultDataRetention(),
 		TLSClient:          TLSClient{Verify: true},
 		Presence:           Toggle{Enabled: true},
+		Privacy:            defaultPrivacy(),
+		Push:               Push{IncludeContent: true},
 		TURNUserLifetime:   Duration(time.Hour),
 		// Synapse's default; see docs/decisions/0016.
 		RefreshableAccessTokenLifetime: Duration(5 * time.Minute),
@@ -321,6 +343,11 @@ func Parse(raw []byte, dir string) (*Config, []string, error) {
 	}
 	warnings, err := unsupportedRateLimits(unknownKeys(&node, cfg))
 	if err != nil {
+		return nil, warnings, err
+	}
+	// The profile's defaults go under the file's keys, so every key the
+	// file names wins over the profile.
+	if err := cfg.applyProfile(&node); err != nil {
 		return nil, warnings, err
 	}
 	if err := node.Decode(cfg); err != nil {
@@ -544,6 +571,8 @@ func (c *Config) Validate() error {
 		bad("server_notices.enabled", "server notices are not supported yet; remove the key or set it to false")
 	}
 	errs = append(errs, c.validateFederation()...)
+	c.validatePrivacy(bad)
+	c.validateBundesMessenger(bad)
 	errs = append(errs, c.DataRetention.validate()...)
 	return errors.Join(errs...)
 }
@@ -609,6 +638,11 @@ type Push struct {
 	// unset means only unspecified and multicast addresses (a gateway on
 	// this host or the agency's network is allowed, as in Synapse).
 	IPRangeBlacklist *[]string `yaml:"ip_range_blacklist"`
+	// IncludeContent puts the message's sender, type and content into
+	// the notification sent to the push gateway (Synapse's default);
+	// off, a push carries only the event and room ids and the counts,
+	// and the app fetches the event itself.
+	IncludeContent bool `yaml:"include_content"`
 }
 
 // validateSupport checks well_known.support against the spec's schema of

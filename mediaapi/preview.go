@@ -71,7 +71,7 @@ func (s *Server) previewClient() (*http.Client, error) {
 // previewURL is GET /_matrix/client/v1/media/preview_url (and the legacy
 // path, which also needs a token).
 func (s *Server) previewURL(r *http.Request, dev *userapi.Device) (any, error) {
-	if !s.cfg.URLPreview.Enabled {
+	if !s.cfg.URLPreviewsOn() {
 		return nil, mxhttp.Forbidden("URL previews are switched off on this server")
 	}
 	raw := r.URL.Query().Get("url")
