@@ -123,6 +123,8 @@ type Config struct {
 	// TrustedProxies are the addresses (CIDRs) of reverse proxies, such as
 	// the gateway, whose X-Forwarded-For names the client.
 	TrustedProxies []string `yaml:"trusted_proxies"`
+	// SSO is oidc_providers (config/oidc.go).
+	SSO `yaml:",inline"`
 
 	FederationDomainWhitelist    *[]string          `yaml:"federation_domain_whitelist"`
 	FederationDomainDenylist     []string           `yaml:"federation_domain_denylist"`
@@ -342,6 +344,9 @@ func Parse(raw []byte, dir string) (*Config, []string, error) {
 		return nil, nil, fmt.Errorf("config is not valid YAML: %w", err)
 	}
 	warnings, err := unsupportedRateLimits(unknownKeys(&node, cfg))
+	if err == nil {
+		warnings, err = unsupportedSSOKeys(warnings)
+	}
 	if err != nil {
 		return nil, warnings, err
 	}
@@ -544,6 +549,7 @@ func (c *Config) Validate() error {
 		bad("refreshable_access_token_lifetime", "must be at least 1s")
 	}
 	c.validateSupport(bad)
+	c.SSO.validate(c, bad)
 	if c.NATS.Replicas < 0 || c.NATS.Replicas > 5 {
 		bad("nats.replicas", "%d is not between 1 and 5", c.NATS.Replicas)
 	}

@@ -44,10 +44,11 @@ type AutoAcceptInvites struct {
 	OnlyFromLocalUsers bool `yaml:"only_from_local_users"`
 }
 
-// PasswordConfig is Synapse's password_config; only the policy is
-// supported.
+// PasswordConfig is Synapse's password_config: the policy, and enabled
+// (PasswordEnabled, config/oidc.go).
 type PasswordConfig struct {
-	Policy PasswordPolicy `yaml:"policy"`
+	Enabled PasswordEnabled `yaml:"enabled"`
+	Policy  PasswordPolicy  `yaml:"policy"`
 }
 
 // PasswordPolicy is what a new password must satisfy, at registration
