@@ -41,6 +41,7 @@ func (s *Server) Routes(r *mux.Router) {
 	a.Handle("/v1/rooms/{roomId}/state", s.read(s.roomState)).Methods(http.MethodGet)
 	a.Handle("/v1/rooms/{roomId}/block", s.read(s.getRoomBlock)).Methods(http.MethodGet)
 	a.Handle("/v1/rooms/{roomId}/block", s.act("room.block", s.putRoomBlock)).Methods(http.MethodPut)
+	s.roomRoutes(a)
 	// Reports
 	a.Handle("/v1/event_reports", s.read(s.listEventReports)).Methods(http.MethodGet)
 	a.Handle("/v1/event_reports/{reportId}", s.read(s.getEventReport)).Methods(http.MethodGet)

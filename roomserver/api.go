@@ -83,6 +83,13 @@ type API interface {
 	// FollowUpgrade moves our aliases and directory listing of a room
 	// upgraded elsewhere to its replacement (upgrade.go).
 	FollowUpgrade(ctx context.Context, oldID, newID string) error
+
+	// The admin API's writes (admin.go).
+	PurgeRoom(ctx context.Context, roomID string) error
+	PurgeHistory(ctx context.Context, req PurgeHistoryRequest) error
+	MoveAliases(ctx context.Context, from, to string) ([]string, error)
+	RoomMemberships(ctx context.Context, roomID string) (map[string]string, error)
+	DropExtremities(ctx context.Context, roomID string) (int, error)
 }
 
 // Sentinel errors; transports map them to Matrix errcodes.

@@ -186,6 +186,9 @@ func (s *Server) commitBatch(tasks []*task) error {
 		s.rooms[id] = r
 	}
 	s.roomsMu.Unlock()
+	if len(b.write.Purges) > 0 {
+		s.evict(b.write.Purges)
+	}
 	s.publish(b.outputs)
 	for _, e := range b.write.Events {
 		if e.SelfDestructTS != 0 {

@@ -38,6 +38,10 @@ type Batch struct {
 	// AliasMoves point every local alias of one room at another (a room
 	// upgrade), in the same transaction as the upgrade's events.
 	AliasMoves []AliasMove
+	// Purges remove rooms whole (purge.go), and HistoryPurges events of
+	// rooms' past; both are written last.
+	Purges        []PurgeRoom
+	HistoryPurges []HistoryPurge
 }
 
 // AliasMove points the local aliases of room From at room To.
@@ -87,7 +91,7 @@ type Redaction struct {
 
 // Empty tells whether the batch writes nothing.
 func (b *Batch) Empty() bool {
-	return len(b.NewRooms)+len(b.RoomUpdates)+len(b.Events)+len(b.Redactions)+len(b.Txns)+len(b.Positioned)+len(b.AliasMoves) == 0
+	return len(b.NewRooms)+len(b.RoomUpdates)+len(b.Events)+len(b.Redactions)+len(b.Txns)+len(b.Positioned)+len(b.AliasMoves)+len(b.Purges)+len(b.HistoryPurges) == 0
 }
 
 // WriteBatch writes b inside tx.
@@ -170,6 +174,16 @@ func (s *Store) WriteBatch(tx *sql.Tx, b *Batch) error {
 	for _, r := range b.Redactions {
 		if _, err := tx.Exec(`UPDATE events SET redacted = 1, pdu = $1, client = $2, self_destruct_ts = NULL, search_text = NULL WHERE event_nid = $3`, r.PDU, r.Client, r.EventNID); err != nil {
 			return fmt.Errorf("redact: %w", err)
+		}
+	}
+	for _, h := range b.HistoryPurges {
+		if err := purgeHistory(tx, h); err != nil {
+			return err
+		}
+	}
+	for _, p := range b.Purges {
+		if err := purgeRoom(tx, p); err != nil {
+			return err
 		}
 	}
 	return nil
