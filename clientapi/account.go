@@ -44,6 +44,9 @@ func (s *Server) changePassword(r *http.Request, dev *userapi.Device) (any, erro
 	if len(req.NewPassword) > maxPasswordLength {
 		return nil, mxhttp.InvalidParam("Password is too long")
 	}
+	if err := s.checkPasswordPolicy(req.NewPassword); err != nil {
+		return nil, err
+	}
 	op := uiaOp{name: "POST /account/password", user: &dev.UserID, flows: passwordFlows}
 	if done, challenge, err := s.interactiveAuth(r.Context(), auth, op); !done {
 		return challenge, err
@@ -123,6 +126,9 @@ func (s *Server) resetPassword(r *http.Request) (any, error) {
 	}
 	if len(req.NewPassword) > maxPasswordLength {
 		return nil, mxhttp.InvalidParam("Password is too long")
+	}
+	if err := s.checkPasswordPolicy(req.NewPassword); err != nil {
+		return nil, err
 	}
 	op := uiaOp{name: "POST /account/password (reset)", flows: [][]string{{stageEmail}}}
 	sess, err := s.uia.session(r.Context(), auth.Session, op)

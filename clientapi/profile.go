@@ -38,6 +38,9 @@ func isMemberField(key string) bool { return key == fieldDisplayName || key == f
 // getProfile is GET /profile/{userId}. Fields that are not set are left
 // out.
 func (s *Server) getProfile(r *http.Request) (any, error) {
+	if err := s.profileReadAllowed(r); err != nil {
+		return nil, err
+	}
 	user, err := pathUser(r)
 	if err != nil {
 		return nil, err
@@ -68,6 +71,9 @@ func (s *Server) getProfile(r *http.Request) (any, error) {
 // v1.16) read a missing key, not a 404, as "not set". Any other field
 // that is not set is not found.
 func (s *Server) getProfileField(r *http.Request) (any, error) {
+	if err := s.profileReadAllowed(r); err != nil {
+		return nil, err
+	}
 	user, err := pathUser(r)
 	if err != nil {
 		return nil, err
@@ -106,7 +112,7 @@ func (s *Server) putProfileField(r *http.Request, dev *userapi.Device) (any, err
 		return nil, err
 	}
 	key := mux.Vars(r)["keyName"]
-	if err := checkProfileKey(key, dev); err != nil {
+	if err := s.checkProfileKey(key, dev); err != nil {
 		return nil, err
 	}
 	var body map[string]json.RawMessage
@@ -149,7 +155,7 @@ func (s *Server) deleteProfileField(r *http.Request, dev *userapi.Device) (any, 
 		return nil, err
 	}
 	key := mux.Vars(r)["keyName"]
-	if err := checkProfileKey(key, dev); err != nil {
+	if err := s.checkProfileKey(key, dev); err != nil {
 		return nil, err
 	}
 	if isMemberField(key) {
@@ -158,10 +164,16 @@ func (s *Server) deleteProfileField(r *http.Request, dev *userapi.Device) (any, 
 	return s.setCustomProfileField(r, user, key, nil)
 }
 
-// checkProfileKey refuses keys the spec does not allow, and fields a
-// guest may not change.
-func checkProfileKey(key string, dev *userapi.Device) error {
+// checkProfileKey refuses keys the spec does not allow, fields a guest
+// may not change, and the display name or avatar where the server
+// switched their changes off (enable_set_displayname,
+// enable_set_avatar_url: the names come from the agency's directory).
+func (s *Server) checkProfileKey(key string, dev *userapi.Device) error {
 	switch {
+	case key == fieldDisplayName && !s.cfg.EnableSetDisplayName:
+		return mxhttp.Forbidden("Changing the display name is disabled on this server")
+	case key == fieldAvatarURL && !s.cfg.EnableSetAvatarURL:
+		return mxhttp.Forbidden("Changing the avatar is disabled on this server")
 	case len(key) > maxProfileKeyLength:
 		return &mxhttp.Error{Status: http.StatusBadRequest, Code: "M_KEY_TOO_LARGE", Msg: "Profile keys are at most 255 bytes"}
 	case !profileKeyPattern.MatchString(key):
@@ -203,6 +215,16 @@ func (s *Server) setMemberField(r *http.Request, user spec.UserID, key, value st
 		s.onProfileChange(r.Context(), user, *p)
 	}
 	return struct{}{}, nil
+}
+
+// profileReadAllowed refuses profile reads without a valid access token
+// where require_auth_for_profile_requests says so.
+func (s *Server) profileReadAllowed(r *http.Request) error {
+	if !s.cfg.RequireAuthForProfileRequests {
+		return nil
+	}
+	_, err := userapi.Authenticate(s.users, r)
+	return err
 }
 
 func profileError(err error) error {

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/rohrpost/rohrpost/config"
 	"github.com/rohrpost/rohrpost/userapi"
 )
 
@@ -160,8 +161,9 @@ func FuzzCheckProfileKey(f *testing.F) {
 		f.Add(k)
 	}
 	dev := &userapi.Device{}
+	s := &Server{cfg: config.Default()}
 	f.Fuzz(func(t *testing.T, key string) {
-		if checkProfileKey(key, dev) != nil {
+		if s.checkProfileKey(key, dev) != nil {
 			return
 		}
 		if len(key) > maxProfileKeyLength {

@@ -173,6 +173,11 @@ func (s *Server) register(r *http.Request) (any, error) {
 	if len(req.Password) > maxPasswordLength {
 		return nil, mxhttp.InvalidParam("Password is too long")
 	}
+	if req.Password != "" {
+		if err := s.checkPasswordPolicy(req.Password); err != nil {
+			return nil, err
+		}
+	}
 	if len(req.DeviceID) > maxDeviceIDLength {
 		return nil, mxhttp.InvalidParam("device_id is too long")
 	}

@@ -1,6 +1,7 @@
 package clientapi
 
 import (
+	"maps"
 	"net/http"
 	"strings"
 
@@ -38,8 +39,17 @@ var unstableFeatures = map[string]bool{
 func (s *Server) versions(r *http.Request) (any, error) {
 	return map[string]any{
 		"versions":          specVersions,
-		"unstable_features": unstableFeatures,
+		"unstable_features": s.unstableFeatures(),
 	}, nil
+}
+
+// unstableFeatures are the static ones and those the config switches on.
+func (s *Server) unstableFeatures() map[string]bool {
+	out := maps.Clone(unstableFeatures)
+	if s.delayed != nil && s.delayed.Enabled() {
+		out["org.matrix.msc4140"] = true // delayed events, delayed_events.go
+	}
+	return out
 }
 
 // capabilities is GET /capabilities.
@@ -55,9 +65,9 @@ func (s *Server) capabilities(r *http.Request, dev *userapi.Device) (any, error)
 	caps := map[string]any{
 		"m.change_password": map[string]bool{"enabled": true},
 		"m.room_versions":   map[string]any{"default": s.cfg.DefaultRoomVersion, "available": available},
-		"m.set_displayname": map[string]bool{"enabled": true},
-		"m.set_avatar_url":  map[string]bool{"enabled": !dev.IsGuest},
-		"m.profile_fields":  profileFieldsCapability(dev),
+		"m.set_displayname": map[string]bool{"enabled": s.cfg.EnableSetDisplayName},
+		"m.set_avatar_url":  map[string]bool{"enabled": s.cfg.EnableSetAvatarURL && !dev.IsGuest},
+		"m.profile_fields":  s.profileFieldsCapability(dev),
 		"m.3pid_changes":    map[string]bool{"enabled": s.mailer != nil},
 		"m.get_login_token": map[string]bool{"enabled": false},
 	}
@@ -65,16 +75,11 @@ func (s *Server) capabilities(r *http.Request, dev *userapi.Device) (any, error)
 	if dev.IsAdmin {
 		caps["m.account_moderation"] = map[string]bool{"suspend": true, "lock": true}
 	}
-	return map[string]any{"capabilities": caps}, nil
-}
-
-// wellKnownClient is GET /.well-known/matrix/client.
-func (s *Server) wellKnownClient(r *http.Request) (any, error) {
-	base := s.cfg.WellKnown.ClientBaseURL
-	if base == "" {
-		base = s.cfg.PublicBaseURL
+	if s.delayed != nil && s.delayed.Enabled() {
+		maxDelay, maxPerUser := s.delayed.Limits()
+		caps["org.matrix.msc4140.delayed_events"] = map[string]int64{"max_delay_ms": maxDelay.Milliseconds(), "max_scheduled": int64(maxPerUser)}
 	}
-	return map[string]any{"m.homeserver": map[string]string{"base_url": base}}, nil
+	return map[string]any{"capabilities": caps}, nil
 }
 
 // wellKnownSupport is GET /.well-known/matrix/support: the configured
@@ -96,10 +101,24 @@ func (s *Server) wellKnownServer(r *http.Request) (any, error) {
 }
 
 // profileFieldsCapability says which profile fields the user may change:
-// all of them, or for a guest only the display name.
-func profileFieldsCapability(dev *userapi.Device) map[string]any {
+// all of them, for a guest only the display name, and never those the
+// server switched off.
+func (s *Server) profileFieldsCapability(dev *userapi.Device) map[string]any {
+	var disallowed []string
+	if !s.cfg.EnableSetDisplayName {
+		disallowed = append(disallowed, fieldDisplayName)
+	}
+	if !s.cfg.EnableSetAvatarURL {
+		disallowed = append(disallowed, fieldAvatarURL)
+	}
 	if dev.IsGuest {
+		if !s.cfg.EnableSetDisplayName {
+			return map[string]any{"enabled": false}
+		}
 		return map[string]any{"enabled": true, "allowed": []string{fieldDisplayName}}
+	}
+	if len(disallowed) > 0 {
+		return map[string]any{"enabled": true, "disallowed": disallowed}
 	}
 	return map[string]any{"enabled": true}
 }

@@ -24,6 +24,14 @@ type API interface {
 	// hands out a short-lived, single-use token the client logs in with.
 	CreateLoginToken(ctx context.Context, user spec.UserID) (string, error)
 	LoginToken(ctx context.Context, token, deviceID, displayName string, refresh bool) (*Session, error)
+	// Single sign-on (sso.go): the account of a user an identity provider
+	// vouched for, its links to providers, login tokens that remember the
+	// provider session, and the provider's back-channel logout.
+	SSOUser(ctx context.Context, req SSOUserRequest) (spec.UserID, error)
+	ExternalIDUser(ctx context.Context, authProvider, externalID string) (spec.UserID, error)
+	ExternalIDs(ctx context.Context, user spec.UserID) ([]storage.ExternalID, error)
+	CreateSSOLoginToken(ctx context.Context, user spec.UserID, origin storage.AuthOrigin) (string, error)
+	LogoutSSOSessions(ctx context.Context, authProvider, session, user string) (int, error)
 	// Refresh spends a refresh token on new tokens for its device
 	// (POST /refresh); ErrUnknownToken if it is unknown or used up.
 	Refresh(ctx context.Context, refreshToken string) (*Session, error)

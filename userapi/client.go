@@ -19,7 +19,7 @@ const Service = "userapi"
 var Sentinels = []error{ErrUserInUse, ErrInvalidUsername, ErrBadCredentials, ErrUnknownToken, ErrNotFound,
 	ErrDeactivated, ErrInvalidFilter, ErrNotGuest, ErrThreePIDInUse, ErrNotValidated, ErrBadToken,
 	pushrules.ErrNotFound, pushrules.ErrInvalid, pushrules.ErrNoAnchor, ErrBadKeys, ErrBadSignature, ErrWrongBackupVersion,
-	ErrBackupAlgorithm, ErrDeviceInUse, ErrBadPusher, ErrMissingPusherParam, ErrProfileTooLarge, ErrLocked, ErrTokenExpired, ErrTokenExists}
+	ErrBackupAlgorithm, ErrDeviceInUse, ErrBadPusher, ErrMissingPusherParam, ErrProfileTooLarge, ErrLocked, ErrTokenExpired, ErrTokenExists, ErrSSORegistrationDisabled}
 
 // Serve answers API calls from other processes with api.
 func Serve(nc *nats.Conn, api API) (*rpc.Server, error) {
