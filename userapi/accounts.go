@@ -185,10 +185,17 @@ func (s *Server) LoginPassword(ctx context.Context, req LoginRequest) (*Session,
 
 // newSession logs an authenticated user in on a (new or reused) device.
 func (s *Server) newSession(ctx context.Context, user spec.UserID, deviceID, displayName string, wantRefresh bool) (*Session, error) {
+	return s.newSessionFrom(ctx, user, deviceID, displayName, wantRefresh, storage.AuthOrigin{})
+}
+
+// newSessionFrom is newSession for a login through an identity provider's
+// session (origin), which the device keeps.
+func (s *Server) newSessionFrom(ctx context.Context, user spec.UserID, deviceID, displayName string, wantRefresh bool, origin storage.AuthOrigin) (*Session, error) {
 	dev, token, err := newDevice(deviceID, displayName, false)
 	if err != nil {
 		return nil, err
 	}
+	dev.Origin = origin
 	refresh, err := s.maybeRefreshable(dev, wantRefresh)
 	if err != nil {
 		return nil, err

@@ -35,25 +35,11 @@ func (s *Store) CreateAccount(ctx context.Context, acc Account, displayName stri
 		name      *string
 	)
 	err := s.db.Write(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `INSERT INTO accounts (user_id, password_hash, is_guest, is_admin, deactivated, created_ts)
-			VALUES ($1, $2, $3, $4, FALSE, $5) ON CONFLICT (user_id) DO NOTHING`,
-			acc.UserID, acc.PasswordHash, acc.IsGuest, acc.IsAdmin, acc.CreatedTS)
-		if err != nil {
-			return fmt.Errorf("insert account: %w", err)
-		}
-		if n, err := res.RowsAffected(); err != nil {
-			return err
-		} else if n == 0 {
-			return fmt.Errorf("account %s: %w", acc.UserID, ErrExists)
-		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO profiles (user_id, displayname, avatar_url) VALUES ($1, $2, '')`,
-			acc.UserID, displayName); err != nil {
-			return fmt.Errorf("insert profile: %w", err)
-		}
-		if err := updateSearchText(ctx, tx, acc.UserID); err != nil {
+		if err := insertAccount(ctx, tx, acc, displayName); err != nil {
 			return err
 		}
 		if dev != nil {
+			var err error
 			if sessionID, name, _, err = insertDevice(ctx, tx, dev); err != nil {
 				return err
 			}
@@ -64,6 +50,27 @@ func (s *Store) CreateAccount(ctx context.Context, acc Account, displayName stri
 		dev.SessionID, dev.DisplayName = sessionID, name
 	}
 	return err
+}
+
+// insertAccount inserts the account with its profile; ErrExists when the
+// user id is taken.
+func insertAccount(ctx context.Context, tx *sql.Tx, acc Account, displayName string) error {
+	res, err := tx.ExecContext(ctx, `INSERT INTO accounts (user_id, password_hash, is_guest, is_admin, deactivated, created_ts)
+		VALUES ($1, $2, $3, $4, FALSE, $5) ON CONFLICT (user_id) DO NOTHING`,
+		acc.UserID, acc.PasswordHash, acc.IsGuest, acc.IsAdmin, acc.CreatedTS)
+	if err != nil {
+		return fmt.Errorf("insert account: %w", err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return err
+	} else if n == 0 {
+		return fmt.Errorf("account %s: %w", acc.UserID, ErrExists)
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO profiles (user_id, displayname, avatar_url) VALUES ($1, $2, '')`,
+		acc.UserID, displayName); err != nil {
+		return fmt.Errorf("insert profile: %w", err)
+	}
+	return updateSearchText(ctx, tx, acc.UserID)
 }
 
 // Account returns the account, deactivated or not.

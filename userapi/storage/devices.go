@@ -25,6 +25,9 @@ type Device struct {
 	LastSeenTS        int64
 	LastSeenIP        string
 	LastSeenUserAgent string
+	// Origin is the identity provider session the device logged in
+	// through (single sign-on); written at login only.
+	Origin AuthOrigin
 }
 
 // TokenOwner is the device an access token belongs to, with the account
@@ -114,9 +117,11 @@ func insertDevice(ctx context.Context, tx *sql.Tx, dev *Device) (int64, *string,
 	if len(dev.RefreshHash) > 0 {
 		refresh = dev.RefreshHash
 	}
-	err = tx.QueryRowContext(ctx, `INSERT INTO devices (user_id, device_id, display_name, token_hash, created_ts, token_expires_ts, refresh_hash)
-		VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING session_id`,
-		dev.UserID, dev.DeviceID, nullString(name), dev.TokenHash, dev.CreatedTS, expires, refresh).Scan(&id)
+	err = tx.QueryRowContext(ctx, `INSERT INTO devices (user_id, device_id, display_name, token_hash, created_ts, token_expires_ts, refresh_hash,
+			auth_provider_id, auth_provider_session_id)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING session_id`,
+		dev.UserID, dev.DeviceID, nullString(name), dev.TokenHash, dev.CreatedTS, expires, refresh,
+		emptyAsNull(dev.Origin.Provider), emptyAsNull(dev.Origin.Session)).Scan(&id)
 	if err != nil {
 		return 0, nil, nil, fmt.Errorf("insert device: %w", err)
 	}
