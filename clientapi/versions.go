@@ -1,7 +1,6 @@
 package clientapi
 
 import (
-	"maps"
 	"net/http"
 	"strings"
 
@@ -39,17 +38,8 @@ var unstableFeatures = map[string]bool{
 func (s *Server) versions(r *http.Request) (any, error) {
 	return map[string]any{
 		"versions":          specVersions,
-		"unstable_features": s.unstableFeatures(),
+		"unstable_features": unstableFeatures,
 	}, nil
-}
-
-// unstableFeatures are the static ones and those the config switches on.
-func (s *Server) unstableFeatures() map[string]bool {
-	out := maps.Clone(unstableFeatures)
-	if s.delayed != nil && s.delayed.Enabled() {
-		out["org.matrix.msc4140"] = true // delayed events, delayed_events.go
-	}
-	return out
 }
 
 // capabilities is GET /capabilities.
