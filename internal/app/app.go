@@ -16,6 +16,7 @@ import (
 	"github.com/rohrpost/rohrpost/gateway"
 	"github.com/rohrpost/rohrpost/internal/bus"
 	"github.com/rohrpost/rohrpost/internal/mxhttp"
+	"github.com/rohrpost/rohrpost/internal/retention"
 	"github.com/rohrpost/rohrpost/internal/rpc"
 	"github.com/rohrpost/rohrpost/internal/serverkey"
 	"github.com/rohrpost/rohrpost/internal/sqlutil"
@@ -100,6 +101,11 @@ type App struct {
 	Admin      *adminapi.Server
 	Media      *mediaapi.Server
 	Gateway    *gateway.Gateway
+
+	// Retention runs the retention jobs of the components here
+	// (retention.go); nil when none is switched on.
+	Retention     *retention.Scheduler
+	RetentionJobs []retention.Job
 
 	served    []*rpc.Server
 	accessLog *slog.Logger
@@ -236,6 +242,9 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *App, err err
 		}
 		a.CS.SetRoomBlocked(a.Admin.RoomBlocked)
 	}
+	if err := a.startRetention(ctx); err != nil {
+		return nil, err
+	}
 	return a, nil
 }
 
@@ -315,6 +324,9 @@ func (a *App) EndRequests() { a.stop() }
 func (a *App) Close() {
 	if a.stop != nil {
 		a.stop()
+	}
+	if a.Retention != nil {
+		a.Retention.Stop()
 	}
 	for _, s := range a.served {
 		_ = s.Stop()
