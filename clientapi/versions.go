@@ -65,10 +65,6 @@ func (s *Server) capabilities(r *http.Request, dev *userapi.Device) (any, error)
 	if dev.IsAdmin {
 		caps["m.account_moderation"] = map[string]bool{"suspend": true, "lock": true}
 	}
-	if s.delayed != nil && s.delayed.Enabled() {
-		maxDelay, maxPerUser := s.delayed.Limits()
-		caps["org.matrix.msc4140.delayed_events"] = map[string]int64{"max_delay_ms": maxDelay.Milliseconds(), "max_scheduled": int64(maxPerUser)}
-	}
 	return map[string]any{"capabilities": caps}, nil
 }
 
