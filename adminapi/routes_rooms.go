@@ -16,4 +16,13 @@ func (s *Server) roomRoutes(a *mux.Router) {
 	a.Handle("/v2/rooms/{roomId}", mxhttp.EmptyBodyIsObject(s.act("room.delete", s.deleteRoom))).Methods(http.MethodDelete)
 	a.Handle("/v1/rooms/{roomId}", mxhttp.EmptyBodyIsObject(s.act("room.delete", s.deleteRoomV1))).Methods(http.MethodDelete)
 	a.Handle("/v1/rooms/{roomId}/delete", mxhttp.EmptyBodyIsObject(s.act("room.delete", s.deleteRoomV1))).Methods(http.MethodPost)
+	a.Handle("/v1/purge_history/{roomId}", s.act("room.purge_history", s.purgeHistory)).Methods(http.MethodPost)
+	a.Handle("/v1/purge_history/{roomId}/{eventId}", mxhttp.EmptyBodyIsObject(s.act("room.purge_history", s.purgeHistory))).Methods(http.MethodPost)
+	a.Handle("/v1/purge_history_status/{purgeId}", s.read(s.purgeHistoryStatus)).Methods(http.MethodGet)
+	a.Handle("/v1/rooms/{roomId}/messages", s.read(s.roomMessages)).Methods(http.MethodGet)
+	a.Handle("/v1/rooms/{roomId}/context/{eventId}", s.read(s.roomContext)).Methods(http.MethodGet)
+	a.Handle("/v1/rooms/{roomId}/forward_extremities", s.read(s.forwardExtremities)).Methods(http.MethodGet)
+	a.Handle("/v1/rooms/{roomId}/forward_extremities", s.act("room.forward_extremities.delete", s.dropForwardExtremities)).Methods(http.MethodDelete)
+	a.Handle("/v1/rooms/{roomIdOrAlias}/make_room_admin", mxhttp.EmptyBodyIsObject(s.act("room.make_room_admin", s.makeRoomAdmin))).Methods(http.MethodPost)
+	a.Handle("/v1/join/{roomIdOrAlias}", s.act("room.join_user", s.joinUser)).Methods(http.MethodPost)
 }

@@ -19,6 +19,7 @@ type Reader interface {
 	EventByID(ctx context.Context, eventID string) (*Event, error)
 	EventNearTimestamp(ctx context.Context, roomNID, ts int64, forwards bool) (*Event, error)
 	EventsByNID(ctx context.Context, nids []int64) ([]*Event, error)
+	EventsByID(ctx context.Context, ids []string) ([]*Event, error)
 	JoinedUsersOfRooms(ctx context.Context, roomNIDs []int64) ([]string, error)
 	MaxStreamPos(ctx context.Context) (int64, error)
 	MembershipAt(ctx context.Context, roomNID int64, userID string, pos int64) (string, error)
