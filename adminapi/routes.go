@@ -34,6 +34,7 @@ func (s *Server) Routes(r *mux.Router) {
 	a.Handle("/v2/users/{userId}/devices/{deviceId}", s.act("device.delete", s.deleteDevice)).Methods(http.MethodDelete)
 	a.Handle("/v1/users/{userId}/joined_rooms", s.read(s.joinedRooms)).Methods(http.MethodGet)
 	a.Handle("/v1/username_available", s.read(s.usernameAvailable)).Methods(http.MethodGet)
+	s.userExtraRoutes(a)
 	// Rooms
 	a.Handle("/v1/rooms", s.read(s.listRooms)).Methods(http.MethodGet)
 	a.Handle("/v1/rooms/{roomId}", s.read(s.getRoom)).Methods(http.MethodGet)
@@ -42,6 +43,7 @@ func (s *Server) Routes(r *mux.Router) {
 	a.Handle("/v1/rooms/{roomId}/block", s.read(s.getRoomBlock)).Methods(http.MethodGet)
 	a.Handle("/v1/rooms/{roomId}/block", s.act("room.block", s.putRoomBlock)).Methods(http.MethodPut)
 	s.roomRoutes(a)
+	s.mediaRoutes(a)
 	// Reports
 	a.Handle("/v1/event_reports", s.read(s.listEventReports)).Methods(http.MethodGet)
 	a.Handle("/v1/event_reports/{reportId}", s.read(s.getEventReport)).Methods(http.MethodGet)

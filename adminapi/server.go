@@ -9,6 +9,8 @@ import (
 	"github.com/rohrpost/rohrpost/adminapi/storage"
 	"github.com/rohrpost/rohrpost/config"
 	"github.com/rohrpost/rohrpost/internal/sqlutil"
+	"github.com/rohrpost/rohrpost/mediaapi"
+	mediastorage "github.com/rohrpost/rohrpost/mediaapi/storage"
 	"github.com/rohrpost/rohrpost/roomserver"
 	rsstorage "github.com/rohrpost/rohrpost/roomserver/storage"
 	"github.com/rohrpost/rohrpost/userapi"
@@ -19,6 +21,7 @@ import (
 type Deps struct {
 	Users userapi.API
 	Rooms roomserver.API
+	Media mediaapi.API
 	// DB holds the audit log, and the tables admin listings read
 	// (docs/decisions/0020).
 	DB *sqlutil.DB
@@ -35,11 +38,14 @@ type Server struct {
 	cfg   *config.Config
 	users userapi.API
 	rooms roomserver.API
+	media mediaapi.API
 	store *storage.Store
 	// userStore is read for the user list (decision 0020).
 	userStore usstorage.Reader
 	// roomStore is read for the room list (decision 0020).
-	roomStore       rsstorage.Reader
+	roomStore rsstorage.Reader
+	// mediaStore is read for media listings (decision 0020).
+	mediaStore      mediastorage.Reader
 	onDeactivate    func(ctx context.Context, user spec.UserID)
 	onProfileChange func(ctx context.Context, user spec.UserID, p userapi.Profile)
 }
@@ -58,8 +64,12 @@ func New(ctx context.Context, cfg *config.Config, deps Deps) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("adminapi: room tables: %w", err)
 	}
-	return &Server{cfg: cfg, users: deps.Users, rooms: deps.Rooms, store: store, userStore: userStore, roomStore: roomStore,
-		onDeactivate: deps.OnDeactivate, onProfileChange: deps.OnProfileChange}, nil
+	mediaStore, err := mediastorage.OpenReader(ctx, deps.DB)
+	if err != nil {
+		return nil, fmt.Errorf("adminapi: media tables: %w", err)
+	}
+	return &Server{cfg: cfg, users: deps.Users, rooms: deps.Rooms, media: deps.Media, store: store, userStore: userStore,
+		roomStore: roomStore, mediaStore: mediaStore, onDeactivate: deps.OnDeactivate, onProfileChange: deps.OnProfileChange}, nil
 }
 
 // serverVersion is rohrpost's version as the build recorded it.

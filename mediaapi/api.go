@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"github.com/matrix-org/gomatrixserverlib/spec"
+
+	"github.com/rohrpost/rohrpost/mediaapi/storage"
 )
 
 // API is what other components ask of the media API: the federation API
@@ -20,6 +22,27 @@ type API interface {
 	// ReadFile reads at most n (up to MaxReadChunk) bytes at offset of a
 	// file FederationMedia named; fewer at its end.
 	ReadFile(ctx context.Context, file string, offset int64, n int) ([]byte, error)
+
+	// The admin API's changes (admin.go). Quarantined media is never
+	// served again; protected media is never quarantined.
+	// QuarantineMedia quarantines the media refs name and all other media
+	// of the same content, as admin, and says how many media ids it
+	// quarantined; QuarantineUploads does so for what a user uploaded.
+	QuarantineMedia(ctx context.Context, refs []storage.Ref, admin string) (int, error)
+	QuarantineUploads(ctx context.Context, uploader, admin string) (int, error)
+	// UnquarantineMedia and ProtectMedia return ErrNotFound for unknown
+	// media.
+	UnquarantineMedia(ctx context.Context, ref storage.Ref) error
+	ProtectMedia(ctx context.Context, ref storage.Ref, protect bool) error
+	// DeleteMedia deletes media ids and returns those it found.
+	DeleteMedia(ctx context.Context, refs []storage.Ref) ([]string, error)
+	// DeleteOldMedia deletes local media served last before beforeTS and
+	// larger than sizeGT bytes, except the media keep names and protected
+	// or quarantined media.
+	DeleteOldMedia(ctx context.Context, beforeTS, sizeGT int64, keep []storage.Ref) ([]string, error)
+	// PurgeRemoteMedia deletes cached media of other servers served last
+	// before beforeTS (a later request fetches it again) and says how many.
+	PurgeRemoteMedia(ctx context.Context, beforeTS int64) (int, error)
 }
 
 var _ API = (*Server)(nil)

@@ -81,11 +81,26 @@ func (s *Server) media(ctx context.Context, origin spec.ServerName, serverName, 
 	if _, _, ok := spec.ParseAndValidateServerName(server); !ok || !ValidMediaID(mediaID) {
 		return nil, mxhttp.NotFound("Unknown media")
 	}
+	var m *storage.Media
+	var err error
 	if s.cfg.IsLocal(server) {
-		return s.awaitContent(ctx, serverName, mediaID, wait)
+		m, err = s.awaitContent(ctx, serverName, mediaID, wait)
+	} else {
+		m, err = s.remoteMedia(ctx, origin, server, mediaID, wait, allowRemote)
 	}
-	return s.remoteMedia(ctx, origin, server, mediaID, wait, allowRemote)
+	if err != nil {
+		return nil, err
+	}
+	if m.QuarantinedBy != "" {
+		return nil, errQuarantined
+	}
+	s.touch(m)
+	return m, nil
 }
+
+// errQuarantined answers for media an admin quarantined, as Synapse: the
+// media is gone as far as users can tell.
+var errQuarantined = mxhttp.NotFound("Unknown media")
 
 // serve is a download: the file with its stored type.
 func (s *Server) serve(w http.ResponseWriter, r *http.Request, origin spec.ServerName) {

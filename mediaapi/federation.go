@@ -30,9 +30,13 @@ func (s *Server) FederationMedia(ctx context.Context, req FederationMediaRequest
 	if err != nil {
 		return nil, err
 	}
+	if m.QuarantinedBy != "" {
+		return nil, errQuarantined
+	}
 	if err := s.checkServable(ctx, m); err != nil {
 		return nil, err
 	}
+	s.touch(m)
 	out := &FederationMedia{ContentType: m.ContentType, ContentDisposition: disposition(m.ContentType, m.Filename)}
 	path := s.contentPath(m.SHA256)
 	if req.Thumbnail != nil {

@@ -79,6 +79,10 @@ func (s *Server) remoteMedia(ctx context.Context, origin, server spec.ServerName
 // refusal of media the scanner refused.
 func (s *Server) cachedRemote(ctx context.Context, server spec.ServerName, mediaID string) (*storage.Media, error) {
 	m, err := s.store.Get(ctx, string(server), mediaID)
+	if err == nil && m.QuarantinedBy != "" {
+		// Not nil: quarantined media is not fetched again either.
+		return nil, errQuarantined
+	}
 	if err == nil && !m.Pending() {
 		return m, nil
 	}

@@ -126,6 +126,13 @@ type API interface {
 	// DeleteEventReport deletes a report of an event (the admin API);
 	// ErrNotFound when there is none with the id.
 	DeleteEventReport(ctx context.Context, id int64) error
+	// DeleteUserReport deletes a report of a user (the admin API);
+	// ErrNotFound when there is none with the id.
+	DeleteUserReport(ctx context.Context, id int64) error
+	// ImpersonationSession logs user in on a new device named after
+	// admin (the admin API's POST /v1/users/{userId}/login); its access
+	// token expires at validUntilMS (0: never).
+	ImpersonationSession(ctx context.Context, user, admin spec.UserID, validUntilMS int64) (*Session, error)
 
 	// Registration tokens (registration_tokens.go): the admin API's
 	// changes, and their uses by POST /register. The listings are read

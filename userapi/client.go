@@ -221,6 +221,15 @@ func (c *Client) DeleteEventReport(ctx context.Context, id int64) error {
 	return c.rpc.Call(ctx, "DeleteEventReport", []any{id})
 }
 
+func (c *Client) DeleteUserReport(ctx context.Context, id int64) error {
+	return c.rpc.Call(ctx, "DeleteUserReport", []any{id})
+}
+
+func (c *Client) ImpersonationSession(ctx context.Context, user, admin spec.UserID, validUntilMS int64) (out *Session, err error) {
+	err = c.rpc.Call(ctx, "ImpersonationSession", []any{user, admin, validUntilMS}, &out)
+	return
+}
+
 func (c *Client) CreateRegistrationToken(ctx context.Context, t storage.RegistrationToken) error {
 	return c.rpc.Call(ctx, "CreateRegistrationToken", []any{t})
 }

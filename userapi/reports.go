@@ -39,3 +39,7 @@ func (s *Server) Reports(ctx context.Context, before int64, limit int) ([]Report
 func (s *Server) DeleteEventReport(ctx context.Context, id int64) error {
 	return userError(s.store.DeleteEventReport(ctx, id))
 }
+
+func (s *Server) DeleteUserReport(ctx context.Context, id int64) error {
+	return userError(s.store.DeleteUserReport(ctx, id))
+}

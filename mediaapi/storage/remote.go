@@ -11,9 +11,10 @@ import (
 // returned.
 func (s *Store) PutRemote(ctx context.Context, m Media) (*Media, error) {
 	err := s.db.Write(ctx, func(tx *sql.Tx) error {
-		_, err := tx.Exec(`INSERT INTO media (server_name, media_id, sha256, content_type, filename, size, uploader, created_ts, expires_ts)
-			VALUES ($1, $2, $3, $4, $5, $6, '', $7, 0) ON CONFLICT (server_name, media_id) DO NOTHING`,
-			m.ServerName, m.MediaID, m.SHA256, m.ContentType, m.Filename, m.Size, m.CreatedTS)
+		_, err := tx.Exec(`INSERT INTO media (sha256, server_name, media_id, content_type, filename, size, uploader, created_ts, expires_ts,
+			quarantined_by, last_access_ts)
+			VALUES ($1, $2, $3, $4, $5, $6, '', $7, 0, `+inheritQuarantine+`, $7) ON CONFLICT (server_name, media_id) DO NOTHING`,
+			m.SHA256, m.ServerName, m.MediaID, m.ContentType, m.Filename, m.Size, m.CreatedTS)
 		return err
 	})
 	if err != nil {

@@ -40,7 +40,31 @@ type Media struct {
 	CreatedTS           int64
 	// ExpiresTS is set while the media id waits for its content.
 	ExpiresTS int64
+	// QuarantinedBy is the admin who quarantined the media, "" if none
+	// did: such media is never served.
+	QuarantinedBy      string
+	SafeFromQuarantine bool
+	// LastAccessTS is when the media was last served, to a few minutes.
+	LastAccessTS int64
 }
+
+// mediaColumns are what Get and the admin listings read.
+const mediaColumns = `server_name, media_id, sha256, content_type, filename, size, uploader, created_ts, expires_ts,
+	quarantined_by, safe_from_quarantine, last_access_ts`
+
+type scanner interface{ Scan(dest ...any) error }
+
+func scanMedia(row scanner) (*Media, error) {
+	var m Media
+	err := row.Scan(&m.ServerName, &m.MediaID, &m.SHA256, &m.ContentType, &m.Filename, &m.Size, &m.Uploader, &m.CreatedTS,
+		&m.ExpiresTS, &m.QuarantinedBy, &m.SafeFromQuarantine, &m.LastAccessTS)
+	return &m, err
+}
+
+// inheritQuarantine is the quarantined_by of content $1 when some media
+// with that content was quarantined: a quarantined file stays so under
+// any new media id (an upload of the same bytes, a fetch of a copy).
+const inheritQuarantine = `COALESCE((SELECT MAX(quarantined_by) FROM media WHERE sha256 = $1 AND sha256 <> '' AND quarantined_by <> ''), '')`
 
 // Pending tells whether the media id still waits for its content.
 func (m *Media) Pending() bool { return m.SHA256 == "" }
@@ -48,21 +72,24 @@ func (m *Media) Pending() bool { return m.SHA256 == "" }
 // Put records media.
 func (s *Store) Put(ctx context.Context, m Media) error {
 	return s.db.Write(ctx, func(tx *sql.Tx) error {
-		_, err := tx.Exec(`INSERT INTO media (server_name, media_id, sha256, content_type, filename, size, uploader, created_ts, expires_ts)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`, m.ServerName, m.MediaID, m.SHA256, m.ContentType, m.Filename, m.Size, m.Uploader, m.CreatedTS, m.ExpiresTS)
+		_, err := tx.Exec(`INSERT INTO media (sha256, server_name, media_id, content_type, filename, size, uploader, created_ts, expires_ts,
+			quarantined_by, last_access_ts)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, `+inheritQuarantine+`, $8)`, m.SHA256, m.ServerName, m.MediaID, m.ContentType, m.Filename, m.Size, m.Uploader, m.CreatedTS, m.ExpiresTS)
 		return err
 	})
 }
 
 // Get reads media by its mxc parts.
 func (s *Store) Get(ctx context.Context, serverName, mediaID string) (*Media, error) {
-	m := Media{ServerName: serverName, MediaID: mediaID}
-	err := s.db.Read.QueryRowContext(ctx, `SELECT sha256, content_type, filename, size, uploader, created_ts, expires_ts FROM media
-		WHERE server_name = $1 AND media_id = $2`, serverName, mediaID).Scan(&m.SHA256, &m.ContentType, &m.Filename, &m.Size, &m.Uploader, &m.CreatedTS, &m.ExpiresTS)
+	m, err := scanMedia(s.db.Read.QueryRowContext(ctx, `SELECT `+mediaColumns+` FROM media
+		WHERE server_name = $1 AND media_id = $2`, serverName, mediaID))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, ErrNotFound
 	}
-	return &m, err
+	if err != nil {
+		return nil, err
+	}
+	return m, nil
 }
 
 // UploadedBytes is how much a user has uploaded, for quotas.
@@ -139,7 +166,8 @@ var ErrNotPending = errors.New("media already has content")
 // Fill gives a pending media id its content.
 func (s *Store) Fill(ctx context.Context, m Media) error {
 	return s.db.Write(ctx, func(tx *sql.Tx) error {
-		res, err := tx.Exec(`UPDATE media SET sha256 = $1, content_type = $2, filename = $3, size = $4, expires_ts = 0
+		res, err := tx.Exec(`UPDATE media SET sha256 = $1, content_type = $2, filename = $3, size = $4, expires_ts = 0,
+			quarantined_by = `+inheritQuarantine+`
 			WHERE server_name = $5 AND media_id = $6 AND sha256 = ''`, m.SHA256, m.ContentType, m.Filename, m.Size, m.ServerName, m.MediaID)
 		if err != nil {
 			return err

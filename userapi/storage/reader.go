@@ -31,6 +31,9 @@ type Reader interface {
 	// The admin API's event reports (reports.go).
 	EventReports(ctx context.Context, q EventReportQuery) ([]Report, int, error)
 	EventReport(ctx context.Context, id int64) (*Report, error)
+	// The admin API's user reports (user_reports.go).
+	UserReports(ctx context.Context, q UserReportQuery) ([]Report, int, error)
+	UserReport(ctx context.Context, id int64) (*Report, error)
 	// Registration tokens (registration_tokens.go).
 	RegistrationTokens(ctx context.Context, valid *bool, now int64) ([]RegistrationToken, error)
 	RegistrationToken(ctx context.Context, token string, now int64) (*RegistrationToken, error)
