@@ -17,6 +17,9 @@ func (a *App) startRetention(ctx context.Context) error {
 	if a.LocalUsers != nil {
 		jobs = append(jobs, a.LocalUsers.RetentionJobs()...)
 	}
+	if a.LocalRooms != nil {
+		jobs = append(jobs, a.LocalRooms.RetentionJobs()...)
+	}
 	a.RetentionJobs = jobs
 	if len(jobs) == 0 {
 		return nil

@@ -124,3 +124,10 @@ func TestRetentionDevicesAndAddresses(t *testing.T) {
 		t.Fatalf("bob was not told that alice's devices changed: %v", after.DeviceLists.Changed)
 	}
 }
+
+// resetJobs makes every retention job due again, as if its interval had
+// passed.
+func resetJobs(tx *sql.Tx) error {
+	_, err := tx.Exec(`UPDATE retention_jobs SET next_run = 0`)
+	return err
+}
