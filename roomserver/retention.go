@@ -26,13 +26,17 @@ func (s *Server) RetentionJobs() []retention.Job {
 	var jobs []retention.Job
 	if period := time.Duration(s.cfg.ForgottenRoomRetentionPeriod); period > 0 {
 		jobs = append(jobs, retention.Job{Name: JobForgottenRooms, Interval: min(period, time.Hour),
-			Run: func(ctx context.Context, r *retention.Round) (int, error) { return s.purgeForgottenRooms(ctx, r, period) }})
+			Run: func(ctx context.Context, r *retention.Round) (int, error) {
+				return s.purgeForgottenRooms(ctx, r, period)
+			}})
 	}
 	if m := s.cfg.Retention; m.Enabled {
 		for _, pj := range m.Jobs() {
 			name := fmt.Sprintf("message_retention_%d_%d", time.Duration(pj.ShortestMaxLifetime).Milliseconds(), time.Duration(pj.LongestMaxLifetime).Milliseconds())
 			jobs = append(jobs, retention.Job{Name: name, Interval: time.Duration(pj.Interval),
-				Run: func(ctx context.Context, r *retention.Round) (int, error) { return s.purgeExpiredMessages(ctx, r, m, pj) }})
+				Run: func(ctx context.Context, r *retention.Round) (int, error) {
+					return s.purgeExpiredMessages(ctx, r, m, pj)
+				}})
 		}
 	}
 	return jobs
