@@ -449,8 +449,7 @@ func (c *Config) Validate() error {
 		for _, r := range l.Resources {
 			switch r {
 			case "client", "federation", "media", "keys":
-			case "metrics":
-				bad(key+".resources", "metrics are not supported yet (there is no metrics endpoint); remove %q", r)
+			case "metrics": // Prometheus' scrapes (docs/metrics.md)
 			default:
 				bad(key+".resources", "unknown resource %q", r)
 			}

@@ -11,7 +11,6 @@ func TestUnsupportedKeysRefused(t *testing.T) {
 	tests := []struct {
 		name, yaml, key string
 	}{
-		{"metrics listener", "listeners:\n  - port: 9000\n    resources: [metrics]\n", "listeners[0].resources"},
 		{"server notices on", "server_notices:\n  enabled: true\n", "server_notices.enabled"},
 	}
 	for _, tc := range tests {

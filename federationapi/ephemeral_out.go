@@ -62,6 +62,7 @@ func (s *Server) startEphemeral(ctx context.Context) error {
 		return fmt.Errorf("federation ephemeral consume: %w", err)
 	}
 	s.ephemeral.consume = cc
+	s.ephemeral.bus.WatchConsumer(c)
 	return nil
 }
 

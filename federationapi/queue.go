@@ -222,6 +222,7 @@ func (q *Queue) Start(ctx context.Context) error {
 		q.cancel()
 		return fmt.Errorf("federation queue: consume: %w", err)
 	}
+	q.deps.Bus.WatchConsumer(c)
 	q.wg.Add(1)
 	go q.maintain()
 	q.poll()

@@ -37,6 +37,7 @@ func (s *Server) scanUpload(ctx context.Context, tmp, sum string, size int64, q 
 	}
 	if prior == nil {
 		if size > int64(cfg.MaxScanSize) {
+			s.scans.tooLarge.Add(1)
 			if cfg.FailClosed {
 				return &mxhttp.Error{Status: http.StatusServiceUnavailable, Code: "M_UNKNOWN", Msg: "The file is too large to be scanned for viruses"}
 			}
@@ -48,6 +49,7 @@ func (s *Server) scanUpload(ctx context.Context, tmp, sum string, size int64, q 
 		}
 		scanCtx, cancel := context.WithTimeout(ctx, scanTimeout)
 		res, err := s.scanner.Scan(scanCtx, f)
+		s.scans.record(res, err)
 		cancel()
 		f.Close()
 		if err != nil {

@@ -117,6 +117,7 @@ func (s *Server) scanReader(ctx context.Context, r io.Reader, sha string) (*stor
 	scanCtx, cancel := context.WithTimeout(ctx, scanTimeout)
 	defer cancel()
 	res, err := s.scanner.Scan(scanCtx, r)
+	s.scans.record(res, err)
 	if err != nil {
 		return nil, &scannerError{status: http.StatusBadGateway, reason: "MCS_MEDIA_REQUEST_FAILED", info: "The virus scanner is not available"}
 	}

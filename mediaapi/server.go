@@ -49,6 +49,8 @@ type Server struct {
 	background sync.WaitGroup
 	lifetime   context.Context
 	stop       context.CancelFunc
+
+	scans scanCounts // metrics.go
 }
 
 // Stop ends fetches of remote media and waits for thumbnails in the

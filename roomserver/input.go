@@ -119,6 +119,7 @@ type batch struct {
 }
 
 func (s *Server) runBatch(tasks []*task) {
+	s.metrics.batchTasks.Observe(float64(len(tasks)))
 	if err := s.commitBatch(tasks); err != nil && len(tasks) > 1 {
 		// The rows of one task broke the transaction, and with it every
 		// task of the batch, or a task panicked and may have left the
@@ -180,6 +181,7 @@ func (s *Server) commitBatch(tasks []*task) error {
 	}
 	s.counters = b.counters
 	s.commits.Add(1)
+	s.metrics.committed(len(b.write.Events))
 	s.roomsMu.Lock()
 	for id, r := range b.rooms {
 		r.stateShared, r.isNew, r.dirty = false, false, false

@@ -63,6 +63,8 @@ type Server struct {
 	// unlock releases the database lock that makes this the only
 	// roomserver.
 	unlock func()
+
+	metrics *inputMetrics
 }
 
 var _ API = (*Server)(nil)
@@ -103,7 +105,7 @@ func New(cfg *config.Config, deps Deps) (_ *Server, err error) {
 		cfg: cfg, store: store, bus: deps.Bus, keys: keys,
 		rooms: map[string]*room{}, tasks: make(chan *task, 1024),
 		quit: make(chan struct{}), done: make(chan struct{}), counters: counters, unlock: unlock,
-		selfDestructWake: make(chan struct{}, 1),
+		selfDestructWake: make(chan struct{}, 1), metrics: newInputMetrics(),
 	}, nil
 }
 

@@ -117,6 +117,7 @@ func (s *Server) consume(c jetstream.Consumer, h func(jetstream.Msg)) error {
 		return fmt.Errorf("syncapi consume: %w", err)
 	}
 	s.consumers = append(s.consumers, cc)
+	s.bus.WatchConsumer(c)
 	return nil
 }
 

@@ -47,14 +47,18 @@ func longPoll[T any](ctx context.Context, s *Server, user, setPresence string, t
 			return answer, err
 		}
 		timer := time.NewTimer(remaining)
+		s.waiting.parked()
 		select {
 		case <-wake:
+			s.waiting.unparked()
 			timer.Stop()
 			end()
 		case <-timer.C:
+			s.waiting.unparked()
 			end()
 			return answer, nil
 		case <-ctx.Done():
+			s.waiting.unparked()
 			timer.Stop()
 			end()
 			return zero, ctx.Err()

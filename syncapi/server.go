@@ -63,6 +63,8 @@ type Server struct {
 	consumers []jetstream.ConsumeContext
 	subs      []*nats.Subscription
 	quit      chan struct{}
+
+	waiting waitCount // metrics.go
 }
 
 // New opens the sync API's storage and reads the current positions.

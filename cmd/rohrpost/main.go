@@ -57,6 +57,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	configPath := fs.String("config", "", "YAML config file (default: built-in defaults, data under ./data)")
 	components := fs.String("components", "", "run only these components, comma-separated: "+strings.Join(app.Monolith, ",")+","+app.Gateway+" (default: all but gateway, in one process)")
 	listen := fs.String("listen", "", "HOST:PORT for the first listener, overriding the config (separate services sharing one config file)")
+	metricsListen := fs.String("metrics-listen", "", "HOST:PORT for the metrics listener, overriding the config or adding one (separate services on one host: one port each)")
 	pprofAddr := fs.String("pprof", "", "HOST:PORT to serve Go's profiles on (/debug/pprof/), for finding what is slow; keep it on loopback")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -81,6 +82,11 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	}
 	if *listen != "" {
 		if err := overrideListener(cfg, *listen); err != nil {
+			return err
+		}
+	}
+	if *metricsListen != "" {
+		if err := overrideMetricsListener(cfg, *metricsListen); err != nil {
 			return err
 		}
 	}
@@ -256,7 +262,7 @@ func shutdown(a *app.App, servers []*http.Server) {
 // the single process would, and media behind the gateway must not 404).
 func listenerResources(opts app.Options, l config.Listener) []string {
 	if len(opts.Components) > 0 {
-		return nil
+		return componentResources(l)
 	}
 	return l.Resources
 }

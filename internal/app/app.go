@@ -9,12 +9,14 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rohrpost/rohrpost/adminapi"
 	"github.com/rohrpost/rohrpost/clientapi"
 	"github.com/rohrpost/rohrpost/config"
 	"github.com/rohrpost/rohrpost/federationapi"
 	"github.com/rohrpost/rohrpost/gateway"
 	"github.com/rohrpost/rohrpost/internal/bus"
+	"github.com/rohrpost/rohrpost/internal/metrics"
 	"github.com/rohrpost/rohrpost/internal/mxhttp"
 	"github.com/rohrpost/rohrpost/internal/retention"
 	"github.com/rohrpost/rohrpost/internal/rpc"
@@ -110,6 +112,10 @@ type App struct {
 	served    []*rpc.Server
 	accessLog *slog.Logger
 
+	// Metrics is this process's Prometheus registry (metrics.go).
+	Metrics *prometheus.Registry
+	http    *metrics.HTTP
+
 	// Stopping is cancelled when the app begins to stop, so long polls end.
 	Stopping context.Context
 	stop     context.CancelFunc
@@ -141,7 +147,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *App, err err
 		}
 	}
 	if a.onlyGateway() {
-		return a, nil
+		return a, a.registerMetrics()
 	}
 	key, err := serverkey.LoadOrCreate(cfg.SigningKeyPath, cfg.ServerName)
 	if err != nil {
@@ -245,7 +251,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *App, err err
 	if err := a.startRetention(ctx); err != nil {
 		return nil, err
 	}
-	return a, nil
+	return a, a.registerMetrics()
 }
 
 func (a *App) onlyGateway() bool {
@@ -263,7 +269,8 @@ func (a *App) serve(s *rpc.Server, err error) error {
 
 // Handler serves the named resources ("client", "federation", "media",
 // "keys"), none meaning all, from the components running here, and
-// the health checks (health.go).
+// the health checks (health.go). "metrics" adds the Prometheus metrics
+// (metrics.go); only "metrics" serves them without any API.
 func (a *App) Handler(resources ...string) http.Handler {
 	h := a.routes(resources...)
 	if a.accessLog != nil {
@@ -281,9 +288,12 @@ func (a *App) routes(resources ...string) http.Handler {
 	r := mxhttp.NewRouter()
 	r.Handle(ReadyPath, a.ready()).Methods(http.MethodGet)
 	r.Handle(LivePath, a.live()).Methods(http.MethodGet)
+	if want[MetricsResource] {
+		a.metricsRoutes(r)
+	}
 	if a.Gateway != nil {
 		r.PathPrefix("/").Handler(a.Gateway)
-		return withCORS(r)
+		return withCORS(a.http.Wrap(r))
 	}
 	trusted := a.Config.TrustedProxyPrefixes()
 	if all || want["client"] {
@@ -304,7 +314,7 @@ func (a *App) routes(resources ...string) http.Handler {
 	if (all || want["media"]) && a.Media != nil {
 		a.Media.Routes(r)
 	}
-	return withCORS(withRealIP(trusted, r))
+	return withCORS(withRealIP(trusted, a.http.Wrap(r)))
 }
 
 // ComponentList names the components running here.

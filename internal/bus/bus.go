@@ -70,6 +70,7 @@ type Conn struct {
 
 	mu          sync.Mutex
 	onReconnect []func()
+	watched     []jetstream.Consumer // metrics.go
 }
 
 // OnReconnect registers f to run after the connection to an external

@@ -19,8 +19,24 @@ import (
 func NewRouter() *mux.Router {
 	r := mux.NewRouter().UseEncodedPath().SkipClean(true)
 	UnknownEndpoints(r)
-	r.Use(unescapeVars)
+	r.Use(noteRoute, unescapeVars)
 	return r
+}
+
+// RouteNoter is a ResponseWriter that wants to know which route took the
+// request: the HTTP metrics (internal/metrics) label requests by route
+// template, which only the router knows.
+type RouteNoter interface{ NoteRoute(*mux.Route) }
+
+func noteRoute(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if n, ok := w.(RouteNoter); ok {
+			if route := mux.CurrentRoute(r); route != nil {
+				n.NoteRoute(route)
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 // unescapeVars decodes the route variables of an escaped-path match; a
