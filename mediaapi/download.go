@@ -51,15 +51,28 @@ func (s *Server) authenticated(h mediaHandler) http.HandlerFunc {
 }
 
 // legacy wraps a deprecated unauthenticated /_matrix/media/v3 handler:
-// frozen (404) unless serve_unauthenticated_media is set.
+// frozen (404) unless serve_unauthenticated_media is set, except for
+// requests with a server admin's access token (header or access_token
+// parameter): synapse-admin loads avatars and previews through these
+// URLs (docs/admin-api.md, "Media through the unauthenticated URLs").
 func (s *Server) legacy(h mediaHandler) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		if !s.cfg.ServeUnauthenticatedMedia {
+		if !s.cfg.ServeUnauthenticatedMedia && !s.fromAdmin(r) {
 			mxhttp.WriteError(w, r, mxhttp.NotFound("Unauthenticated media downloads are frozen; use /_matrix/client/v1/media"))
 			return
 		}
 		h(w, r, s.cfg.ServerName)
 	}
+}
+
+// fromAdmin tells whether r carries a valid access token of a server
+// admin; a request without one, or with anyone else's, is not told why.
+func (s *Server) fromAdmin(r *http.Request) bool {
+	if userapi.AccessToken(r) == "" {
+		return false
+	}
+	dev, err := userapi.Authenticate(s.users, r)
+	return err == nil && dev.IsAdmin
 }
 
 // pathMedia is the media of the request's path once it has content:

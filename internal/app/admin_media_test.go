@@ -309,3 +309,37 @@ func TestAdminAPIMedia(t *testing.T) {
 		}
 	})
 }
+
+// With serve_unauthenticated_media off, the unauthenticated media URLs
+// serve admins only (synapse-admin loads avatars through them).
+func TestAdminLegacyMediaForAdmins(t *testing.T) {
+	srv := apptest.Start(t)
+	ctx := context.Background()
+	admin := registerAdmin(t, srv, "legacyadmin")
+	alice := srv.Register(t, "alice")
+	up, err := alice.UploadBytesWithName(ctx, pngOf(t, 7), "image/png", "avatar.png")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := up.ContentURI.Homeserver + "/" + up.ContentURI.FileID
+	for _, tc := range []struct {
+		name, path, header string
+		status             int
+	}{
+		{"download without a token", "/_matrix/media/v3/download/" + p, "", 404},
+		{"download with a user's token", "/_matrix/media/v3/download/" + p, alice.AccessToken, 404},
+		{"download with a bad token", "/_matrix/media/v3/download/" + p, "nonsense", 404},
+		{"download with an admin's token", "/_matrix/media/v3/download/" + p, admin.AccessToken, 200},
+		{"download with an admin's token as parameter", "/_matrix/media/v3/download/" + p + "?access_token=" + admin.AccessToken, "", 200},
+		{"thumbnail with an admin's token", "/_matrix/media/v3/thumbnail/" + p + "?width=32&height=32", admin.AccessToken, 200},
+		{"thumbnail with a user's token", "/_matrix/media/v3/thumbnail/" + p + "?width=32&height=32", alice.AccessToken, 404},
+		{"r0 download with an admin's token", "/_matrix/media/r0/download/" + p, admin.AccessToken, 200},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			st := mediaStatuses{srv: srv, token: tc.header}
+			if got := st.get(t, tc.path, tc.header != ""); got != tc.status {
+				t.Fatalf("%d, want %d", got, tc.status)
+			}
+		})
+	}
+}
