@@ -25,4 +25,6 @@ func (s *Server) roomRoutes(a *mux.Router) {
 	a.Handle("/v1/rooms/{roomId}/forward_extremities", s.act("room.forward_extremities.delete", s.dropForwardExtremities)).Methods(http.MethodDelete)
 	a.Handle("/v1/rooms/{roomIdOrAlias}/make_room_admin", mxhttp.EmptyBodyIsObject(s.act("room.make_room_admin", s.makeRoomAdmin))).Methods(http.MethodPost)
 	a.Handle("/v1/join/{roomIdOrAlias}", s.act("room.join_user", s.joinUser)).Methods(http.MethodPost)
+	a.Handle("/v1/send_server_notice", s.act("server_notice.send", s.sendServerNotice)).Methods(http.MethodPost)
+	a.Handle("/v1/send_server_notice/{txnId}", s.act("server_notice.send", s.sendServerNotice)).Methods(http.MethodPut)
 }

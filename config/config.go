@@ -110,14 +110,14 @@ type Config struct {
 	TURNPassword     string   `yaml:"turn_password"`
 	TURNUserLifetime Duration `yaml:"turn_user_lifetime"`
 	TURNAllowGuests  bool     `yaml:"turn_allow_guests"`
-	// ServerNotices is accepted for SyTest's config (enabled: false);
-	// enabling it is refused: there are no server notices yet.
-	ServerNotices Toggle    `yaml:"server_notices"`
-	Presence      Toggle    `yaml:"presence"`
-	Email         Email     `yaml:"email"`
-	Recaptcha     Recaptcha `yaml:"recaptcha"`
-	CAS           CAS       `yaml:"cas"`
-	WellKnown     WellKnown `yaml:"well_known"`
+	// ServerNotices are Synapse's keys (server_notices.go).
+	ServerNotices ServerNotices `yaml:"server_notices"`
+
+	Presence  Toggle    `yaml:"presence"`
+	Email     Email     `yaml:"email"`
+	Recaptcha Recaptcha `yaml:"recaptcha"`
+	CAS       CAS       `yaml:"cas"`
+	WellKnown WellKnown `yaml:"well_known"`
 	// Gateway is the entry point's view of separate services.
 	Gateway Gateway `yaml:"gateway"`
 	// TrustedProxies are the addresses (CIDRs) of reverse proxies, such as
@@ -572,9 +572,7 @@ func (c *Config) Validate() error {
 	default:
 		bad("log_format", "%q is neither text nor json", c.LogFormat)
 	}
-	if c.ServerNotices.Enabled {
-		bad("server_notices.enabled", "server notices are not supported yet; remove the key or set it to false")
-	}
+	errs = append(errs, c.ServerNotices.validate()...)
 	errs = append(errs, c.validateFederation()...)
 	c.validatePrivacy(bad)
 	c.validateBundesMessenger(bad)

@@ -5,24 +5,6 @@ import (
 	"testing"
 )
 
-// TestUnsupportedKeysRefused: keys the server accepts but cannot honour
-// stop the start, naming the key and saying they are not supported.
-func TestUnsupportedKeysRefused(t *testing.T) {
-	tests := []struct {
-		name, yaml, key string
-	}{
-		{"server notices on", "server_notices:\n  enabled: true\n", "server_notices.enabled"},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			_, _, err := Parse([]byte(tc.yaml), t.TempDir())
-			if err == nil || !strings.Contains(err.Error(), tc.key) || !strings.Contains(err.Error(), "not supported yet") {
-				t.Fatalf("err = %v, want one naming %s as not supported yet", err, tc.key)
-			}
-		})
-	}
-}
-
 // TestSyTestConfigStarts: what SyTest writes (shared/sytest/CONTRACT.md
 // §3) still loads: server notices off, and application service files,
 // which are only warned about.

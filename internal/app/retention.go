@@ -20,6 +20,9 @@ func (a *App) startRetention(ctx context.Context) error {
 	if a.LocalRooms != nil {
 		jobs = append(jobs, a.LocalRooms.RetentionJobs()...)
 	}
+	if a.Media != nil {
+		jobs = append(jobs, a.Media.RetentionJobs()...)
+	}
 	a.RetentionJobs = jobs
 	if len(jobs) == 0 {
 		return nil
