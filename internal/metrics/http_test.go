@@ -3,7 +3,7 @@ package metrics
 import (
 	"net/http"
 	"net/http/httptest"
-		"testing"
+	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
