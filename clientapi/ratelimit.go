@@ -47,6 +47,8 @@ func (s *Server) rule(name string) ratelimit.Rule {
 		return ratelimit.RuleOf(name, l.RCInvites.PerUser)
 	case "rc_3pid_validation":
 		return ratelimit.RuleOf(name, l.RC3PIDValidation)
+	case "rc_delayed_event_mgmt":
+		return ratelimit.RuleOf(name, l.RCDelayedEventMgmt)
 	}
 	panic("unknown rate limit " + name)
 }

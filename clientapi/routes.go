@@ -147,6 +147,13 @@ func (s *Server) Routes(r *mux.Router) {
 	unstable.Handle(dehydratedDevicePath, s.noGuests(s.putDehydratedDevice)).Methods(http.MethodPut)
 	unstable.Handle(dehydratedDevicePath, s.noGuests(s.getDehydratedDevice)).Methods(http.MethodGet)
 	unstable.Handle(dehydratedDevicePath, s.noGuests(s.deleteDehydratedDevice)).Methods(http.MethodDelete)
+	// Delayed events (MSC4140, delayed_events.go).
+	msc4140 := unstable.PathPrefix("/org.matrix.msc4140").Subrouter()
+	msc4140.Handle("/rooms/{roomId}/delayed_event/{eventType}/{txnId}", auth(s.rateLimitedMessages(s.putDelayedEvent))).Methods(http.MethodPut)
+	msc4140.Handle("/delayed_events", auth(s.listDelayedEvents)).Methods(http.MethodGet)
+	msc4140.Handle("/delayed_events/{delayId}", auth(s.getDelayedEvent)).Methods(http.MethodGet)
+	msc4140.Handle("/delayed_events/{delayId}", auth(s.delayedEventAction)).Methods(http.MethodPost)
+	msc4140.Handle("/delayed_events/{delayId}/{action}", optionalBody(auth(s.delayedEventAction))).Methods(http.MethodPost)
 	v1 := r.PathPrefix("/_matrix/client/v1").Subrouter()
 	v1.Handle("/rooms/{roomId}/hierarchy", serverNameParams(auth(s.spaceHierarchy), "via")).Methods(http.MethodGet)
 	v1.Handle("/room_summary/{roomIdOrAlias}", serverNameParams(mxhttp.Handler(s.roomSummary), "via")).Methods(http.MethodGet)

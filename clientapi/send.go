@@ -8,6 +8,7 @@ import (
 
 	"github.com/gorilla/mux"
 	"github.com/matrix-org/gomatrixserverlib/spec"
+	"github.com/rohrpost/rohrpost/clientapi/delayedevents"
 	"github.com/rohrpost/rohrpost/internal/mxhttp"
 	"github.com/rohrpost/rohrpost/roomserver"
 	"github.com/rohrpost/rohrpost/userapi"
@@ -71,6 +72,17 @@ func (s *Server) sendEvent(r *http.Request, dev *userapi.Device) (any, error) {
 		redacts = c.Redacts
 	} else if dev.Suspended {
 		return nil, errSuspended()
+	}
+	if delay, ok, err := delayParam(r); err != nil || ok {
+		if err != nil {
+			return nil, err
+		}
+		txn := ""
+		if v["txnId"] != "" {
+			txn = txnEndpoint("send", v["roomId"], v["eventType"], v["txnId"])
+		}
+		return s.scheduleDelayed(r.Context(), dev, delayedevents.ScheduleRequest{Txn: txn, RoomID: v["roomId"], Type: v["eventType"],
+			Content: content, Delay: delay})
 	}
 	res, err := s.rooms.SendEvent(r.Context(), roomserver.SendEventRequest{
 		RoomID: v["roomId"], Sender: dev.UserID, Type: v["eventType"], Content: content, Redacts: redacts,
@@ -175,6 +187,13 @@ func (s *Server) putState(r *http.Request, dev *userapi.Device) (any, error) {
 	}
 	if err := s.checkStateContent(r, v["roomId"], v["eventType"], content); err != nil {
 		return nil, err
+	}
+	if delay, ok, err := delayParam(r); err != nil || ok {
+		if err != nil {
+			return nil, err
+		}
+		return s.scheduleDelayed(r.Context(), dev, delayedevents.ScheduleRequest{RoomID: v["roomId"], Type: v["eventType"],
+			StateKey: &stateKey, Content: content, Delay: delay})
 	}
 	res, err := s.rooms.SendEvent(r.Context(), roomserver.SendEventRequest{
 		RoomID: v["roomId"], Sender: dev.UserID, Type: v["eventType"], StateKey: &stateKey, Content: content,

@@ -4,12 +4,15 @@ import (
 	"context"
 	"fmt"
 	"github.com/rohrpost/rohrpost/internal/mailer"
+	"time"
 
 	"github.com/matrix-org/gomatrixserverlib/spec"
+	"github.com/rohrpost/rohrpost/clientapi/delayedevents"
 	"github.com/rohrpost/rohrpost/config"
 	"github.com/rohrpost/rohrpost/federationapi"
 	"github.com/rohrpost/rohrpost/internal/bus"
 	"github.com/rohrpost/rohrpost/internal/ratelimit"
+	"github.com/rohrpost/rohrpost/internal/sqlutil"
 	"github.com/rohrpost/rohrpost/roomserver"
 	rsstorage "github.com/rohrpost/rohrpost/roomserver/storage"
 	"github.com/rohrpost/rohrpost/userapi"
@@ -32,6 +35,8 @@ type Deps struct {
 	OnProfileChange func(ctx context.Context, user spec.UserID, p userapi.Profile)
 	// OnDeactivate runs after an account was deactivated.
 	OnDeactivate func(ctx context.Context, user spec.UserID)
+	// DB holds the delayed events (delayedevents); nil disables them.
+	DB *sqlutil.DB
 }
 
 // Server holds the client API's handlers.
@@ -54,6 +59,9 @@ type Server struct {
 	limits *ratelimit.Limiter
 	// roomBlocked is the admin API's room blocking (blocked_rooms.go).
 	roomBlocked func(ctx context.Context, roomID string) (bool, error)
+	// delayed holds and sends delayed events (delayed_events.go); nil
+	// without a database.
+	delayed *delayedevents.Service
 }
 
 // New builds the client API.
@@ -71,8 +79,33 @@ func New(cfg *config.Config, deps Deps) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("rate limits: %w", err)
 	}
-	return &Server{cfg: cfg, users: deps.Users, rooms: deps.Rooms, fed: deps.Federation, roomStore: deps.RoomStore, uia: uia, nonces: nonces,
-		mailer: newMailer(cfg), onProfileChange: deps.OnProfileChange, onDeactivate: deps.OnDeactivate, limits: limits}, nil
+	s := &Server{cfg: cfg, users: deps.Users, rooms: deps.Rooms, fed: deps.Federation, roomStore: deps.RoomStore, uia: uia, nonces: nonces,
+		mailer: newMailer(cfg), onProfileChange: deps.OnProfileChange, onDeactivate: deps.OnDeactivate, limits: limits}
+	if deps.DB != nil {
+		store, err := delayedevents.OpenStore(ctx, deps.DB)
+		if err != nil {
+			return nil, fmt.Errorf("delayed events: %w", err)
+		}
+		s.delayed = delayedevents.New(delayedevents.Config{MaxDelay: time.Duration(cfg.DelayedEvents.MaxEventDelayDuration),
+			MaxPerUser: cfg.DelayedEvents.MaxDelayedEventsPerUser}, store, s.sendDelayed, deps.Bus)
+	}
+	return s, nil
+}
+
+// Start runs the client API's background work: sending delayed events
+// when they are due.
+func (s *Server) Start(ctx context.Context) error {
+	if s.delayed != nil {
+		return s.delayed.Start(ctx)
+	}
+	return nil
+}
+
+// Stop ends what Start began.
+func (s *Server) Stop() {
+	if s.delayed != nil {
+		s.delayed.Stop()
+	}
 }
 
 func newMailer(cfg *config.Config) *mailer.Mailer {

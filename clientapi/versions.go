@@ -1,6 +1,7 @@
 package clientapi
 
 import (
+	"maps"
 	"net/http"
 	"strings"
 
@@ -38,8 +39,17 @@ var unstableFeatures = map[string]bool{
 func (s *Server) versions(r *http.Request) (any, error) {
 	return map[string]any{
 		"versions":          specVersions,
-		"unstable_features": unstableFeatures,
+		"unstable_features": s.unstableFeatures(),
 	}, nil
+}
+
+// unstableFeatures are the static ones and those the config switches on.
+func (s *Server) unstableFeatures() map[string]bool {
+	out := maps.Clone(unstableFeatures)
+	if s.delayed != nil && s.delayed.Enabled() {
+		out["org.matrix.msc4140"] = true // delayed events, delayed_events.go
+	}
+	return out
 }
 
 // capabilities is GET /capabilities.
@@ -64,6 +74,10 @@ func (s *Server) capabilities(r *http.Request, dev *userapi.Device) (any, error)
 	// Left out for everyone who may do neither.
 	if dev.IsAdmin {
 		caps["m.account_moderation"] = map[string]bool{"suspend": true, "lock": true}
+	}
+	if s.delayed != nil && s.delayed.Enabled() {
+		maxDelay, maxPerUser := s.delayed.Limits()
+		caps["org.matrix.msc4140.delayed_events"] = map[string]int64{"max_delay_ms": maxDelay.Milliseconds(), "max_scheduled": int64(maxPerUser)}
 	}
 	return map[string]any{"capabilities": caps}, nil
 }

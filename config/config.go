@@ -143,6 +143,8 @@ type Config struct {
 
 	// DataRetention are the retention jobs' keys (config/retention.go).
 	DataRetention `yaml:",inline"`
+	// DelayedEvents are the MSC4140 limits (delayed_events.go).
+	DelayedEvents `yaml:",inline"`
 }
 
 // Listener is one HTTP(S) port and the APIs it serves.
@@ -311,6 +313,7 @@ func Default() *Config {
 		RateLimiting:       RateLimiting{Enabled: true},
 		RateLimits:         DefaultRateLimits(),
 		DataRetention:      DefaultDataRetention(),
+		DelayedEvents:      DefaultDelayedEvents(),
 		TLSClient:          TLSClient{Verify: true},
 		Presence:           Toggle{Enabled: true},
 		Privacy:            defaultPrivacy(),
@@ -577,6 +580,7 @@ func (c *Config) Validate() error {
 	c.validatePrivacy(bad)
 	c.validateBundesMessenger(bad)
 	errs = append(errs, c.DataRetention.validate()...)
+	errs = append(errs, c.DelayedEvents.validate()...)
 	return errors.Join(errs...)
 }
 

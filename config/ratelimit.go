@@ -57,6 +57,10 @@ type RateLimits struct {
 	// RCRegistrationTokenValidity: checks of registration tokens'
 	// validity per client address.
 	RCRegistrationTokenValidity RateLimit `yaml:"rc_registration_token_validity"`
+	// RCDelayedEventMgmt: listing, cancelling, restarting and sending
+	// delayed events (MSC4140), per user. A client in a call restarts its
+	// delayed leave every few seconds.
+	RCDelayedEventMgmt RateLimit `yaml:"rc_delayed_event_mgmt"`
 }
 
 // DefaultRateLimits are Synapse's defaults.
@@ -76,6 +80,7 @@ func DefaultRateLimits() RateLimits {
 		RCContentScanner: RateLimit{0.5, 10},
 
 		RCRegistrationTokenValidity: RateLimit{0.1, 5},
+		RCDelayedEventMgmt:          RateLimit{1, 5},
 	}
 }
 
@@ -97,6 +102,7 @@ func (r *RateLimits) Each() map[string]RateLimit {
 		"rc_content_scanner":       r.RCContentScanner,
 
 		"rc_registration_token_validity": r.RCRegistrationTokenValidity,
+		"rc_delayed_event_mgmt":          r.RCDelayedEventMgmt,
 	}
 }
 
@@ -127,7 +133,7 @@ func unsupportedRateLimits(unknown []string) (rest []string, err error) {
 		}
 	}
 	if len(bad) > 0 {
-		return rest, fmt.Errorf("config: rate limit settings rohrpost does not implement: %s (implemented: rc_message, rc_registration, rc_registration_token_validity, rc_login.{address,account,failed_attempts}, rc_joins.{local,remote}, rc_invites.{per_room,per_user}, rc_3pid_validation, rc_media_create, rc_content_scanner)", strings.Join(bad, ", "))
+		return rest, fmt.Errorf("config: rate limit settings rohrpost does not implement: %s (implemented: rc_message, rc_registration, rc_registration_token_validity, rc_login.{address,account,failed_attempts}, rc_joins.{local,remote}, rc_invites.{per_room,per_user}, rc_3pid_validation, rc_media_create, rc_content_scanner, rc_delayed_event_mgmt)", strings.Join(bad, ", "))
 	}
 	return rest, nil
 }

@@ -239,8 +239,11 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *App, err err
 			return nil, fmt.Errorf("clientapi room store: %w", err)
 		}
 		onProfile, onDeactivate := profileHooks(a.Rooms)
-		if a.CS, err = clientapi.New(cfg, clientapi.Deps{Users: a.Users, Rooms: a.Rooms, Federation: a.Federation, Bus: a.Bus, RoomStore: roomStore, OnProfileChange: onProfile, OnDeactivate: onDeactivate}); err != nil {
+		if a.CS, err = clientapi.New(cfg, clientapi.Deps{Users: a.Users, Rooms: a.Rooms, Federation: a.Federation, Bus: a.Bus, RoomStore: roomStore, OnProfileChange: onProfile, OnDeactivate: onDeactivate, DB: a.DB}); err != nil {
 			return nil, err
+		}
+		if err := a.CS.Start(ctx); err != nil {
+			return nil, fmt.Errorf("clientapi: %w", err)
 		}
 		// The Synapse admin API runs where the client API does (decision 0020).
 		if a.Admin, err = adminapi.New(ctx, cfg, adminapi.Deps{Users: a.Users, Rooms: a.Rooms, Media: media, DB: a.DB, OnProfileChange: onProfile, OnDeactivate: onDeactivate}); err != nil {
@@ -340,6 +343,9 @@ func (a *App) Close() {
 	}
 	for _, s := range a.served {
 		_ = s.Stop()
+	}
+	if a.CS != nil {
+		a.CS.Stop()
 	}
 	if a.Sync != nil {
 		a.Sync.Stop()
