@@ -140,6 +140,9 @@ type QueueDeps struct {
 	IsLocal func(spec.ServerName) bool
 	// Allowed says whether policy lets us talk to a server; nil allows all.
 	Allowed func(spec.ServerName) bool
+	// Outbox, if the roomserver of this process queues its events in its
+	// commit, wakes the senders right after that commit (outbox.go).
+	Outbox *Outbox
 }
 
 // ErrNotLocal is returned for an EDU whose origin is not a local server.
@@ -158,6 +161,7 @@ type Queue struct {
 	incoming chan jetstream.Msg
 	consume  jetstream.ConsumeContext
 	sub      *nats.Subscription
+	detach   func()
 
 	mu sync.Mutex
 	// active holds the destinations this process works on, from the
@@ -225,6 +229,9 @@ func (q *Queue) Start(ctx context.Context) error {
 	q.deps.Bus.WatchConsumer(c)
 	q.wg.Add(1)
 	go q.maintain()
+	if q.deps.Outbox != nil {
+		q.detach = q.deps.Outbox.attach(q.notify)
+	}
 	q.poll()
 	return nil
 }
@@ -249,6 +256,9 @@ func (q *Queue) halt() {
 	}
 	q.stopped = true
 	q.mu.Unlock()
+	if q.detach != nil {
+		q.detach()
+	}
 	// Cancel first: a message handler waiting to hand over a message
 	// then gives it back to the bus instead of blocking the consumer's stop.
 	q.cancel()
@@ -286,14 +296,7 @@ func (q *Queue) SendEDU(ctx context.Context, destinations []spec.ServerName, edu
 
 // remote keeps the destinations we send to: not ours, allowed, once each.
 func (q *Queue) remote(names []spec.ServerName) []spec.ServerName {
-	out := make([]spec.ServerName, 0, len(names))
-	for _, n := range names {
-		if n == "" || q.deps.IsLocal(n) || !q.deps.Allowed(n) || slices.Contains(out, n) {
-			continue
-		}
-		out = append(out, n)
-	}
-	return out
+	return remoteServers(names, q.deps.IsLocal, q.deps.Allowed)
 }
 
 func (q *Queue) onMessage(msg jetstream.Msg) {
@@ -365,10 +368,9 @@ func (q *Queue) queueEvents(msgs []jetstream.Msg) {
 		if len(dests) == 0 {
 			continue
 		}
-		items = append(items, storage.Outgoing{
-			Kind: storage.PDU, Origin: domainOf(ev.Sender), RoomID: ev.RoomID, EventID: ev.EventID,
-			StreamPos: ev.StreamPos, JSON: ev.PDU, Destinations: dests,
-		})
+		if !ev.Queued {
+			items = append(items, outgoingPDU(&ev, dests))
+		}
 		woken = append(woken, dests...)
 	}
 	if err := q.deps.Store.Enqueue(ctx, items); err != nil {
@@ -399,20 +401,8 @@ func (q *Queue) destinationsOf(ctx context.Context, ev *roomserver.OutputEvent, 
 	if !q.deps.IsLocal(domainOf(ev.Sender)) || len(ev.PDU) == 0 {
 		return nil, nil
 	}
-	// The servers in the room after the event, as the roomserver saw
-	// them: not the room's current members, who may have joined since
-	// and must not be sent what came before their join.
 	if ev.Known {
-		all := make([]spec.ServerName, 0, len(ev.Servers)+1)
-		for _, name := range ev.Servers {
-			all = append(all, spec.ServerName(name))
-		}
-		if tellsTarget(ev) {
-			all = append(all, domainOf(*ev.StateKey))
-		}
-		dests := q.remote(all)
-		slices.Sort(dests)
-		return dests, nil
+		return knownDestinations(ev, q.deps.IsLocal, q.deps.Allowed), nil
 	}
 	servers, ok := members[ev.RoomID]
 	if !ok || ev.Type == spec.MRoomMember {

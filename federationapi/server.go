@@ -32,6 +32,9 @@ type Deps struct {
 	Rooms roomserver.API
 	// Media serves our media to other servers (media.go); nil: none.
 	Media mediaapi.API
+	// Outbox is the one the roomserver of this process queues our events
+	// with (outbox.go); nil when the roomserver runs elsewhere.
+	Outbox *Outbox
 }
 
 // Server serves the federation endpoints and acts for local users towards
@@ -99,7 +102,7 @@ func New(cfg *config.Config, deps Deps) (*Server, error) {
 	}
 	s.queue, err = NewQueue(QueueConfig{OwnerID: restartOwnerID(cfg)}, QueueDeps{
 		Store: s.store, Bus: deps.Bus, Rooms: deps.Rooms, Sender: s.client,
-		IsLocal: s.isLocal, Allowed: s.policy.Allowed,
+		IsLocal: s.isLocal, Allowed: s.policy.Allowed, Outbox: deps.Outbox,
 	})
 	if err != nil {
 		return nil, err

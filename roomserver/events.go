@@ -27,4 +27,7 @@ type OutputEvent struct {
 	// database after a crash, which leave them out.
 	Servers []string `json:"servers,omitempty"`
 	Known   bool     `json:"known,omitempty"`
+	// Queued: the federation send queue holds the event already, written
+	// in the roomserver's commit (outbox.go).
+	Queued bool `json:"queued,omitempty"`
 }

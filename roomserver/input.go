@@ -168,7 +168,13 @@ func (s *Server) commitBatch(tasks []*task) error {
 		return nil
 	}
 	err := s.store.DB().Write(context.Background(), func(tx *sql.Tx) error {
-		return s.store.WriteBatch(tx, &b.write)
+		if err := s.store.WriteBatch(tx, &b.write); err != nil {
+			return err
+		}
+		if s.outbox == nil {
+			return nil
+		}
+		return s.outbox.Record(tx, b.outputs)
 	})
 	if err != nil {
 		slog.Error("roomserver batch commit failed", "err", err, "events", len(b.write.Events))
@@ -190,6 +196,9 @@ func (s *Server) commitBatch(tasks []*task) error {
 	s.roomsMu.Unlock()
 	if len(b.write.Purges) > 0 {
 		s.evict(b.write.Purges)
+	}
+	if s.outbox != nil {
+		s.outbox.Committed(b.outputs)
 	}
 	s.publish(b.outputs)
 	for _, e := range b.write.Events {

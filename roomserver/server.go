@@ -26,6 +26,9 @@ type Deps struct {
 	Bus *bus.Conn
 	// Keys are the signing keys of the local server names.
 	Keys []serverkey.Key
+	// Outbox, if set, queues the events that leave the server in the
+	// commit that stores them (outbox.go).
+	Outbox Outbox
 }
 
 // Server is the roomserver.
@@ -34,6 +37,8 @@ type Server struct {
 	store *storage.Store
 	bus   *bus.Conn
 	keys  map[string]serverkey.Key
+	// outbox may be nil: then the bus's consumers queue what leaves.
+	outbox Outbox
 
 	roomsMu sync.RWMutex
 	rooms   map[string]*room
@@ -102,7 +107,7 @@ func New(cfg *config.Config, deps Deps) (_ *Server, err error) {
 		return nil, fmt.Errorf("roomserver: no signing keys")
 	}
 	return &Server{
-		cfg: cfg, store: store, bus: deps.Bus, keys: keys,
+		cfg: cfg, store: store, bus: deps.Bus, keys: keys, outbox: deps.Outbox,
 		rooms: map[string]*room{}, tasks: make(chan *task, 1024),
 		quit: make(chan struct{}), done: make(chan struct{}), counters: counters, unlock: unlock,
 		selfDestructWake: make(chan struct{}, 1), metrics: newInputMetrics(),

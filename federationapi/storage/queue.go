@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -82,6 +83,15 @@ const insertChunk = 200
 // transaction. Items that are already queued for a destination (the same
 // event id) are not queued twice.
 func (s *Store) Enqueue(ctx context.Context, items []Outgoing) error {
+	if !slices.ContainsFunc(items, func(it Outgoing) bool { return len(it.Destinations) > 0 }) {
+		return nil
+	}
+	return s.db.Write(ctx, func(tx *sql.Tx) error { return s.EnqueueTx(tx, items) })
+}
+
+// EnqueueTx is Enqueue inside the caller's transaction: the roomserver
+// queues its events in the commit that stores them (decision 0011).
+func (s *Store) EnqueueTx(tx *sql.Tx, items []Outgoing) error {
 	dests := map[spec.ServerName]struct{}{}
 	for _, it := range items {
 		for _, d := range it.Destinations {
@@ -91,20 +101,18 @@ func (s *Store) Enqueue(ctx context.Context, items []Outgoing) error {
 	if len(dests) == 0 {
 		return nil
 	}
-	return s.db.Write(ctx, func(tx *sql.Tx) error {
-		if err := s.upsertDestinations(tx, dests); err != nil {
+	if err := s.upsertDestinations(tx, dests); err != nil {
+		return err
+	}
+	for _, it := range items {
+		if len(it.Destinations) == 0 {
+			continue
+		}
+		if err := s.enqueueOne(tx, it); err != nil {
 			return err
 		}
-		for _, it := range items {
-			if len(it.Destinations) == 0 {
-				continue
-			}
-			if err := s.enqueueOne(tx, it); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+	}
+	return nil
 }
 
 func (s *Store) upsertDestinations(tx *sql.Tx, dests map[spec.ServerName]struct{}) error {

@@ -176,8 +176,15 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *App, err err
 		}
 	}
 	a.Rooms = roomserver.NewClient(a.Bus.NC)
+	// The roomserver queues our events for other servers in the commit
+	// that stores them (decision 0011); a federation API in this process
+	// sends them as soon as that commits.
+	var outbox *federationapi.Outbox
 	if a.Components[RoomServer] {
-		if a.LocalRooms, err = roomserver.New(cfg, roomserver.Deps{DB: a.DB, Bus: a.Bus, Keys: a.Keys}); err != nil {
+		if outbox, err = federationapi.NewOutbox(cfg, a.DB, a.Keys); err != nil {
+			return nil, err
+		}
+		if a.LocalRooms, err = roomserver.New(cfg, roomserver.Deps{DB: a.DB, Bus: a.Bus, Keys: a.Keys, Outbox: outbox}); err != nil {
 			return nil, err
 		}
 		if err := a.LocalRooms.Start(ctx); err != nil {
@@ -210,7 +217,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *App, err err
 	}
 	a.Federation = federationapi.NewClient(a.Bus.NC)
 	if a.Components[FederationAPI] {
-		if a.Fed, err = federationapi.New(cfg, federationapi.Deps{DB: a.DB, Bus: a.Bus, Keys: a.Keys, Users: a.Users, Rooms: a.Rooms, Media: media}); err != nil {
+		if a.Fed, err = federationapi.New(cfg, federationapi.Deps{DB: a.DB, Bus: a.Bus, Keys: a.Keys, Users: a.Users, Rooms: a.Rooms, Media: media, Outbox: outbox}); err != nil {
 			return nil, fmt.Errorf("federationapi: %w", err)
 		}
 		if err := a.Fed.Start(ctx); err != nil {
