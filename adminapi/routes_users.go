@@ -16,6 +16,9 @@ func (s *Server) userExtraRoutes(a *mux.Router) {
 	// Account data can hold secrets (key backups, integrations): audited.
 	a.Handle("/v1/users/{userId}/accountdata", s.act("user.account_data", s.accountData)).Methods(http.MethodGet)
 	a.Handle("/v1/users/{userId}/login", mxhttp.EmptyBodyIsObject(s.act("user.login_as", s.impersonate))).Methods(http.MethodPost)
+	a.Handle("/v1/users/{userId}/override_ratelimit", s.read(s.getRateOverride)).Methods(http.MethodGet)
+	a.Handle("/v1/users/{userId}/override_ratelimit", mxhttp.EmptyBodyIsObject(s.act("user.override_ratelimit", s.setRateOverride))).Methods(http.MethodPost)
+	a.Handle("/v1/users/{userId}/override_ratelimit", s.act("user.override_ratelimit.delete", s.deleteRateOverride)).Methods(http.MethodDelete)
 	a.Handle("/v1/threepid/{medium}/users/{address}", s.read(s.threepidUser)).Methods(http.MethodGet)
 	a.Handle("/v1/user_reports", s.read(s.listUserReports)).Methods(http.MethodGet)
 	a.Handle("/v1/user_reports/{reportId}", s.read(s.getUserReport)).Methods(http.MethodGet)

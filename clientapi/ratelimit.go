@@ -58,7 +58,11 @@ func (s *Server) limitUser(ctx context.Context, rule string, dev *userapi.Device
 	if dev.IsAdmin {
 		return nil
 	}
-	return ratelimit.Error(s.limits.Take(ctx, s.rule(rule), dev.UserID.String()))
+	r, limited := s.userRule(rule, dev)
+	if !limited {
+		return nil
+	}
+	return ratelimit.Error(s.limits.Take(ctx, r, dev.UserID.String()))
 }
 
 // limitFor takes a token of rule from subject (a room, an invitee, an

@@ -133,6 +133,10 @@ type API interface {
 	// admin (the admin API's POST /v1/users/{userId}/login); its access
 	// token expires at validUntilMS (0: never).
 	ImpersonationSession(ctx context.Context, user, admin spec.UserID, validUntilMS int64) (*Session, error)
+	// RateOverride and SetRateOverride read and change a user's rate
+	// limit override (nil: none); ErrNotFound for unknown accounts.
+	RateOverride(ctx context.Context, user spec.UserID) (*storage.RateOverride, error)
+	SetRateOverride(ctx context.Context, user spec.UserID, o *storage.RateOverride) error
 
 	// Registration tokens (registration_tokens.go): the admin API's
 	// changes, and their uses by POST /register. The listings are read
@@ -267,6 +271,9 @@ type Device struct {
 	SessionID int64
 	// ExpiresTS is when the access token expires (Unix ms), 0 for never.
 	ExpiresTS int64 `json:",omitempty"`
+	// RateOverride replaces the per-user rate limits for this user (the
+	// admin API's override_ratelimit); nil: the configured ones.
+	RateOverride *storage.RateOverride `json:",omitempty"`
 }
 
 // Expired tells whether the access token the device was found by has

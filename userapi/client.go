@@ -225,6 +225,15 @@ func (c *Client) DeleteUserReport(ctx context.Context, id int64) error {
 	return c.rpc.Call(ctx, "DeleteUserReport", []any{id})
 }
 
+func (c *Client) RateOverride(ctx context.Context, user spec.UserID) (out *storage.RateOverride, err error) {
+	err = c.rpc.Call(ctx, "RateOverride", []any{user}, &out)
+	return
+}
+
+func (c *Client) SetRateOverride(ctx context.Context, user spec.UserID, o *storage.RateOverride) error {
+	return c.rpc.Call(ctx, "SetRateOverride", []any{user, o})
+}
+
 func (c *Client) ImpersonationSession(ctx context.Context, user, admin spec.UserID, validUntilMS int64) (out *Session, err error) {
 	err = c.rpc.Call(ctx, "ImpersonationSession", []any{user, admin, validUntilMS}, &out)
 	return

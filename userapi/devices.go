@@ -39,15 +39,16 @@ func (s *Server) VerifyAccessToken(ctx context.Context, token string) (*Device, 
 		return nil, fmt.Errorf("stored user id %q: %w", o.UserID, err)
 	}
 	dev := &Device{
-		UserID:      *user,
-		ID:          o.DeviceID,
-		DisplayName: o.DisplayName,
-		IsGuest:     o.IsGuest,
-		IsAdmin:     o.IsAdmin,
-		Locked:      o.Locked,
-		Suspended:   o.Suspended,
-		SessionID:   o.SessionID,
-		ExpiresTS:   o.ExpiresTS,
+		UserID:       *user,
+		ID:           o.DeviceID,
+		DisplayName:  o.DisplayName,
+		IsGuest:      o.IsGuest,
+		IsAdmin:      o.IsAdmin,
+		Locked:       o.Locked,
+		Suspended:    o.Suspended,
+		SessionID:    o.SessionID,
+		ExpiresTS:    o.ExpiresTS,
+		RateOverride: o.RateOverride,
 	}
 	if dev.Expired(time.Now()) {
 		return nil, ErrTokenExpired

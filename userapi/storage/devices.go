@@ -45,6 +45,8 @@ type TokenOwner struct {
 	// RefreshPending: the token comes from a refresh and is used for the
 	// first time; ConfirmRefresh revokes the refresh token used for it.
 	RefreshPending bool
+	// RateOverride is an admin's rate limit for the user, nil if none.
+	RateOverride *RateOverride
 }
 
 // CreateDevice logs a device in. If the user already has a device with
@@ -134,19 +136,24 @@ func insertDevice(ctx context.Context, tx *sql.Tx, dev *Device) (int64, *string,
 // TokenOwner finds the active device holding the token with this hash.
 func (s *Store) TokenOwner(ctx context.Context, tokenHash []byte) (*TokenOwner, error) {
 	var (
-		o       TokenOwner
-		name    sql.NullString
-		expires sql.NullInt64
+		o           TokenOwner
+		name        sql.NullString
+		expires     sql.NullInt64
+		rate, burst sql.NullInt64
 	)
 	err := s.db.Read.QueryRowContext(ctx, `SELECT d.session_id, d.user_id, d.device_id, d.display_name, a.is_guest, a.is_admin,
-			a.locked, a.suspended, d.token_expires_ts, d.prev_refresh_hash IS NOT NULL
-		FROM devices d JOIN accounts a ON a.user_id = d.user_id
+			a.locked, a.suspended, d.token_expires_ts, d.prev_refresh_hash IS NOT NULL, r.messages_per_second, r.burst_count
+		FROM devices d JOIN accounts a ON a.user_id = d.user_id LEFT JOIN ratelimit_override r ON r.user_id = d.user_id
 		WHERE d.token_hash = $1 AND a.deactivated = FALSE`, tokenHash).
-		Scan(&o.SessionID, &o.UserID, &o.DeviceID, &name, &o.IsGuest, &o.IsAdmin, &o.Locked, &o.Suspended, &expires, &o.RefreshPending)
+		Scan(&o.SessionID, &o.UserID, &o.DeviceID, &name, &o.IsGuest, &o.IsAdmin, &o.Locked, &o.Suspended, &expires, &o.RefreshPending,
+			&rate, &burst)
 	if err != nil {
 		return nil, notFound(err, "access token")
 	}
 	o.DisplayName, o.ExpiresTS = name.String, expires.Int64
+	if rate.Valid {
+		o.RateOverride = &RateOverride{MessagesPerSecond: rate.Int64, BurstCount: burst.Int64}
+	}
 	return &o, nil
 }
 
