@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/rohrpost/rohrpost/internal/apptest"
+	"github.com/rohrpost/rohrpost/internal/metrics/metricstest"
 	"github.com/rohrpost/rohrpost/mediaapi/clamd/clamdtest"
 )
 
@@ -31,13 +32,13 @@ func TestMetricsMediaScans(t *testing.T) {
 	clam.Stop()
 	_, _ = alice.UploadBytes(ctx, []byte("ungeprüft"), "text/plain")
 
-	fams := scrape(t, metricsSrv.URL+"/_synapse/metrics")
+	fams := metricstest.Scrape(t, metricsSrv.URL+"/_synapse/metrics")
 	for _, tc := range []struct {
 		result string
 		want   float64
 	}{{"infected", 1}, {"clean", 1}, {"error", 1}, {"too_large", 0}} {
 		t.Run(tc.result, func(t *testing.T) {
-			got, found := sample(fams, "rohrpost_media_scans_total", map[string]string{"result": tc.result})
+			got, found := fams.Sum("rohrpost_media_scans_total", map[string]string{"result": tc.result})
 			if !found || got != tc.want {
 				t.Fatalf("rohrpost_media_scans_total{result=%q} = %v (found %v), want %v", tc.result, got, found, tc.want)
 			}

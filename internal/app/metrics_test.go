@@ -8,71 +8,12 @@ import (
 	"testing"
 	"time"
 
-	dto "github.com/prometheus/client_model/go"
-	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
 	"maunium.net/go/mautrix"
 	"maunium.net/go/mautrix/event"
 
 	"github.com/rohrpost/rohrpost/internal/apptest"
+	"github.com/rohrpost/rohrpost/internal/metrics/metricstest"
 )
-
-// scrape fetches url as Prometheus does and parses the text format.
-func scrape(t *testing.T, url string) map[string]*dto.MetricFamily {
-	t.Helper()
-	req, _ := http.NewRequest(http.MethodGet, url, nil)
-	req.Header.Set("Accept", "text/plain; version=0.0.4")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("scrape %s: %s", url, resp.Status)
-	}
-	if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "text/plain") {
-		t.Fatalf("scrape %s: Content-Type %q, want the text format", url, ct)
-	}
-	parser := expfmt.NewTextParser(model.UTF8Validation)
-	fams, err := parser.TextToMetricFamilies(resp.Body)
-	if err != nil {
-		t.Fatalf("scrape %s: not the text format: %v", url, err)
-	}
-	return fams
-}
-
-// sample adds up the samples of a family whose labels include want: a
-// counter's or gauge's value, a histogram's count.
-func sample(fams map[string]*dto.MetricFamily, name string, want map[string]string) (total float64, found bool) {
-	f := fams[name]
-	if f == nil {
-		return 0, false
-	}
-next:
-	for _, m := range f.GetMetric() {
-		labels := map[string]string{}
-		for _, l := range m.GetLabel() {
-			labels[l.GetName()] = l.GetValue()
-		}
-		for k, v := range want {
-			if labels[k] != v {
-				continue next
-			}
-		}
-		found = true
-		switch {
-		case m.Counter != nil:
-			total += m.Counter.GetValue()
-		case m.Gauge != nil:
-			total += m.Gauge.GetValue()
-		case m.Histogram != nil:
-			total += float64(m.Histogram.GetSampleCount())
-		case m.Untyped != nil:
-			total += m.Untyped.GetValue()
-		}
-	}
-	return total, found
-}
 
 const sendRoute = "/_matrix/client/v3/rooms/{roomId}/send/{eventType}/{txnId}"
 
@@ -88,9 +29,9 @@ func TestMetricsScrapedAndParsed(t *testing.T) {
 	defer metricsSrv.Close()
 	ctx := context.Background()
 
-	before := scrape(t, metricsSrv.URL+"/_synapse/metrics")
-	sendsBefore, _ := sample(before, "rohrpost_http_requests_total", map[string]string{"route": sendRoute, "method": "PUT", "code": "200"})
-	persistedBefore, _ := sample(before, "rohrpost_roomserver_events_persisted_total", nil)
+	before := metricstest.Scrape(t, metricsSrv.URL+"/_synapse/metrics")
+	sendsBefore, _ := before.Sum("rohrpost_http_requests_total", map[string]string{"route": sendRoute, "method": "PUT", "code": "200"})
+	persistedBefore, _ := before.Sum("rohrpost_roomserver_events_persisted_total", nil)
 
 	alice := srv.Register(t, "alice")
 	room, err := alice.CreateRoom(ctx, &mautrix.ReqCreateRoom{Preset: "private_chat"})
@@ -116,7 +57,7 @@ func TestMetricsScrapedAndParsed(t *testing.T) {
 		woken <- err
 	}()
 	awaitMetric(t, "a parked /sync", func() bool {
-		n, _ := sample(scrape(t, metricsSrv.URL+"/metrics"), "rohrpost_sync_waiting_requests", nil)
+		n, _ := metricstest.Scrape(t, metricsSrv.URL+"/metrics").Sum("rohrpost_sync_waiting_requests", nil)
 		return n >= 1
 	})
 	if _, err := alice.SendMessageEvent(ctx, room.RoomID, event.EventMessage, map[string]any{"msgtype": "m.text", "body": "wake up"}); err != nil {
@@ -131,37 +72,35 @@ func TestMetricsScrapedAndParsed(t *testing.T) {
 		t.Fatal("the parked /sync was not woken")
 	}
 
-	after := scrape(t, metricsSrv.URL+"/_synapse/metrics")
-	for _, name := range []string{
+	after := metricstest.Scrape(t, metricsSrv.URL+"/_synapse/metrics")
+	if missing := after.Missing(
 		"rohrpost_http_requests_total", "rohrpost_http_request_duration_seconds", "rohrpost_http_requests_in_flight",
 		"rohrpost_roomserver_input_queue_depth", "rohrpost_roomserver_input_batch_tasks", "rohrpost_roomserver_input_batch_events",
 		"rohrpost_roomserver_events_persisted_total", "rohrpost_sync_waiting_requests", "rohrpost_nats_consumer_pending_messages",
 		"rohrpost_media_scans_total", "rohrpost_federation_queue_pending", "rohrpost_federation_queue_destinations_backing_off",
 		"rohrpost_components", "go_sql_open_connections", "go_goroutines", "go_memstats_alloc_bytes", "process_cpu_seconds_total",
-	} {
-		if after[name] == nil {
-			t.Errorf("no metric family %s", name)
-		}
+	); len(missing) > 0 {
+		t.Errorf("metric families missing: %v", missing)
 	}
-	if got, _ := sample(after, "rohrpost_http_requests_total", map[string]string{"route": sendRoute, "method": "PUT", "code": "200"}); got-sendsBefore < sends+1 {
+	if got, _ := after.Sum("rohrpost_http_requests_total", map[string]string{"route": sendRoute, "method": "PUT", "code": "200"}); got-sendsBefore < sends+1 {
 		t.Errorf("send requests counted: %v, want at least %d more than %v", got, sends+1, sendsBefore)
 	}
-	if n, _ := sample(after, "rohrpost_http_request_duration_seconds", map[string]string{"route": sendRoute, "method": "PUT"}); n < sends {
+	if n, _ := after.Sum("rohrpost_http_request_duration_seconds", map[string]string{"route": sendRoute, "method": "PUT"}); n < sends {
 		t.Errorf("send latencies observed: %v, want at least %d", n, sends)
 	}
-	if persisted, _ := sample(after, "rohrpost_roomserver_events_persisted_total", nil); persisted-persistedBefore < sends+1 {
+	if persisted, _ := after.Sum("rohrpost_roomserver_events_persisted_total", nil); persisted-persistedBefore < sends+1 {
 		t.Errorf("events persisted: %v, want at least %d more than %v", persisted, sends+1, persistedBefore)
 	}
-	if n, _ := sample(after, "rohrpost_roomserver_input_batch_tasks", nil); n == 0 {
+	if n, _ := after.Sum("rohrpost_roomserver_input_batch_tasks", nil); n == 0 {
 		t.Error("no input batch observed")
 	}
-	if n, _ := sample(after, "rohrpost_sync_waiting_requests", nil); n != 0 {
+	if n, _ := after.Sum("rohrpost_sync_waiting_requests", nil); n != 0 {
 		t.Errorf("sync waiters after the wake: %v, want 0", n)
 	}
-	if _, found := sample(after, "rohrpost_nats_consumer_pending_messages", map[string]string{"stream": "ROOM_EVENTS", "consumer": "ordered"}); !found {
+	if _, found := after.Sum("rohrpost_nats_consumer_pending_messages", map[string]string{"stream": "ROOM_EVENTS", "consumer": "ordered"}); !found {
 		t.Error("no lag reported for the sync API's room event consumer")
 	}
-	if n, _ := sample(after, "rohrpost_components", map[string]string{"component": "roomserver"}); n != 1 {
+	if n, _ := after.Sum("rohrpost_components", map[string]string{"component": "roomserver"}); n != 1 {
 		t.Errorf("rohrpost_components{component=roomserver} = %v, want 1", n)
 	}
 	// Raw paths never become labels: no room id in any route.
@@ -172,7 +111,7 @@ func TestMetricsScrapedAndParsed(t *testing.T) {
 			}
 		}
 	}
-	if n, _ := sample(after, "go_sql_open_connections", nil); n < 1 {
+	if n, _ := after.Sum("go_sql_open_connections", nil); n < 1 {
 		t.Errorf("go_sql_open_connections = %v, want the pool in use", n)
 	}
 
@@ -210,10 +149,10 @@ func TestMetricsPerServer(t *testing.T) {
 	defer busyM.Close()
 	idleM := httptest.NewServer(idle.App.Handler("metrics"))
 	defer idleM.Close()
-	if n, _ := sample(scrape(t, busyM.URL+"/metrics"), "rohrpost_roomserver_events_persisted_total", nil); n == 0 {
+	if n, _ := metricstest.Scrape(t, busyM.URL+"/metrics").Sum("rohrpost_roomserver_events_persisted_total", nil); n == 0 {
 		t.Error("the busy server persisted no events")
 	}
-	if n, _ := sample(scrape(t, idleM.URL+"/metrics"), "rohrpost_roomserver_events_persisted_total", nil); n != 0 {
+	if n, _ := metricstest.Scrape(t, idleM.URL+"/metrics").Sum("rohrpost_roomserver_events_persisted_total", nil); n != 0 {
 		t.Errorf("the idle server reports %v events persisted: the registries are shared", n)
 	}
 }
