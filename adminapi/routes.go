@@ -54,6 +54,7 @@ func (s *Server) Routes(r *mux.Router) {
 	a.Handle("/v1/registration_tokens/{token}", s.read(s.getRegistrationToken)).Methods(http.MethodGet)
 	a.Handle("/v1/registration_tokens/{token}", mxhttp.EmptyBodyIsObject(s.act("registration_token.modify", s.putRegistrationToken))).Methods(http.MethodPut)
 	a.Handle("/v1/registration_tokens/{token}", s.act("registration_token.delete", s.deleteRegistrationToken)).Methods(http.MethodDelete)
+	s.bundesMessengerRoutes(a)
 }
 
 func (s *Server) serverVersion(*http.Request) (any, error) {

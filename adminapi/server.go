@@ -7,6 +7,7 @@ import (
 
 	"github.com/matrix-org/gomatrixserverlib/spec"
 	"github.com/rohrpost/rohrpost/adminapi/storage"
+	"github.com/rohrpost/rohrpost/bundesmessenger"
 	"github.com/rohrpost/rohrpost/config"
 	"github.com/rohrpost/rohrpost/internal/sqlutil"
 	"github.com/rohrpost/rohrpost/mediaapi"
@@ -30,6 +31,9 @@ type Deps struct {
 	OnDeactivate func(ctx context.Context, user spec.UserID)
 	// OnProfileChange runs after an admin changed a user's profile.
 	OnProfileChange func(ctx context.Context, user spec.UserID, p userapi.Profile)
+	// Maintenance is the BundesMessenger apps' maintenance document
+	// (adminapi/bundesmessenger.go); nil answers 404 there.
+	Maintenance *bundesmessenger.Maintenance
 }
 
 // Server holds the admin API's handlers. Its zero value registers the
@@ -48,6 +52,7 @@ type Server struct {
 	mediaStore      mediastorage.Reader
 	onDeactivate    func(ctx context.Context, user spec.UserID)
 	onProfileChange func(ctx context.Context, user spec.UserID, p userapi.Profile)
+	maintenance     *bundesmessenger.Maintenance
 }
 
 // New builds the admin API and migrates its tables.
@@ -69,7 +74,8 @@ func New(ctx context.Context, cfg *config.Config, deps Deps) (*Server, error) {
 		return nil, fmt.Errorf("adminapi: media tables: %w", err)
 	}
 	return &Server{cfg: cfg, users: deps.Users, rooms: deps.Rooms, media: deps.Media, store: store, userStore: userStore,
-		roomStore: roomStore, mediaStore: mediaStore, onDeactivate: deps.OnDeactivate, onProfileChange: deps.OnProfileChange}, nil
+		roomStore: roomStore, mediaStore: mediaStore, onDeactivate: deps.OnDeactivate, onProfileChange: deps.OnProfileChange,
+		maintenance: deps.Maintenance}, nil
 }
 
 // serverVersion is rohrpost's version as the build recorded it.

@@ -451,7 +451,7 @@ func (c *Config) Validate() error {
 		}
 		for _, r := range l.Resources {
 			switch r {
-			case "client", "federation", "media", "keys":
+			case "client", "federation", "media", "keys", "admin":
 			case "metrics": // Prometheus' scrapes (docs/metrics.md)
 			default:
 				bad(key+".resources", "unknown resource %q", r)

@@ -20,6 +20,7 @@ import (
 
 	"github.com/gorilla/mux"
 	"github.com/rohrpost/rohrpost/adminapi"
+	"github.com/rohrpost/rohrpost/bundesmessenger"
 	"github.com/rohrpost/rohrpost/clientapi"
 	"github.com/rohrpost/rohrpost/config"
 	"github.com/rohrpost/rohrpost/federationapi"
@@ -57,6 +58,9 @@ func New(cfg config.Gateway) (*Gateway, error) {
 		return nil, err
 	}
 	if err := copyRoutes(r, client, func(t *mux.Router) { (&adminapi.Server{}).Routes(t) }); err != nil {
+		return nil, err
+	}
+	if err := copyRoutes(r, client, func(t *mux.Router) { (&bundesmessenger.Server{}).Routes(t) }); err != nil {
 		return nil, err
 	}
 	if len(cfg.FederationAPI) > 0 {

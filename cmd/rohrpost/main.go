@@ -262,6 +262,9 @@ func shutdown(a *app.App, servers []*http.Server) {
 // the single process would, and media behind the gateway must not 404).
 func listenerResources(opts app.Options, l config.Listener) []string {
 	if len(opts.Components) > 0 {
+		if l.HasResource(app.AdminResource) {
+			return l.Resources // the admin API apart (docs/decisions/0020)
+		}
 		return componentResources(l)
 	}
 	return l.Resources

@@ -11,6 +11,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rohrpost/rohrpost/adminapi"
+	"github.com/rohrpost/rohrpost/bundesmessenger"
 	"github.com/rohrpost/rohrpost/clientapi"
 	"github.com/rohrpost/rohrpost/config"
 	"github.com/rohrpost/rohrpost/federationapi"
@@ -103,6 +104,9 @@ type App struct {
 	Admin      *adminapi.Server
 	Media      *mediaapi.Server
 	Gateway    *gateway.Gateway
+
+	// BundesMessenger serves the apps' own endpoints (bundesmessenger.go).
+	BundesMessenger *bundesmessenger.Server
 
 	// Retention runs the retention jobs of the components here
 	// (retention.go); nil when none is switched on.
@@ -252,8 +256,12 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *App, err err
 		if err := a.CS.Start(ctx); err != nil {
 			return nil, fmt.Errorf("clientapi: %w", err)
 		}
+		maintenance, err := a.startBundesMessenger(ctx)
+		if err != nil {
+			return nil, err
+		}
 		// The Synapse admin API runs where the client API does (decision 0020).
-		if a.Admin, err = adminapi.New(ctx, cfg, adminapi.Deps{Users: a.Users, Rooms: a.Rooms, Media: media, DB: a.DB, OnProfileChange: onProfile, OnDeactivate: onDeactivate}); err != nil {
+		if a.Admin, err = adminapi.New(ctx, cfg, adminapi.Deps{Users: a.Users, Rooms: a.Rooms, Media: media, DB: a.DB, OnProfileChange: onProfile, OnDeactivate: onDeactivate, Maintenance: maintenance}); err != nil {
 			return nil, err
 		}
 		a.CS.SetRoomBlocked(a.Admin.RoomBlocked)
@@ -314,10 +322,11 @@ func (a *App) routes(resources ...string) http.Handler {
 		if a.CS != nil {
 			a.CS.Routes(r)
 		}
-		if a.Admin != nil {
-			a.Admin.Routes(r)
+		if a.BundesMessenger != nil {
+			a.BundesMessenger.Routes(r)
 		}
 	}
+	a.adminRoutes(r, all, want)
 	if (all || want["federation"] || want["keys"]) && a.Fed != nil {
 		a.Fed.Routes(r)
 	}
