@@ -22,7 +22,7 @@ import (
 // matrix-js-sdk schedule with ?org.matrix.msc4140.delay on /send and
 // /state and manage under /unstable/org.matrix.msc4140/delayed_events;
 // the MSC's newest draft adds PUT .../delayed_event/{type}/{txnId}.
-// docs/decisions/0021-delayed-events.md.
+// docs/decisions/0022-delayed-events.md.
 
 // delayParam is the org.matrix.msc4140.delay query parameter: a delay in
 // milliseconds; ok is false when the request has none.

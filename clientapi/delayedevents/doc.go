@@ -8,6 +8,6 @@
 // claim on the row (Store.Claim) makes exactly one of them send each
 // event. Sending goes through the caller's Send function, the normal path
 // of a client's event, so the room's rules are checked when the event is
-// sent, not when it was scheduled. docs/decisions/0021-delayed-events.md
+// sent, not when it was scheduled. docs/decisions/0022-delayed-events.md
 // says why it is built this way.
 package delayedevents
