@@ -9,10 +9,6 @@ import (
 	"github.com/rohrpost/rohrpost/userapi"
 )
 
-// passwordFlows is the user-interactive auth that proves the caller knows
-// the account's password.
-var passwordFlows = [][]string{{stagePassword}}
-
 // whoami is GET /account/whoami.
 func (s *Server) whoami(r *http.Request, dev *userapi.Device) (any, error) {
 	return map[string]any{
@@ -30,6 +26,10 @@ type passwordRequest struct {
 
 // changePassword is POST /account/password.
 func (s *Server) changePassword(r *http.Request, dev *userapi.Device) (any, error) {
+	if !s.cfg.PasswordConfig.PasswordReauth() {
+		// password_config.enabled: false: accounts have no passwords.
+		return nil, mxhttp.Forbidden("Password change is disabled on this server")
+	}
 	var req passwordRequest
 	if err := mxhttp.DecodeJSON(r, mxhttp.DefaultMaxBody, &req); err != nil {
 		return nil, err
@@ -47,7 +47,7 @@ func (s *Server) changePassword(r *http.Request, dev *userapi.Device) (any, erro
 	if err := s.checkPasswordPolicy(req.NewPassword); err != nil {
 		return nil, err
 	}
-	op := uiaOp{name: "POST /account/password", user: &dev.UserID, flows: passwordFlows}
+	op := uiaOp{name: "POST /account/password", user: &dev.UserID, flows: s.reauthFlows(r.Context(), dev.UserID)}
 	if done, challenge, err := s.interactiveAuth(r.Context(), auth, op); !done {
 		return challenge, err
 	}
@@ -75,7 +75,7 @@ func (s *Server) deactivate(r *http.Request, dev *userapi.Device) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	op := uiaOp{name: "POST /account/deactivate", user: &dev.UserID, flows: passwordFlows}
+	op := uiaOp{name: "POST /account/deactivate", user: &dev.UserID, flows: s.reauthFlows(r.Context(), dev.UserID)}
 	if done, challenge, err := s.interactiveAuth(r.Context(), auth, op); !done {
 		return challenge, err
 	}

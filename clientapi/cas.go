@@ -5,7 +5,6 @@ import (
 	"encoding/xml"
 	"errors"
 	"fmt"
-	"html"
 	"io"
 	"net/http"
 	"net/url"
@@ -15,6 +14,7 @@ import (
 	"github.com/matrix-org/gomatrixserverlib/spec"
 	"github.com/rohrpost/rohrpost/internal/mxhttp"
 	"github.com/rohrpost/rohrpost/userapi"
+	"github.com/rohrpost/rohrpost/userapi/storage"
 )
 
 // Single sign-on through CAS: the client is sent to the CAS server, which
@@ -71,19 +71,9 @@ func (s *Server) casTicket(w http.ResponseWriter, r *http.Request) {
 		mxhttp.WriteError(w, r, err)
 		return
 	}
-	token, err := s.users.CreateLoginToken(r.Context(), user)
-	if err != nil {
+	if err := s.finishSSOLogin(r.Context(), w, user, back, storage.AuthOrigin{}); err != nil {
 		mxhttp.WriteError(w, r, err)
-		return
 	}
-	v := back.Query()
-	v.Set("loginToken", token)
-	back.RawQuery = v.Encode()
-	link := html.EscapeString(back.String())
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	w.Header().Set("Cache-Control", "no-store")
-	_, _ = fmt.Fprintf(w, `<!DOCTYPE html><html><head><meta http-equiv="refresh" content="0;url=%s"><title>Login</title></head>`+
-		`<body><p><a href="%s">Continue to your Matrix client</a></p></body></html>`, link, link)
 }
 
 // casResponse is the part of CAS's serviceValidate XML we read.

@@ -63,11 +63,22 @@ func newLoginResponse(sess *userapi.Session) loginResponse {
 	}
 }
 
-// loginFlows is GET /login. Only what is implemented is offered.
+// loginFlow is one entry of GET /login's flows.
+type loginFlow struct {
+	Type string `json:"type"`
+	// IdentityProviders are m.login.sso's providers.
+	IdentityProviders []identityProvider `json:"identity_providers,omitempty"`
+}
+
+// loginFlows is GET /login. Only what is implemented and enabled is
+// offered.
 func (s *Server) loginFlows(r *http.Request) (any, error) {
-	flows := []map[string]string{{"type": loginTypePassword}}
-	if s.cfg.CAS.Enabled {
-		flows = append(flows, map[string]string{"type": loginTypeSSO}, map[string]string{"type": loginTypeToken})
+	var flows []loginFlow
+	if s.cfg.PasswordConfig.PasswordLogin() {
+		flows = append(flows, loginFlow{Type: loginTypePassword})
+	}
+	if s.ssoEnabled() {
+		flows = append(flows, loginFlow{Type: loginTypeSSO, IdentityProviders: s.identityProviders()}, loginFlow{Type: loginTypeToken})
 	}
 	return map[string]any{"flows": flows}, nil
 }
@@ -78,10 +89,12 @@ func (s *Server) login(r *http.Request) (any, error) {
 	if err := mxhttp.DecodeJSON(r, mxhttp.DefaultMaxBody, &req); err != nil {
 		return nil, err
 	}
-	if req.Type == loginTypeToken && s.cfg.CAS.Enabled {
+	if req.Type == loginTypeToken && s.ssoEnabled() {
 		return s.loginWithToken(r, &req)
 	}
-	if req.Type != loginTypePassword {
+	// password_config.enabled other than true: logins go through single
+	// sign-on, and a password login is an unknown type, as in Synapse.
+	if req.Type != loginTypePassword || !s.cfg.PasswordConfig.PasswordLogin() {
 		return nil, mxhttp.Unknown("Bad login type.")
 	}
 	id := req.Identifier

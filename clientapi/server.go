@@ -59,6 +59,8 @@ type Server struct {
 	limits *ratelimit.Limiter
 	// roomBlocked is the admin API's room blocking (blocked_rooms.go).
 	roomBlocked func(ctx context.Context, roomID string) (bool, error)
+	// oidc are the OIDC providers (oidc.go), made on first use.
+	oidc oidcProviders
 	// delayed holds and sends delayed events (delayed_events.go); nil
 	// without a database.
 	delayed *delayedevents.Service

@@ -216,7 +216,7 @@ func (s *Server) addThreePID(r *http.Request, dev *userapi.Device) (any, error) 
 	if err := body.threePIDCreds.check(); err != nil {
 		return nil, err
 	}
-	op := uiaOp{name: "POST /account/3pid/add", user: &dev.UserID, flows: passwordFlows}
+	op := uiaOp{name: "POST /account/3pid/add", user: &dev.UserID, flows: s.reauthFlows(r.Context(), dev.UserID)}
 	if done, challenge, err := s.interactiveAuth(r.Context(), auth, op); !done {
 		return challenge, err
 	}

@@ -366,6 +366,9 @@ func (s *Server) checkStage(ctx context.Context, auth authDict, op uiaOp) (*mxht
 			}
 		}
 		return nil, nil
+	case stageSSO:
+		// Completed by the login's callback (sso_uia.go), never here.
+		return &mxhttp.Error{Code: "M_FORBIDDEN", Msg: "Confirm through single sign-on first: open " + ssoFallbackPath + "?session=" + url.QueryEscape(auth.Session)}, nil
 	case stagePassword:
 		if op.user == nil {
 			return nil, mxhttp.Forbidden("Password authentication needs a logged-in user")
