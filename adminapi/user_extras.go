@@ -85,7 +85,13 @@ func (s *Server) accountData(r *http.Request, _ *userapi.Device) (any, error) {
 // threepidUser is GET /v1/threepid/{medium}/users/{address}.
 func (s *Server) threepidUser(r *http.Request, _ *userapi.Device) (any, error) {
 	v := mux.Vars(r)
-	owner, err := s.users.ThreePIDOwner(r.Context(), v["medium"], v["address"])
+	addr := v["address"]
+	if v["medium"] == userapi.MediumEmail {
+		if a, err := userapi.CanonicalEmail(addr); err == nil {
+			addr = a
+		}
+	}
+	owner, err := s.users.ThreePIDOwner(r.Context(), v["medium"], addr)
 	if errors.Is(err, userapi.ErrNotFound) {
 		return nil, mxhttp.NotFound("User not found")
 	}

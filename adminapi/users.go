@@ -92,10 +92,16 @@ func (s *Server) userDetails(r *http.Request, user spec.UserID) (map[string]any,
 				"added_at": tp.AddedAt, "validated_at": tp.ValidatedAt})
 		}
 	}
+	externalIDs := []map[string]string{}
+	if ids, err := s.users.ExternalIDs(r.Context(), user); err == nil {
+		for _, id := range ids {
+			externalIDs = append(externalIDs, map[string]string{"auth_provider": id.AuthProvider, "external_id": id.ExternalID})
+		}
+	}
 	out := userListJSON(*e)
 	out["creation_ts"] = e.CreatedTS / 1000
 	out["threepids"] = threepids
-	out["external_ids"] = []any{}
+	out["external_ids"] = externalIDs
 	out["appservice_id"] = nil
 	out["consent_server_notice_sent"] = nil
 	out["consent_version"] = nil
@@ -144,19 +150,20 @@ func (s *Server) putUser(r *http.Request, admin *userapi.Device) (any, error) {
 			fields = append(fields, name)
 		}
 	}
+	links, err := s.readUserLinks(r, user, req)
+	if err != nil {
+		return nil, err
+	}
+	fields = append(fields, links.fields()...)
 	sort.Strings(fields)
 	noteAudit(r, "fields", fields)
-	if len(req.Threepids) > 0 && string(req.Threepids) != "null" && string(req.Threepids) != "[]" {
-		// Addresses are bound by the user proving them (decision 0004).
-		noteAudit(r, "threepids_ignored", true)
-	}
 	if req.Password != nil && (len(*req.Password) == 0 || len(*req.Password) > 512) {
 		return nil, mxhttp.InvalidParam("Invalid password")
 	}
 	ctx := r.Context()
 	acc, err := s.users.Account(ctx, user)
 	if errors.Is(err, userapi.ErrNotFound) {
-		return s.createUser(r, user, req)
+		return s.createUser(r, user, req, links)
 	}
 	if err != nil {
 		return nil, err
@@ -204,6 +211,11 @@ func (s *Server) putUser(r *http.Request, admin *userapi.Device) (any, error) {
 			return nil, userError(err)
 		}
 	}
+	if !acc.Deactivated {
+		if err := s.applyUserLinks(r, user, links); err != nil {
+			return nil, err
+		}
+	}
 	if req.Deactivated != nil && *req.Deactivated && !acc.Deactivated {
 		if err := s.deactivateUser(r, user, false); err != nil {
 			return nil, err
@@ -212,7 +224,7 @@ func (s *Server) putUser(r *http.Request, admin *userapi.Device) (any, error) {
 	return s.userDetails(r, user)
 }
 
-func (s *Server) createUser(r *http.Request, user spec.UserID, req putUserRequest) (any, error) {
+func (s *Server) createUser(r *http.Request, user spec.UserID, req putUserRequest, links userLinks) (any, error) {
 	ctx := r.Context()
 	noteAudit(r, "created", true)
 	reg := userapi.RegisterRequest{User: user, NoDevice: true, Admin: req.Admin != nil && *req.Admin, DisplayName: user.Local()}
@@ -234,6 +246,9 @@ func (s *Server) createUser(r *http.Request, user spec.UserID, req putUserReques
 		if _, err := s.users.SetAccountModeration(ctx, user, req.Locked, nil); err != nil {
 			return nil, userError(err)
 		}
+	}
+	if err := s.applyUserLinks(r, user, links); err != nil {
+		return nil, err
 	}
 	if req.Deactivated != nil && *req.Deactivated {
 		if err := s.deactivateUser(r, user, false); err != nil {

@@ -137,6 +137,13 @@ type API interface {
 	// limit override (nil: none); ErrNotFound for unknown accounts.
 	RateOverride(ctx context.Context, user spec.UserID) (*storage.RateOverride, error)
 	SetRateOverride(ctx context.Context, user spec.UserID, o *storage.RateOverride) error
+	// SetExternalIDs replaces the user's links to identity providers
+	// (the admin API); ErrExternalIDInUse if one is another account's.
+	SetExternalIDs(ctx context.Context, user spec.UserID, ids []storage.ExternalID) error
+	// SetThreePIDs replaces the user's bound e-mail addresses (the admin
+	// API); ErrThreePIDInUse if one is another account's,
+	// ErrInvalidThreePID for what cannot be bound.
+	SetThreePIDs(ctx context.Context, user spec.UserID, tps []ThreePID) error
 
 	// Registration tokens (registration_tokens.go): the admin API's
 	// changes, and their uses by POST /register. The listings are read

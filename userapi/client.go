@@ -19,7 +19,8 @@ const Service = "userapi"
 var Sentinels = []error{ErrUserInUse, ErrInvalidUsername, ErrBadCredentials, ErrUnknownToken, ErrNotFound,
 	ErrDeactivated, ErrInvalidFilter, ErrNotGuest, ErrThreePIDInUse, ErrNotValidated, ErrBadToken,
 	pushrules.ErrNotFound, pushrules.ErrInvalid, pushrules.ErrNoAnchor, ErrBadKeys, ErrBadSignature, ErrWrongBackupVersion,
-	ErrBackupAlgorithm, ErrDeviceInUse, ErrBadPusher, ErrMissingPusherParam, ErrProfileTooLarge, ErrLocked, ErrTokenExpired, ErrTokenExists, ErrSSORegistrationDisabled}
+	ErrBackupAlgorithm, ErrDeviceInUse, ErrBadPusher, ErrMissingPusherParam, ErrProfileTooLarge, ErrLocked, ErrTokenExpired, ErrTokenExists, ErrSSORegistrationDisabled,
+	ErrExternalIDInUse, ErrInvalidThreePID}
 
 // Serve answers API calls from other processes with api.
 func Serve(nc *nats.Conn, api API) (*rpc.Server, error) {
@@ -232,6 +233,14 @@ func (c *Client) RateOverride(ctx context.Context, user spec.UserID) (out *stora
 
 func (c *Client) SetRateOverride(ctx context.Context, user spec.UserID, o *storage.RateOverride) error {
 	return c.rpc.Call(ctx, "SetRateOverride", []any{user, o})
+}
+
+func (c *Client) SetExternalIDs(ctx context.Context, user spec.UserID, ids []storage.ExternalID) error {
+	return c.rpc.Call(ctx, "SetExternalIDs", []any{user, ids})
+}
+
+func (c *Client) SetThreePIDs(ctx context.Context, user spec.UserID, tps []ThreePID) error {
+	return c.rpc.Call(ctx, "SetThreePIDs", []any{user, tps})
 }
 
 func (c *Client) ImpersonationSession(ctx context.Context, user, admin spec.UserID, validUntilMS int64) (out *Session, err error) {
