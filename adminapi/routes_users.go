@@ -21,6 +21,8 @@ func (s *Server) userExtraRoutes(a *mux.Router) {
 	a.Handle("/v1/users/{userId}/override_ratelimit", s.act("user.override_ratelimit.delete", s.deleteRateOverride)).Methods(http.MethodDelete)
 	a.Handle("/v1/threepid/{medium}/users/{address}", s.read(s.threepidUser)).Methods(http.MethodGet)
 	a.Handle("/v1/auth_providers/{provider}/users/{externalId}", s.read(s.authProviderUser)).Methods(http.MethodGet)
+	a.Handle("/v1/user/{userId}/redact", s.act("user.redact", s.redactUser)).Methods(http.MethodPost)
+	a.Handle("/v1/user/redact_status/{redactId}", s.read(s.redactStatus)).Methods(http.MethodGet)
 	a.Handle("/v1/user_reports", s.read(s.listUserReports)).Methods(http.MethodGet)
 	a.Handle("/v1/user_reports/{reportId}", s.read(s.getUserReport)).Methods(http.MethodGet)
 	a.Handle("/v1/user_reports/{reportId}", s.act("user_report.delete", s.deleteUserReport)).Methods(http.MethodDelete)
