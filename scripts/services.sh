@@ -7,7 +7,9 @@
 #
 #   scripts/services.sh up PORT DIR     start it all; the gateway listens on
 #                                       127.0.0.1:PORT, components on
-#                                       PORT+1 … PORT+8; prints "ready"
+#                                       PORT+1 … PORT+8, and each process
+#                                       serves its metrics 10 ports above
+#                                       (PORT+10 … PORT+18); prints "ready"
 #   scripts/services.sh down DIR        stop it all
 #   scripts/services.sh start DIR NAME  (re)start one component process
 #   scripts/services.sh kill DIR NAME   kill -9 one component process
@@ -65,7 +67,7 @@ start_process() { # DIR NAME
 	stop_process "$dir" "$name" KILL
 	# setsid: a process of its own, so that a kill reaches only it.
 	setsid "$dir/bin/rohrpost" --config "$dir/rohrpost.yaml" --components "$comp" \
-		--listen "127.0.0.1:$port" >>"$dir/logs/$name.log" 2>&1 </dev/null &
+		--listen "127.0.0.1:$port" --metrics-listen "127.0.0.1:$((port + 10))" >>"$dir/logs/$name.log" 2>&1 </dev/null &
 	echo $! >"$dir/pids/$name"
 	wait_healthy "$dir" "http://127.0.0.1:$port/health" "$dir/logs/$name.log"
 }

@@ -73,7 +73,8 @@ func startDeployment(t *testing.T) *deployment {
 	if err := os.Chmod(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	d := &deployment{t: t, dir: dir, port: freePortRange(t, 9)}
+	// Nine processes, each with a metrics port 10 above its own.
+	d := &deployment{t: t, dir: dir, port: freePortRange(t, 19)}
 	t.Cleanup(func() {
 		if t.Failed() {
 			out, _ := exec.Command("sh", "-c", "tail -n 30 "+d.dir+"/logs/*.log").CombinedOutput()
