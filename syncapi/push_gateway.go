@@ -53,10 +53,13 @@ type pushJob struct {
 
 // pushSender posts notifications to gateways from a few goroutines.
 type pushSender struct {
-	client *http.Client
-	users  userapi.API
-	jobs   chan pushJob
-	quit   chan struct{}
+	// includeContent is push.include_content: off, every push carries
+	// only the event and room ids, whatever format the pusher asked for.
+	includeContent bool
+	client         *http.Client
+	users          userapi.API
+	jobs           chan pushJob
+	quit           chan struct{}
 }
 
 // gatewayNeverAllowed are the addresses a gateway may not have unless
@@ -66,7 +69,7 @@ type pushSender struct {
 // Synapse; the request can only be a POST of JSON to the notify path.
 var gatewayNeverAllowed = []string{"0.0.0.0/8", "::/128", "224.0.0.0/4", "ff00::/8"}
 
-func newPushSender(users userapi.API, blacklist *[]string, tlsCfg *tls.Config, quit chan struct{}) *pushSender {
+func newPushSender(users userapi.API, blacklist *[]string, includeContent bool, tlsCfg *tls.Config, quit chan struct{}) *pushSender {
 	ranges := gatewayNeverAllowed
 	if blacklist != nil {
 		ranges = *blacklist
@@ -93,7 +96,7 @@ func newPushSender(users userapi.API, blacklist *[]string, tlsCfg *tls.Config, q
 	ps := &pushSender{
 		client: &http.Client{Timeout: pushTimeout, Transport: &http.Transport{DialContext: dialer.DialContext, Proxy: nil,
 			TLSClientConfig: tlsCfg, MaxResponseHeaderBytes: 64 << 10, MaxIdleConnsPerHost: pushConcurrency}},
-		users: users, jobs: make(chan pushJob, pushQueue), quit: quit,
+		users: users, jobs: make(chan pushJob, pushQueue), quit: quit, includeContent: includeContent,
 	}
 	for range pushConcurrency {
 		go ps.run()
@@ -122,7 +125,7 @@ func (ps *pushSender) run() {
 
 // deliver posts one notification, retrying a gateway that fails.
 func (ps *pushSender) deliver(job pushJob) {
-	body := notifyBody(job.n, job.p)
+	body := notifyBody(job.n, job.p, ps.includeContent)
 	url := gjson.Get(job.p.Data, "url").String()
 	pause := time.Second
 	for attempt := 1; ; attempt++ {
@@ -174,9 +177,10 @@ func (ps *pushSender) post(url string, body []byte) ([]string, error) {
 }
 
 // notifyBody is the request for one pusher. With the event_id_only
-// format the event's type, sender, content and the room's name stay on
-// the server; the app fetches the event itself.
-func notifyBody(n notification, p uastorage.Pusher) []byte {
+// format, or push.include_content off for all pushers, the event's
+// type, sender, content and the room's name stay on the server; the app
+// fetches the event itself.
+func notifyBody(n notification, p uastorage.Pusher, includeContent bool) []byte {
 	device := map[string]any{"app_id": p.AppID, "pushkey": p.PushKey, "pushkey_ts": p.CreatedTS / 1000,
 		"data": json.RawMessage(gatewayData(p.Data))}
 	note := map[string]any{"counts": map[string]int{"unread": n.unread}, "devices": []any{device}}
@@ -190,7 +194,7 @@ func notifyBody(n notification, p uastorage.Pusher) []byte {
 	}
 	device["tweaks"] = tweaks
 	note["event_id"], note["room_id"], note["prio"] = n.event.EventID, n.event.RoomID, "high"
-	if gjson.Get(p.Data, "format").String() != "event_id_only" {
+	if includeContent && gjson.Get(p.Data, "format").String() != "event_id_only" {
 		// "id" is the event id under the name gateways written against
 		// Synapse's pushes read.
 		note["id"] = n.event.EventID

@@ -90,7 +90,7 @@ func New(cfg *config.Config, deps Deps) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("syncapi push: %w", err)
 	}
-	s.pushes = newPushSender(deps.Users, cfg.Push.IPRangeBlacklist, tlsCfg, s.quit)
+	s.pushes = newPushSender(deps.Users, cfg.Push.IPRangeBlacklist, cfg.Push.IncludeContent, tlsCfg, s.quit)
 	start, err := s.latestToken(ctx)
 	if err != nil {
 		return nil, err
