@@ -27,4 +27,8 @@ func (s *Server) roomRoutes(a *mux.Router) {
 	a.Handle("/v1/join/{roomIdOrAlias}", s.act("room.join_user", s.joinUser)).Methods(http.MethodPost)
 	a.Handle("/v1/send_server_notice", s.act("server_notice.send", s.sendServerNotice)).Methods(http.MethodPost)
 	a.Handle("/v1/send_server_notice/{txnId}", s.act("server_notice.send", s.sendServerNotice)).Methods(http.MethodPut)
+	a.Handle("/v1/federation/destinations", s.read(s.listDestinations)).Methods(http.MethodGet)
+	a.Handle("/v1/federation/destinations/{destination}", s.read(s.getDestination)).Methods(http.MethodGet)
+	a.Handle("/v1/federation/destinations/{destination}/rooms", s.read(s.destinationRooms)).Methods(http.MethodGet)
+	a.Handle("/v1/federation/destinations/{destination}/reset_connection", mxhttp.EmptyBodyIsObject(s.act("federation.reset_connection", s.resetDestination))).Methods(http.MethodPost)
 }

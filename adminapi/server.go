@@ -9,6 +9,8 @@ import (
 	"github.com/rohrpost/rohrpost/adminapi/storage"
 	"github.com/rohrpost/rohrpost/bundesmessenger"
 	"github.com/rohrpost/rohrpost/config"
+	"github.com/rohrpost/rohrpost/federationapi"
+	fedstorage "github.com/rohrpost/rohrpost/federationapi/storage"
 	"github.com/rohrpost/rohrpost/internal/sqlutil"
 	"github.com/rohrpost/rohrpost/mediaapi"
 	mediastorage "github.com/rohrpost/rohrpost/mediaapi/storage"
@@ -31,6 +33,8 @@ type Deps struct {
 	OnDeactivate func(ctx context.Context, user spec.UserID)
 	// OnProfileChange runs after an admin changed a user's profile.
 	OnProfileChange func(ctx context.Context, user spec.UserID, p userapi.Profile)
+	// Federation resets the send queue's backoff; nil without one.
+	Federation federationapi.API
 	// Maintenance is the BundesMessenger apps' maintenance document
 	// (adminapi/bundesmessenger.go); nil answers 404 there.
 	Maintenance *bundesmessenger.Maintenance
@@ -52,6 +56,8 @@ type Server struct {
 	mediaStore      mediastorage.Reader
 	onDeactivate    func(ctx context.Context, user spec.UserID)
 	onProfileChange func(ctx context.Context, user spec.UserID, p userapi.Profile)
+	fed             federationapi.API
+	fedStore        fedstorage.Reader // the federation destinations (decision 0020)
 	maintenance     *bundesmessenger.Maintenance
 }
 
@@ -73,7 +79,11 @@ func New(ctx context.Context, cfg *config.Config, deps Deps) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("adminapi: media tables: %w", err)
 	}
-	return &Server{cfg: cfg, users: deps.Users, rooms: deps.Rooms, media: deps.Media, store: store, userStore: userStore,
+	fedStore, err := fedstorage.OpenReader(ctx, deps.DB)
+	if err != nil {
+		return nil, fmt.Errorf("adminapi: federation tables: %w", err)
+	}
+	return &Server{cfg: cfg, users: deps.Users, rooms: deps.Rooms, fed: deps.Federation, fedStore: fedStore, media: deps.Media, store: store, userStore: userStore,
 		roomStore: roomStore, mediaStore: mediaStore, onDeactivate: deps.OnDeactivate, onProfileChange: deps.OnProfileChange,
 		maintenance: deps.Maintenance}, nil
 }

@@ -47,6 +47,10 @@ type API interface {
 	QueryRemoteKeys(ctx context.Context, req RemoteKeysRequest) (*RemoteKeysResponse, error)
 	ClaimRemoteKeys(ctx context.Context, req RemoteClaimRequest) (*RemoteClaimResponse, error)
 	SendToDevice(ctx context.Context, sender spec.UserID, evType, messageID string, messages map[string]map[string]json.RawMessage) error
+	// ResetDestination ends the send queue's backoff from a server (the
+	// admin API's reset_connection); ErrNotFound if nothing was ever
+	// queued for it.
+	ResetDestination(ctx context.Context, destination spec.ServerName) error
 }
 
 // Errors that keep their identity across processes.

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/matrix-org/gomatrix"
@@ -40,6 +41,9 @@ type destination struct {
 	// lingered: the worker kept its lease while idle and was woken, so
 	// it need not claim the lease again (linger).
 	lingered bool
+	// reset is set by an admin's reset_connection: the worker forgets
+	// its failures when it next looks (waitBackoff, failed).
+	reset atomic.Bool
 }
 
 func newDestination(q *Queue, name spec.ServerName) *destination {
@@ -225,6 +229,9 @@ func (d *destination) waitBackoff() bool {
 	case <-t.C:
 		return true
 	case <-d.back:
+		if d.reset.Swap(false) {
+			d.failures, d.retryAt = 0, time.Time{}
+		}
 		return true
 	case <-d.ctx.Done():
 		return false
@@ -280,6 +287,9 @@ func (d *destination) send(txn *storage.Transaction) error {
 // failed sets the backoff after a failed transaction, in memory and in
 // the database for whoever takes over.
 func (d *destination) failed(txn *storage.Transaction, err error) {
+	if d.reset.Swap(false) {
+		d.failures = 0
+	}
 	d.failures++
 	wait := backoff(d.q.cfg.MinBackoff, d.q.cfg.MaxBackoff, d.failures)
 	if ra := retryAfter(err); ra > wait {

@@ -19,6 +19,8 @@ import (
 type wakeMsg struct {
 	Owner        string            `json:"owner"`
 	Destinations []spec.ServerName `json:"destinations"`
+	// Reset ends the destinations' backoff (ResetDestination).
+	Reset bool `json:"reset,omitempty"`
 }
 
 // announce starts sending to destinations with new rows, here and, when
@@ -41,7 +43,39 @@ func (q *Queue) onWake(m *nats.Msg) {
 		return
 	}
 	if w.Owner != q.cfg.OwnerID {
+		if w.Reset {
+			for _, name := range w.Destinations {
+				q.resetLocal(name)
+			}
+		}
 		q.notify(w.Destinations)
+	}
+}
+
+// ResetDestination ends a destination's backoff, in the database and in
+// whichever process sends to it, and has what waits for it sent now.
+func (q *Queue) ResetDestination(ctx context.Context, name spec.ServerName) error {
+	if err := q.deps.Store.ResetBackoff(ctx, name); err != nil {
+		return err
+	}
+	q.resetLocal(name)
+	q.notify([]spec.ServerName{name})
+	data, _ := json.Marshal(wakeMsg{Owner: q.cfg.OwnerID, Destinations: []spec.ServerName{name}, Reset: true})
+	if err := q.deps.Bus.NC.Publish(queueWakeSubject, data); err != nil {
+		slog.Warn("federation queue: publish reset", "err", err)
+	}
+	return nil
+}
+
+// resetLocal makes this process's worker of name, if any, forget its
+// failures and stop waiting.
+func (q *Queue) resetLocal(name spec.ServerName) {
+	q.mu.Lock()
+	d, ok := q.active[name]
+	q.mu.Unlock()
+	if ok {
+		d.reset.Store(true)
+		d.peerBack()
 	}
 }
 

@@ -402,6 +402,11 @@ func (s *Store) TransactionSent(ctx context.Context, destination spec.ServerName
 	return s.db.Write(ctx, func(tx *sql.Tx) error {
 		var bodies []int64
 		var err error
+		if len(txn.PDUs) > 0 {
+			if err := recordSuccessPos(tx, destination, txn); err != nil {
+				return err
+			}
+		}
 		if txn.unmarked {
 			args := []any{string(destination)}
 			for _, nid := range txn.nids {
@@ -419,18 +424,56 @@ func (s *Store) TransactionSent(ctx context.Context, destination spec.ServerName
 		if err := deleteUnusedBodies(tx, bodies); err != nil {
 			return err
 		}
-		_, err = tx.Exec(`UPDATE federation_queue_destinations SET failures = 0, retry_at = 0 WHERE destination = $1 AND failures <> 0`,
-			string(destination))
+		_, err = tx.Exec(`UPDATE federation_queue_destinations SET failures = 0, retry_at = 0, failure_ts = NULL
+			WHERE destination = $1 AND (failures <> 0 OR failure_ts IS NOT NULL)`, string(destination))
 		return err
 	})
 }
 
-// TransactionFailed records the backoff of destination.
+// recordSuccessPos notes the newest PDU of a transaction the destination
+// accepted, before its rows go.
+func recordSuccessPos(tx *sql.Tx, destination spec.ServerName, txn *Transaction) error {
+	cond, args := `txn_id = $2`, []any{string(destination), txn.ID}
+	if txn.unmarked {
+		args = args[:1]
+		for _, nid := range txn.nids {
+			args = append(args, nid)
+		}
+		cond = `queue_nid IN (` + sqlutil.InList(2, len(txn.nids)) + `)`
+	}
+	_, err := tx.Exec(`UPDATE federation_queue_destinations SET last_success_pos = COALESCE((SELECT MAX(stream_pos)
+		FROM federation_queue WHERE destination = $1 AND kind = 0 AND `+cond+`), last_success_pos) WHERE destination = $1`, args...)
+	if err != nil {
+		return fmt.Errorf("record sent position: %w", err)
+	}
+	return nil
+}
+
+// TransactionFailed records the backoff of destination, and when it
+// failed.
 func (s *Store) TransactionFailed(ctx context.Context, destination spec.ServerName, failures int, retryAt time.Time) error {
+	now := time.Now().UnixMilli()
 	return s.db.Write(ctx, func(tx *sql.Tx) error {
-		_, err := tx.Exec(`UPDATE federation_queue_destinations SET failures = $1, retry_at = $2 WHERE destination = $3`,
-			failures, retryAt.UnixMilli(), string(destination))
+		_, err := tx.Exec(`UPDATE federation_queue_destinations SET failures = $1, retry_at = $2, last_failed_ts = $3,
+			failure_ts = COALESCE(failure_ts, $3) WHERE destination = $4`,
+			failures, retryAt.UnixMilli(), now, string(destination))
 		return err
+	})
+}
+
+// ResetBackoff ends a destination's backoff (the admin API's
+// reset_connection); ErrNotFound for a destination never queued for.
+func (s *Store) ResetBackoff(ctx context.Context, destination spec.ServerName) error {
+	return s.db.Write(ctx, func(tx *sql.Tx) error {
+		res, err := tx.Exec(`UPDATE federation_queue_destinations SET failures = 0, retry_at = 0, failure_ts = NULL
+			WHERE destination = $1`, string(destination))
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return ErrNotFound
+		}
+		return nil
 	})
 }
 

@@ -261,7 +261,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *App, err err
 			return nil, err
 		}
 		// The Synapse admin API runs where the client API does (decision 0020).
-		if a.Admin, err = adminapi.New(ctx, cfg, adminapi.Deps{Users: a.Users, Rooms: a.Rooms, Media: media, DB: a.DB, OnProfileChange: onProfile, OnDeactivate: onDeactivate, Maintenance: maintenance}); err != nil {
+		if a.Admin, err = adminapi.New(ctx, cfg, adminapi.Deps{Users: a.Users, Rooms: a.Rooms, Federation: a.Federation, Media: media, DB: a.DB, OnProfileChange: onProfile, OnDeactivate: onDeactivate, Maintenance: maintenance}); err != nil {
 			return nil, err
 		}
 		a.CS.SetRoomBlocked(a.Admin.RoomBlocked)

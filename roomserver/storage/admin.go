@@ -103,3 +103,31 @@ func (s *Store) AdminRooms(ctx context.Context, localSuffix, roomID string) ([]A
 	}
 	return out, rows.Err()
 }
+
+// ServerRoom is a room with members of some server, and the stream
+// position of its newest event.
+type ServerRoom struct {
+	RoomID    string
+	StreamPos int64
+}
+
+// RoomsOfServer lists the rooms where users of server are joined: the
+// rooms whose events go to it (the admin API's destination rooms).
+func (s *Store) RoomsOfServer(ctx context.Context, server string) ([]ServerRoom, error) {
+	rows, err := s.db.Read.QueryContext(ctx, `SELECT r.room_id, COALESCE((SELECT MAX(e.stream_pos) FROM events e WHERE e.room_nid = r.room_nid), 0)
+		FROM rooms r WHERE EXISTS (SELECT 1 FROM memberships m WHERE m.room_nid = r.room_nid AND m.membership = 'join'
+		AND m.user_id LIKE $1 ESCAPE '\') ORDER BY r.room_id`, "%:"+strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(server))
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []ServerRoom{}
+	for rows.Next() {
+		var r ServerRoom
+		if err := rows.Scan(&r.RoomID, &r.StreamPos); err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}

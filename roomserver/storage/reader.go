@@ -44,6 +44,7 @@ type Reader interface {
 	ThreadRoots(ctx context.Context, roomNID, before int64, participant string, limit int) ([]*Event, error)
 	// The admin API's room list (admin.go, decision 0020).
 	AdminRooms(ctx context.Context, localSuffix, roomID string) ([]AdminRoom, error)
+	RoomsOfServer(ctx context.Context, server string) ([]ServerRoom, error)
 }
 
 var _ Reader = (*Store)(nil)
