@@ -38,8 +38,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		case "run":
 			args = args[1:]
 		case "generate-config":
-			_, err := stdout.Write(config.Sample)
-			return err
+			return generateConfig(args[1:], stdout, stderr)
 		case "generate-keys":
 			return generateKeys(args[1:], stdout)
 		case "health":
