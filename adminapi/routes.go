@@ -33,6 +33,7 @@ func (s *Server) Routes(r *mux.Router) {
 	a.Handle("/v2/users/{userId}/devices/{deviceId}", s.act("device.modify", s.putDevice)).Methods(http.MethodPut)
 	a.Handle("/v2/users/{userId}/devices/{deviceId}", s.act("device.delete", s.deleteDevice)).Methods(http.MethodDelete)
 	a.Handle("/v1/users/{userId}/joined_rooms", s.read(s.joinedRooms)).Methods(http.MethodGet)
+	a.Handle("/v1/users/{userId}/export", s.exportRoute()).Methods(http.MethodPost)
 	a.Handle("/v1/username_available", s.read(s.usernameAvailable)).Methods(http.MethodGet)
 	s.userExtraRoutes(a)
 	// Rooms

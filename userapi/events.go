@@ -92,6 +92,11 @@ func (s *Server) Erase(ctx context.Context, user spec.UserID) error {
 	if err := s.store.SetErased(ctx, user.String()); err != nil {
 		return userError(err)
 	}
+	removed, err := s.store.EraseData(ctx, user.String())
+	if err != nil {
+		return fmt.Errorf("erase %s: %w", user.String(), err)
+	}
+	slog.Info("userapi: account erased", "user", user.String(), "removed", removed)
 	if s.bus != nil {
 		data, _ := json.Marshal(UserErased{UserID: user.String()})
 		if err := s.bus.NC.Publish(bus.UserErasedSubject, data); err != nil {

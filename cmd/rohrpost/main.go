@@ -45,10 +45,12 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 			return health(args[1:])
 		case "register-user":
 			return registerUser(args[1:], stdin, stdout, stderr)
+		case "export-user":
+			return exportUser(args[1:], stdout, stderr)
 		case "help":
 			args = []string{"-help"}
 		default:
-			return fmt.Errorf("unknown command %q (commands: run, generate-config, generate-keys, register-user, health)", args[0])
+			return fmt.Errorf("unknown command %q (commands: run, generate-config, generate-keys, register-user, export-user, health)", args[0])
 		}
 	}
 	fs := flag.NewFlagSet("rohrpost", flag.ContinueOnError)
