@@ -274,10 +274,22 @@ func (b *batch) parse(r *room, e *storage.Event) (gomatrixserverlib.PDU, error) 
 	return r.version.NewEventFromTrustedJSONWithEventID(e.ID, e.PDU, e.Redacted)
 }
 
-// authEventsOf loads the events an event names as its auth events.
+// authEventsOf loads the events an event names as its auth events. An
+// event that builds on the room as it is now names current state events,
+// which are in memory: then nothing is read.
 func (b *batch) authEventsOf(ctx context.Context, r *room, pdu gomatrixserverlib.PDU) (*gomatrixserverlib.AuthEvents, error) {
+	current := map[string]gomatrixserverlib.PDU{}
+	for _, t := range gomatrixserverlib.StateNeededForAuth([]gomatrixserverlib.PDU{pdu}).Tuples() {
+		if ev := r.get(t.EventType, t.StateKey); ev != nil {
+			current[ev.pdu.EventID()] = ev.pdu
+		}
+	}
 	var pdus []gomatrixserverlib.PDU
 	for _, id := range pdu.AuthEventIDs() {
+		if p, ok := current[id]; ok {
+			pdus = append(pdus, p)
+			continue
+		}
 		e, err := b.eventByID(ctx, id)
 		if err != nil {
 			return nil, err
@@ -320,6 +332,12 @@ func (b *batch) stateAfter(ctx context.Context, e *storage.Event) (map[[2]string
 // stateBefore computes the state before an event from its prev_events,
 // resolving the states after each of them when they differ.
 func (b *batch) stateBefore(ctx context.Context, r *room, pdu gomatrixserverlib.PDU) (map[[2]string]int64, error) {
+	// The usual case: the event follows the room's one forward
+	// extremity, after which the state is the current state (an
+	// extremity is never rejected or soft-failed).
+	if prevs := pdu.PrevEventIDs(); len(prevs) == 1 && len(r.extremities) == 1 && prevs[0] == r.extremities[0] {
+		return r.stateNIDs(), nil
+	}
 	return b.stateBeforeDepth(ctx, r, pdu, 0)
 }
 
@@ -517,17 +535,26 @@ func (b *batch) authChain(ctx context.Context, r *room, from map[int64]gomatrixs
 // authProvider is the part of a state map the auth rules need for pdu.
 func (b *batch) authProvider(ctx context.Context, r *room, state map[[2]string]int64, pdu gomatrixserverlib.PDU) (*gomatrixserverlib.AuthEvents, error) {
 	needed := gomatrixserverlib.StateNeededForAuth([]gomatrixserverlib.PDU{pdu})
-	var nids []int64
+	var (
+		nids []int64
+		pdus []gomatrixserverlib.PDU
+	)
 	for _, t := range needed.Tuples() {
-		if nid, ok := state[[2]string{t.EventType, t.StateKey}]; ok {
-			nids = append(nids, nid)
+		nid, ok := state[[2]string{t.EventType, t.StateKey}]
+		if !ok {
+			continue
 		}
+		// Current state is in memory; only older state is read.
+		if ev := r.get(t.EventType, t.StateKey); ev != nil && ev.nid == nid {
+			pdus = append(pdus, ev.pdu)
+			continue
+		}
+		nids = append(nids, nid)
 	}
 	evs, err := b.eventsByNID(ctx, nids)
 	if err != nil {
 		return nil, err
 	}
-	var pdus []gomatrixserverlib.PDU
 	for _, e := range evs {
 		p, err := b.parse(r, e)
 		if err != nil {
