@@ -140,6 +140,13 @@ func (s *Server) isLocal(name spec.ServerName) bool {
 	return ok
 }
 
+// Erased says whether the federation API has heard that user was
+// erased: from then on, the user's events reach servers that did not see
+// them redacted. The broadcast arrives shortly after the erasure.
+func (s *Server) Erased(user string) bool {
+	return s.erased.Contains(user)
+}
+
 // keyFor is the signing key of a local server name.
 func (s *Server) keyFor(name spec.ServerName) (serverkey.Key, bool) {
 	k, ok := s.keys[name]

@@ -34,6 +34,13 @@ func (e *ErasedSet) Add(users ...string) {
 	}
 }
 
+// Contains says whether user is in the set.
+func (e *ErasedSet) Contains(user string) bool {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	return e.users[user]
+}
+
 // Snapshot is a copy for one request, nil when nobody is erased.
 func (e *ErasedSet) Snapshot() map[string]bool {
 	e.mu.RLock()

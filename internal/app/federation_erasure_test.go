@@ -40,7 +40,13 @@ func TestFederationErasedUsersEventsGoRedactedToLaterServers(t *testing.T) {
 
 	deactivate(t, hs1.URL, alice, true)
 	// The federation API learns of the erasure over the bus.
-	time.Sleep(300 * time.Millisecond)
+	deadline := time.Now().Add(20 * time.Second)
+	for !hs1.App.Fed.Erased(alice.UserID.String()) {
+		if time.Now().After(deadline) {
+			t.Fatal("hs1's federation API never heard of the erasure")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 	if _, err := bob.JoinRoom(ctx, room.String(), &mautrix.ReqJoinRoom{Via: []string{string(hs1.ServerName)}}); err != nil {
 		t.Fatal(err)
 	}
