@@ -83,6 +83,7 @@ func (s *Server) purgeHistoryStatus(r *http.Request, _ *userapi.Device) (any, er
 	if err != nil {
 		return nil, err
 	}
+	t = shownTask(t)
 	out := map[string]string{"status": t.Status}
 	if t.Error != "" {
 		out["error"] = t.Error

@@ -50,6 +50,26 @@ const (
 // roomTaskTimeout bounds a delete or purge that runs after its request.
 const roomTaskTimeout = 30 * time.Minute
 
+// interrupted tells whether a task that has not ended can no longer be
+// running: every task ends, one way or another, within roomTaskTimeout,
+// so one silent for longer was cut off by the stop of its process.
+func interrupted(t storage.RoomTask, now time.Time) bool {
+	switch t.Status {
+	case statusShuttingDown, statusPurging, statusActive:
+		return now.Sub(time.UnixMilli(t.Updated)) > roomTaskTimeout+time.Minute
+	}
+	return false
+}
+
+// shownTask is a task as the status endpoints show it: an interrupted
+// one has failed.
+func shownTask(t storage.RoomTask) storage.RoomTask {
+	if interrupted(t, time.Now()) {
+		t.Status, t.Error = statusFailed, "interrupted: the process that ran it stopped"
+	}
+	return t
+}
+
 type deleteRoomRequest struct {
 	Block         bool    `json:"block"`
 	Purge         *bool   `json:"purge"`
@@ -174,7 +194,7 @@ func (s *Server) refuseConcurrent(ctx context.Context, roomID string) error {
 		return err
 	}
 	for _, t := range tasks {
-		if t.Status == statusShuttingDown || t.Status == statusPurging {
+		if (t.Status == statusShuttingDown || t.Status == statusPurging) && !interrupted(t, time.Now()) {
 			return mxhttp.InvalidParam("A delete of this room is already in progress: " + t.ID)
 		}
 	}
@@ -346,6 +366,7 @@ func (s *Server) isLocalUserID(userID string) bool {
 
 // deleteStatusJSON is one delete as the status endpoints show it.
 func deleteStatusJSON(t storage.RoomTask, withID bool) map[string]any {
+	t = shownTask(t)
 	out := map[string]any{"status": t.Status}
 	if withID {
 		out["delete_id"] = t.ID
