@@ -112,6 +112,29 @@ func TestDelayedEvents(t *testing.T) {
 		}
 	})
 
+	t.Run("through mautrix", func(t *testing.T) {
+		// mautrix-go's own calls: the delay as query parameter, the list
+		// read as delayed_events, the action in the body.
+		resp, err := alice.SendMessageEvent(ctx, room.RoomID, event.EventMessage, map[string]any{"msgtype": "m.text", "body": "via mautrix"},
+			mautrix.ReqSendEvent{UnstableDelay: time.Hour})
+		if err != nil || resp.UnstableDelayID == "" || resp.EventID != "" {
+			t.Fatalf("send: %v %+v", err, resp)
+		}
+		list, err := alice.DelayedEvents(ctx, &mautrix.ReqDelayedEvents{DelayID: resp.UnstableDelayID})
+		if err != nil || len(list.Scheduled) != 1 || list.Scheduled[0].Delay != time.Hour.Milliseconds() || list.Scheduled[0].RunningSince.IsZero() {
+			t.Fatalf("list: %v %+v", err, list)
+		}
+		if _, err := alice.UpdateDelayedEvent(ctx, &mautrix.ReqUpdateDelayedEvent{DelayID: resp.UnstableDelayID, Action: event.DelayActionSend}); err != nil {
+			t.Fatal(err)
+		}
+		if hasMessage(t, alice, room.RoomID, "via mautrix") == nil {
+			t.Error("not sent")
+		}
+		if _, err := alice.UpdateDelayedEvent(ctx, &mautrix.ReqUpdateDelayedEvent{DelayID: resp.UnstableDelayID, Action: event.DelayActionCancel}); err == nil {
+			t.Error("cancelling a sent event succeeded")
+		}
+	})
+
 	t.Run("sent after the delay", func(t *testing.T) {
 		delayID := scheduleMessage(t, alice, room.RoomID, "later", 2*time.Second)
 		if hasMessage(t, alice, room.RoomID, "later") != nil {
@@ -132,7 +155,7 @@ func TestDelayedEvents(t *testing.T) {
 	})
 
 	t.Run("cancelled never appears", func(t *testing.T) {
-		delayID := scheduleMessage(t, alice, room.RoomID, "never", 500*time.Millisecond)
+		delayID := scheduleMessage(t, alice, room.RoomID, "never", 1500*time.Millisecond)
 		for i := 0; i < 2; i++ { // the second cancel is a retry and succeeds
 			if status, body := rawCallPath(t, alice, "POST", msc4140+"/delayed_events/"+delayID+"/cancel", nil); status != 200 {
 				t.Fatalf("cancel %d: %d %v", i, status, body)
@@ -143,7 +166,7 @@ func TestDelayedEvents(t *testing.T) {
 		}
 		// A message sent after the delay ran out comes after where the
 		// cancelled one would have been.
-		time.Sleep(time.Second)
+		time.Sleep(2 * time.Second)
 		if _, err := alice.SendText(ctx, room.RoomID, "after never"); err != nil {
 			t.Fatal(err)
 		}
@@ -351,7 +374,7 @@ func TestDelayedEvents(t *testing.T) {
 		if _, err := dave.JoinRoomByID(ctx, room.RoomID); err != nil {
 			t.Fatal(err)
 		}
-		delayID := scheduleMessage(t, dave, room.RoomID, "from the past", 300*time.Millisecond)
+		delayID := scheduleMessage(t, dave, room.RoomID, "from the past", 2*time.Second)
 		if _, err := dave.LeaveRoom(ctx, room.RoomID); err != nil {
 			t.Fatal(err)
 		}
