@@ -23,6 +23,7 @@ var erasedRows = []struct{ what, query string }{
 	{"openid_tokens", `DELETE FROM openid_tokens WHERE user_id = $1`},
 	{"login_tokens", `DELETE FROM login_tokens WHERE user_id = $1`},
 	{"user_external_ids", `DELETE FROM user_external_ids WHERE user_id = $1`},
+	{"ratelimit_override", `DELETE FROM ratelimit_override WHERE user_id = $1`},
 }
 
 // EraseData removes an erased account's own data, in one transaction,
