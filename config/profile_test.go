@@ -46,6 +46,7 @@ func TestBundesMessengerProfileDefaults(t *testing.T) {
 		{"remote media 90d", time.Duration(cfg.MediaRetention.RemoteMediaLifetime) == 90*24*time.Hour},
 		{"password policy", cfg.PasswordConfig.Policy == PasswordPolicy{Enabled: true, MinimumLength: 8, RequireDigit: true, RequireSymbol: true, RequireLowercase: true, RequireUppercase: true}},
 		{"ui auth 15s", time.Duration(cfg.UIAuth.SessionTimeout) == 15*time.Second},
+		{"delayed events for huddles", time.Duration(cfg.DelayedEvents.MaxEventDelayDuration) == 24*time.Hour},
 		{"federation only with the allow-list", cfg.FederationDomainWhitelist != nil && len(*cfg.FederationDomainWhitelist) == 0},
 		{"secure backup required", cfg.WellKnown.E2EE != nil && cfg.WellKnown.E2EE.SecureBackupRequired && cfg.WellKnown.E2EE.OutboundKeysPreSharingMode == "on_room_opening"},
 	}
