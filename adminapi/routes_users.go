@@ -19,6 +19,8 @@ func (s *Server) userExtraRoutes(a *mux.Router) {
 	a.Handle("/v1/users/{userId}/override_ratelimit", s.read(s.getRateOverride)).Methods(http.MethodGet)
 	a.Handle("/v1/users/{userId}/override_ratelimit", mxhttp.EmptyBodyIsObject(s.act("user.override_ratelimit", s.setRateOverride))).Methods(http.MethodPost)
 	a.Handle("/v1/users/{userId}/override_ratelimit", s.act("user.override_ratelimit.delete", s.deleteRateOverride)).Methods(http.MethodDelete)
+	a.Handle("/v1/users/{userId}/shadow_ban", mxhttp.EmptyBodyIsObject(s.act("user.shadow_ban", s.shadowBan(true)))).Methods(http.MethodPost)
+	a.Handle("/v1/users/{userId}/shadow_ban", s.act("user.shadow_ban.delete", s.shadowBan(false))).Methods(http.MethodDelete)
 	a.Handle("/v1/threepid/{medium}/users/{address}", s.read(s.threepidUser)).Methods(http.MethodGet)
 	a.Handle("/v1/auth_providers/{provider}/users/{externalId}", s.read(s.authProviderUser)).Methods(http.MethodGet)
 	a.Handle("/v1/user/{userId}/redact", s.act("user.redact", s.redactUser)).Methods(http.MethodPost)

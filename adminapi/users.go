@@ -32,7 +32,7 @@ func nullableTS(ts int64) any {
 func userListJSON(e usstorage.UserListEntry) map[string]any {
 	return map[string]any{
 		"name": e.UserID, "user_type": nil, "is_guest": e.IsGuest, "admin": e.IsAdmin, "deactivated": e.Deactivated,
-		"erased": e.Erased, "shadow_banned": false, "displayname": nullable(e.DisplayName), "avatar_url": nullable(e.AvatarURL),
+		"erased": e.Erased, "shadow_banned": e.ShadowBanned, "displayname": nullable(e.DisplayName), "avatar_url": nullable(e.AvatarURL),
 		// Milliseconds in the list, seconds in a user's details, as Synapse.
 		"creation_ts": e.CreatedTS, "approved": true, "locked": e.Locked, "suspended": e.Suspended,
 		"last_seen_ts": nullableTS(e.LastSeenTS),

@@ -98,6 +98,9 @@ func (s *Server) createRoom(r *http.Request, dev *userapi.Device) (any, error) {
 		req.PowerLevelContentOverride = nil
 	}
 	for _, id := range body.Invite {
+		if dev.ShadowBanned {
+			break
+		}
 		u, err := spec.NewUserID(id, true)
 		if err != nil {
 			return nil, mxhttp.InvalidParam("invalid user id in invite: " + id)

@@ -73,6 +73,9 @@ func (s *Server) sendEvent(r *http.Request, dev *userapi.Device) (any, error) {
 	} else if dev.Suspended {
 		return nil, errSuspended()
 	}
+	if dev.ShadowBanned {
+		return s.shadowSend(r)
+	}
 	if delay, ok, err := delayParam(r); err != nil || ok {
 		if err != nil {
 			return nil, err
@@ -109,6 +112,9 @@ func (s *Server) redactEvent(r *http.Request, dev *userapi.Device) (any, error) 
 	}
 	if err := s.checkRedactionTarget(r, dev, v["roomId"], v["eventId"]); err != nil {
 		return nil, err
+	}
+	if dev.ShadowBanned {
+		return s.shadowSend(r)
 	}
 	res, err := s.rooms.SendEvent(r.Context(), roomserver.SendEventRequest{
 		RoomID: v["roomId"], Sender: dev.UserID, Type: spec.MRoomRedaction, Content: content, Redacts: v["eventId"],
@@ -187,6 +193,9 @@ func (s *Server) putState(r *http.Request, dev *userapi.Device) (any, error) {
 	}
 	if err := s.checkStateContent(r, v["roomId"], v["eventType"], content); err != nil {
 		return nil, err
+	}
+	if dev.ShadowBanned && v["eventType"] != spec.MRoomMember {
+		return s.shadowSend(r)
 	}
 	if delay, ok, err := delayParam(r); err != nil || ok {
 		if err != nil {

@@ -36,6 +36,10 @@ func (s *Server) handleTyping(r *http.Request, dev *userapi.Device) (any, error)
 	if !a.joined {
 		return nil, mxhttp.Forbidden("You are not joined to this room")
 	}
+	if dev.ShadowBanned {
+		// As the user's sends (clientapi/shadow_ban.go): answered, not shown.
+		return struct{}{}, nil
+	}
 	timeout := 30 * time.Second
 	if body.Timeout != nil && *body.Timeout > 0 {
 		timeout = min(time.Duration(*body.Timeout)*time.Millisecond, maxTypingTimeout)

@@ -140,6 +140,9 @@ type API interface {
 	// SetExternalIDs replaces the user's links to identity providers
 	// (the admin API); ErrExternalIDInUse if one is another account's.
 	SetExternalIDs(ctx context.Context, user spec.UserID, ids []storage.ExternalID) error
+	// SetShadowBanned shadow-bans the user or lifts it; ErrNotFound for
+	// unknown accounts.
+	SetShadowBanned(ctx context.Context, user spec.UserID, banned bool) error
 	// SetThreePIDs replaces the user's bound e-mail addresses (the admin
 	// API); ErrThreePIDInUse if one is another account's,
 	// ErrInvalidThreePID for what cannot be bound.
@@ -281,6 +284,9 @@ type Device struct {
 	// RateOverride replaces the per-user rate limits for this user (the
 	// admin API's override_ratelimit); nil: the configured ones.
 	RateOverride *storage.RateOverride `json:",omitempty"`
+	// ShadowBanned: an admin shadow-banned the user; their sends are
+	// answered as if they succeeded and reach nobody.
+	ShadowBanned bool `json:",omitempty"`
 }
 
 // Expired tells whether the access token the device was found by has

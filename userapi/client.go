@@ -243,6 +243,10 @@ func (c *Client) SetThreePIDs(ctx context.Context, user spec.UserID, tps []Three
 	return c.rpc.Call(ctx, "SetThreePIDs", []any{user, tps})
 }
 
+func (c *Client) SetShadowBanned(ctx context.Context, user spec.UserID, banned bool) error {
+	return c.rpc.Call(ctx, "SetShadowBanned", []any{user, banned})
+}
+
 func (c *Client) ImpersonationSession(ctx context.Context, user, admin spec.UserID, validUntilMS int64) (out *Session, err error) {
 	err = c.rpc.Call(ctx, "ImpersonationSession", []any{user, admin, validUntilMS}, &out)
 	return

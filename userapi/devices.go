@@ -49,6 +49,7 @@ func (s *Server) VerifyAccessToken(ctx context.Context, token string) (*Device, 
 		SessionID:    o.SessionID,
 		ExpiresTS:    o.ExpiresTS,
 		RateOverride: o.RateOverride,
+		ShadowBanned: o.ShadowBanned,
 	}
 	if dev.Expired(time.Now()) {
 		return nil, ErrTokenExpired

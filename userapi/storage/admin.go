@@ -95,7 +95,7 @@ var UserListOrders = map[string]string{
 	"admin":         "a.is_admin",
 	"user_type":     "a.user_id",
 	"deactivated":   "a.deactivated",
-	"shadow_banned": "a.user_id",
+	"shadow_banned": "a.shadow_banned",
 	"displayname":   "COALESCE(p.displayname, '')",
 	"avatar_url":    "COALESCE(p.avatar_url, '')",
 	"creation_ts":   "a.created_ts",
@@ -110,6 +110,7 @@ type UserListEntry struct {
 	IsGuest, IsAdmin       bool
 	Deactivated, Erased    bool
 	Locked, Suspended      bool
+	ShadowBanned           bool
 	CreatedTS              int64
 	// LastSeenTS is the latest request of any device; 0 for none.
 	LastSeenTS int64
@@ -167,7 +168,8 @@ func (s *Store) ListUsers(ctx context.Context, q UserListQuery) ([]UserListEntry
 	}
 	args = append(args, q.Limit, q.Offset)
 	rows, err := s.db.Read.QueryContext(ctx, `SELECT a.user_id, COALESCE(p.displayname, ''), COALESCE(p.avatar_url, ''),
-		a.is_guest, a.is_admin, a.deactivated, a.erased, a.locked, a.suspended, a.created_ts, COALESCE(d.last_seen_ts, 0)`+
+		a.is_guest, a.is_admin, a.deactivated, a.erased, a.locked, a.suspended, a.created_ts, COALESCE(d.last_seen_ts, 0),
+		a.shadow_banned`+
 		from+cond+` ORDER BY `+order+dir+`, a.user_id`+dir+
 		` LIMIT $`+strconv.Itoa(len(args)-1)+` OFFSET $`+strconv.Itoa(len(args)), args...)
 	if err != nil {
@@ -178,7 +180,7 @@ func (s *Store) ListUsers(ctx context.Context, q UserListQuery) ([]UserListEntry
 	for rows.Next() {
 		var e UserListEntry
 		if err := rows.Scan(&e.UserID, &e.DisplayName, &e.AvatarURL, &e.IsGuest, &e.IsAdmin, &e.Deactivated, &e.Erased,
-			&e.Locked, &e.Suspended, &e.CreatedTS, &e.LastSeenTS); err != nil {
+			&e.Locked, &e.Suspended, &e.CreatedTS, &e.LastSeenTS, &e.ShadowBanned); err != nil {
 			return nil, 0, err
 		}
 		out = append(out, e)
@@ -192,10 +194,10 @@ func (s *Store) AdminUser(ctx context.Context, userID string) (*UserListEntry, e
 	e := UserListEntry{UserID: userID}
 	err := s.db.Read.QueryRowContext(ctx, `SELECT COALESCE(p.displayname, ''), COALESCE(p.avatar_url, ''),
 		a.is_guest, a.is_admin, a.deactivated, a.erased, a.locked, a.suspended, a.created_ts,
-		COALESCE((SELECT MAX(last_seen_ts) FROM devices WHERE user_id = a.user_id), 0)
+		COALESCE((SELECT MAX(last_seen_ts) FROM devices WHERE user_id = a.user_id), 0), a.shadow_banned
 		FROM accounts a LEFT JOIN profiles p ON p.user_id = a.user_id WHERE a.user_id = $1`, userID).
 		Scan(&e.DisplayName, &e.AvatarURL, &e.IsGuest, &e.IsAdmin, &e.Deactivated, &e.Erased, &e.Locked, &e.Suspended,
-			&e.CreatedTS, &e.LastSeenTS)
+			&e.CreatedTS, &e.LastSeenTS, &e.ShadowBanned)
 	if err != nil {
 		return nil, notFound(err, "account "+userID)
 	}

@@ -47,6 +47,8 @@ type TokenOwner struct {
 	RefreshPending bool
 	// RateOverride is an admin's rate limit for the user, nil if none.
 	RateOverride *RateOverride
+	// ShadowBanned: the user's sends reach nobody.
+	ShadowBanned bool
 }
 
 // CreateDevice logs a device in. If the user already has a device with
@@ -142,11 +144,12 @@ func (s *Store) TokenOwner(ctx context.Context, tokenHash []byte) (*TokenOwner, 
 		rate, burst sql.NullInt64
 	)
 	err := s.db.Read.QueryRowContext(ctx, `SELECT d.session_id, d.user_id, d.device_id, d.display_name, a.is_guest, a.is_admin,
-			a.locked, a.suspended, d.token_expires_ts, d.prev_refresh_hash IS NOT NULL, r.messages_per_second, r.burst_count
+			a.locked, a.suspended, d.token_expires_ts, d.prev_refresh_hash IS NOT NULL, r.messages_per_second, r.burst_count,
+			a.shadow_banned
 		FROM devices d JOIN accounts a ON a.user_id = d.user_id LEFT JOIN ratelimit_override r ON r.user_id = d.user_id
 		WHERE d.token_hash = $1 AND a.deactivated = FALSE`, tokenHash).
 		Scan(&o.SessionID, &o.UserID, &o.DeviceID, &name, &o.IsGuest, &o.IsAdmin, &o.Locked, &o.Suspended, &expires, &o.RefreshPending,
-			&rate, &burst)
+			&rate, &burst, &o.ShadowBanned)
 	if err != nil {
 		return nil, notFound(err, "access token")
 	}
