@@ -371,11 +371,18 @@ func TestOIDCLoginEndToEnd(t *testing.T) {
 }
 
 // TestOIDCPasswordLoginDisabled: password_config.enabled false leaves
-// single sign-on only.
+// single sign-on only; the provider is configured without discovery.
 func TestOIDCPasswordLoginDisabled(t *testing.T) {
 	kc := testoidc.Start(t, "rohrpost", "kc-secret")
+	kc.RequirePKCE()
 	cfg := apptest.Config(t.TempDir())
-	cfg.OIDCProviders = []config.OIDCProvider{oidcProvider("kc", kc)}
+	// This provider's endpoints are configured, not discovered, and PKCE
+	// is used although nothing announced it.
+	p := oidcProvider("kc", kc)
+	no := false
+	p.Discover, p.PKCEMethod = &no, "always"
+	p.AuthorizationEndpoint, p.TokenEndpoint, p.JWKSURI = kc.URL+"/auth", kc.URL+"/token", kc.URL+"/jwks"
+	cfg.OIDCProviders = []config.OIDCProvider{p}
 	cfg.EnableRegistration = false
 	cfg.PasswordConfig.Enabled = "false"
 	srv := apptest.StartWith(t, cfg)

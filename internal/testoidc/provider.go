@@ -35,8 +35,10 @@ type Provider struct {
 	// codeLifetime is how long a code may be exchanged.
 	codeLifetime time.Duration
 	codes        map[string]*grant
-	tokens       map[string]map[string]any
-	sessions     int
+	// requirePKCE refuses authorization requests without a challenge.
+	requirePKCE bool
+	tokens      map[string]map[string]any
+	sessions    int
 }
 
 // grant is an issued authorization code.
@@ -74,6 +76,14 @@ func (p *Provider) SetUser(claims map[string]any) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.claims = claims
+}
+
+// RequirePKCE makes the authorization endpoint refuse requests without a
+// PKCE challenge, as a provider configured to require it does.
+func (p *Provider) RequirePKCE() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.requirePKCE = true
 }
 
 // SetCodeLifetime changes how long new codes may be exchanged.
@@ -130,6 +140,11 @@ func (p *Provider) authorize(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p.mu.Lock()
+	if p.requirePKCE && q.Get("code_challenge") == "" {
+		p.mu.Unlock()
+		http.Error(w, "PKCE required", http.StatusBadRequest)
+		return
+	}
 	if p.claims == nil {
 		p.mu.Unlock()
 		http.Error(w, "no user configured", http.StatusForbidden)
