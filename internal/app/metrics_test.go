@@ -78,7 +78,7 @@ func TestMetricsScrapedAndParsed(t *testing.T) {
 		"rohrpost_roomserver_input_queue_depth", "rohrpost_roomserver_input_batch_tasks", "rohrpost_roomserver_input_batch_events",
 		"rohrpost_roomserver_events_persisted_total", "rohrpost_sync_waiting_requests", "rohrpost_nats_consumer_pending_messages",
 		"rohrpost_media_scans_total", "rohrpost_federation_queue_pending", "rohrpost_federation_queue_destinations_backing_off",
-		"rohrpost_components", "go_sql_open_connections", "go_goroutines", "go_memstats_alloc_bytes", "process_cpu_seconds_total",
+		"rohrpost_components", "rohrpost_db_group_commits_total", "rohrpost_db_group_commit_writers", "rohrpost_db_group_commit_duration_seconds", "go_sql_open_connections", "go_goroutines", "go_memstats_alloc_bytes", "process_cpu_seconds_total",
 	); len(missing) > 0 {
 		t.Errorf("metric families missing: %v", missing)
 	}
@@ -110,6 +110,9 @@ func TestMetricsScrapedAndParsed(t *testing.T) {
 				t.Errorf("a raw path became a label: %q", l.GetValue())
 			}
 		}
+	}
+	if n, _ := after.Sum("rohrpost_db_group_commit_duration_seconds", nil); n < sends {
+		t.Errorf("group commits timed: %v, want at least one per send", n)
 	}
 	if n, _ := after.Sum("go_sql_open_connections", nil); n < 1 {
 		t.Errorf("go_sql_open_connections = %v, want the pool in use", n)

@@ -25,10 +25,11 @@ type groupCommitter struct {
 	requests chan writeRequest
 	quit     chan struct{}
 	wg       sync.WaitGroup
+	metrics  *commitMetrics // metrics.go
 }
 
 func newGroupCommitter(db *sql.DB) *groupCommitter {
-	g := &groupCommitter{db: db, requests: make(chan writeRequest, maxBatch), quit: make(chan struct{})}
+	g := &groupCommitter{db: db, requests: make(chan writeRequest, maxBatch), quit: make(chan struct{}), metrics: newCommitMetrics()}
 	g.wg.Add(1)
 	go g.loop()
 	return g
@@ -123,12 +124,14 @@ func (g *groupCommitter) run(batch []writeRequest) {
 		batch[0].done <- errs[0]
 		return
 	}
+	commitStart := g.metrics.now()
 	if err := tx.Commit(); err != nil {
 		for _, req := range batch {
 			req.done <- fmt.Errorf("commit: %w", err)
 		}
 		return
 	}
+	g.metrics.committed(len(batch), commitStart)
 	for i, req := range batch {
 		req.done <- errs[i]
 	}
