@@ -430,3 +430,23 @@ func TestDelayedEventsAcrossRestart(t *testing.T) {
 	waitForMessage(t, alice, room.RoomID, "after the restart")
 	waitFinalised(t, alice, later)
 }
+
+// rc_delayed_event_mgmt bounds how often a user manages delayed events.
+func TestDelayedEventsManagementRateLimit(t *testing.T) {
+	cfg := delayedConfig(t, 100)
+	cfg.RateLimiting.Enabled = true
+	cfg.RateLimits.RCDelayedEventMgmt = config.RateLimit{PerSecond: 0.01, BurstCount: 2}
+	srv := apptest.StartWith(t, cfg)
+	alice := srv.Register(t, "alice")
+	room, err := alice.CreateRoom(context.Background(), &mautrix.ReqCreateRoom{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	delayID := scheduleMessage(t, alice, room.RoomID, "heartbeat", time.Hour)
+	for i, want := range []int{200, 200, 429} {
+		status, body := rawCallPath(t, alice, "POST", msc4140+"/delayed_events/"+delayID+"/restart", nil)
+		if status != want || (want == 429 && body["errcode"] != "M_LIMIT_EXCEEDED") {
+			t.Errorf("restart %d: %d %v, want %d", i, status, body, want)
+		}
+	}
+}
