@@ -118,7 +118,7 @@ func (s *Server) createRoom(r *http.Request, dev *userapi.Device) (any, error) {
 		case !s.invitesBlocked(r.Context(), *u):
 			req.Invite = append(req.Invite, *u)
 			// The invitee's profile goes into the invite, as /invite's.
-			if p, err := s.users.Profile(r.Context(), *u); err == nil && (p.DisplayName != "" || p.AvatarURL != "") {
+			if p, err := s.users.Profile(r.Context(), *u); s.cfg.IncludeProfileDataOnInvite && err == nil && (p.DisplayName != "" || p.AvatarURL != "") {
 				if req.InviteeProfiles == nil {
 					req.InviteeProfiles = map[string]roomserver.MemberProfile{}
 				}
@@ -174,7 +174,9 @@ func (s *Server) inviteRemote(ctx context.Context, roomID string, sender spec.Us
 		if isDirect {
 			content["is_direct"] = true
 		}
-		s.addProfile(ctx, u, content)
+		if s.cfg.IncludeProfileDataOnInvite {
+			s.addProfile(ctx, u, content)
+		}
 		raw, _ := json.Marshal(content)
 		if _, err := s.fed.InviteRemote(ctx, federationapi.InviteRequest{RoomID: roomID, Sender: sender, Target: u, Content: raw}); err != nil {
 			slog.Warn("createRoom: remote invite failed", "room_id", roomID, "invitee", u.String(), "err", err)

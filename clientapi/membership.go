@@ -302,7 +302,7 @@ func (s *Server) membershipChange(membership string) func(*http.Request, *userap
 		if membership == "kick" || membership == "unban" {
 			content["membership"] = spec.Leave
 		}
-		if membership == spec.Invite {
+		if membership == spec.Invite && s.cfg.IncludeProfileDataOnInvite {
 			s.addProfile(r.Context(), *target, content)
 		}
 		if body.Reason != "" {

@@ -24,6 +24,7 @@ import (
 	"github.com/rohrpost/rohrpost/internal/serverkey"
 	"github.com/rohrpost/rohrpost/internal/sqlutil"
 	"github.com/rohrpost/rohrpost/mediaapi"
+	"github.com/rohrpost/rohrpost/memberactions"
 	"github.com/rohrpost/rohrpost/roomserver"
 	rsstorage "github.com/rohrpost/rohrpost/roomserver/storage"
 	"github.com/rohrpost/rohrpost/syncapi"
@@ -107,6 +108,9 @@ type App struct {
 
 	// BundesMessenger serves the apps' own endpoints (bundesmessenger.go).
 	BundesMessenger *bundesmessenger.Server
+	// memberActions accepts invites and forgets left rooms for users
+	// (member_actions.go); nil when the config asks for neither.
+	memberActions *memberactions.Actions
 
 	// Retention runs the retention jobs of the components here
 	// (retention.go); nil when none is switched on.
@@ -265,6 +269,9 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *App, err err
 			return nil, err
 		}
 		a.CS.SetRoomBlocked(a.Admin.RoomBlocked)
+		if err := a.startMemberActions(ctx); err != nil {
+			return nil, err
+		}
 	}
 	if err := a.startRetention(ctx); err != nil {
 		return nil, err
@@ -360,6 +367,7 @@ func (a *App) Close() {
 	for _, s := range a.served {
 		_ = s.Stop()
 	}
+	a.memberActions.Stop()
 	if a.CS != nil {
 		a.CS.Stop()
 	}
