@@ -71,7 +71,9 @@ func (s *Server) casTicket(w http.ResponseWriter, r *http.Request) {
 		mxhttp.WriteError(w, r, err)
 		return
 	}
-	if err := s.finishSSOLogin(r.Context(), w, user, back, storage.AuthOrigin{}); err != nil {
+	// CAS sends the browser on at once, as it always did: sso.client_whitelist
+	// and the confirmation page are OIDC's (docs/sso.md).
+	if err := s.finishSSOLogin(r.Context(), w, user, back, storage.AuthOrigin{}, false); err != nil {
 		mxhttp.WriteError(w, r, err)
 	}
 }

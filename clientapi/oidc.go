@@ -158,7 +158,8 @@ func (s *Server) oidcCallback(w http.ResponseWriter, r *http.Request) {
 	}
 	back, err := url.Parse(sess.ClientRedirect)
 	if err == nil {
-		err = s.finishSSOLogin(ctx, w, user, back, storage.AuthOrigin{Provider: p.ID(), Session: id.SessionID})
+		trusted := s.cfg.SSOClients.TrustedClient(sess.ClientRedirect)
+		err = s.finishSSOLogin(ctx, w, user, back, storage.AuthOrigin{Provider: p.ID(), Session: id.SessionID}, !trusted)
 	}
 	if err != nil {
 		slog.Error("oidc: login token", "err", err)

@@ -111,7 +111,9 @@ func checkClientRedirect(raw string) error {
 // finishSSOLogin gives user a single-use login token and shows the
 // browser the way back to the client with it (loginToken), as the spec's
 // SSO flow ends. origin is the provider session the login came from.
-func (s *Server) finishSSOLogin(ctx context.Context, w http.ResponseWriter, user spec.UserID, back *url.URL, origin storage.AuthOrigin) error {
+// With confirm, the page only offers the link, naming where it leads
+// (sso.client_whitelist decides); otherwise it also follows it at once.
+func (s *Server) finishSSOLogin(ctx context.Context, w http.ResponseWriter, user spec.UserID, back *url.URL, origin storage.AuthOrigin, confirm bool) error {
 	token, err := s.users.CreateSSOLoginToken(ctx, user, origin)
 	if err != nil {
 		return err
@@ -122,6 +124,17 @@ func (s *Server) finishSSOLogin(ctx context.Context, w http.ResponseWriter, user
 	link := html.EscapeString(back.String())
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
+	if confirm {
+		where := back.Host
+		if where == "" {
+			where = back.Scheme + ":"
+		}
+		_, _ = fmt.Fprintf(w, `<!DOCTYPE html><html><head><meta charset="utf-8"><title>Continue to your client?</title></head><body>`+
+			`<p>You are logged in as %s.</p><p>Continue only if you started this login in the application at <strong>%s</strong>: `+
+			`it gets access to your account.</p><p><a href="%s">Continue to %s</a></p></body></html>`,
+			html.EscapeString(user.String()), html.EscapeString(where), link, html.EscapeString(where))
+		return nil
+	}
 	_, _ = fmt.Fprintf(w, `<!DOCTYPE html><html><head><meta http-equiv="refresh" content="0;url=%s"><title>Login</title></head>`+
 		`<body><p><a href="%s">Continue to your Matrix client</a></p></body></html>`, link, link)
 	return nil

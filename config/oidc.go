@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"net/url"
 	"os"
 	"regexp"
 	"slices"
@@ -17,6 +18,29 @@ import (
 // (PasswordEnabled) lives in Privacy's PasswordConfig.
 type SSO struct {
 	OIDCProviders []OIDCProvider `yaml:"oidc_providers"`
+	// SSOClients is Synapse's sso block.
+	SSOClients SSOClients `yaml:"sso"`
+}
+
+// SSOClients says which clients get the login token of a single sign-on
+// at once. Any other client's redirectUrl is shown to the user first,
+// who continues to it or not: a link that sends the token to an
+// attacker's page then needs the user's click on a page naming it.
+type SSOClients struct {
+	// ClientWhitelist are URL prefixes (Synapse's key), such as
+	// "https://app.element.io/".
+	ClientWhitelist []string `yaml:"client_whitelist"`
+}
+
+// TrustedClient tells whether redirectURL starts with a prefix of
+// client_whitelist.
+func (c SSOClients) TrustedClient(redirectURL string) bool {
+	for _, prefix := range c.ClientWhitelist {
+		if strings.HasPrefix(redirectURL, prefix) {
+			return true
+		}
+	}
+	return false
 }
 
 // OIDCProvider is one OpenID Connect provider (an agency's Keycloak realm)
@@ -213,6 +237,11 @@ func (s *SSO) validate(c *Config, bad func(key, format string, args ...any)) {
 		}
 		seen[p.ID()] = true
 	}
+	for i, prefix := range s.SSOClients.ClientWhitelist {
+		if u, err := url.Parse(prefix); err != nil || u.Scheme == "" || (isHTTPURL(prefix) && u.Path == "") {
+			bad(fmt.Sprintf("sso.client_whitelist[%d]", i), "%q is not a URL prefix with a scheme and, for http(s), a path (like https://app.example.org/)", prefix)
+		}
+	}
 	pw := c.PasswordConfig
 	if !pw.PasswordLogin() && len(s.OIDCProviders) == 0 && !c.CAS.Enabled {
 		bad("password_config.enabled", "without password login nobody can log in: configure oidc_providers or cas")
@@ -324,14 +353,16 @@ func (p *OIDCProvider) validateEndpoints(key string, bad func(key, format string
 	}
 }
 
-// unsupportedSSOKeys picks the unknown keys inside oidc_providers: Synapse
-// has more (skip_verification, jwt_config, backchannel_logout_ignore_sub,
-// …), and an ignored one there would change who may log in without
-// anyone noticing.
+// unsupportedSSOKeys picks the unknown keys inside oidc_providers and sso,
+// and Synapse's other ways to log in: Synapse has more (skip_verification,
+// backchannel_logout_ignore_sub, sso.update_profile_information, the
+// older oidc_config, SAML, JWT), and an ignored one there would change who
+// may log in, or how, without anyone noticing.
 func unsupportedSSOKeys(unknown []string) (rest []string, err error) {
 	var bad []string
 	for _, k := range unknown {
-		if strings.HasPrefix(k, "oidc_providers[") {
+		if strings.HasPrefix(k, "oidc_providers[") || strings.HasPrefix(k, "sso.") ||
+			slices.Contains([]string{"oidc_config", "saml2_config", "jwt_config", "cas_config"}, k) {
 			bad = append(bad, k)
 		} else {
 			rest = append(rest, k)

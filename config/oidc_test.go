@@ -97,6 +97,11 @@ func TestOIDCProvidersRefused(t *testing.T) {
 		{"duplicate id", base("") + strings.TrimPrefix(base(""), "oidc_providers:\n"), "oidc_providers[1].idp_id"},
 		{"password off without sso", "enable_registration: false\npassword_config:\n  enabled: false\n", "password_config.enabled"},
 		{"password off with open registration", base("") + "enable_registration: true\nenable_registration_without_verification: true\npassword_config:\n  enabled: false\n", "password_config.enabled"},
+		{"legacy oidc_config", "oidc_config:\n  enabled: true\n", "oidc_config"},
+		{"synapse cas_config", "cas_config:\n  enabled: true\n", "cas_config"},
+		{"unknown sso key", "sso:\n  update_profile_information: true\n", "sso.update_profile_information"},
+		{"whitelist entry without scheme", "sso:\n  client_whitelist: [app.example.org]\n", "sso.client_whitelist[0]"},
+		{"whitelist entry without path", "sso:\n  client_whitelist: [\"https://app.example.org\"]\n", "sso.client_whitelist[0]"},
 		{"password enabled value", base("") + "password_config:\n  enabled: maybe\n", "password_config.enabled"},
 	}
 	for _, tc := range tests {

@@ -196,7 +196,14 @@ func TestOIDCLoginEndToEnd(t *testing.T) {
 	var erikaToken string
 	t.Run("redirect, provider, callback, token login, whoami", func(t *testing.T) {
 		kc.SetUser(idpUser("kc-sub-1", "Erika", "staff", "yes"))
-		access, userID := oidcTokenLogin(t, srv, ssoLoginToken(t, srv, "oidc-kc"))
+		status, page := ssoLogin(t, srv, "oidc-kc")
+		// client.example is not in sso.client_whitelist: the page names it
+		// and waits for the user's click.
+		if !strings.Contains(page, "Continue only if you started this login in the application at <strong>client.example</strong>") ||
+			strings.Contains(page, "http-equiv") {
+			t.Fatalf("confirmation page: %s", page)
+		}
+		access, userID := oidcTokenLogin(t, srv, loginToken(t, status, page))
 		if userID != "@erika:localhost" {
 			t.Fatalf("user %s", userID)
 		}
@@ -385,6 +392,7 @@ func TestOIDCPasswordLoginDisabled(t *testing.T) {
 	cfg.OIDCProviders = []config.OIDCProvider{p}
 	cfg.EnableRegistration = false
 	cfg.PasswordConfig.Enabled = "false"
+	cfg.SSOClients.ClientWhitelist = []string{"https://client.example/"}
 	srv := apptest.StartWith(t, cfg)
 	cfg.PublicBaseURL = srv.URL
 
@@ -400,6 +408,9 @@ func TestOIDCPasswordLoginDisabled(t *testing.T) {
 	// The /login/sso/redirect without a provider id goes to the only one.
 	kc.SetUser(idpUser("kc-sub-1", "erika"))
 	status2, body, _ := oidcGet(t, oidcBrowser(t), srv.URL+"/_matrix/client/v3/login/sso/redirect?redirectUrl="+url.QueryEscape(clientRedirect))
+	if !strings.Contains(body, `http-equiv="refresh"`) {
+		t.Fatalf("a whitelisted client is not sent on at once: %s", body)
+	}
 	access, userID := oidcTokenLogin(t, srv, loginToken(t, status2, body))
 	if status, who := oidcWhoami(t, srv, access); status != http.StatusOK || who != userID {
 		t.Fatalf("whoami %d %s", status, who)
