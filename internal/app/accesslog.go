@@ -5,8 +5,11 @@ import (
 	"encoding/hex"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
+
+	"github.com/rohrpost/rohrpost/internal/metrics"
 )
 
 // RequestIDHeader carries a request's id: kept when a client or the
@@ -15,8 +18,9 @@ import (
 const RequestIDHeader = "X-Request-Id"
 
 // withAccessLog logs one line per request (never the query string, which
-// may hold an access token) and echoes the request id. Health checks are
-// logged at debug level: orchestrators poll them every few seconds.
+// may hold an access token) and echoes the request id. Health checks and
+// metrics scrapes are logged at debug level: orchestrators and Prometheus
+// poll them every few seconds.
 func withAccessLog(log *slog.Logger, h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id := r.Header.Get(RequestIDHeader)
@@ -29,7 +33,7 @@ func withAccessLog(log *slog.Logger, h http.Handler) http.Handler {
 		start := time.Now()
 		h.ServeHTTP(rec, r)
 		level := slog.LevelInfo
-		if r.URL.Path == ReadyPath || r.URL.Path == LivePath {
+		if r.URL.Path == ReadyPath || r.URL.Path == LivePath || slices.Contains(metrics.Paths, r.URL.Path) {
 			level = slog.LevelDebug
 		}
 		if rec.status == 0 {

@@ -2,6 +2,8 @@ package app_test
 
 import (
 	"context"
+	"encoding/json"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -11,6 +13,7 @@ import (
 	"maunium.net/go/mautrix"
 	"maunium.net/go/mautrix/event"
 
+	"github.com/rohrpost/rohrpost/internal/app"
 	"github.com/rohrpost/rohrpost/internal/apptest"
 	"github.com/rohrpost/rohrpost/internal/metrics/metricstest"
 )
@@ -168,5 +171,40 @@ func awaitMetric(t *testing.T, what string, cond func() bool) {
 			t.Fatalf("timed out waiting for %s", what)
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestMetricsScrapesLoggedAtDebug: Prometheus scrapes every few seconds;
+// like health checks, its requests go to the access log at debug level,
+// other requests at info.
+func TestMetricsScrapesLoggedAtDebug(t *testing.T) {
+	var logs syncBuffer
+	a, err := app.New(context.Background(), apptest.Config(t.TempDir()), app.Options{
+		AccessLog: slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	srv := httptest.NewServer(a.Handler("client", "metrics"))
+	defer srv.Close()
+	metricstest.Scrape(t, srv.URL+"/_synapse/metrics")
+	metricstest.Scrape(t, srv.URL+"/metrics")
+	if resp, err := http.Get(srv.URL + "/_matrix/client/versions"); err != nil {
+		t.Fatal(err)
+	} else {
+		resp.Body.Close()
+	}
+	levels := map[string]string{}
+	for _, l := range strings.Split(strings.TrimSpace(logs.String()), "\n") {
+		var line struct{ Level, Msg, Path string }
+		if json.Unmarshal([]byte(l), &line) == nil && line.Msg == "request" {
+			levels[line.Path] = line.Level
+		}
+	}
+	for path, want := range map[string]string{"/_synapse/metrics": "DEBUG", "/metrics": "DEBUG", "/_matrix/client/versions": "INFO"} {
+		if levels[path] != want {
+			t.Errorf("access log level of %s = %q, want %s (all: %v)", path, levels[path], want, levels)
+		}
 	}
 }
