@@ -247,3 +247,59 @@ func TestAdminAPIDeleteRoomPurge(t *testing.T) {
 		t.Fatalf("audit log: %v", audit)
 	}
 }
+
+// The old synchronous delete without purge: the members leave, the
+// alias goes (there is no new room), the room stays in the database,
+// out of the directory.
+func TestAdminAPIDeleteRoomWithoutPurge(t *testing.T) {
+	srv := apptest.Start(t)
+	ctx := context.Background()
+	root := registerAdmin(t, srv, "shutroot")
+	sa := &synapseadmin.Client{Client: root}
+	alice, bob := srv.Register(t, "alice"), srv.Register(t, "bob")
+	room, err := alice.CreateRoom(ctx, &mautrix.ReqCreateRoom{Preset: "public_chat", Visibility: "public", RoomAliasName: "treffpunkt"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bob.JoinRoom(ctx, room.RoomID.String(), nil); err != nil {
+		t.Fatal(err)
+	}
+	res, err := sa.DeleteRoomSync(ctx, room.RoomID, synapseadmin.ReqDeleteRoom{})
+	if err != nil {
+		t.Fatalf("DeleteRoomSync: %v", err)
+	}
+	// DeleteRoomSync's zero request leaves purge out: Synapse's default,
+	// purge, applies. A second room is shut down with purge false.
+	if len(res.KickedUsers) != 2 || res.NewRoomID != "" || len(res.LocalAliases) != 1 {
+		t.Fatalf("shutdown: %+v", res)
+	}
+	second, err := alice.CreateRoom(ctx, &mautrix.ReqCreateRoom{Preset: "public_chat", Visibility: "public", RoomAliasName: "zweiter"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	before, err := alice.SyncRequest(ctx, 0, "", "", false, event.PresenceOnline)
+	if err != nil {
+		t.Fatal(err)
+	}
+	status, body := adminCall(t, root, "POST", "/v1/rooms/"+esc(second.RoomID.String())+"/delete", map[string]any{"purge": false})
+	if kicked, _ := body["kicked_users"].([]any); status != 200 || len(kicked) != 1 || body["new_room_id"] != nil {
+		t.Fatalf("v1 delete without purge: %d %v", status, body)
+	}
+	status, body = adminCall(t, root, "GET", "/v1/rooms/"+esc(second.RoomID.String()), nil)
+	if status != 200 || body["joined_members"] != float64(0) || body["public"] != false {
+		t.Fatalf("the room after a delete without purge: %d %v", status, body)
+	}
+	if _, err := alice.ResolveAlias(ctx, id.RoomAlias("#zweiter:"+string(root.UserID.Homeserver()))); httpStatus(err) != 404 {
+		t.Fatalf("alias of the deleted room: %v", err)
+	}
+	sync, err := alice.SyncRequest(ctx, 0, before.NextBatch, "", false, event.PresenceOnline)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, left := sync.Rooms.Leave[second.RoomID]; !left {
+		t.Fatalf("alice's sync does not show the room as left: %+v", sync.Rooms)
+	}
+	if status, _ := adminCall(t, root, "GET", "/v1/rooms/"+esc(room.RoomID.String()), nil); status != 404 {
+		t.Fatalf("the purged room: %d", status)
+	}
+}
