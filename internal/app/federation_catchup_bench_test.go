@@ -29,10 +29,9 @@ const catchUpMessages = 1000
 //
 // Two cases: "peer-down", A's destination worker retrying through the
 // outage; "sender-restarted", A restarting during the outage, so that a
-// new worker finds the 1,000 waiting and applies the catch-up bound
-// (QueueConfig.CatchUpBound, 500: only the newest 10 of the room are
-// sent, and B fetches what it can of the gap with /get_missing_events,
-// then /state_ids).
+// new worker finds the 1,000 waiting in the database and sends them all,
+// in order (decision 0011: the catch-up bound of the first version, which
+// sent only a room's newest events, was taken out).
 //
 // The outage lasts as long as sending takes, or -catchup.outage (such
 // as 10m, the figure). After a long outage the first attempt
