@@ -193,3 +193,46 @@ func TestAdminAPIRoomHistory(t *testing.T) {
 		}
 	}
 }
+
+// By default a history purge removes only what other servers' users
+// sent: the local users' events may be the only copies.
+func TestAdminAPIPurgeHistoryKeepsLocalEvents(t *testing.T) {
+	servers := apptest.StartFederation(t, 2)
+	hs1, hs2 := servers[0], servers[1]
+	ctx := context.Background()
+	root := registerAdmin(t, hs1, "purgeroot")
+	alice, bob, room := federatedRoom(t, hs1, hs2)
+	for _, m := range []struct {
+		cli  *mautrix.Client
+		body string
+	}{{alice, "von Alice"}, {bob, "von Bob"}, {alice, "zuletzt"}} {
+		if _, err := m.cli.SendText(ctx, room, m.body); err != nil {
+			t.Fatal(err)
+		}
+		waitForMessage(t, alice, room, m.body)
+	}
+	status, body := adminCall(t, root, "POST", "/v1/purge_history/"+esc(room.String()), map[string]any{"purge_up_to_ts": time.Now().UnixMilli() + 1000})
+	if status != 200 {
+		t.Fatalf("purge: %d %v", status, body)
+	}
+	if st := waitPurge(t, root, body["purge_id"].(string)); st["status"] != "complete" {
+		t.Fatalf("purge status: %v", st)
+	}
+	sa := &synapseadmin.Client{Client: root}
+	page, err := sa.RoomMessages(ctx, room, "", "", mautrix.DirectionForward, &mautrix.FilterPart{Types: []event.Type{event.EventMessage}}, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var bodies []string
+	for _, e := range page.Chunk {
+		bodies = append(bodies, e.Content.Raw["body"].(string))
+	}
+	if len(bodies) != 2 || bodies[0] != "von Alice" || bodies[1] != "zuletzt" {
+		t.Fatalf("after the purge: %q", bodies)
+	}
+	// Bob's membership (state) stays: he still writes.
+	if _, err := bob.SendText(ctx, room, "noch da"); err != nil {
+		t.Fatal(err)
+	}
+	waitForMessage(t, alice, room, "noch da")
+}
