@@ -85,7 +85,7 @@ func (s *Server) deleteDevicesWithAuth(r *http.Request, dev *userapi.Device, raw
 	if err != nil {
 		return nil, err
 	}
-	op := uiaOp{name: opName, user: &dev.UserID, flows: s.reauthFlows(r.Context(), dev.UserID)}
+	op := uiaOp{name: opName, user: &dev.UserID, flows: s.reauthFlows(r.Context(), dev.UserID), reuseDevice: dev.ID}
 	if done, challenge, err := s.interactiveAuth(r.Context(), auth, op); !done {
 		return challenge, err
 	}

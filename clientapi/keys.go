@@ -186,7 +186,7 @@ func (s *Server) uploadCrossSigningKeys(r *http.Request, dev *userapi.Device) (a
 		if err != nil {
 			return nil, err
 		}
-		op := uiaOp{name: "POST /keys/device_signing/upload", user: &dev.UserID, flows: s.reauthFlows(r.Context(), dev.UserID)}
+		op := uiaOp{name: "POST /keys/device_signing/upload", user: &dev.UserID, flows: s.reauthFlows(r.Context(), dev.UserID), reuseDevice: dev.ID}
 		if done, challenge, err := s.interactiveAuth(ctx, auth, op); !done {
 			return challenge, err
 		}

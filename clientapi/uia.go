@@ -50,6 +50,10 @@ type uiaOp struct {
 	flows [][]string
 	// params are the stages' parameters shown in the 401 (public keys).
 	params map[string]any
+	// reuseDevice is the device whose recent authentication may cover
+	// this operation (ui_auth.session_timeout, uia_reuse.go); empty for
+	// the dangerous operations, which always ask.
+	reuseDevice string
 }
 
 func (op uiaOp) offers(stage string) bool {
@@ -287,11 +291,18 @@ func parseAuth(raw json.RawMessage) (authDict, error) {
 // a new or continued session. It returns done when a flow is complete;
 // otherwise what to answer: a 401 challenge as the body, or an error.
 func (s *Server) interactiveAuth(ctx context.Context, auth authDict, op uiaOp) (done bool, challenge any, err error) {
+	if auth.Session == "" && s.authenticatedRecently(ctx, op) {
+		return true, nil, nil
+	}
 	sess, err := s.uia.session(ctx, auth.Session, op)
 	if err != nil {
 		return false, nil, err
 	}
-	return s.continueAuth(ctx, sess, auth, op)
+	done, challenge, err = s.continueAuth(ctx, sess, auth, op)
+	if done {
+		s.noteAuthenticated(ctx, op)
+	}
+	return done, challenge, err
 }
 
 // continueAuth is interactiveAuth for a session the caller already has.

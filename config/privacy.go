@@ -91,8 +91,10 @@ func (c *Config) validatePrivacy(bad func(key, format string, args ...any)) {
 	if p.MinimumLength < 0 || p.MinimumLength > maxPasswordPolicyLength {
 		bad("password_config.policy.minimum_length", "%d is not between 0 and %d", p.MinimumLength, maxPasswordPolicyLength)
 	}
-	if c.UIAuth.SessionTimeout < 0 || time.Duration(c.UIAuth.SessionTimeout) > 24*time.Hour {
-		bad("ui_auth.session_timeout", "%s is not between 0 and 24h", time.Duration(c.UIAuth.SessionTimeout))
+	// The client API keeps the last authentication with its sessions,
+	// which live 30 minutes.
+	if c.UIAuth.SessionTimeout < 0 || time.Duration(c.UIAuth.SessionTimeout) > 30*time.Minute {
+		bad("ui_auth.session_timeout", "%s is not between 0 and 30m", time.Duration(c.UIAuth.SessionTimeout))
 	}
 	a := c.AutoAcceptInvites
 	if !a.Enabled && (a.OnlyForDirectMessages || a.OnlyFromLocalUsers) {
