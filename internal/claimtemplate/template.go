@@ -48,7 +48,7 @@ func Parse(src string) (*Template, error) {
 	var t Template
 	rest := src
 	for rest != "" {
-		if i := strings.Index(rest, "{%"); i >= 0 && (strings.Index(rest, "{{") < 0 || i < strings.Index(rest, "{{")) {
+		if strings.Contains(rest, "{%") {
 			return nil, fmt.Errorf("%w: statements ({%% ... %%}) are not supported", ErrUnsupported)
 		}
 		if strings.Contains(rest, "{#") {
