@@ -118,8 +118,15 @@ func (r DataRetention) validate() []error {
 	if len(m.PurgeJobs) > 0 && !m.Enabled {
 		bad("retention.purge_jobs", "need retention.enabled: true")
 	}
+	seen := map[[2]Duration]bool{}
 	for i, j := range m.PurgeJobs {
 		key := fmt.Sprintf("retention.purge_jobs[%d]", i)
+		// The bounds name the job's row of retention_jobs.
+		bounds := [2]Duration{j.ShortestMaxLifetime, j.LongestMaxLifetime}
+		if seen[bounds] {
+			bad(key, "has the same lifetimes as an earlier purge job")
+		}
+		seen[bounds] = true
 		if j.Interval < Duration(time.Minute) {
 			bad(key+".interval", "must be at least 1m")
 		}

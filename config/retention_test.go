@@ -78,6 +78,7 @@ retention:
 		{"allowed range reversed", "retention:\n  enabled: true\n  allowed_lifetime_min: 2d\n  allowed_lifetime_max: 1d\n", "retention.allowed_lifetime_min"},
 		{"policy reversed", "retention:\n  enabled: true\n  default_policy: {min_lifetime: 2d, max_lifetime: 1d}\n", "retention.default_policy.min_lifetime"},
 		{"job without interval", "retention:\n  enabled: true\n  purge_jobs:\n    - longest_max_lifetime: 1d\n", "retention.purge_jobs[0].interval"},
+		{"two jobs for the same rooms", "retention:\n  enabled: true\n  purge_jobs:\n    - {longest_max_lifetime: 1d, interval: 1h}\n    - {longest_max_lifetime: 1d, interval: 2h}\n", "retention.purge_jobs[1]"},
 		{"jobs while off", "retention:\n  purge_jobs:\n    - interval: 1d\n", "retention.purge_jobs"},
 		{"not a duration", "forgotten_room_retention_period: soon\n", "soon"},
 	}

@@ -37,6 +37,8 @@ type archive struct {
 	counts map[string]int
 	// the account's state, for the erasure section
 	deactivated, erased bool
+	// at is when the archive was made, the time of each of its files
+	at time.Time
 }
 
 // Check tells whether user has an account, before an archive is begun
@@ -76,9 +78,9 @@ func (e *Exporter) Write(ctx context.Context, w io.Writer, user spec.UserID) err
 	if e.Now != nil {
 		now = e.Now
 	}
-	a := &archive{ctx: ctx, db: e.DB.Read, zw: zip.NewWriter(w), user: user.String(), media: e.Media, counts: map[string]int{}}
+	a := &archive{ctx: ctx, db: e.DB.Read, zw: zip.NewWriter(w), user: user.String(), media: e.Media, counts: map[string]int{}, at: now()}
 	steps := []func() error{
-		func() error { return a.manifest(now()) },
+		a.manifest,
 		a.account, a.profile, a.devices, a.threePIDs, a.rooms, a.events,
 		a.accountData, a.pushRules, a.pushers, a.reports, a.uploads, a.erasure,
 	}
@@ -92,7 +94,7 @@ func (e *Exporter) Write(ctx context.Context, w io.Writer, user spec.UserID) err
 
 // create starts a file of the archive.
 func (a *archive) create(name string) (io.Writer, error) {
-	return a.zw.CreateHeader(&zip.FileHeader{Name: name, Method: zip.Deflate, Modified: time.Now()})
+	return a.zw.CreateHeader(&zip.FileHeader{Name: name, Method: zip.Deflate, Modified: a.at})
 }
 
 // writeJSON writes one small value as a file.
@@ -150,10 +152,10 @@ func (a *archive) writeRows(name, query string, scan func(*sql.Rows) (any, error
 }
 
 // manifest says what the archive is.
-func (a *archive) manifest(at time.Time) error {
+func (a *archive) manifest() error {
 	return a.writeJSON("manifest.json", map[string]any{
 		"user_id":    a.user,
-		"created_ts": at.UnixMilli(),
+		"created_ts": a.at.UnixMilli(),
 		"format":     "rohrpost user export 1",
 		"files": map[string]string{
 			"account.json":      "the account: flags and creation time, single sign-on links",

@@ -100,10 +100,15 @@ func New(ctx context.Context, db *sqlutil.DB, opts Options, jobs ...Job) (*Sched
 	if opts.Tick <= 0 {
 		opts.Tick = time.Minute
 	}
+	names := map[string]bool{}
 	for _, j := range jobs {
 		if j.Name == "" || j.Interval <= 0 || j.Run == nil {
 			return nil, fmt.Errorf("retention: job %q needs a name, an interval and a Run", j.Name)
 		}
+		if names[j.Name] {
+			return nil, fmt.Errorf("retention: two jobs named %q would share one lease", j.Name)
+		}
+		names[j.Name] = true
 	}
 	return &Scheduler{store: st, opts: opts, jobs: jobs, stop: make(chan struct{}), running: map[string]bool{}}, nil
 }

@@ -214,3 +214,26 @@ func TestStartStop(t *testing.T) {
 	s.Stop()
 	s.Stop()
 }
+
+// TestJobsRefused: a job without what it needs, or two of one name,
+// stop the scheduler from being made.
+func TestJobsRefused(t *testing.T) {
+	db := testdb.Open(t)
+	run := func(context.Context, *Round) (int, error) { return 0, nil }
+	tests := []struct {
+		name string
+		jobs []Job
+	}{
+		{"no name", []Job{{Interval: time.Hour, Run: run}}},
+		{"no interval", []Job{{Name: "x", Run: run}}},
+		{"no run", []Job{{Name: "x", Interval: time.Hour}}},
+		{"two of one name", []Job{{Name: "x", Interval: time.Hour, Run: run}, {Name: "x", Interval: time.Minute, Run: run}}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if _, err := New(context.Background(), db, Options{}, tc.jobs...); err == nil {
+				t.Fatal("accepted")
+			}
+		})
+	}
+}
