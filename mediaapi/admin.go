@@ -99,7 +99,8 @@ const accessGrain = 10 * time.Minute
 // touch notes that m was served, in the background.
 func (s *Server) touch(m *storage.Media) {
 	now := time.Now().UnixMilli()
-	if now-m.LastAccessTS < accessGrain.Milliseconds() {
+	// After Stop nothing new starts: Stop waits for what runs.
+	if now-m.LastAccessTS < accessGrain.Milliseconds() || s.lifetime.Err() != nil {
 		return
 	}
 	ref := storage.Ref{ServerName: m.ServerName, MediaID: m.MediaID}
