@@ -81,6 +81,10 @@ func (s *Server) sendServerNotice(r *http.Request, admin *userapi.Device) (any, 
 		}
 	}
 	if err := s.ensureSystemUser(r.Context(), cfg, *system); err != nil {
+		var me *mxhttp.Error
+		if errors.As(err, &me) {
+			return nil, err
+		}
 		return nil, fmt.Errorf("server notices system user: %w", err)
 	}
 	roomID, err := s.noticesRoom(r.Context(), cfg, *system, *user)
@@ -105,7 +109,12 @@ func (s *Server) sendServerNotice(r *http.Request, admin *userapi.Device) (any, 
 // password or device: nobody logs in as it) and keeps its profile as
 // configured.
 func (s *Server) ensureSystemUser(ctx context.Context, cfg config.ServerNotices, system spec.UserID) error {
-	_, err := s.users.Account(ctx, system)
+	acc, err := s.users.Account(ctx, system)
+	if err == nil && (acc.HasPassword || acc.Deactivated) {
+		// Someone registered the name before notices were on: they
+		// would own every notices room and read every notice.
+		return mxhttp.Unknown("server_notices.system_mxid_localpart names an existing account that was not made for server notices; choose another localpart")
+	}
 	if errors.Is(err, userapi.ErrNotFound) {
 		_, err = s.users.Register(ctx, userapi.RegisterRequest{User: system, NoDevice: true, DisplayName: cfg.SystemMXIDDisplayName})
 		if errors.Is(err, userapi.ErrUserInUse) {

@@ -129,6 +129,24 @@ func TestAdminAPIServerNoticesAutoJoinAndOff(t *testing.T) {
 		t.Fatalf("bob's rooms: %v %+v", err, joined)
 	}
 
+	// A server whose system localpart someone registered before refuses
+	// to send notices as that account.
+	cfg := apptest.Config(t.TempDir())
+	cfg.ServerNotices = config.ServerNotices{SystemMXIDLocalpart: "hinweise"}
+	taken := apptest.StartWith(t, cfg)
+	takenRoot := registerAdmin(t, taken, "takenroot")
+	squatter, _ := mautrix.NewClient(taken.URL, "", "")
+	if _, err := squatter.RegisterDummy(context.Background(), &mautrix.ReqRegister{Username: "hinweise", Password: "correct horse battery staple"}); err != nil {
+		t.Fatal(err)
+	}
+	dave := taken.Register(t, "dave")
+	if status, body := adminCall(t, takenRoot, "POST", "/v1/send_server_notice", map[string]any{"user_id": dave.UserID.String(), "content": map[string]any{"body": "x"}}); status != 400 || body["errcode"] != "M_UNKNOWN" {
+		t.Fatalf("localpart taken: %d %v", status, body)
+	}
+	if rooms, err := dave.JoinedRooms(context.Background()); err != nil || len(rooms.JoinedRooms) != 0 {
+		t.Fatalf("dave's rooms: %v %v", err, rooms)
+	}
+
 	off := apptest.Start(t)
 	offRoot := registerAdmin(t, off, "offroot")
 	carol := off.Register(t, "carol")
