@@ -30,12 +30,12 @@ processes() {
 	cat <<-EOF
 	roomserver roomserver 1
 	userapi userapi 2
+	federationapi federationapi 7
+	mediaapi mediaapi 8
 	syncapi-1 syncapi 3
 	syncapi-2 syncapi 4
 	clientapi-1 clientapi 5
 	clientapi-2 clientapi 6
-	federationapi federationapi 7
-	mediaapi mediaapi 8
 	gateway gateway 0
 	EOF
 }
@@ -198,7 +198,9 @@ up() {
 		echo "  enabled: false"
 	} >"$dir/rohrpost.yaml"
 
-	# The roomserver and the user API first: the others call them.
+	# In the order of processes: the roomserver and the user API first
+	# (the others call them), then the federation and media APIs, whose
+	# tables the admin API of the client API processes reads.
 	local name
 	for name in $(processes | awk '{print $1}'); do
 		start_process "$dir" "$name"
