@@ -205,6 +205,9 @@ func (s *Server) setMemberField(r *http.Request, user spec.UserID, key, value st
 		if len(value) > maxAvatarURLLength {
 			return nil, mxhttp.InvalidParam("avatar_url is too long")
 		}
+		if err := s.checkAvatarSize(r.Context(), value); err != nil {
+			return nil, err
+		}
 		avatarURL = &value
 	}
 	p, err := s.users.SetProfile(r.Context(), user, displayName, avatarURL)

@@ -13,6 +13,7 @@ import (
 	"github.com/rohrpost/rohrpost/internal/bus"
 	"github.com/rohrpost/rohrpost/internal/ratelimit"
 	"github.com/rohrpost/rohrpost/internal/sqlutil"
+	mediastorage "github.com/rohrpost/rohrpost/mediaapi/storage"
 	"github.com/rohrpost/rohrpost/roomserver"
 	rsstorage "github.com/rohrpost/rohrpost/roomserver/storage"
 	"github.com/rohrpost/rohrpost/userapi"
@@ -64,6 +65,9 @@ type Server struct {
 	// delayed holds and sends delayed events (delayed_events.go); nil
 	// without a database.
 	delayed *delayedevents.Service
+	// media is read for the size of avatars (avatar_size.go); nil
+	// without max_avatar_size.
+	media mediastorage.Reader
 }
 
 // New builds the client API.
@@ -90,6 +94,9 @@ func New(cfg *config.Config, deps Deps) (*Server, error) {
 		}
 		s.delayed = delayedevents.New(delayedevents.Config{MaxDelay: time.Duration(cfg.DelayedEvents.MaxEventDelayDuration),
 			MaxPerUser: cfg.DelayedEvents.MaxDelayedEventsPerUser}, store, s.sendDelayed, deps.Bus)
+	}
+	if err := s.openMediaReader(ctx, deps.DB); err != nil {
+		return nil, err
 	}
 	return s, nil
 }

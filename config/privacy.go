@@ -32,6 +32,9 @@ type Privacy struct {
 	PasswordConfig PasswordConfig `yaml:"password_config"`
 	// UIAuth is how user-interactive authentication behaves.
 	UIAuth UIAuth `yaml:"ui_auth"`
+	// MaxAvatarSize refuses (403 M_FORBIDDEN) an avatar_url whose media
+	// is larger, or unknown to this server; 0 allows any.
+	MaxAvatarSize ByteSize `yaml:"max_avatar_size"`
 }
 
 // AutoAcceptInvites is Synapse's auto_accept_invites block.

@@ -40,6 +40,7 @@ func TestBundesMessengerProfileDefaults(t *testing.T) {
 		{"auto accept DMs from local users", cfg.AutoAcceptInvites == AutoAcceptInvites{Enabled: true, OnlyForDirectMessages: true, OnlyFromLocalUsers: true}},
 		{"forget rooms on leave", cfg.ForgetRoomsOnLeave},
 		{"max upload 50M", cfg.MaxUploadSize == 50<<20},
+		{"max avatar 5M", cfg.MaxAvatarSize == 5<<20},
 		{"stale devices 90d", time.Duration(cfg.DeleteStaleDevicesAfter) == 90*24*time.Hour},
 		{"user ips 28d", cfg.UserIPsMaxAge != nil && time.Duration(*cfg.UserIPsMaxAge) == 28*24*time.Hour},
 		{"forgotten rooms 28d", time.Duration(cfg.ForgottenRoomRetentionPeriod) == 28*24*time.Hour},
