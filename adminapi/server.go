@@ -75,16 +75,12 @@ func New(ctx context.Context, cfg *config.Config, deps Deps) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("adminapi: room tables: %w", err)
 	}
-	mediaStore, err := mediastorage.OpenReader(ctx, deps.DB)
-	if err != nil {
-		return nil, fmt.Errorf("adminapi: media tables: %w", err)
-	}
 	fedStore, err := fedstorage.OpenReader(ctx, deps.DB)
 	if err != nil {
 		return nil, fmt.Errorf("adminapi: federation tables: %w", err)
 	}
 	return &Server{cfg: cfg, users: deps.Users, rooms: deps.Rooms, fed: deps.Federation, fedStore: fedStore, media: deps.Media, store: store, userStore: userStore,
-		roomStore: roomStore, mediaStore: mediaStore, onDeactivate: deps.OnDeactivate, onProfileChange: deps.OnProfileChange,
+		roomStore: roomStore, mediaStore: &lazyMediaReader{db: deps.DB}, onDeactivate: deps.OnDeactivate, onProfileChange: deps.OnProfileChange,
 		maintenance: deps.Maintenance}, nil
 }
 
