@@ -81,14 +81,15 @@ func TestOutboxQueuesInTheCommit(t *testing.T) {
 	peer.waitFor(t, []int{2})
 
 	// The bus's copies: the queued ones only wake; the one the outbox
-	// left (as after a crash's replay) is queued by the consumer.
+	// left (as after a crash's replay) is queued by the consumer, which
+	// asks the roomserver who is in the room.
+	env.rooms.join(testRoom, "@alice:origin.test", peer.user("carol"))
 	for _, ev := range outputs {
 		data, _ := json.Marshal(ev)
 		if _, err := env.bus.JS.Publish(context.Background(), bus.RoomEventsSubject, data); err != nil {
 			t.Fatal(err)
 		}
 	}
-	env.rooms.join(testRoom, "@alice:origin.test", peer.user("carol"))
 	peer.waitFor(t, []int{2, 4})
 	time.Sleep(100 * time.Millisecond) // a duplicate of 2 would arrive by now
 	peer.waitFor(t, []int{2, 4})
