@@ -192,3 +192,27 @@ func TestMaintenanceDocument(t *testing.T) {
 		}
 	}
 }
+
+// TestURLPreviewEnabledWins: Synapse's url_preview_enabled, when set,
+// decides over url_preview.enabled.
+func TestURLPreviewEnabledWins(t *testing.T) {
+	for _, tc := range []struct {
+		name, yaml string
+		on         bool
+	}{
+		{"neither", "", false},
+		{"rohrpost's key", "url_preview:\n  enabled: true\n", true},
+		{"Synapse's key", "url_preview_enabled: true\n", true},
+		{"Synapse's key off wins", "url_preview:\n  enabled: true\nurl_preview_enabled: false\n", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg, _, err := Parse([]byte(tc.yaml), t.TempDir())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if cfg.URLPreviewsOn() != tc.on {
+				t.Fatalf("URLPreviewsOn = %v", !tc.on)
+			}
+		})
+	}
+}
