@@ -67,11 +67,7 @@ func (s *Server) send(r *http.Request, origin spec.ServerName, body []byte) (any
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), 5*time.Minute)
 		defer cancel()
 		res := sendResponse{PDUs: map[string]pduResult{}}
-		for _, raw := range txn.PDUs {
-			id, err := s.inputPDU(ctx, origin, raw)
-			if id == "" {
-				continue // not even an event id: nothing to report against
-			}
+		report := func(id string, err error) {
 			if err != nil {
 				slog.Info("federation: PDU refused", "origin", origin, "event_id", id, "err", err)
 				res.PDUs[id] = pduResult{Error: err.Error()}
@@ -79,55 +75,117 @@ func (s *Server) send(r *http.Request, origin spec.ServerName, body []byte) (any
 				res.PDUs[id] = pduResult{}
 			}
 		}
+		var ready []checkedPDU
+		for _, raw := range txn.PDUs {
+			p, id, err := s.checkPDU(ctx, origin, raw)
+			switch {
+			case id == "":
+				continue // not even an event id: nothing to report against
+			case p == nil:
+				report(id, err)
+				continue
+			}
+			ready = append(ready, *p)
+			// The ACL decides over the PDUs after it: they are checked
+			// once it is in.
+			if p.pdu.Type() == "m.room.server_acl" {
+				s.inputPDUs(ctx, origin, ready, report)
+				ready = ready[:0]
+			}
+		}
+		s.inputPDUs(ctx, origin, ready, report)
 		s.handleEDUs(ctx, origin, txn.EDUs)
 		return res, nil
 	})
 }
 
-// inputPDU checks one PDU and puts it through the roomserver, filling a
-// gap before it if needed. It returns the event id ("" if the PDU could
-// not be parsed that far).
-func (s *Server) inputPDU(ctx context.Context, origin spec.ServerName, raw json.RawMessage) (string, error) {
+// checkedPDU is a PDU of a room we are in that passed what the federation
+// API checks itself.
+type checkedPDU struct {
+	pdu     gomatrixserverlib.PDU
+	verImpl gomatrixserverlib.IRoomVersion
+}
+
+// checkPDU checks one PDU: policy, signatures and hashes, the room's ACL.
+// A PDU for a room we are not in is dealt with here (our users' invites
+// and their rejections are stored, the rest refused): then it returns no
+// checkedPDU. The event id is "" if the PDU could not be parsed that far.
+func (s *Server) checkPDU(ctx context.Context, origin spec.ServerName, raw json.RawMessage) (*checkedPDU, string, error) {
 	roomID := gjson.GetBytes(raw, "room_id").String()
 	version, err := s.rooms.RoomVersion(ctx, roomID)
 	if err != nil {
-		return "", err
+		return nil, "", err
 	}
 	verImpl, err := gomatrixserverlib.GetRoomVersion(gomatrixserverlib.RoomVersion(version))
 	if err != nil {
-		return "", err
+		return nil, "", err
 	}
 	pdu, err := verImpl.NewEventFromUntrustedJSON(raw)
 	if err != nil {
-		return "", err
+		return nil, "", err
 	}
 	if !s.policy.Allowed(pdu.SenderID().ToUserID().Domain()) {
-		return pdu.EventID(), ErrNotAllowed
+		return nil, pdu.EventID(), ErrNotAllowed
 	}
 	if err := s.verifySignatures(ctx, pdu); err != nil {
-		return pdu.EventID(), err
+		return nil, pdu.EventID(), err
 	}
 	if err := s.checkACL(ctx, roomID, origin); err != nil {
-		return pdu.EventID(), err
+		return nil, pdu.EventID(), err
 	}
 	if in, _ := s.localServerInRoom(ctx, roomID); !in {
 		// We hold only our users' invites (or their rejections) here; the
 		// room's other events are not ours to take.
 		if s.aboutLocalUser(pdu) {
 			_, err := s.rooms.StoreOutOfRoomMembership(ctx, pdu)
-			return pdu.EventID(), err
+			return nil, pdu.EventID(), err
 		}
-		return pdu.EventID(), fmt.Errorf("no user of this server is in room %s", roomID)
+		return nil, pdu.EventID(), fmt.Errorf("no user of this server is in room %s", roomID)
 	}
-	err = s.input(ctx, pdu, roomserver.InputNew)
+	return &checkedPDU{pdu: pdu, verImpl: verImpl}, pdu.EventID(), nil
+}
+
+// inputPDUs puts checked PDUs through the roomserver in one call, so that
+// a transaction costs one commit, not one per PDU. Each PDU that failed
+// there (a gap before it, most often) goes through again on its own,
+// in order, filling its gap first: a PDU that built on one with a gap
+// then finds it in.
+func (s *Server) inputPDUs(ctx context.Context, origin spec.ServerName, pdus []checkedPDU, report func(string, error)) {
+	if len(pdus) == 0 {
+		return
+	}
+	in := make([]roomserver.InputEvent, len(pdus))
+	for i, p := range pdus {
+		in[i] = roomserver.InputEvent{Kind: roomserver.InputNew, PDU: p.pdu, Separately: true}
+	}
+	results, err := s.rooms.InputEvents(ctx, in)
+	if err != nil || len(results) != len(pdus) {
+		results = nil
+	}
+	for i, p := range pdus {
+		var err error
+		switch {
+		case results == nil || results[i].Err != "":
+			err = s.inputPDU(ctx, origin, p)
+		case results[i].Rejected:
+			slog.Info("federation: PDU rejected", "origin", origin, "event_id", p.pdu.EventID())
+		}
+		report(p.pdu.EventID(), err)
+	}
+}
+
+// inputPDU puts one checked PDU through the roomserver, filling a gap
+// before it if needed.
+func (s *Server) inputPDU(ctx context.Context, origin spec.ServerName, p checkedPDU) error {
+	err := s.input(ctx, p.pdu, roomserver.InputNew)
 	if isGap(err) {
-		err = s.fillGap(ctx, origin, verImpl, pdu)
+		err = s.fillGap(ctx, origin, p.verImpl, p.pdu)
 	}
 	if errors.Is(err, errRejected) {
-		slog.Info("federation: PDU rejected", "origin", origin, "event_id", pdu.EventID())
+		slog.Info("federation: PDU rejected", "origin", origin, "event_id", p.pdu.EventID())
 		err = nil
 	}
-	return pdu.EventID(), err
+	return err
 }
 
 // aboutLocalUser tells whether pdu is a member event about a local user.

@@ -45,6 +45,10 @@ type InputEvent struct {
 	// state before the event is then the resolution of these and of the
 	// states after the prev events we do have.
 	PrevStates [][]string
+	// Separately: a failure of this event is its own, reported in its
+	// result, and the other events of the call go on. Events of one
+	// federation transaction are input so, in one batch and one commit.
+	Separately bool
 }
 
 // InputResult is what became of one input event.
@@ -54,6 +58,10 @@ type InputResult struct {
 	Rejected   bool
 	SoftFailed bool
 	StreamPos  int64
+	// Err is why an event input Separately failed; Gap says the reason
+	// was prev or auth events we lack.
+	Err string `json:",omitempty"`
+	Gap bool   `json:",omitempty"`
 }
 
 // Errors that tell the caller what to fetch before trying again.
@@ -67,9 +75,17 @@ func (s *Server) InputEvents(ctx context.Context, events []InputEvent) ([]InputR
 	res, err := s.submit(ctx, func(b *batch) (any, error) {
 		out := make([]InputResult, 0, len(events))
 		for _, in := range events {
+			m := b.mark()
 			r, err := b.inputRemote(ctx, in)
 			if err != nil {
-				return nil, fmt.Errorf("event %s: %w", in.PDU.EventID(), err)
+				if !in.Separately {
+					return nil, fmt.Errorf("event %s: %w", in.PDU.EventID(), err)
+				}
+				// As for a failed task (commitBatch): its rows go, and
+				// inputRemote checks before it changes the room.
+				b.reset(m)
+				r = InputResult{EventID: in.PDU.EventID(), Err: err.Error(),
+					Gap: errors.Is(err, ErrMissingPrevEvents) || errors.Is(err, ErrMissingAuthEvents)}
 			}
 			out = append(out, r)
 		}
