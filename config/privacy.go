@@ -35,6 +35,12 @@ type Privacy struct {
 	// MaxAvatarSize refuses (403 M_FORBIDDEN) an avatar_url whose media
 	// is larger, or unknown to this server; 0 allows any.
 	MaxAvatarSize ByteSize `yaml:"max_avatar_size"`
+	// Enable3PIDLookup is Synapse's switch for looking up e-mail
+	// addresses and phone numbers at an identity server (third-party
+	// invites, binding). rohrpost never asks an identity server
+	// (decision 0004), so only false is accepted: true is refused at
+	// start rather than silently doing nothing.
+	Enable3PIDLookup *bool `yaml:"enable_3pid_lookup"`
 }
 
 // AutoAcceptInvites is Synapse's auto_accept_invites block.
@@ -98,6 +104,9 @@ func (c *Config) validatePrivacy(bad func(key, format string, args ...any)) {
 	// which live 30 minutes.
 	if c.UIAuth.SessionTimeout < 0 || time.Duration(c.UIAuth.SessionTimeout) > 30*time.Minute {
 		bad("ui_auth.session_timeout", "%s is not between 0 and 30m", time.Duration(c.UIAuth.SessionTimeout))
+	}
+	if c.Enable3PIDLookup != nil && *c.Enable3PIDLookup {
+		bad("enable_3pid_lookup", "rohrpost looks up no third-party ids at an identity server; remove the key or set it to false")
 	}
 	a := c.AutoAcceptInvites
 	if !a.Enabled && (a.OnlyForDirectMessages || a.OnlyFromLocalUsers) {

@@ -127,6 +127,7 @@ func TestProfileRefused(t *testing.T) {
 		{"password length", "password_config:\n  policy:\n    minimum_length: -1\n", "password_config.policy.minimum_length"},
 		{"ui auth timeout", "ui_auth:\n  session_timeout: 48h\n", "ui_auth.session_timeout"},
 		{"auto accept half", "auto_accept_invites:\n  only_from_local_users: true\n", "auto_accept_invites"},
+		{"3pid lookup on", "enable_3pid_lookup: true\n", "enable_3pid_lookup"},
 		{"e2ee mode", "well_known:\n  e2ee:\n    outbound_keys_pre_sharing_mode: sometimes\n", "well_known.e2ee.outbound_keys_pre_sharing_mode"},
 		{"rtc transport without URL", "matrix_rtc:\n  transports:\n    - type: livekit\n", "matrix_rtc.transports[0].livekit_service_url"},
 		{"client_extra m.homeserver", "well_known:\n  client_extra:\n    m.homeserver: {base_url: https://x.example}\n", "well_known.client_extra"},
