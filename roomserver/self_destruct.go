@@ -75,9 +75,11 @@ func (s *Server) selfDestructLoop() {
 				return
 			}
 		}
-		n, err := s.pruneDue(ctx)
-		if err != nil || n == 0 {
+		n, due, err := s.pruneDue(ctx)
+		if err != nil || (due > 0 && n == 0) {
 			// Something is due but could not be pruned: do not spin.
+			// (Nothing due yet, as when the timer fired within the
+			// millisecond before the due time, is no failure: look again.)
 			if err != nil {
 				slog.Warn("roomserver: prune self-destructing events", "err", err)
 			}
@@ -90,11 +92,12 @@ func (s *Server) selfDestructLoop() {
 	}
 }
 
-// pruneDue prunes the events due now and returns how many it pruned.
-func (s *Server) pruneDue(ctx context.Context) (int, error) {
+// pruneDue prunes the events due now and returns how many it pruned and
+// how many were due.
+func (s *Server) pruneDue(ctx context.Context) (pruned, dueCount int, err error) {
 	due, err := s.store.DueSelfDestructs(ctx, time.Now().UnixMilli(), selfDestructBatch)
 	if err != nil || len(due) == 0 {
-		return 0, err
+		return 0, 0, err
 	}
 	nids := make([]int64, len(due))
 	for i, e := range due {
@@ -126,9 +129,9 @@ func (s *Server) pruneDue(ctx context.Context) (int, error) {
 		return n, nil
 	})
 	if err != nil {
-		return 0, err
+		return 0, len(due), err
 	}
-	return res.(int), nil
+	return res.(int), len(due), nil
 }
 
 // prune replaces a stored event with its redacted form, without a
