@@ -42,8 +42,10 @@ go install honnef.co/go/tools/cmd/staticcheck@v0.8.2
 gobin=$(go env GOBIN)
 "${gobin:-$(go env GOPATH)/bin}/staticcheck" -tags goolm ./...
 
+# -timeout: internal/app, the integration tests with real servers, runs
+# longer under -race than go test's default 10 minutes on two cores.
 echo "== tests on SQLite"
-go test -race -tags goolm -count=1 "$@" ./...
+go test -race -tags goolm -count=1 -timeout 30m "$@" ./...
 
 if [ "${ROHRPOST_SKIP_POSTGRES:-}" = 1 ]; then
 	echo "== PostgreSQL run skipped (ROHRPOST_SKIP_POSTGRES=1)"
@@ -53,4 +55,4 @@ pgdir=$(mktemp -d /tmp/rohrpost-pg.XXXXXX)
 trap 'scripts/postgres.sh stop "$pgdir"; rm -rf "$pgdir"' EXIT
 uri=$(scripts/postgres.sh start "$pgdir")
 echo "== tests on PostgreSQL ($uri), components over NATS"
-ROHRPOST_TEST_POSTGRES="$uri" ROHRPOST_TEST_OVER_BUS=1 ROHRPOST_TEST_SERVICES=1 go test -race -tags goolm -count=1 "$@" ./...
+ROHRPOST_TEST_POSTGRES="$uri" ROHRPOST_TEST_OVER_BUS=1 ROHRPOST_TEST_SERVICES=1 go test -race -tags goolm -count=1 -timeout 30m "$@" ./...
