@@ -72,15 +72,21 @@ func (s *Store) EventReports(ctx context.Context, q EventReportQuery) ([]Report,
 		args = append(args, "%"+sqlutil.LikeEscape(q.RoomID)+"%")
 		cond += ` AND room_id LIKE $` + strconv.Itoa(len(args)) + ` ESCAPE '\'`
 	}
+	return s.reportsPage(ctx, cond, args, q.Forward, q.Limit, q.Offset)
+}
+
+// reportsPage is one page of the reports cond (a FROM … WHERE clause
+// with args) selects, by time received, and how many it selects.
+func (s *Store) reportsPage(ctx context.Context, cond string, args []any, forward bool, limit, offset int) ([]Report, int, error) {
 	var total int
 	if err := s.db.Read.QueryRowContext(ctx, `SELECT COUNT(*)`+cond, args...).Scan(&total); err != nil {
 		return nil, 0, err
 	}
 	dir := " DESC"
-	if q.Forward {
+	if forward {
 		dir = " ASC"
 	}
-	args = append(args, q.Limit, q.Offset)
+	args = append(args, limit, offset)
 	rows, err := s.db.Read.QueryContext(ctx, `SELECT report_id, reporter, room_id, event_id, user_id, reason, received_ts`+
 		cond+` ORDER BY received_ts`+dir+`, report_id`+dir+
 		` LIMIT $`+strconv.Itoa(len(args)-1)+` OFFSET $`+strconv.Itoa(len(args)), args...)

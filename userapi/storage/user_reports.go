@@ -35,31 +35,7 @@ func (s *Store) UserReports(ctx context.Context, q UserReportQuery) ([]Report, i
 		args = append(args, "%"+sqlutil.LikeEscape(q.Target)+"%")
 		cond += ` AND user_id LIKE $` + strconv.Itoa(len(args)) + ` ESCAPE '\'`
 	}
-	var total int
-	if err := s.db.Read.QueryRowContext(ctx, `SELECT COUNT(*)`+cond, args...).Scan(&total); err != nil {
-		return nil, 0, err
-	}
-	dir := " DESC"
-	if q.Forward {
-		dir = " ASC"
-	}
-	args = append(args, q.Limit, q.Offset)
-	rows, err := s.db.Read.QueryContext(ctx, `SELECT report_id, reporter, room_id, event_id, user_id, reason, received_ts`+
-		cond+` ORDER BY received_ts`+dir+`, report_id`+dir+
-		` LIMIT $`+strconv.Itoa(len(args)-1)+` OFFSET $`+strconv.Itoa(len(args)), args...)
-	if err != nil {
-		return nil, 0, err
-	}
-	defer rows.Close()
-	out := []Report{}
-	for rows.Next() {
-		var r Report
-		if err := rows.Scan(&r.ID, &r.Reporter, &r.RoomID, &r.EventID, &r.UserID, &r.Reason, &r.ReceivedTS); err != nil {
-			return nil, 0, err
-		}
-		out = append(out, r)
-	}
-	return out, total, rows.Err()
+	return s.reportsPage(ctx, cond, args, q.Forward, q.Limit, q.Offset)
 }
 
 // UserReport is one report of a user; ErrNotFound when there is none
