@@ -37,9 +37,16 @@ func accountTokenHashes(ctx context.Context, tx *sql.Tx, userID string) ([][]byt
 // SetAdmin sets the account's admin flag and returns its devices' token
 // hashes. ErrNotFound for unknown accounts.
 func (s *Store) SetAdmin(ctx context.Context, userID string, admin bool) ([][]byte, error) {
+	return s.setAccountFlag(ctx, `UPDATE accounts SET is_admin = $1 WHERE user_id = $2`, userID, admin)
+}
+
+// setAccountFlag runs update (the flag as $1, the account as $2) and
+// returns the account's token hashes, whose cached devices carry the
+// flag. ErrNotFound for unknown accounts.
+func (s *Store) setAccountFlag(ctx context.Context, update, userID string, value bool) ([][]byte, error) {
 	var hashes [][]byte
 	err := s.db.Write(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `UPDATE accounts SET is_admin = $1 WHERE user_id = $2`, admin, userID)
+		res, err := tx.ExecContext(ctx, update, value, userID)
 		if err != nil {
 			return err
 		}
