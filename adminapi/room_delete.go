@@ -141,18 +141,10 @@ func (s *Server) parseDelete(r *http.Request, admin *userapi.Device) (*deleteJob
 // deleteRoom is DELETE /v2/rooms/{roomId}: it answers with the delete's
 // id at once and deletes the room after.
 func (s *Server) deleteRoom(r *http.Request, admin *userapi.Device) (any, error) {
-	job, err := s.parseDelete(r, admin)
+	job, task, err := s.startDelete(r, admin)
 	if err != nil {
 		return nil, err
 	}
-	if err := s.refuseConcurrent(r.Context(), job.roomID); err != nil {
-		return nil, err
-	}
-	task, err := s.startTask(r.Context(), taskDelete, job.roomID, statusShuttingDown)
-	if err != nil {
-		return nil, err
-	}
-	noteAudit(r, "delete_id", task.ID)
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), roomTaskTimeout)
 		defer cancel()
@@ -165,18 +157,10 @@ func (s *Server) deleteRoom(r *http.Request, admin *userapi.Device) (any, error)
 // POST /v1/rooms/{roomId}/delete): it answers with the shutdown result
 // once the delete is done.
 func (s *Server) deleteRoomV1(r *http.Request, admin *userapi.Device) (any, error) {
-	job, err := s.parseDelete(r, admin)
+	job, task, err := s.startDelete(r, admin)
 	if err != nil {
 		return nil, err
 	}
-	if err := s.refuseConcurrent(r.Context(), job.roomID); err != nil {
-		return nil, err
-	}
-	task, err := s.startTask(r.Context(), taskDelete, job.roomID, statusShuttingDown)
-	if err != nil {
-		return nil, err
-	}
-	noteAudit(r, "delete_id", task.ID)
 	// The delete goes on when the admin's client gives up waiting.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), roomTaskTimeout)
 	defer cancel()
@@ -199,6 +183,24 @@ func (s *Server) refuseConcurrent(ctx context.Context, roomID string) error {
 		}
 	}
 	return nil
+}
+
+// startDelete reads a delete request of either version and records its
+// task, unless a delete of the room is already running.
+func (s *Server) startDelete(r *http.Request, admin *userapi.Device) (*deleteJob, storage.RoomTask, error) {
+	job, err := s.parseDelete(r, admin)
+	if err != nil {
+		return nil, storage.RoomTask{}, err
+	}
+	if err := s.refuseConcurrent(r.Context(), job.roomID); err != nil {
+		return nil, storage.RoomTask{}, err
+	}
+	task, err := s.startTask(r.Context(), taskDelete, job.roomID, statusShuttingDown)
+	if err != nil {
+		return nil, storage.RoomTask{}, err
+	}
+	noteAudit(r, "delete_id", task.ID)
+	return job, task, nil
 }
 
 func (s *Server) startTask(ctx context.Context, kind, roomID, status string) (storage.RoomTask, error) {
