@@ -29,6 +29,10 @@ type API interface {
 	// of a room from the other servers in it; it returns how many events
 	// were stored, 0 when there is no more.
 	BackfillRoom(ctx context.Context, roomID string, limit int) (int, error)
+	// FillHole fetches history missing right below an event of a room's
+	// timeline (roomserver/holes.go) from the other servers in it; it
+	// returns how many events were stored, 0 when none had more.
+	FillHole(ctx context.Context, roomID, eventID string, limit int) (int, error)
 	// RemoteHierarchy asks other servers about a room of a space tree
 	// (hierarchy.go); RemoteTimestampToEvent asks the other servers in a
 	// room for the event nearest a time (timestamp.go).

@@ -3,6 +3,7 @@ package federationapi
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -84,37 +85,87 @@ func (s *Server) BackfillRoom(ctx context.Context, roomID string, limit int) (in
 	if err != nil {
 		return 0, err
 	}
-	servers, err := s.rooms.ServersInRoom(ctx, roomID)
-	if err != nil {
-		return 0, err
-	}
-	local := s.localNameFor(ctx, roomID)
 	limit = min(max(limit, 1), 100)
-	for _, server := range servers {
-		if s.isLocal(server) || !s.policy.Allowed(server) {
-			continue
-		}
-		n, err := s.backfillFrom(ctx, local, server, verImpl, roomID, earliest.EventID, limit)
-		if err != nil {
-			slog.Info("federation: backfill failed", "room_id", roomID, "server", server, "err", err)
-			continue
-		}
-		if n > 0 {
-			return n, nil
-		}
+	store := func(pdus []gomatrixserverlib.PDU) (*roomserver.BackfillResult, error) {
+		return s.rooms.Backfill(ctx, roomID, pdus)
+	}
+	// The event we start from comes back too: ask for one more.
+	if n := s.backfillFromAny(ctx, verImpl, roomID, []string{earliest.EventID}, limit+1, store); n > 0 {
+		return n, nil
 	}
 	s.backfills.markExhausted(roomID)
 	return 0, nil
 }
 
-func (s *Server) backfillFrom(ctx context.Context, local, server spec.ServerName, verImpl gomatrixserverlib.IRoomVersion, roomID, from string, limit int) (int, error) {
-	// from itself comes back too: ask for one more.
-	txn, err := s.client.Backfill(ctx, local, server, roomID, limit+1, []string{from})
+// FillHole fetches up to limit events of the history missing right below
+// eventID (roomserver/holes.go) and returns how many were stored.
+func (s *Server) FillHole(ctx context.Context, roomID, eventID string, limit int) (int, error) {
+	key := roomID + " " + eventID
+	if s.backfills.isExhausted(key) {
+		return 0, nil
+	}
+	unlock := s.backfills.lock(roomID)
+	defer unlock()
+	hole, err := s.rooms.HoleBelow(ctx, roomID, eventID)
+	if errors.Is(err, roomserver.ErrEventNotFound) {
+		return 0, nil // filled meanwhile
+	}
+	if err != nil {
+		return 0, err
+	}
+	version, err := s.rooms.RoomVersion(ctx, roomID)
+	if err != nil {
+		return 0, err
+	}
+	verImpl, err := gomatrixserverlib.GetRoomVersion(gomatrixserverlib.RoomVersion(version))
+	if err != nil {
+		return 0, err
+	}
+	store := func(pdus []gomatrixserverlib.PDU) (*roomserver.BackfillResult, error) {
+		return s.rooms.FillHole(ctx, roomID, eventID, pdus)
+	}
+	// The events we lack are the newest of the hole: they come back.
+	if n := s.backfillFromAny(ctx, verImpl, roomID, hole.Missing, min(max(limit, 1), 100), store); n > 0 {
+		return n, nil
+	}
+	s.backfills.markExhausted(key)
+	return 0, nil
+}
+
+// backfillFromAny asks the other servers in the room, one after the
+// other, for up to limit events before (and including) from, until one
+// brings events that store keeps; it returns how many.
+func (s *Server) backfillFromAny(ctx context.Context, verImpl gomatrixserverlib.IRoomVersion, roomID string, from []string, limit int,
+	store func([]gomatrixserverlib.PDU) (*roomserver.BackfillResult, error)) int {
+	servers, err := s.rooms.ServersInRoom(ctx, roomID)
+	if err != nil {
+		slog.Info("federation: backfill failed", "room_id", roomID, "err", err)
+		return 0
+	}
+	local := s.localNameFor(ctx, roomID)
+	for _, server := range servers {
+		if s.isLocal(server) || !s.policy.Allowed(server) {
+			continue
+		}
+		n, err := s.backfillFrom(ctx, local, server, verImpl, roomID, from, limit, store)
+		if err != nil {
+			slog.Info("federation: backfill failed", "room_id", roomID, "server", server, "err", err)
+		}
+		if n > 0 {
+			return n
+		}
+	}
+	return 0
+}
+
+func (s *Server) backfillFrom(ctx context.Context, local, server spec.ServerName, verImpl gomatrixserverlib.IRoomVersion, roomID string, from []string, limit int,
+	store func([]gomatrixserverlib.PDU) (*roomserver.BackfillResult, error)) (int, error) {
+	txn, err := s.client.Backfill(ctx, local, server, roomID, limit, from)
 	if err != nil {
 		return 0, err
 	}
 	pdus := s.checkedEvents(ctx, verImpl, roomID, txn.PDUs)
-	res, err := s.rooms.Backfill(ctx, roomID, pdus)
+	res, err := store(pdus)
 	if err != nil {
 		return 0, err
 	}
@@ -124,7 +175,7 @@ func (s *Server) backfillFrom(ctx context.Context, local, server spec.ServerName
 			return stored, err
 		}
 		retry := slices.DeleteFunc(slices.Clone(pdus), func(p gomatrixserverlib.PDU) bool { return !slices.Contains(res.MissingAuth, p.EventID()) })
-		again, err := s.rooms.Backfill(ctx, roomID, retry)
+		again, err := store(retry)
 		if err != nil {
 			return stored, err
 		}

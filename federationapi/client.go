@@ -61,6 +61,11 @@ func (c *Client) BackfillRoom(ctx context.Context, roomID string, limit int) (ou
 	return
 }
 
+func (c *Client) FillHole(ctx context.Context, roomID, eventID string, limit int) (out int, err error) {
+	err = c.rpc.Call(ctx, "FillHole", []any{roomID, eventID, limit}, &out)
+	return
+}
+
 func (c *Client) PublicRooms(ctx context.Context, server spec.ServerName, limit int, since, term string) (out *roomserver.PublicRoomsPage, err error) {
 	err = c.rpc.Call(ctx, "PublicRooms", []any{server, limit, since, term}, &out)
 	return

@@ -72,6 +72,10 @@ type API interface {
 	// servers (backfill.go).
 	EarliestEvent(ctx context.Context, roomID string) (*Event, error)
 	Backfill(ctx context.Context, roomID string, pdus []gomatrixserverlib.PDU) (*BackfillResult, error)
+	// HoleBelow and FillHole take history missing in the middle of a
+	// room's timeline from other servers (holes.go).
+	HoleBelow(ctx context.Context, roomID, eventID string) (*Hole, error)
+	FillHole(ctx context.Context, roomID, eventID string, pdus []gomatrixserverlib.PDU) (*BackfillResult, error)
 	// BuildEvent and StoreOutOfRoomMembership are the two halves of an
 	// invite across servers (invite.go).
 	BuildEvent(ctx context.Context, req SendEventRequest) (gomatrixserverlib.PDU, error)

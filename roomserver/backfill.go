@@ -27,6 +27,9 @@ import (
 type BackfillResult struct {
 	Stored      int
 	MissingAuth []string
+	// Missing is, after FillHole, the events at the hole's edge still
+	// lacking: empty once the hole is closed.
+	Missing []string `json:",omitempty"`
 }
 
 // EarliestEvent is the oldest event of the room's timeline: where a
@@ -102,10 +105,16 @@ func (s *Server) Backfill(ctx context.Context, roomID string, pdus []gomatrixser
 // storeHistory stores a historical event at the next position below the
 // stream.
 func (b *batch) storeHistory(r *room, p gomatrixserverlib.PDU) {
-	b.counters.EventNID++
 	b.counters.HistoryPos--
+	b.storeAt(r, p, b.counters.HistoryPos)
+}
+
+// storeAt stores a historical event at a position of the room's past: it
+// changes neither the current state nor the forward extremities.
+func (b *batch) storeAt(r *room, p gomatrixserverlib.PDU, pos int64) {
+	b.counters.EventNID++
 	ev := storage.Event{
-		NID: b.counters.EventNID, RoomNID: r.nid, ID: p.EventID(), StreamPos: b.counters.HistoryPos,
+		NID: b.counters.EventNID, RoomNID: r.nid, ID: p.EventID(), StreamPos: pos,
 		Type: p.Type(), StateKey: p.StateKey(), Sender: string(p.SenderID()), Depth: p.Depth(),
 		OriginTS: int64(p.OriginServerTS()), PDU: p.JSON(), Client: clientJSON(p, nil),
 	}

@@ -217,6 +217,16 @@ func (c *Client) Backfill(ctx context.Context, roomID string, pdus []gomatrixser
 	return
 }
 
+func (c *Client) HoleBelow(ctx context.Context, roomID, eventID string) (out *Hole, err error) {
+	err = c.rpc.Call(ctx, "HoleBelow", []any{roomID, eventID}, &out)
+	return
+}
+
+func (c *Client) FillHole(ctx context.Context, roomID, eventID string, pdus []gomatrixserverlib.PDU) (out *BackfillResult, err error) {
+	err = c.rpc.Call(ctx, "FillHole", []any{roomID, eventID, pdus}, &out)
+	return
+}
+
 func (c *Client) SharedServers(ctx context.Context, user spec.UserID) (out []spec.ServerName, err error) {
 	err = c.rpc.Call(ctx, "SharedServers", []any{user}, &out)
 	return

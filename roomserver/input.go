@@ -264,12 +264,12 @@ func (b *batch) collectRoomRows() {
 type batchMark struct {
 	counters                                                             storage.Counters
 	events, snaps, state, members, txns, redactions, outputs, positioned int
-	aliasMoves                                                           int
+	aliasMoves, holes, closedHoles                                       int
 }
 
 func (b *batch) mark() batchMark {
 	w := &b.write
-	return batchMark{b.counters, len(w.Events), len(w.Snapshots), len(w.CurrentState), len(w.Memberships), len(w.Txns), len(w.Redactions), len(b.outputs), len(w.Positioned), len(w.AliasMoves)}
+	return batchMark{b.counters, len(w.Events), len(w.Snapshots), len(w.CurrentState), len(w.Memberships), len(w.Txns), len(w.Redactions), len(b.outputs), len(w.Positioned), len(w.AliasMoves), len(w.Holes), len(w.ClosedHoles)}
 }
 
 func (b *batch) reset(m batchMark) {
@@ -282,6 +282,7 @@ func (b *batch) reset(m batchMark) {
 	w.Events, w.Snapshots, w.CurrentState = w.Events[:m.events], w.Snapshots[:m.snaps], w.CurrentState[:m.state]
 	w.Memberships, w.Txns, w.Redactions = w.Memberships[:m.members], w.Txns[:m.txns], w.Redactions[:m.redactions]
 	w.Positioned, w.AliasMoves = w.Positioned[:m.positioned], w.AliasMoves[:m.aliasMoves]
+	w.Holes, w.ClosedHoles = w.Holes[:m.holes], w.ClosedHoles[:m.closedHoles]
 	b.outputs = b.outputs[:m.outputs]
 }
 

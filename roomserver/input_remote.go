@@ -117,6 +117,17 @@ func (b *batch) inputRemote(ctx context.Context, in InputEvent) (InputResult, er
 	if err != nil {
 		return res, err
 	}
+	// What comes before an event is fetched before the event is judged,
+	// also when it will be rejected: the events between may be good ones
+	// that the room's history needs (and the rejected event stays a link
+	// of the DAG).
+	if in.Kind == InputNew && len(in.PrevStates) == 0 {
+		if missing, err := b.missingPrevs(ctx, r, pdu); err != nil {
+			return res, err
+		} else if len(missing) > 0 {
+			return res, fmt.Errorf("%w: %s", ErrMissingPrevEvents, missing[0])
+		}
+	}
 	if gomatrixserverlib.Allowed(pdu, authEvents, userIDForSender) != nil {
 		res.Rejected = true
 		b.storeAside(r, pdu, 0, true)
@@ -164,6 +175,12 @@ func (b *batch) inputRemote(ctx context.Context, in InputEvent) (InputResult, er
 		return res, nil
 	}
 	wereExtremities := slices.Clone(r.extremities)
+	var hole *storage.Hole
+	if len(in.PrevStates) > 0 {
+		if hole, err = b.reserveHole(ctx, r, pdu); err != nil {
+			return res, err
+		}
+	}
 	var ev *storage.Event
 	if maps.Equal(before, r.stateNIDs()) {
 		ev = b.apply(r, pdu, eventMeta{})
@@ -171,6 +188,10 @@ func (b *batch) inputRemote(ctx context.Context, in InputEvent) (InputResult, er
 		return res, err
 	}
 	res.StreamPos = ev.StreamPos
+	if hole != nil {
+		hole.EventNID, hole.EventID, hole.EventPos = ev.NID, ev.ID, ev.StreamPos
+		b.write.Holes = append(b.write.Holes, *hole)
+	}
 	if err := b.dropExtremitiesBehindAside(ctx, r, pdu, wereExtremities); err != nil {
 		return res, err
 	}

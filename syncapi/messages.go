@@ -1,6 +1,7 @@
 package syncapi
 
 import (
+	"context"
 	"encoding/json"
 	"log/slog"
 	"net/http"
@@ -70,18 +71,27 @@ func (s *Server) handleMessages(r *http.Request, dev *userapi.Device) (any, erro
 	}
 	var evs []*rsstorage.Event
 	if lower < upper {
-		evs, err = s.events.RoomEventsFiltered(ctx, a.roomNID, lower, upper, p.limit, p.backwards, filter.storageFilter())
-		if err != nil {
+		read := func() ([]*rsstorage.Event, error) {
+			return s.events.RoomEventsFiltered(ctx, a.roomNID, lower, upper, p.limit, p.backwards, filter.storageFilter())
+		}
+		if evs, err = read(); err != nil {
 			return nil, err
 		}
-		// Paging back past the oldest event we hold: the servers that
-		// were in the room before us may have more.
-		if p.backwards && len(evs) < p.limit && !p.hasTo && s.history != nil {
-			if n, err := s.history.BackfillRoom(ctx, a.roomID, p.limit-len(evs)); err != nil {
-				slog.Info("backfill failed", "room_id", a.roomID, "err", err)
-			} else if n > 0 {
-				if evs, err = s.events.RoomEventsFiltered(ctx, a.roomNID, lower, upper, p.limit, p.backwards, filter.storageFilter()); err != nil {
+		if p.backwards && s.history != nil {
+			if s.fillHole(ctx, a, evs, lower, upper, p.limit) {
+				if evs, err = read(); err != nil {
 					return nil, err
+				}
+			}
+			// Paging back past the oldest event we hold: the servers that
+			// were in the room before us may have more.
+			if len(evs) < p.limit && !p.hasTo {
+				if n, err := s.history.BackfillRoom(ctx, a.roomID, p.limit-len(evs)); err != nil {
+					slog.Info("backfill failed", "room_id", a.roomID, "err", err)
+				} else if n > 0 {
+					if evs, err = read(); err != nil {
+						return nil, err
+					}
 				}
 			}
 		}
@@ -107,6 +117,27 @@ func (s *Server) handleMessages(r *http.Request, dev *userapi.Device) (any, erro
 		resp["state"] = s.memberEvents(r, a.roomID, senders)
 	}
 	return resp, nil
+}
+
+// fillHole fetches history missing in the middle of the room's timeline
+// (roomserver/holes.go) when a page read backwards from upper went
+// through the positions left free for it: the newest such hole, one per
+// request. It tells whether events were stored, so that the page is read
+// again.
+func (s *Server) fillHole(ctx context.Context, a *roomAccess, page []*rsstorage.Event, lower, upper int64, limit int) bool {
+	lowest := lower
+	if len(page) == limit {
+		lowest = page[len(page)-1].StreamPos
+	}
+	holes, err := s.events.HolesBetween(ctx, a.roomNID, lowest, upper)
+	if err != nil || len(holes) == 0 {
+		return false
+	}
+	n, err := s.history.FillHole(ctx, a.roomID, holes[0].EventID, limit)
+	if err != nil {
+		slog.Info("filling a hole in the room's history failed", "room_id", a.roomID, "event_id", holes[0].EventID, "err", err)
+	}
+	return n > 0
 }
 
 // memberEvents returns the current member events of the given users.

@@ -31,10 +31,11 @@ type Deps struct {
 	RemoteToDevice RemoteToDevice
 }
 
-// HistoryFetcher backfills a room from other servers; the federation API
-// implements it.
+// HistoryFetcher backfills a room from other servers, before its oldest
+// event or into a hole of its timeline; the federation API implements it.
 type HistoryFetcher interface {
 	BackfillRoom(ctx context.Context, roomID string, limit int) (int, error)
+	FillHole(ctx context.Context, roomID, eventID string, limit int) (int, error)
 }
 
 // Server is the sync API.

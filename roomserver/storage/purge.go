@@ -27,6 +27,7 @@ var purgeByNID = []string{
 	`DELETE FROM state_snapshots WHERE room_nid = $1`,
 	`DELETE FROM current_state WHERE room_nid = $1`,
 	`DELETE FROM memberships WHERE room_nid = $1`,
+	`DELETE FROM timeline_holes WHERE room_nid = $1`,
 	`DELETE FROM rooms WHERE room_nid = $1`,
 }
 
@@ -100,6 +101,10 @@ func purgeHistory(tx *sql.Tx, h HistoryPurge) error {
 		return fmt.Errorf("purge history: %w", err)
 	}
 	if _, err := tx.Exec(`DELETE FROM events WHERE `+cond, args...); err != nil {
+		return fmt.Errorf("purge history: %w", err)
+	}
+	// History missing below a purged event is not wanted either.
+	if _, err := tx.Exec(`DELETE FROM timeline_holes WHERE room_nid = $1 AND event_pos < $2`, h.RoomNID, h.Before); err != nil {
 		return fmt.Errorf("purge history: %w", err)
 	}
 	return nil

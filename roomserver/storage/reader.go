@@ -32,6 +32,9 @@ type Reader interface {
 	RoomByNID(ctx context.Context, nid int64) (*Room, error)
 	RoomEvents(ctx context.Context, roomNID, from, to int64, limit int, backwards bool) ([]*Event, error)
 	RoomEventsFiltered(ctx context.Context, roomNID, from, to int64, limit int, backwards bool, f *EventFilter) ([]*Event, error)
+	// HolesBetween are the open holes of a room's timeline with free
+	// positions in from < pos <= to, the newest first (holes.go).
+	HolesBetween(ctx context.Context, roomNID, from, to int64) ([]*Hole, error)
 	Search(ctx context.Context, q SearchQuery) ([]*Event, error)
 	SearchCount(ctx context.Context, q SearchQuery) (int, error)
 	SearchRooms(ctx context.Context, q SearchQuery) ([]int64, error)

@@ -38,6 +38,11 @@ type Batch struct {
 	// AliasMoves point every local alias of one room at another (a room
 	// upgrade), in the same transaction as the upgrade's events.
 	AliasMoves []AliasMove
+	// Holes records holes in rooms' timelines (holes.go), new or with
+	// fewer free positions; ClosedHoles are the event nids of those
+	// filled or given up.
+	Holes       []Hole
+	ClosedHoles []int64
 	// Purges remove rooms whole (purge.go), and HistoryPurges events of
 	// rooms' past; both are written last.
 	Purges        []PurgeRoom
@@ -91,7 +96,7 @@ type Redaction struct {
 
 // Empty tells whether the batch writes nothing.
 func (b *Batch) Empty() bool {
-	return len(b.NewRooms)+len(b.RoomUpdates)+len(b.Events)+len(b.Redactions)+len(b.Txns)+len(b.Positioned)+len(b.AliasMoves)+len(b.Purges)+len(b.HistoryPurges) == 0
+	return len(b.NewRooms)+len(b.RoomUpdates)+len(b.Events)+len(b.Redactions)+len(b.Txns)+len(b.Positioned)+len(b.AliasMoves)+len(b.Holes)+len(b.ClosedHoles)+len(b.Purges)+len(b.HistoryPurges) == 0
 }
 
 // WriteBatch writes b inside tx.
@@ -165,6 +170,9 @@ func (s *Store) WriteBatch(tx *sql.Tx, b *Batch) error {
 		if _, err := tx.Exec(`UPDATE events SET stream_pos = $1 WHERE event_nid = $2 AND stream_pos IS NULL`, p.StreamPos, p.EventNID); err != nil {
 			return fmt.Errorf("place event: %w", err)
 		}
+	}
+	if err := writeHoles(tx, b.Holes, b.ClosedHoles); err != nil {
+		return err
 	}
 	for _, m := range b.AliasMoves {
 		if _, err := tx.Exec(`UPDATE room_aliases SET room_id = $1 WHERE room_id = $2`, m.To, m.From); err != nil {
