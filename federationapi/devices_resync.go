@@ -39,6 +39,10 @@ const (
 // resyncer runs device list fetches in the background.
 type resyncer struct {
 	fetch func(context.Context, spec.UserID) error
+	// announce records a key change of a user whose list changed (an
+	// update we could not apply) and could not be fetched: the snapshot
+	// would have recorded it, and clients must hear of the change.
+	announce func(context.Context, spec.UserID) error
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -46,52 +50,93 @@ type resyncer struct {
 	wg     sync.WaitGroup
 
 	mu      sync.Mutex
-	pending map[string]bool
+	pending map[string]*pendingResync
 	failed  map[spec.ServerName]time.Time
 }
 
-func newResyncer(fetch func(context.Context, spec.UserID) error) *resyncer {
+// pendingResync is a fetch of one user's list, waiting or running.
+type pendingResync struct {
+	running bool
+	// changed: the list changed (an update we could not apply); if the
+	// fetch fails, the change is announced without it.
+	changed bool
+	// again: an update came while the fetch ran; the snapshot it got may
+	// predate it, so another fetch follows.
+	again bool
+}
+
+func newResyncer(fetch, announce func(context.Context, spec.UserID) error) *resyncer {
 	ctx, cancel := context.WithCancel(context.Background())
-	return &resyncer{fetch: fetch, ctx: ctx, cancel: cancel, sem: make(chan struct{}, resyncWorkers),
-		pending: map[string]bool{}, failed: map[spec.ServerName]time.Time{}}
+	return &resyncer{fetch: fetch, announce: announce, ctx: ctx, cancel: cancel, sem: make(chan struct{}, resyncWorkers),
+		pending: map[string]*pendingResync{}, failed: map[spec.ServerName]time.Time{}}
 }
 
 // schedule fetches the user's list soon, unless a fetch of it is waiting
-// or its server failed a moment ago.
-func (r *resyncer) schedule(user spec.UserID) {
+// (it serves as well) or its server failed a moment ago. changed says
+// that the list changed (an update we could not apply). It tells whether
+// a fetch will come; when not, the caller announces a change itself.
+func (r *resyncer) schedule(user spec.UserID, changed bool) bool {
 	r.mu.Lock()
+	defer r.mu.Unlock()
 	id := user.String()
-	if r.pending[id] || len(r.pending) >= maxPendingResyncs || r.ctx.Err() != nil || time.Now().Before(r.failed[user.Domain()]) {
-		r.mu.Unlock()
-		return
+	if p, ok := r.pending[id]; ok {
+		p.changed = p.changed || changed
+		p.again = p.again || (p.running && changed)
+		return true
 	}
-	r.pending[id] = true
+	if len(r.pending) >= maxPendingResyncs || r.ctx.Err() != nil || time.Now().Before(r.failed[user.Domain()]) {
+		return false
+	}
+	p := &pendingResync{changed: changed}
+	r.pending[id] = p
 	r.wg.Add(1)
-	r.mu.Unlock()
-	go func() {
-		defer r.wg.Done()
-		defer r.done(id)
-		select {
-		case r.sem <- struct{}{}:
-		case <-r.ctx.Done():
-			return
-		}
-		defer func() { <-r.sem }()
-		ctx, cancel := context.WithTimeout(r.ctx, resyncTimeout)
-		defer cancel()
-		if err := r.fetch(ctx, user); err != nil && !errors.Is(err, errNotShared) {
-			slog.Info("federation: device list fetch failed", "user", id, "err", err)
-			r.mu.Lock()
-			r.failed[user.Domain()] = time.Now().Add(resyncBackoff)
-			r.mu.Unlock()
-		}
-	}()
+	go r.run(user, p)
+	return true
 }
 
-func (r *resyncer) done(id string) {
+func (r *resyncer) run(user spec.UserID, p *pendingResync) {
+	defer r.wg.Done()
+	select {
+	case r.sem <- struct{}{}:
+	case <-r.ctx.Done():
+		r.done(user, p, r.ctx.Err())
+		return
+	}
 	r.mu.Lock()
-	delete(r.pending, id)
+	p.running = true
 	r.mu.Unlock()
+	ctx, cancel := context.WithTimeout(r.ctx, resyncTimeout)
+	err := r.fetch(ctx, user)
+	cancel()
+	<-r.sem
+	if err != nil && !errors.Is(err, errNotShared) {
+		slog.Info("federation: device list fetch failed", "user", user.String(), "err", err)
+		r.mu.Lock()
+		r.failed[user.Domain()] = time.Now().Add(resyncBackoff)
+		r.mu.Unlock()
+	}
+	r.done(user, p, err)
+}
+
+// done ends a fetch: another follows when an update came while it ran;
+// a change it was to bring is announced if it failed (not when nobody
+// shares a room with the user any more: nobody to tell).
+func (r *resyncer) done(user spec.UserID, p *pendingResync, err error) {
+	r.mu.Lock()
+	delete(r.pending, user.String())
+	r.mu.Unlock()
+	if err == nil && p.again && r.schedule(user, true) {
+		return
+	}
+	if (err == nil && !p.again) || !p.changed || errors.Is(err, errNotShared) {
+		return
+	}
+	// The fetch's context may be over; the announcement is short.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if aerr := r.announce(ctx, user); aerr != nil {
+		slog.Warn("federation: announce device list change", "user", user.String(), "err", aerr)
+	}
 }
 
 // stop ends the fetches and waits for them.

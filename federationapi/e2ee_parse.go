@@ -92,31 +92,44 @@ func parseDeviceListUpdate(origin spec.ServerName, content []byte) (*userapi.Rem
 	u := &userapi.RemoteDeviceUpdate{UserID: user, StreamID: c.StreamID, PrevIDs: c.PrevID, Deleted: c.Deleted,
 		Device: userapi.RemoteDevice{DeviceID: c.DeviceID, DisplayName: c.DisplayName}}
 	if !c.Deleted && len(c.Keys) > 0 && string(c.Keys) != "null" {
-		if err := checkDeviceKeys(user, c.DeviceID, c.Keys); err != nil {
-			// The list did change, but not into anything we can keep:
-			// the caller fetches it whole instead.
-			return u, fmt.Errorf("%w: %w", errUnusableDeviceKeys, err)
+		// Keys that cannot be kept do not make the update wrong: the
+		// device (its name, that it exists) still changed, and is kept
+		// without keys (nobody can encrypt to it) rather than fetched
+		// whole, which would only yield the same keys again.
+		if checkDeviceKeys(user, c.DeviceID, c.Keys) == nil {
+			u.Device.Keys = c.Keys
 		}
-		u.Device.Keys = c.Keys
 	}
 	return u, nil
 }
 
-// errUnusableDeviceKeys is a device list update whose keys cannot be kept.
-var errUnusableDeviceKeys = errors.New("device list update with unusable keys")
-
-// checkDeviceKeys checks that a device_keys object is one and names its
-// user and device; the signature is for clients to check.
+// checkDeviceKeys checks a device's keys as its server sent them: a JSON
+// object, not too large, that does not name another user or device. The
+// rest (algorithms, keys, signatures) is kept as signed and left for
+// clients to check, as the spec has them do with the signature: the
+// user's own server speaks for the user's devices, and an incomplete
+// object is what that server says the device has (Synapse and other
+// servers keep it the same way). A contradicting user or device id is
+// refused here, so that a client that checks less never sees keys under
+// a device they do not claim.
 func checkDeviceKeys(user spec.UserID, deviceID string, keys json.RawMessage) error {
 	if len(keys) > maxDeviceKeyJSON || !isObject(keys) {
 		return badEDU("keys of %s is not a JSON object", deviceID)
 	}
 	k := gjson.ParseBytes(keys)
-	if k.Get("user_id").String() != user.String() || k.Get("device_id").String() != deviceID {
-		return badEDU("keys of %s name another user or device", deviceID)
+	if u := k.Get("user_id"); u.Exists() && u.String() != user.String() {
+		return badEDU("keys of %s name another user", deviceID)
 	}
-	if !k.Get("keys").IsObject() || !k.Get("algorithms").IsArray() {
-		return badEDU("keys of %s lack keys or algorithms", deviceID)
+	if d := k.Get("device_id"); d.Exists() && d.String() != deviceID {
+		return badEDU("keys of %s name another device", deviceID)
+	}
+	for _, f := range []string{"keys", "signatures"} {
+		if v := k.Get(f); v.Exists() && !v.IsObject() {
+			return badEDU("keys of %s: %s is not an object", deviceID, f)
+		}
+	}
+	if v := k.Get("algorithms"); v.Exists() && !v.IsArray() {
+		return badEDU("keys of %s: algorithms is not a list", deviceID)
 	}
 	return nil
 }

@@ -21,25 +21,26 @@ const (
 func TestParseDeviceListUpdate(t *testing.T) {
 	for _, tc := range []struct {
 		name, content string
-		ok            bool
+		ok, keys      bool
 	}{
-		{"new device with keys", `{"user_id":"@bob:remote.test","device_id":"PHONE","stream_id":7,"prev_id":[5],"device_display_name":"Telefon","keys":` + goodKeys + `}`, true},
-		{"first of a sequence", `{"user_id":"@bob:remote.test","device_id":"PHONE","stream_id":1}`, true},
-		{"deleted", `{"user_id":"@bob:remote.test","device_id":"PHONE","stream_id":9,"prev_id":[7],"deleted":true}`, true},
-		{"user of another server", `{"user_id":"@bob:elsewhere.test","device_id":"PHONE","stream_id":7}`, false},
-		{"no user", `{"device_id":"PHONE","stream_id":7}`, false},
-		{"no device", `{"user_id":"@bob:remote.test","stream_id":7}`, false},
-		{"zero stream id", `{"user_id":"@bob:remote.test","device_id":"PHONE","stream_id":0}`, false},
-		{"negative stream id", `{"user_id":"@bob:remote.test","device_id":"PHONE","stream_id":-3}`, false},
-		{"fractional stream id", `{"user_id":"@bob:remote.test","device_id":"PHONE","stream_id":1.5}`, false},
-		{"stream id as string", `{"user_id":"@bob:remote.test","device_id":"PHONE","stream_id":"7"}`, false},
-		{"prev_id not a list", `{"user_id":"@bob:remote.test","device_id":"PHONE","stream_id":7,"prev_id":5}`, false},
-		{"keys of another device", `{"user_id":"@bob:remote.test","device_id":"LAPTOP","stream_id":7,"keys":` + goodKeys + `}`, false},
-		{"keys not an object", `{"user_id":"@bob:remote.test","device_id":"PHONE","stream_id":7,"keys":"x"}`, false},
-		{"display name not a string", `{"user_id":"@bob:remote.test","device_id":"PHONE","stream_id":7,"device_display_name":1}`, false},
-		{"not an object", `[1,2]`, false},
-		{"null", `null`, false},
-		{"empty", ``, false},
+		{"new device with keys", `{"user_id":"@bob:remote.test","device_id":"PHONE","stream_id":7,"prev_id":[5],"device_display_name":"Telefon","keys":` + goodKeys + `}`, true, true},
+		{"first of a sequence", `{"user_id":"@bob:remote.test","device_id":"PHONE","stream_id":1}`, true, false},
+		{"deleted", `{"user_id":"@bob:remote.test","device_id":"PHONE","stream_id":9,"prev_id":[7],"deleted":true}`, true, false},
+		{"user of another server", `{"user_id":"@bob:elsewhere.test","device_id":"PHONE","stream_id":7}`, false, false},
+		{"no user", `{"device_id":"PHONE","stream_id":7}`, false, false},
+		{"no device", `{"user_id":"@bob:remote.test","stream_id":7}`, false, false},
+		{"zero stream id", `{"user_id":"@bob:remote.test","device_id":"PHONE","stream_id":0}`, false, false},
+		{"negative stream id", `{"user_id":"@bob:remote.test","device_id":"PHONE","stream_id":-3}`, false, false},
+		{"fractional stream id", `{"user_id":"@bob:remote.test","device_id":"PHONE","stream_id":1.5}`, false, false},
+		{"stream id as string", `{"user_id":"@bob:remote.test","device_id":"PHONE","stream_id":"7"}`, false, false},
+		{"prev_id not a list", `{"user_id":"@bob:remote.test","device_id":"PHONE","stream_id":7,"prev_id":5}`, false, false},
+		{"keys of another device: the device without keys", `{"user_id":"@bob:remote.test","device_id":"LAPTOP","stream_id":7,"keys":` + goodKeys + `}`, true, false},
+		{"keys not an object: the device without keys", `{"user_id":"@bob:remote.test","device_id":"PHONE","stream_id":7,"keys":"x"}`, true, false},
+		{"keys as sent, however incomplete", `{"user_id":"@bob:remote.test","device_id":"PHONE","stream_id":7,"keys":{"device_keys":{}}}`, true, true},
+		{"display name not a string", `{"user_id":"@bob:remote.test","device_id":"PHONE","stream_id":7,"device_display_name":1}`, false, false},
+		{"not an object", `[1,2]`, false, false},
+		{"null", `null`, false, false},
+		{"empty", ``, false, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			u, err := parseDeviceListUpdate(e2eeOrigin, []byte(tc.content))
@@ -49,10 +50,8 @@ func TestParseDeviceListUpdate(t *testing.T) {
 			if err != nil && !errors.Is(err, errBadE2EEEDU) {
 				t.Errorf("error %v is not errBadE2EEEDU", err)
 			}
-			// Unusable keys still name the user whose list changed, so
-			// that it is fetched whole.
-			if errors.Is(err, errUnusableDeviceKeys) && (u == nil || u.UserID.String() != "@bob:remote.test") {
-				t.Errorf("unusable keys without the user: %+v", u)
+			if err == nil && (u.Device.Keys != nil) != tc.keys {
+				t.Errorf("keys kept: %s, want kept=%v", u.Device.Keys, tc.keys)
 			}
 		})
 	}
@@ -122,6 +121,7 @@ func TestCheckUserDevices(t *testing.T) {
 		{"devices and keys", `{"user_id":"@bob:remote.test","stream_id":4,"devices":[{"device_id":"PHONE","keys":` + goodKeys +
 			`,"device_display_name":"Telefon"},{"device_id":"NOKEYS"}],"master_key":` + goodMaster + `,"self_signing_key":` + goodSelf + `}`, true, 2},
 		{"keys of another device left out, the device kept", `{"user_id":"@bob:remote.test","stream_id":4,"devices":[{"device_id":"LAPTOP","keys":` + goodKeys + `}]}`, true, 1},
+		{"incomplete keys kept as sent", `{"user_id":"@bob:remote.test","stream_id":1,"devices":[{"device_id":"A","keys":{"device_keys":{}}},{"device_id":"B","keys":{"device_keys":{}}}]}`, true, 2},
 		{"another user", `{"user_id":"@carol:remote.test","stream_id":4,"devices":[]}`, false, 0},
 		{"negative stream id", `{"user_id":"@bob:remote.test","stream_id":-1,"devices":[]}`, false, 0},
 		{"master key of another usage", `{"user_id":"@bob:remote.test","stream_id":4,"devices":[],"master_key":` + goodSelf + `}`, false, 0},

@@ -171,7 +171,7 @@ func (s *Server) QueryRemoteKeys(ctx context.Context, req RemoteKeysRequest) (*R
 	// Tracking starts, or starts over, for users a local user shares a
 	// room with; the next query is answered from the cache.
 	for _, u := range resync {
-		s.e2ee.resync.schedule(u)
+		s.e2ee.resync.schedule(u, false)
 	}
 	all, err := s.users.RemoteQueryKeys(ctx, req.Requester, cached, fetched)
 	if err != nil {

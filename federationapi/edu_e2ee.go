@@ -3,7 +3,6 @@ package federationapi
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -33,7 +32,8 @@ type e2ee struct {
 }
 
 func newE2EE(s *Server, b *bus.Conn) *e2ee {
-	return &e2ee{bus: b, resync: newResyncer(s.resyncDeviceList)}
+	announce := func(ctx context.Context, u spec.UserID) error { return s.users.NoteRemoteDeviceListChange(ctx, u) }
+	return &e2ee{bus: b, resync: newResyncer(s.resyncDeviceList, announce)}
 }
 
 // startE2EE makes sure of the to-device stream and starts sending local
@@ -78,12 +78,6 @@ func (s *Server) stopE2EE() {
 // local user shares a room with are none of our business.
 func (s *Server) onDeviceListUpdate(ctx context.Context, origin spec.ServerName, content json.RawMessage) error {
 	u, err := parseDeviceListUpdate(origin, content)
-	if errors.Is(err, errUnusableDeviceKeys) {
-		if shared, serr := s.sharesRoom(ctx, u.UserID); serr == nil && shared {
-			s.e2ee.resync.schedule(u.UserID)
-		}
-		return err
-	}
 	if err != nil {
 		return err
 	}
@@ -95,8 +89,14 @@ func (s *Server) onDeviceListUpdate(ctx context.Context, origin spec.ServerName,
 		return err
 	}
 	if outcome == userapi.UpdateGap || outcome == userapi.UpdateUntracked {
+		// Clients hear of the change when the list is fetched (the
+		// snapshot records it), so that one change is told once and their
+		// query is answered from the cache; without a fetch they hear of
+		// it now and their query goes to the user's server.
 		slog.Debug("federation: device list to fetch", "user", u.UserID.String(), "stream_id", u.StreamID, "outcome", outcome)
-		s.e2ee.resync.schedule(u.UserID)
+		if !s.e2ee.resync.schedule(u.UserID, true) {
+			return s.users.NoteRemoteDeviceListChange(ctx, u.UserID)
+		}
 	}
 	return nil
 }

@@ -178,6 +178,7 @@ type API interface {
 	StoreRemoteDeviceList(ctx context.Context, l RemoteDeviceList) (bool, error)
 	ApplyRemoteDeviceUpdate(ctx context.Context, u RemoteDeviceUpdate) (UpdateOutcome, error)
 	ApplyRemoteSigningKeyUpdate(ctx context.Context, user spec.UserID, master, selfSigning json.RawMessage) error
+	NoteRemoteDeviceListChange(ctx context.Context, user spec.UserID) error
 	ForgetRemoteDeviceList(ctx context.Context, user spec.UserID) error
 	RemoteQueryKeys(ctx context.Context, requester spec.UserID, cached map[string][]string, fetched *QueryKeysResponse) (*QueryKeysResponse, error)
 

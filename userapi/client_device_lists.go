@@ -43,6 +43,10 @@ func (c *Client) ApplyRemoteSigningKeyUpdate(ctx context.Context, user spec.User
 	return c.rpc.Call(ctx, "ApplyRemoteSigningKeyUpdate", []any{user, master, selfSigning})
 }
 
+func (c *Client) NoteRemoteDeviceListChange(ctx context.Context, user spec.UserID) error {
+	return c.rpc.Call(ctx, "NoteRemoteDeviceListChange", []any{user})
+}
+
 func (c *Client) ForgetRemoteDeviceList(ctx context.Context, user spec.UserID) error {
 	return c.rpc.Call(ctx, "ForgetRemoteDeviceList", []any{user})
 }

@@ -102,9 +102,10 @@ func (s *Server) StoreRemoteDeviceList(ctx context.Context, l RemoteDeviceList) 
 }
 
 // ApplyRemoteDeviceUpdate applies an update to a remote user's cached
-// list if it follows on what the cache holds; see UpdateOutcome. The key
-// change is recorded unless the update is stale: for a list not cached,
-// clients then ask again and get the news from the user's server.
+// list if it follows on what the cache holds; see UpdateOutcome. Only an
+// applied update records a key change: for a list not cached, or one with
+// a gap, the caller fetches the list and the snapshot records it, or calls
+// NoteRemoteDeviceListChange when it cannot.
 func (s *Server) ApplyRemoteDeviceUpdate(ctx context.Context, u RemoteDeviceUpdate) (UpdateOutcome, error) {
 	if s.isLocal(u.UserID.Domain()) {
 		return UpdateStale, fmt.Errorf("%w: %s is a local user", ErrBadKeys, u.UserID.String())
@@ -137,6 +138,21 @@ func (s *Server) ApplyRemoteSigningKeyUpdate(ctx context.Context, user spec.User
 		keys["self_signing"] = selfSigning
 	}
 	pos, err := s.store.PutRemoteCrossSigningKeys(ctx, user.String(), keys)
+	if err != nil {
+		return err
+	}
+	s.publishKeyChange(user.String(), pos)
+	return nil
+}
+
+// NoteRemoteDeviceListChange records a key change of a remote user whose
+// list changed but cannot be fetched now: local clients ask again and
+// their query goes to the user's server.
+func (s *Server) NoteRemoteDeviceListChange(ctx context.Context, user spec.UserID) error {
+	if s.isLocal(user.Domain()) {
+		return fmt.Errorf("%w: %s is a local user", ErrBadKeys, user.String())
+	}
+	pos, err := s.store.NoteRemoteKeyChange(ctx, user.String())
 	if err != nil {
 		return err
 	}

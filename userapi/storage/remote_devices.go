@@ -87,6 +87,18 @@ func (s *Store) ReplaceRemoteDeviceList(ctx context.Context, l RemoteDeviceList)
 		if newest > l.StreamID {
 			return nil
 		}
+		// A snapshot at the cached list's own stream id holds nothing
+		// new (a query's fetch and a background one racing): it only
+		// vouches for the list up to its room position. Storing it again
+		// would tell clients of a change that did not happen.
+		res, err := tx.Exec(`UPDATE remote_device_lists SET room_pos = CASE WHEN room_pos < $1 THEN $1 ELSE room_pos END
+			WHERE user_id = $2 AND stream_id = $3`, l.RoomPos, l.UserID, l.StreamID)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil || n > 0 {
+			return err
+		}
 		if err := deleteRemoteList(tx, l.UserID); err != nil {
 			return err
 		}
@@ -128,8 +140,8 @@ const (
 	UpdateApplied UpdateOutcome = iota
 	// UpdateStale: the cache already holds this update or a later one.
 	UpdateStale
-	// UpdateUntracked: the user's list is not cached; only the key
-	// change was recorded.
+	// UpdateUntracked: the user's list is not cached; only the update's
+	// stream id was kept (a snapshot must be at least as new).
 	UpdateUntracked
 	// UpdateGap: the update refers to ones the cache never saw; the
 	// cached list was dropped and needs a resync.
@@ -139,8 +151,11 @@ const (
 // ApplyRemoteDeviceUpdate applies an update when the cache holds
 // everything it refers to (every prev_id at or before the cached stream
 // id: the cache is built from a snapshot and then only from updates that
-// followed on). A gap drops the cached list. Every outcome but a stale
-// update records a key change; its position is returned.
+// followed on). A gap drops the cached list. An applied update records a
+// key change, whose position is returned; an untracked one or a gap does
+// not: the caller fetches the list whole and the snapshot records it (or
+// NoteRemoteKeyChange, when the list cannot be fetched), so that clients
+// hear of one change once, and when the cache can answer them.
 func (s *Store) ApplyRemoteDeviceUpdate(ctx context.Context, u RemoteDeviceUpdate) (UpdateOutcome, int64, error) {
 	var (
 		outcome UpdateOutcome
@@ -153,9 +168,7 @@ func (s *Store) ApplyRemoteDeviceUpdate(ctx context.Context, u RemoteDeviceUpdat
 		switch {
 		case errors.Is(err, sql.ErrNoRows):
 			outcome = UpdateUntracked
-			if err := noteSeen(tx, u.UserID, u.StreamID); err != nil {
-				return err
-			}
+			return noteSeen(tx, u.UserID, u.StreamID)
 		case err != nil:
 			return err
 		case u.StreamID <= stored:
@@ -166,9 +179,7 @@ func (s *Store) ApplyRemoteDeviceUpdate(ctx context.Context, u RemoteDeviceUpdat
 			if err := deleteRemoteList(tx, u.UserID); err != nil {
 				return err
 			}
-			if err := noteSeen(tx, u.UserID, u.StreamID); err != nil {
-				return err
-			}
+			return noteSeen(tx, u.UserID, u.StreamID)
 		default:
 			outcome = UpdateApplied
 			if _, err := tx.Exec(`UPDATE remote_device_lists SET stream_id = $1, updated_ts = $2 WHERE user_id = $3`,
@@ -224,6 +235,19 @@ func (s *Store) PutRemoteCrossSigningKeys(ctx context.Context, userID string, ke
 				return err
 			}
 		}
+		var err error
+		pos, err = s.noteKeyChange(tx, userID, "")
+		return err
+	})
+	return pos, err
+}
+
+// NoteRemoteKeyChange records a key change of a remote user whose list
+// changed but could not be fetched: clients ask again, and their query
+// goes to the user's server. It returns the position.
+func (s *Store) NoteRemoteKeyChange(ctx context.Context, userID string) (int64, error) {
+	var pos int64
+	err := s.db.Write(ctx, func(tx *sql.Tx) error {
 		var err error
 		pos, err = s.noteKeyChange(tx, userID, "")
 		return err
