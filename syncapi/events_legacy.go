@@ -13,10 +13,15 @@ import (
 )
 
 // handleEvents is the deprecated GET /events: a flat stream of new events
-// from the user's rooms, typing and presence, after the from token.
+// from the user's rooms, typing and presence, after the from token. A
+// user connected to an event stream is online (the presence module); the
+// old endpoint has no set_presence to say otherwise.
 func (s *Server) handleEvents(r *http.Request, dev *userapi.Device) (any, error) {
 	ctx := r.Context()
 	q := r.URL.Query()
+	if err := s.touchPresence(ctx, dev.UserID.String(), "online"); err != nil {
+		return nil, err
+	}
 	from := s.notifier.position()
 	if v := q.Get("from"); v != "" {
 		tok, err := ParseToken(v)
