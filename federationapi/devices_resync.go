@@ -63,6 +63,9 @@ type pendingResync struct {
 	// again: an update came while the fetch ran; the snapshot it got may
 	// predate it, so another fetch follows.
 	again bool
+	// done is closed when the fetch ended, with err its outcome.
+	done chan struct{}
+	err  error
 }
 
 func newResyncer(fetch, announce func(context.Context, spec.UserID) error) *resyncer {
@@ -87,11 +90,34 @@ func (r *resyncer) schedule(user spec.UserID, changed bool) bool {
 	if len(r.pending) >= maxPendingResyncs || r.ctx.Err() != nil || time.Now().Before(r.failed[user.Domain()]) {
 		return false
 	}
-	p := &pendingResync{changed: changed}
+	p := &pendingResync{changed: changed, done: make(chan struct{})}
 	r.pending[id] = p
 	r.wg.Add(1)
 	go r.run(user, p)
 	return true
+}
+
+// fetchNow fetches the user's list within ctx and returns the outcome; a
+// fetch of the list already under way (a background one an update
+// started) is waited for instead of racing it with another request.
+func (r *resyncer) fetchNow(ctx context.Context, user spec.UserID) error {
+	r.mu.Lock()
+	id := user.String()
+	if p, ok := r.pending[id]; ok {
+		r.mu.Unlock()
+		select {
+		case <-p.done:
+			return p.err
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	p := &pendingResync{running: true, done: make(chan struct{})}
+	r.pending[id] = p
+	r.mu.Unlock()
+	err := r.fetch(ctx, user)
+	r.done(user, p, err)
+	return err
 }
 
 func (r *resyncer) run(user spec.UserID, p *pendingResync) {
@@ -124,6 +150,8 @@ func (r *resyncer) run(user spec.UserID, p *pendingResync) {
 func (r *resyncer) done(user spec.UserID, p *pendingResync, err error) {
 	r.mu.Lock()
 	delete(r.pending, user.String())
+	p.err = err
+	close(p.done)
 	r.mu.Unlock()
 	if err == nil && p.again && r.schedule(user, true) {
 		return

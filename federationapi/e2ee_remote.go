@@ -383,7 +383,7 @@ func (s *Server) resyncNow(ctx context.Context, timeout time.Duration, users []s
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			ok[i] = s.resyncDeviceList(ctx, u) == nil
+			ok[i] = s.e2ee.resync.fetchNow(ctx, u) == nil
 		}()
 	}
 	wg.Wait()

@@ -194,9 +194,11 @@ type eventList struct {
 	Events []json.RawMessage `json:"events"`
 }
 
+// deviceLists is the sync's device_lists; an empty list is left out like
+// the other optional parts (sync_trim.go).
 type deviceLists struct {
-	Changed []string `json:"changed"`
-	Left    []string `json:"left"`
+	Changed []string `json:"changed,omitempty"`
+	Left    []string `json:"left,omitempty"`
 }
 
 type timeline struct {

@@ -14,8 +14,10 @@ import (
 // cut out, by slicing the stored bytes, never by re-marshalling them. The
 // sections the spec makes optional are left out when empty (omitzero):
 // a room's ephemeral and account_data, and the top-level account_data,
-// presence, to_device and device_lists, and the invite, leave, knock and
-// peek maps; clients (matrix-js-sdk, mautrix) read a missing section as
+// presence, to_device and device_lists (and within device_lists an empty
+// changed or left: a client, or SyTest, that finds "changed" takes it for
+// the answer to "whose devices changed", and Synapse leaves both out when
+// empty too), and the invite, leave, knock and peek maps; clients (matrix-js-sdk, mautrix) read a missing section as
 // an empty one, and Dendrite sends them so. Kept even when empty because
 // clients act on them: rooms.join, each room's timeline.events and
 // unread_notifications, device_one_time_keys_count (a missing count makes

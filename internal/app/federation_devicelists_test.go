@@ -3,6 +3,7 @@ package app_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"slices"
 	"testing"
@@ -126,5 +127,52 @@ func TestFederationDeviceListUpdateWithIncompleteKeys(t *testing.T) {
 	}
 	if _, ok := devices[bob.DeviceID.String()]; !ok {
 		t.Fatalf("bob's real device is gone: %v", devices)
+	}
+}
+
+// device_lists carries only the lists that have someone: a sync that
+// tells alice to forget bob (left) has no empty "changed" that a client
+// could take for "nobody's devices changed" (SyTest's "If remote user
+// leaves room we no longer receive device updates" reads it so, and
+// Synapse leaves an empty list out as well), and the other way round.
+func TestSyncDeviceListsOmitEmptyLists(t *testing.T) {
+	srv := apptest.Start(t)
+	ctx := context.Background()
+	alice, bob := srv.Register(t, "alice"), srv.Register(t, "bob")
+	room, err := alice.CreateRoom(ctx, &mautrix.ReqCreateRoom{Preset: "public_chat"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bob.JoinRoom(ctx, room.RoomID.String(), nil); err != nil {
+		t.Fatal(err)
+	}
+	since := currentToken(t, alice)
+
+	deviceLists := func(what string) map[string]any {
+		t.Helper()
+		for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); {
+			status, body := rawCall(t, alice, http.MethodGet, "/sync?timeout=1000&since="+since, nil)
+			if status != http.StatusOK {
+				t.Fatalf("sync: %d %v", status, body)
+			}
+			since, _ = body["next_batch"].(string)
+			if dl, ok := body["device_lists"].(map[string]any); ok {
+				return dl
+			}
+		}
+		t.Fatalf("no device_lists for %s", what)
+		return nil
+	}
+	uploadTestKeys(t, bob)
+	dl := deviceLists("bob's keys")
+	if _, ok := dl["left"]; ok || fmt.Sprint(dl["changed"]) != "["+bob.UserID.String()+"]" {
+		t.Fatalf("device_lists after bob's keys: %v", dl)
+	}
+	if _, err := bob.LeaveRoom(ctx, room.RoomID); err != nil {
+		t.Fatal(err)
+	}
+	dl = deviceLists("bob's leave")
+	if _, ok := dl["changed"]; ok || fmt.Sprint(dl["left"]) != "["+bob.UserID.String()+"]" {
+		t.Fatalf("device_lists after bob left: %v", dl)
 	}
 }
