@@ -49,6 +49,11 @@ type Server struct {
 	background sync.WaitGroup
 	lifetime   context.Context
 	stop       context.CancelFunc
+	// thumbs keeps Delete's removal of a thumbnail directory from running
+	// while a thumbnail is written into it (a new upload's are made in the
+	// background): RemoveAll fails with "directory not empty" when a file
+	// appears in a directory it is emptying.
+	thumbs sync.RWMutex
 
 	scans scanCounts // metrics.go
 }
@@ -130,5 +135,7 @@ func (s *Server) Delete(ctx context.Context, serverName, mediaID string) error {
 	if err := os.Remove(s.contentPath(sha)); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return err
 	}
+	s.thumbs.Lock()
+	defer s.thumbs.Unlock()
 	return os.RemoveAll(filepath.Join(s.dir, "thumbnails", sha[:2], sha))
 }

@@ -252,6 +252,8 @@ func (s *Server) makeAnimatedThumbnail(m *storage.Media, size int) (path, conten
 // writeThumbnail stores a thumbnail under a temporary name and renames it,
 // so that a concurrent request never serves half a file.
 func (s *Server) writeThumbnail(path string, data []byte) error {
+	s.thumbs.RLock()
+	defer s.thumbs.RUnlock()
 	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
 		return err
 	}
