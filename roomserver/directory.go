@@ -5,6 +5,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/matrix-org/gomatrixserverlib"
 	"github.com/tidwall/gjson"
 )
 
@@ -25,9 +26,17 @@ func (s *Server) SearchMembers(ctx context.Context, req SearchMembersRequest) (*
 			only[u] = true
 		}
 	}
+	// A public room counts while one of our users is in it: once our
+	// server has left, what we know of its members is stale.
+	ours := map[string]bool{}
+	for _, m := range rows {
+		if _, domain, err := gomatrixserverlib.SplitID('@', m.UserID); err == nil && s.isLocal(string(domain)) {
+			ours[m.RoomID] = true
+		}
+	}
 	found := map[string]MemberProfile{}
 	for _, m := range rows {
-		if _, seen := found[m.UserID]; seen || (m.UserID == req.Searcher.String() && !m.InOpenRoom) {
+		if _, seen := found[m.UserID]; seen || (m.UserID == req.Searcher.String() && !m.InOpenRoom) || (m.InOpenRoom && !ours[m.RoomID]) {
 			continue
 		}
 		p := MemberProfile{DisplayName: gjson.GetBytes(m.Client, "content.displayname").String(),

@@ -356,6 +356,7 @@ func (s scanWithExtra) Scan(dest ...any) error {
 // DirectoryMember is a joined member as the user directory sees it.
 type DirectoryMember struct {
 	UserID string
+	RoomID string
 	// Client is the member event in the client format (for the profile).
 	Client []byte
 	// InOpenRoom is set when the row comes from a public or world-readable
@@ -366,7 +367,7 @@ type DirectoryMember struct {
 // DirectoryMembers lists the joined members of the rooms searcher is
 // joined to and of the open rooms, a user once per room.
 func (s *Store) DirectoryMembers(ctx context.Context, searcher string) ([]DirectoryMember, error) {
-	const columns = `SELECT m.user_id, e.client FROM memberships m JOIN events e ON e.event_nid = m.event_nid
+	const columns = `SELECT m.user_id, r.room_id, e.client FROM memberships m JOIN events e ON e.event_nid = m.event_nid
 		JOIN rooms r ON r.room_nid = m.room_nid WHERE m.membership = 'join' AND `
 	out, err := s.directoryRows(ctx, false, columns+`m.room_nid IN
 		(SELECT room_nid FROM memberships WHERE user_id = $1 AND membership = 'join')`, searcher)
@@ -400,7 +401,7 @@ func (s *Store) directoryRows(ctx context.Context, inOpenRoom bool, query string
 	var out []DirectoryMember
 	for rows.Next() {
 		m := DirectoryMember{InOpenRoom: inOpenRoom}
-		if err := rows.Scan(&m.UserID, &m.Client); err != nil {
+		if err := rows.Scan(&m.UserID, &m.RoomID, &m.Client); err != nil {
 			return nil, err
 		}
 		out = append(out, m)
