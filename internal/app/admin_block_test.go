@@ -13,6 +13,7 @@ import (
 // An admin blocks a room: local users can no longer join it (by id or
 // alias, invited or not); unblocked, they can again.
 func TestAdminAPIRoomBlock(t *testing.T) {
+	t.Parallel()
 	srv := apptest.Start(t)
 	ctx := context.Background()
 	root := registerAdmin(t, srv, "blockroot")

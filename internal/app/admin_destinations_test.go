@@ -12,6 +12,7 @@ import (
 // queue's state per server, a server's rooms, and reset_connection
 // ending a backoff.
 func TestAdminAPIFederationDestinations(t *testing.T) {
+	t.Parallel()
 	servers := apptest.StartFederation(t, 2)
 	hs1, hs2 := servers[0], servers[1]
 	ctx := context.Background()

@@ -94,6 +94,7 @@ const (
 // checked through every way media is served, protection, deletions,
 // listings and statistics.
 func TestAdminAPIMedia(t *testing.T) {
+	t.Parallel()
 	cfg := apptest.Config(t.TempDir())
 	cfg.ServeUnauthenticatedMedia = true
 	srv := apptest.StartWith(t, cfg)
@@ -313,6 +314,7 @@ func TestAdminAPIMedia(t *testing.T) {
 // With serve_unauthenticated_media off, the unauthenticated media URLs
 // serve admins only (synapse-admin loads avatars through them).
 func TestAdminLegacyMediaForAdmins(t *testing.T) {
+	t.Parallel()
 	srv := apptest.Start(t)
 	ctx := context.Background()
 	admin := registerAdmin(t, srv, "legacyadmin")

@@ -13,6 +13,7 @@ import (
 // An admin's rate limit override replaces the configured per-user
 // limits of the user's sends, and its removal brings them back.
 func TestAdminAPIOverrideRatelimit(t *testing.T) {
+	t.Parallel()
 	srv := apptest.StartWith(t, limitedConfig(t, func(c *config.Config) {
 		c.RCMessage = config.RateLimit{PerSecond: 0.01, BurstCount: 2}
 	}))

@@ -15,6 +15,7 @@ import (
 // stage of POST /register with registration_requires_token, the validity
 // endpoint, and the pending and completed counts.
 func TestAdminAPIRegistrationTokens(t *testing.T) {
+	t.Parallel()
 	cfg := apptest.Config(t.TempDir())
 	cfg.RegistrationRequiresToken = true
 	srv := apptest.StartWith(t, cfg)
@@ -197,6 +198,7 @@ func TestAdminAPIRegistrationTokens(t *testing.T) {
 // registration_requires_token is a way to verify new users: open
 // registration with it needs nothing else.
 func TestRegistrationRequiresTokenConfig(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	if _, _, err := config.Parse([]byte("server_name: example.org\nenable_registration: true\nregistration_requires_token: true\n"), dir); err != nil {
 		t.Fatalf("registration with tokens: %v", err)

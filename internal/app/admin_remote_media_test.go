@@ -15,6 +15,7 @@ import (
 // a quarantine that also keeps the copy from being fetched again, and
 // the purge of the cache, after which the media is fetched anew.
 func TestAdminAPIRemoteMedia(t *testing.T) {
+	t.Parallel()
 	servers := apptest.StartFederation(t, 2)
 	a, b := servers[0], servers[1]
 	ctx := context.Background()

@@ -12,6 +12,7 @@ import (
 // Reports filed with the client API's /report appear in the admin API's
 // event_reports, in Synapse's shape, and can be deleted.
 func TestAdminAPIEventReports(t *testing.T) {
+	t.Parallel()
 	srv := apptest.Start(t)
 	ctx := context.Background()
 	root := registerAdmin(t, srv, "reportroot")

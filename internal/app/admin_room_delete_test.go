@@ -103,6 +103,7 @@ func roomRows(t *testing.T, db *sqlutil.DB, roomID string, roomNID int64, eventI
 // The room delete as synapse-admin calls it: members moved out to a new
 // room, aliases moved, the room blocked and every row of it purged.
 func TestAdminAPIDeleteRoomPurge(t *testing.T) {
+	t.Parallel()
 	srv := apptest.Start(t)
 	ctx := context.Background()
 	root := registerAdmin(t, srv, "delroot")
@@ -252,6 +253,7 @@ func TestAdminAPIDeleteRoomPurge(t *testing.T) {
 // alias goes (there is no new room), the room stays in the database,
 // out of the directory.
 func TestAdminAPIDeleteRoomWithoutPurge(t *testing.T) {
+	t.Parallel()
 	srv := apptest.Start(t)
 	ctx := context.Background()
 	root := registerAdmin(t, srv, "shutroot")

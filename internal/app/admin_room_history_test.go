@@ -35,6 +35,7 @@ func waitPurge(t *testing.T, admin *mautrix.Client, purgeID string) map[string]a
 // A room's history as an admin who is not in it reads it, purging part
 // of it, and membership by admin (make_room_admin, join).
 func TestAdminAPIRoomHistory(t *testing.T) {
+	t.Parallel()
 	srv := apptest.Start(t)
 	ctx := context.Background()
 	root := registerAdmin(t, srv, "histroot")
@@ -197,6 +198,7 @@ func TestAdminAPIRoomHistory(t *testing.T) {
 // By default a history purge removes only what other servers' users
 // sent: the local users' events may be the only copies.
 func TestAdminAPIPurgeHistoryKeepsLocalEvents(t *testing.T) {
+	t.Parallel()
 	servers := apptest.StartFederation(t, 2)
 	hs1, hs2 := servers[0], servers[1]
 	ctx := context.Background()

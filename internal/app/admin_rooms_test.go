@@ -12,6 +12,7 @@ import (
 // synapse-admin's room pages: the list with search and sort orders, one
 // room, its members and its state.
 func TestAdminAPIRooms(t *testing.T) {
+	t.Parallel()
 	srv := apptest.Start(t)
 	ctx := context.Background()
 	root := registerAdmin(t, srv, "roomroot")

@@ -32,6 +32,7 @@ func noticesRoomOf(t *testing.T, srv *apptest.Server, eventID string) id.RoomID 
 // user tagged m.server_notice, invite, idempotent transactions, a new
 // room after the user left.
 func TestAdminAPIServerNotices(t *testing.T) {
+	t.Parallel()
 	srv := noticesServer(t, false)
 	ctx := context.Background()
 	root := registerAdmin(t, srv, "noticeroot")
@@ -116,6 +117,7 @@ func TestAdminAPIServerNotices(t *testing.T) {
 // auto_join puts the user in the room; without server_notices the
 // endpoint refuses.
 func TestAdminAPIServerNoticesAutoJoinAndOff(t *testing.T) {
+	t.Parallel()
 	srv := noticesServer(t, true)
 	root := registerAdmin(t, srv, "autoroot")
 	bob := srv.Register(t, "bob")

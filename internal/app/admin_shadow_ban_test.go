@@ -13,6 +13,7 @@ import (
 // A shadow-banned user's sends succeed for them and reach nobody; lifting
 // the ban lets them through again.
 func TestAdminAPIShadowBan(t *testing.T) {
+	t.Parallel()
 	srv := apptest.Start(t)
 	ctx := context.Background()
 	admin := registerAdmin(t, srv, "shadowadmin")

@@ -18,6 +18,7 @@ func adminCall(t testing.TB, cli *mautrix.Client, method, path string, body any)
 // The frame of the Synapse admin API: who may call it, its errors and
 // paging, the server version and the audit log.
 func TestAdminAPIFrame(t *testing.T) {
+	t.Parallel()
 	srv := apptest.Start(t)
 	admin := registerAdmin(t, srv, "frameadmin")
 	alice := srv.Register(t, "alice")

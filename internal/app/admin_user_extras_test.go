@@ -13,6 +13,7 @@ import (
 // What the admin API shows of a user beyond the account, and logging in
 // as a user.
 func TestAdminAPIUserExtras(t *testing.T) {
+	t.Parallel()
 	srv := apptest.Start(t)
 	ctx := context.Background()
 	admin := registerAdmin(t, srv, "extrasadmin")

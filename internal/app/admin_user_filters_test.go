@@ -13,6 +13,7 @@ import (
 // Every filter of GET /v2/users, alone and together, on accounts of
 // every kind.
 func TestAdminAPIUserListFilters(t *testing.T) {
+	t.Parallel()
 	srv := apptest.Start(t)
 	ctx := context.Background()
 	admin := registerAdmin(t, srv, "filteradmin")

@@ -11,6 +11,7 @@ import (
 // PUT /v2/users/{userId} replaces a user's e-mail addresses and links to
 // identity providers; the lookups find the user by either.
 func TestAdminAPIUserLinks(t *testing.T) {
+	t.Parallel()
 	srv := apptest.Start(t)
 	admin := registerAdmin(t, srv, "linksadmin")
 	alice := srv.Register(t, "alice")

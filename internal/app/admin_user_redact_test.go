@@ -14,6 +14,7 @@ import (
 // POST /v1/user/{userId}/redact redacts the user's messages through the
 // roomserver, as the user; its status says when it is done.
 func TestAdminAPIUserRedact(t *testing.T) {
+	t.Parallel()
 	srv := apptest.Start(t)
 	ctx := context.Background()
 	admin := registerAdmin(t, srv, "redactadmin")

@@ -34,6 +34,7 @@ func httpStatus(err error) int {
 // edit, password reset, admin flag, lock, devices, whois, joined rooms,
 // deactivation, and the audit log of it all.
 func TestAdminAPIUsers(t *testing.T) {
+	t.Parallel()
 	srv := apptest.Start(t)
 	ctx := context.Background()
 	root := registerAdmin(t, srv, "root")

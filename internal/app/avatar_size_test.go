@@ -13,6 +13,7 @@ import (
 // server does not have, is refused with 403 M_FORBIDDEN; a small upload
 // is taken and clearing is always allowed.
 func TestMaxAvatarSize(t *testing.T) {
+	t.Parallel()
 	cfg := apptest.Config(t.TempDir())
 	cfg.MaxAvatarSize = config.ByteSize(1 << 10)
 	srv := apptest.StartWith(t, cfg)

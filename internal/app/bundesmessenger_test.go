@@ -50,6 +50,7 @@ func compact(t *testing.T, raw []byte) string {
 // document at runtime, it survives a restart, a broken one is refused
 // whole, and DELETE brings the file's back.
 func TestBundesMessengerEndpoints(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	maintenance := filepath.Join(dir, "maintenance.json")
 	style := filepath.Join(dir, "style.json")
@@ -118,6 +119,7 @@ func TestBundesMessengerEndpoints(t *testing.T) {
 // TestBundesMessengerEndpointsUnconfigured: without the block the
 // endpoints answer 404 M_NOT_FOUND.
 func TestBundesMessengerEndpointsUnconfigured(t *testing.T) {
+	t.Parallel()
 	srv := apptest.Start(t)
 	for _, path := range []string{"/_matrix/cmaintenance", "/_bum/configure/v1/verify", "/_matrix/cconfig/style.json"} {
 		status, got := getJSON(t, srv.URL+path)
@@ -130,6 +132,7 @@ func TestBundesMessengerEndpointsUnconfigured(t *testing.T) {
 // TestAdminListenerApart: once a listener names the admin resource, the
 // admin API is served there and no longer on the client listener.
 func TestAdminListenerApart(t *testing.T) {
+	t.Parallel()
 	for _, apart := range []bool{false, true} {
 		cfg := apptest.Config(t.TempDir())
 		cfg.Listeners = []config.Listener{{BindAddress: "127.0.0.1", Port: 0, Resources: []string{"client", "federation", "media"}}}

@@ -32,6 +32,7 @@ func casStub(t *testing.T, ticket, user string, wantService *string) *httptest.S
 }
 
 func TestCASLoginWithLoginToken(t *testing.T) {
+	t.Parallel()
 	var service string
 	cas := casStub(t, "goldenticket", "cas_user!", &service)
 	defer cas.Close()

@@ -80,6 +80,7 @@ func timelineBodies(resp *mautrix.RespSync, room id.RoomID) []string {
 }
 
 func TestTwoUsersChat(t *testing.T) {
+	t.Parallel()
 	srv := apptest.Start(t)
 	ctx := context.Background()
 	alice := srv.Register(t, "alice")

@@ -23,6 +23,7 @@ import (
 // TestHierarchyFollowsOnlySpaces: m.space.child events of a room that is
 // not a space are neither walked nor shown in its children_state.
 func TestHierarchyFollowsOnlySpaces(t *testing.T) {
+	t.Parallel()
 	srv := apptest.Start(t)
 	ctx := context.Background()
 	alice := srv.Register(t, "alice")
@@ -73,6 +74,7 @@ func TestHierarchyFollowsOnlySpaces(t *testing.T) {
 // power levels event that lists one, or a second create event, is a
 // malformed request (400) refused before event auth, not a 403.
 func TestCreatorsInPowerLevelsAre400(t *testing.T) {
+	t.Parallel()
 	srv := apptest.Start(t)
 	alice, bob := srv.Register(t, "alice"), srv.Register(t, "bob")
 	aliceID, bobID := alice.UserID.String(), bob.UserID.String()
@@ -142,6 +144,7 @@ func TestCreatorsInPowerLevelsAre400(t *testing.T) {
 // user has needs no interactive auth (spec v1.11, MSC3967), so a client
 // may retry an upload whose answer it lost; a new key still does.
 func TestCrossSigningReuploadNeedsNoAuth(t *testing.T) {
+	t.Parallel()
 	srv := apptest.Start(t)
 	alice := srv.Register(t, "alice")
 	user := alice.UserID.String()
@@ -190,6 +193,7 @@ func TestCrossSigningReuploadNeedsNoAuth(t *testing.T) {
 // m.push_rules in the global account data: the spec's default rules,
 // although the user never changed one.
 func TestInitialSyncHasPushRules(t *testing.T) {
+	t.Parallel()
 	srv := apptest.Start(t)
 	alice := srv.Register(t, "alice")
 	status, body := rawCall(t, alice, http.MethodGet, "/sync", nil)
@@ -224,6 +228,7 @@ func TestInitialSyncHasPushRules(t *testing.T) {
 // TestForgottenRoomHistoryIs403: after forgetting a room, its history is
 // no longer the user's to read: /messages and /context answer 403.
 func TestForgottenRoomHistoryIs403(t *testing.T) {
+	t.Parallel()
 	srv := apptest.Start(t)
 	ctx := context.Background()
 	alice, bob := srv.Register(t, "alice"), srv.Register(t, "bob")
@@ -263,6 +268,7 @@ func TestForgottenRoomHistoryIs403(t *testing.T) {
 // v1.15), also when createRoom's topic sets it; a malformed block is
 // refused.
 func TestRichTopics(t *testing.T) {
+	t.Parallel()
 	srv := apptest.Start(t)
 	alice := srv.Register(t, "alice")
 	status, body := rawCall(t, alice, http.MethodPost, "/createRoom", map[string]any{"topic": "Kaffee & Kuchen"})
@@ -299,6 +305,7 @@ func TestRichTopics(t *testing.T) {
 // content and room) is listed and readable; clients may not create
 // rules in it (400 M_INVALID_PARAM).
 func TestPostcontentPushRuleKind(t *testing.T) {
+	t.Parallel()
 	srv := apptest.Start(t)
 	alice := srv.Register(t, "alice")
 	status, body := rawCall(t, alice, http.MethodGet, "/pushrules/", nil)
@@ -339,6 +346,7 @@ func TestPostcontentPushRuleKind(t *testing.T) {
 // (Element's "mentions only" room rule, its mute override) are copied to
 // the replacement room, for the upgrader and for members joining later.
 func TestUpgradeCopiesRoomPushRules(t *testing.T) {
+	t.Parallel()
 	srv := apptest.Start(t)
 	ctx := context.Background()
 	alice, bob := srv.Register(t, "alice"), srv.Register(t, "bob")
@@ -388,6 +396,7 @@ func TestUpgradeCopiesRoomPushRules(t *testing.T) {
 // user's global display name and avatar, not a per-room nickname, and
 // finds them by the global name.
 func TestUserDirectoryShowsGlobalProfile(t *testing.T) {
+	t.Parallel()
 	srv := apptest.Start(t)
 	ctx := context.Background()
 	alice, bob := srv.Register(t, "alice"), srv.Register(t, "bob")
@@ -437,6 +446,7 @@ func TestUserDirectoryShowsGlobalProfile(t *testing.T) {
 // start that has since stopped delivers the room's current typing list,
 // empty, so a client that saw the start clears it.
 func TestTypingStoppedSinceToken(t *testing.T) {
+	t.Parallel()
 	srv := apptest.Start(t)
 	ctx := context.Background()
 	alice, bob := srv.Register(t, "alice"), srv.Register(t, "bob")
@@ -493,6 +503,7 @@ func TestTypingStoppedSinceToken(t *testing.T) {
 // event, the event's own change included (spec v1.11); "leave" before
 // they had any.
 func TestUnsignedMembership(t *testing.T) {
+	t.Parallel()
 	srv := apptest.Start(t)
 	ctx := context.Background()
 	alice, bob := srv.Register(t, "alice"), srv.Register(t, "bob")

@@ -41,6 +41,7 @@ func encryptAttachment(t *testing.T, data []byte) ([]byte, map[string]any) {
 }
 
 func TestContentScannerAPI(t *testing.T) {
+	t.Parallel()
 	clam := clamdtest.Start(t)
 	cfg := apptest.Config(t.TempDir())
 	cfg.ContentScanner.Clamd = clam.Address

@@ -143,6 +143,7 @@ func dehydratedEvents(t *testing.T, cli *mautrix.Client, deviceID string, nextBa
 // dehydrated device's to-device messages, decrypts the room key with the
 // dehydrated account and reads Bob's message with it.
 func TestDehydratedDeviceReceivesRoomKeys(t *testing.T) {
+	t.Parallel()
 	srv := apptest.Start(t)
 	ctx := context.Background()
 	alice := srv.Register(t, "alice")
@@ -265,6 +266,7 @@ func TestDehydratedDeviceReceivesRoomKeys(t *testing.T) {
 // messages go with it, another device id is refused, and the new device
 // is what other users see in /keys/query.
 func TestDehydratedDeviceReplaceAndDelete(t *testing.T) {
+	t.Parallel()
 	srv := apptest.Start(t)
 	ctx := context.Background()
 	alice := srv.Register(t, "alice")
@@ -338,6 +340,7 @@ func TestDehydratedDeviceReplaceAndDelete(t *testing.T) {
 
 // Bad requests get the spec's errors, never a 500.
 func TestDehydratedDeviceBadInput(t *testing.T) {
+	t.Parallel()
 	srv := apptest.Start(t)
 	alice := srv.Register(t, "alice")
 	bob := srv.Register(t, "bob")

@@ -86,6 +86,7 @@ func num(v any) int64 {
 }
 
 func TestDelayedEvents(t *testing.T) {
+	t.Parallel()
 	srv := apptest.StartWith(t, delayedConfig(t, 5))
 	ctx := context.Background()
 	alice := srv.Register(t, "alice")
@@ -392,6 +393,7 @@ func TestDelayedEvents(t *testing.T) {
 // Without max_event_delay_duration (Synapse's default) delayed events are
 // refused and not advertised.
 func TestDelayedEventsOff(t *testing.T) {
+	t.Parallel()
 	srv := apptest.Start(t)
 	ctx := context.Background()
 	alice := srv.Register(t, "alice")
@@ -411,6 +413,7 @@ func TestDelayedEventsOff(t *testing.T) {
 // A delayed event is in the database: one that fell due while the server
 // was down is sent when it starts again.
 func TestDelayedEventsAcrossRestart(t *testing.T) {
+	t.Parallel()
 	srv := apptest.StartWith(t, delayedConfig(t, 100))
 	ctx := context.Background()
 	alice := srv.Register(t, "alice")
@@ -433,6 +436,7 @@ func TestDelayedEventsAcrossRestart(t *testing.T) {
 
 // rc_delayed_event_mgmt bounds how often a user manages delayed events.
 func TestDelayedEventsManagementRateLimit(t *testing.T) {
+	t.Parallel()
 	cfg := delayedConfig(t, 100)
 	cfg.RateLimiting.Enabled = true
 	cfg.RateLimits.RCDelayedEventMgmt = config.RateLimit{PerSecond: 0.01, BurstCount: 2}

@@ -140,6 +140,7 @@ func (ec *e2eeClient) waitMember(t *testing.T, room id.RoomID, user id.UserID) {
 // decrypt, and a device that logs in later gets the keys of messages sent
 // after the device-list update.
 func TestEndToEndEncryptedChat(t *testing.T) {
+	t.Parallel()
 	srv := apptest.Start(t)
 	ctx := context.Background()
 	alice := newE2EEClient(t, srv.Register(t, "alice"))
@@ -192,6 +193,7 @@ func TestEndToEndEncryptedChat(t *testing.T) {
 // through the signatures the server hands out, without ever verifying it
 // directly.
 func TestCrossSigningVerifiesADevice(t *testing.T) {
+	t.Parallel()
 	srv := apptest.Start(t)
 	ctx := context.Background()
 	alice := startE2EEClient(t, srv.Register(t, "alice"), false)
@@ -270,6 +272,7 @@ func TestCrossSigningVerifiesADevice(t *testing.T) {
 // restores the backup and decrypts the older message, which no device sent
 // it a key for.
 func TestKeyBackupRestoresOlderMessages(t *testing.T) {
+	t.Parallel()
 	srv := apptest.Start(t)
 	ctx := context.Background()
 	alice := newE2EEClient(t, srv.Register(t, "alice"))

@@ -17,6 +17,7 @@ import (
 // Element Web sets up cross-signing only when /versions advertises
 // org.matrix.e2e_cross_signing (issue 12).
 func TestVersionsAdvertiseCrossSigning(t *testing.T) {
+	t.Parallel()
 	srv := apptest.Start(t)
 	alice := srv.Register(t, "alice")
 	v, err := alice.Versions(context.Background())
@@ -31,6 +32,7 @@ func TestVersionsAdvertiseCrossSigning(t *testing.T) {
 // Without a TURN server, /voip/turnServer answers 200 {} as other servers
 // do: Element logs a 404 as an error (issue 12).
 func TestTURNServerNotConfiguredIsEmpty(t *testing.T) {
+	t.Parallel()
 	srv := apptest.Start(t)
 	alice := srv.Register(t, "alice")
 	status, body := rawCall(t, alice, "GET", "/voip/turnServer", nil)
@@ -42,6 +44,7 @@ func TestTURNServerNotConfiguredIsEmpty(t *testing.T) {
 // Invites made through createRoom's invite list carry the invitee's
 // profile, as /invite's do (issue 12): Element shows the name, not the id.
 func TestCreateRoomInviteCarriesProfile(t *testing.T) {
+	t.Parallel()
 	srv := apptest.Start(t)
 	ctx := context.Background()
 	alice := srv.Register(t, "alice")
@@ -69,6 +72,7 @@ func TestCreateRoomInviteCarriesProfile(t *testing.T) {
 // GET /.well-known/matrix/support serves the configured contacts and
 // support page, and 404 M_NOT_FOUND when none are configured (spec v1.10).
 func TestWellKnownSupport(t *testing.T) {
+	t.Parallel()
 	get := func(t *testing.T, url string) (int, map[string]any) {
 		t.Helper()
 		resp, err := http.Get(url + "/.well-known/matrix/support")

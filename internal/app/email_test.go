@@ -58,6 +58,7 @@ func anonymous(t *testing.T, srv *apptest.Server) *mautrix.Client {
 }
 
 func TestEmailAddresses(t *testing.T) {
+	t.Parallel()
 	srv, sink := emailServer(t)
 	ctx := context.Background()
 	anon := anonymous(t, srv)
@@ -216,6 +217,7 @@ func TestEmailAddresses(t *testing.T) {
 }
 
 func TestEmailBadInput(t *testing.T) {
+	t.Parallel()
 	srv, sink := emailServer(t)
 	anon := anonymous(t, srv)
 	tests := []struct {

@@ -10,6 +10,7 @@ import (
 )
 
 func TestEncryptionEnabledByDefault(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		setting, preset, visibility string
 		want                        bool

@@ -17,6 +17,7 @@ import (
 // After an erasure, who saw the messages keeps seeing them; who joins
 // later gets them redacted, in /sync, /messages and /event.
 func TestErasedUsersMessagesAreRedactedForLaterJoiners(t *testing.T) {
+	t.Parallel()
 	srv := apptest.Start(t)
 	ctx := context.Background()
 	creator, member, joiner := srv.Register(t, "creator"), srv.Register(t, "member"), srv.Register(t, "joiner")

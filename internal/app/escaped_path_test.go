@@ -13,6 +13,7 @@ import (
 // Identifiers may hold a "/", which a client escapes as %2F; it must stay
 // one path segment and reach the handler unescaped.
 func TestEscapedSlashInPathParameters(t *testing.T) {
+	t.Parallel()
 	srv := apptest.Start(t)
 	ctx := context.Background()
 	alice := srv.Register(t, "alice")

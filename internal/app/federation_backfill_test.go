@@ -14,6 +14,7 @@ import (
 // the join: paging back in /messages past the join fetches it from the
 // resident server, in order, down to the room's creation.
 func TestFederationBackfillHistoryBeforeJoin(t *testing.T) {
+	t.Parallel()
 	servers := apptest.StartFederation(t, 2)
 	hs1, hs2 := servers[0], servers[1]
 	ctx := context.Background()

@@ -120,6 +120,7 @@ func sendPDUs(t *testing.T, c fclient.FederationClient, from, to *apptest.Server
 }
 
 func TestFederationBadPeer(t *testing.T) {
+	t.Parallel()
 	servers := apptest.StartFederation(t, 2)
 	hs1, hs2 := servers[0], servers[1]
 	ctx := context.Background()
@@ -211,6 +212,7 @@ func TestFederationBadPeer(t *testing.T) {
 
 // A server that is not on the allow-list can neither join nor send.
 func TestFederationAllowList(t *testing.T) {
+	t.Parallel()
 	servers := apptest.StartFederation(t, 3)
 	hs1, hs2, hs3 := servers[0], servers[1], servers[2]
 	ctx := context.Background()

@@ -77,6 +77,7 @@ func fedCall(t *testing.T, from, to *apptest.Server, method, path string, body, 
 
 // The keys endpoints hs2 asks of hs1 about hs1's users.
 func TestFederationServesDevicesAndKeys(t *testing.T) {
+	t.Parallel()
 	servers := apptest.StartFederation(t, 2)
 	hs1, hs2 := servers[0], servers[1]
 	alice := hs1.Register(t, "alice")
@@ -213,6 +214,7 @@ func waitDevices(t *testing.T, cli *mautrix.Client, user id.UserID, want ...id.D
 // in /keys/query; an update that does not follow on what we hold makes
 // hs1 fetch the list again instead of applying it.
 func TestFederationDeviceListUpdates(t *testing.T) {
+	t.Parallel()
 	servers := apptest.StartFederation(t, 2)
 	hs1, hs2 := servers[0], servers[1]
 	alice, bob, _ := roomAcross(t, hs1, hs2)
@@ -362,6 +364,7 @@ func jsonOf(t *testing.T, v any) spec.RawJSON {
 // the named device or to all ("*"), once, also when the client retries
 // its request or the sending server its transaction.
 func TestFederationToDevice(t *testing.T) {
+	t.Parallel()
 	servers := apptest.StartFederation(t, 2)
 	hs1, hs2 := servers[0], servers[1]
 	alice := hs1.Register(t, "alice")
@@ -402,6 +405,7 @@ func TestFederationToDevice(t *testing.T) {
 // either way: no keys queried or claimed from it, no to-device messages
 // sent to it, and its requests for our users' devices refused.
 func TestFederationE2EEAllowList(t *testing.T) {
+	t.Parallel()
 	servers := apptest.StartFederation(t, 2)
 	hs1, hs2 := servers[0], servers[1]
 	hs1.App.Config.FederationDomainWhitelist = &[]string{"partner.example"}

@@ -40,6 +40,7 @@ func (ec *e2eeClient) waitDevice(t *testing.T, user id.UserID, device id.DeviceI
 }
 
 func TestFederationEncryptedChat(t *testing.T) {
+	t.Parallel()
 	servers := apptest.StartFederation(t, 2)
 	hs1, hs2 := servers[0], servers[1]
 	ctx := context.Background()
@@ -96,6 +97,7 @@ func TestFederationEncryptedChat(t *testing.T) {
 // user-signing key on her own server. Alice's client then trusts bob's
 // second device through signatures that came from two servers.
 func TestFederationCrossSigning(t *testing.T) {
+	t.Parallel()
 	servers := apptest.StartFederation(t, 2)
 	hs1, hs2 := servers[0], servers[1]
 	ctx := context.Background()

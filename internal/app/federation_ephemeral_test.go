@@ -89,6 +89,7 @@ func presenceIn(resp *mautrix.RespSync, user id.UserID) (map[string]any, bool) {
 }
 
 func TestFederationTyping(t *testing.T) {
+	t.Parallel()
 	servers := apptest.StartFederation(t, 2)
 	alice, bob, room := sharedRoom(t, servers[0], servers[1])
 	ctx := context.Background()
@@ -126,6 +127,7 @@ func TestFederationTyping(t *testing.T) {
 // A remote user's typing ends by itself when their server goes quiet,
 // after our own timeout (30s), even if their client asked for longer.
 func TestFederationTypingExpires(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("waits for the 30s timeout of remote typing")
 	}
@@ -166,6 +168,7 @@ func TestFederationTypingExpires(t *testing.T) {
 }
 
 func TestFederationReceipts(t *testing.T) {
+	t.Parallel()
 	servers := apptest.StartFederation(t, 2)
 	alice, bob, room := sharedRoom(t, servers[0], servers[1])
 	ctx := context.Background()
@@ -223,6 +226,7 @@ func TestFederationReceipts(t *testing.T) {
 }
 
 func TestFederationPresence(t *testing.T) {
+	t.Parallel()
 	servers := apptest.StartFederation(t, 2)
 	alice, bob, _ := sharedRoom(t, servers[0], servers[1])
 	ctx := context.Background()
@@ -252,6 +256,7 @@ func TestFederationPresence(t *testing.T) {
 // other server sees nothing of its users' presence, and its users see
 // nothing of the other server's.
 func TestFederationPresenceOff(t *testing.T) {
+	t.Parallel()
 	servers := apptest.StartFederation(t, 2)
 	hs1, hs2 := servers[0], servers[1]
 	hs1.App.Config.Presence.Enabled = false
@@ -305,6 +310,7 @@ func TestFederationPresenceOff(t *testing.T) {
 // when they start to (SyTest's SYN-115): nobody has to change presence
 // again for it to show in a new chat.
 func TestFederationPresenceOnNewChat(t *testing.T) {
+	t.Parallel()
 	servers := apptest.StartFederation(t, 2)
 	hs1, hs2 := servers[0], servers[1]
 	ctx := context.Background()

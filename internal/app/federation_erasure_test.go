@@ -14,6 +14,7 @@ import (
 // redacted, as they reach a local user who joins later; the server whose
 // user was there all along keeps them.
 func TestFederationErasedUsersEventsGoRedactedToLaterServers(t *testing.T) {
+	t.Parallel()
 	servers := apptest.StartFederation(t, 3)
 	hs1, hs2, hs3 := servers[0], servers[1], servers[2]
 	ctx := context.Background()

@@ -16,6 +16,7 @@ import (
 // it. The receiver fetches the whole gap, not just the last few events:
 // its users page back through every message sent while it was down.
 func TestFederationLongGapIsFilled(t *testing.T) {
+	t.Parallel()
 	servers := apptest.StartFederation(t, 2)
 	hs1, hs2 := servers[0], servers[1]
 	ctx := context.Background()

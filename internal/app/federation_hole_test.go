@@ -22,6 +22,7 @@ import (
 // (/backfill), in order, and /sync, which went past it, does not show it
 // as new.
 func TestFederationHoleInTimelineIsBackfilled(t *testing.T) {
+	t.Parallel()
 	servers := apptest.StartFederation(t, 2)
 	hs1, hs2 := servers[0], servers[1]
 	ctx := context.Background()

@@ -64,6 +64,7 @@ func signed(t *testing.T, key serverkey.Key, dest spec.ServerName, path string, 
 }
 
 func TestFederationKeysAndRequestAuth(t *testing.T) {
+	t.Parallel()
 	servers := apptest.StartFederation(t, 2)
 	a, b := newFedSide(t, servers[0]), newFedSide(t, servers[1])
 	ctx := context.Background()
@@ -244,6 +245,7 @@ func TestFederationKeysAndRequestAuth(t *testing.T) {
 // with the test CA, and a restarted server is reached again under its
 // name, with its key unchanged.
 func TestFederationHarnessRestart(t *testing.T) {
+	t.Parallel()
 	servers := apptest.StartFederation(t, 2)
 	a, b := newFedSide(t, servers[0]), servers[1]
 	ctx := context.Background()

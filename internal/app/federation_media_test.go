@@ -92,6 +92,7 @@ func testPNG(t *testing.T, w, h int) []byte {
 }
 
 func TestFederationMedia(t *testing.T) {
+	t.Parallel()
 	clam := clamdtest.Start(t)
 	servers := apptest.StartFederation(t, 2)
 	a, b := servers[0], servers[1]

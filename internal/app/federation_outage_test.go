@@ -32,6 +32,7 @@ func federatedRoom(t *testing.T, hs1, hs2 *apptest.Server) (alice, bob *mautrix.
 // A server that is down while messages are sent gets every one of them
 // once it is back: the sender's queue kept them and retries.
 func TestFederationPeerDownCatchesUp(t *testing.T) {
+	t.Parallel()
 	servers := apptest.StartFederation(t, 2)
 	hs1, hs2 := servers[0], servers[1]
 	ctx := context.Background()
@@ -58,6 +59,7 @@ func TestFederationPeerDownCatchesUp(t *testing.T) {
 // The sending server restarts with messages still queued: they go out
 // after the restart, and the conversation carries on both ways.
 func TestFederationSenderRestartsMidConversation(t *testing.T) {
+	t.Parallel()
 	servers := apptest.StartFederation(t, 2)
 	hs1, hs2 := servers[0], servers[1]
 	ctx := context.Background()
@@ -88,6 +90,7 @@ func TestFederationSenderRestartsMidConversation(t *testing.T) {
 // A user of the other server leaves and rejoins; both sides see each
 // step and the conversation carries on.
 func TestFederationLeaveAndRejoin(t *testing.T) {
+	t.Parallel()
 	servers := apptest.StartFederation(t, 2)
 	hs1, hs2 := servers[0], servers[1]
 	ctx := context.Background()

@@ -15,6 +15,7 @@ import (
 // space, so it cannot authorise the join (M_UNABLE_TO_AUTHORISE_JOIN); the
 // join then goes through the server that can, whose member signs it.
 func TestFederationRestrictedJoinThroughAuthorisingServer(t *testing.T) {
+	t.Parallel()
 	servers := apptest.StartFederation(t, 3)
 	hs1, hs2, hs3 := servers[0], servers[1], servers[2]
 	ctx := context.Background()
@@ -63,6 +64,7 @@ func TestFederationRestrictedJoinThroughAuthorisingServer(t *testing.T) {
 // allowed room (even with power in the restricted room): the auth rules
 // accept only a joined member.
 func TestFederationRestrictedJoinAuthoriserIsInTheRoom(t *testing.T) {
+	t.Parallel()
 	servers := apptest.StartFederation(t, 2)
 	hs1, hs2 := servers[0], servers[1]
 	ctx := context.Background()
@@ -101,6 +103,7 @@ func TestFederationRestrictedJoinAuthoriserIsInTheRoom(t *testing.T) {
 // invite: the join goes through the other server, whose member
 // authorises it, though we hold the room already.
 func TestFederationRestrictedJoinThroughOthersWhenWeCannotAuthorise(t *testing.T) {
+	t.Parallel()
 	servers := apptest.StartFederation(t, 2)
 	hs1, hs2 := servers[0], servers[1]
 	ctx := context.Background()

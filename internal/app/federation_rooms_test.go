@@ -43,6 +43,7 @@ func hierarchyNames(t *testing.T, cli *mautrix.Client, space id.RoomID, query st
 // lists). The private room stays hidden in both, and the federation
 // answer has the spec's shape.
 func TestFederationHierarchy(t *testing.T) {
+	t.Parallel()
 	servers := apptest.StartFederation(t, 2)
 	hs1, hs2 := servers[0], servers[1]
 	ctx := context.Background()
@@ -184,6 +185,7 @@ func TestFederationHierarchy(t *testing.T) {
 // starts at the join, so it asks the server that was there and answers
 // with that server's event.
 func TestFederationTimestampToEvent(t *testing.T) {
+	t.Parallel()
 	servers := apptest.StartFederation(t, 2)
 	hs1, hs2 := servers[0], servers[1]
 	ctx := context.Background()
@@ -329,6 +331,7 @@ func bodiesHeld(t *testing.T, hs *apptest.Server, room id.RoomID, ids []id.Event
 // events redacted, /state_ids at them is refused. In a "shared" room it
 // reads all of it, and its user pages back into it.
 func TestFederationVisibilityJoinedAndShared(t *testing.T) {
+	t.Parallel()
 	servers := apptest.StartFederation(t, 2)
 	hs1, hs2 := servers[0], servers[1]
 
@@ -422,6 +425,7 @@ func TestFederationVisibilityJoinedAndShared(t *testing.T) {
 // user came after a message, gets it from hs2 redacted; what came after
 // hs3's join it reads.
 func TestFederationVisibilityThroughJoinedServer(t *testing.T) {
+	t.Parallel()
 	servers := apptest.StartFederation(t, 3)
 	hs1, hs2, hs3 := servers[0], servers[1], servers[2]
 	ctx := context.Background()

@@ -61,6 +61,7 @@ func waitForMembers(t *testing.T, cli *mautrix.Client, room id.RoomID, users ...
 }
 
 func TestFederationJoinByAliasAndChat(t *testing.T) {
+	t.Parallel()
 	servers := apptest.StartFederation(t, 2)
 	hs1, hs2 := servers[0], servers[1]
 	ctx := context.Background()
@@ -114,6 +115,7 @@ func TestFederationJoinByAliasAndChat(t *testing.T) {
 }
 
 func TestFederationJoinByRoomIDWithVia(t *testing.T) {
+	t.Parallel()
 	servers := apptest.StartFederation(t, 2)
 	hs1, hs2 := servers[0], servers[1]
 	ctx := context.Background()
@@ -137,6 +139,7 @@ func TestFederationJoinByRoomIDWithVia(t *testing.T) {
 }
 
 func TestFederationInviteAcceptAndReject(t *testing.T) {
+	t.Parallel()
 	servers := apptest.StartFederation(t, 2)
 	hs1, hs2 := servers[0], servers[1]
 	ctx := context.Background()
@@ -211,6 +214,7 @@ func TestFederationInviteAcceptAndReject(t *testing.T) {
 // An invite can be rejected while the inviting server is down: the user
 // is rid of it all the same.
 func TestFederationRejectInviteWhileInviterIsDown(t *testing.T) {
+	t.Parallel()
 	servers := apptest.StartFederation(t, 2)
 	hs1, hs2 := servers[0], servers[1]
 	ctx := context.Background()
@@ -240,6 +244,7 @@ func TestFederationRejectInviteWhileInviterIsDown(t *testing.T) {
 // A user knocks on a room of another server, sees it under knock in
 // /sync with its name, and is let in.
 func TestFederationKnock(t *testing.T) {
+	t.Parallel()
 	servers := apptest.StartFederation(t, 2)
 	hs1, hs2 := servers[0], servers[1]
 	ctx := context.Background()
@@ -279,6 +284,7 @@ func TestFederationKnock(t *testing.T) {
 // r0.0's POST /redact without a transaction id): it is redacted on both
 // servers.
 func TestFederationRemoteRedaction(t *testing.T) {
+	t.Parallel()
 	servers := apptest.StartFederation(t, 2)
 	hs1, hs2 := servers[0], servers[1]
 	ctx := context.Background()

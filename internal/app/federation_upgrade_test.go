@@ -17,6 +17,7 @@ import (
 // replacement, their tags come along, our alias of the old room points to
 // the new one, and our room directory lists the new room instead.
 func TestFederationUpgradeIsFollowed(t *testing.T) {
+	t.Parallel()
 	servers := apptest.StartFederation(t, 2)
 	hs1, hs2 := servers[0], servers[1]
 	ctx := context.Background()

@@ -12,6 +12,7 @@ import (
 // TestReadinessNamesTheDatabase: a database that does not answer makes
 // the process unready, with the reason. (health_test.go covers NATS.)
 func TestReadinessNamesTheDatabase(t *testing.T) {
+	t.Parallel()
 	db, err := sqlutil.Open(sqlutil.Options{Type: "sqlite", Path: filepath.Join(t.TempDir(), "h.db")})
 	if err != nil {
 		t.Fatal(err)

@@ -37,6 +37,7 @@ func (b *syncBuffer) String() string {
 // /health/live still answers; every request gets an X-Request-Id (the
 // client's when sane) and one access log line without the query string.
 func TestHealthAndAccessLog(t *testing.T) {
+	t.Parallel()
 	var logs syncBuffer
 	a, err := app.New(context.Background(), apptest.Config(t.TempDir()), app.Options{
 		AccessLog: slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})),

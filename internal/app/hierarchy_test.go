@@ -14,6 +14,7 @@ import (
 )
 
 func TestSpaceHierarchy(t *testing.T) {
+	t.Parallel()
 	srv := apptest.Start(t)
 	ctx := context.Background()
 	alice, bob := srv.Register(t, "alice"), srv.Register(t, "bob")

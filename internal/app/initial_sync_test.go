@@ -16,6 +16,7 @@ import (
 // anyone may peek into a world-readable room, former members see the room
 // as they left it, others are refused.
 func TestRoomInitialSync(t *testing.T) {
+	t.Parallel()
 	srv := apptest.Start(t)
 	ctx := context.Background()
 	alice, bob, carol := srv.Register(t, "alice"), srv.Register(t, "bob"), srv.Register(t, "carol")

@@ -54,6 +54,7 @@ func registerAt(t *testing.T, url, name string) *mautrix.Client {
 }
 
 func TestInteropRohrpostHostsOtherJoins(t *testing.T) {
+	t.Parallel()
 	url, _ := interopPeer(t)
 	hs := interopServer(t)
 	ctx := context.Background()
@@ -98,6 +99,7 @@ func TestInteropRohrpostHostsOtherJoins(t *testing.T) {
 }
 
 func TestInteropOtherHostsRohrpostJoins(t *testing.T) {
+	t.Parallel()
 	url, server := interopPeer(t)
 	hs := interopServer(t)
 	ctx := context.Background()
@@ -184,6 +186,7 @@ func waitForMembership(t *testing.T, cli *mautrix.Client, room id.RoomID, user i
 // space joins its restricted room on the other server, which names one of
 // its own members as the authoriser.
 func TestInteropRestrictedJoins(t *testing.T) {
+	t.Parallel()
 	url, server := interopPeer(t)
 	hs := interopServer(t)
 	ctx := context.Background()

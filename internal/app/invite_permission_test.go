@@ -16,6 +16,7 @@ import (
 // M_INVITE_BLOCKED; createRoom leaves them out), and invites they had are
 // not served in /sync until they stop blocking.
 func TestInviteBlocking(t *testing.T) {
+	t.Parallel()
 	srv := apptest.Start(t)
 	ctx := context.Background()
 	alice := srv.Register(t, "alice")

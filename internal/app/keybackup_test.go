@@ -7,6 +7,7 @@ import (
 )
 
 func TestKeyBackup(t *testing.T) {
+	t.Parallel()
 	srv := apptest.Start(t)
 	alice := srv.Register(t, "alice")
 	call := func(method, path string, body any) (int, map[string]any) {

@@ -55,6 +55,7 @@ func deviceKeys(t *testing.T, cli *mautrix.Client, k testKey) map[string]any {
 }
 
 func TestDeviceKeys(t *testing.T) {
+	t.Parallel()
 	srv := apptest.Start(t)
 	ctx := context.Background()
 	alice, bob := srv.Register(t, "alice"), srv.Register(t, "bob")
@@ -179,6 +180,7 @@ func containsUser[T ~string](list []T, want string) bool {
 // devices asked for (all for an empty list), only devices with keys, each
 // with its display name under unsigned.
 func TestKeysQueryShape(t *testing.T) {
+	t.Parallel()
 	srv := apptest.Start(t)
 	ctx := context.Background()
 	alice, bob := srv.Register(t, "alice"), srv.Register(t, "bob")
@@ -230,6 +232,7 @@ func TestKeysQueryShape(t *testing.T) {
 // store) replaces its keys; its contacts see the new ones and hear of the
 // change (decision 0014).
 func TestNewIdentityKeysReplaceTheOld(t *testing.T) {
+	t.Parallel()
 	srv := apptest.Start(t)
 	ctx := context.Background()
 	alice, bob := srv.Register(t, "alice"), srv.Register(t, "bob")
@@ -270,6 +273,7 @@ func TestNewIdentityKeysReplaceTheOld(t *testing.T) {
 // encrypt for them too. The inviter hears of the invitee on the invite and
 // of their key changes while invited, and that they left when they reject.
 func TestDeviceListsCountInvitedMembers(t *testing.T) {
+	t.Parallel()
 	srv := apptest.Start(t)
 	ctx := context.Background()
 	alice, bob := srv.Register(t, "alice"), srv.Register(t, "bob")

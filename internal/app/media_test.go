@@ -19,6 +19,7 @@ import (
 )
 
 func TestMediaUploadAndDownload(t *testing.T) {
+	t.Parallel()
 	cfg := apptest.Config(t.TempDir())
 	cfg.MaxUploadSize = config.ByteSize(1 << 20)
 	srv := apptest.StartWith(t, cfg)
@@ -125,6 +126,7 @@ func TestMediaUploadAndDownload(t *testing.T) {
 // Asynchronous upload: a media id first, its content later; a download in
 // between waits for it. Quotas stop a user's uploads.
 func TestMediaAsyncUploadAndQuota(t *testing.T) {
+	t.Parallel()
 	cfg := apptest.Config(t.TempDir())
 	cfg.MediaQuotaPerUser = config.ByteSize(100 << 10)
 	srv := apptest.StartWith(t, cfg)
@@ -194,6 +196,7 @@ func TestMediaAsyncUploadAndQuota(t *testing.T) {
 // The admin API's deletion: a media id goes; its file goes with the last
 // media id that uses the content.
 func TestMediaDeletion(t *testing.T) {
+	t.Parallel()
 	cfg := apptest.Config(t.TempDir())
 	srv := apptest.StartWith(t, cfg)
 	ctx := context.Background()

@@ -50,6 +50,7 @@ func eventually(t *testing.T, what string, cond func() bool) {
 // from local users, a direct chat opens without the invitee's tap (and
 // is marked in their m.direct), while an invite to a group room waits.
 func TestAutoAcceptInvites(t *testing.T) {
+	t.Parallel()
 	cfg := apptest.Config(t.TempDir())
 	cfg.AutoAcceptInvites = config.AutoAcceptInvites{Enabled: true, OnlyForDirectMessages: true, OnlyFromLocalUsers: true}
 	srv := apptest.StartWith(t, cfg)
@@ -80,6 +81,7 @@ func TestAutoAcceptInvites(t *testing.T) {
 // TestForgetRoomsOnLeave: with forget_rooms_on_leave, a room a user
 // leaves or is kicked from is forgotten; without it, it is not.
 func TestForgetRoomsOnLeave(t *testing.T) {
+	t.Parallel()
 	for _, on := range []bool{true, false} {
 		cfg := apptest.Config(t.TempDir())
 		cfg.ForgetRoomsOnLeave = on
@@ -122,6 +124,7 @@ func TestForgetRoomsOnLeave(t *testing.T) {
 // TestIncludeProfileDataOnInvite: the invite carries the invitee's name
 // and avatar only when include_profile_data_on_invite says so.
 func TestIncludeProfileDataOnInvite(t *testing.T) {
+	t.Parallel()
 	for _, include := range []bool{true, false} {
 		cfg := apptest.Config(t.TempDir())
 		cfg.IncludeProfileDataOnInvite = include

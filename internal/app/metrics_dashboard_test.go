@@ -23,6 +23,7 @@ var metricName = regexp.MustCompile(`\b(?:rohrpost|go|process)_[a-z_]+\b`)
 // queries is one a running server exports, so a renamed metric cannot
 // leave a dashboard of empty panels behind.
 func TestGrafanaDashboardNames(t *testing.T) {
+	t.Parallel()
 	raw, err := os.ReadFile("../../deploy/grafana-dashboard.json")
 	if err != nil {
 		t.Fatal(err)

@@ -14,6 +14,7 @@ import (
 // once by result; a verdict remembered for the same content is not a
 // scan; clamd away is an error.
 func TestMetricsMediaScans(t *testing.T) {
+	t.Parallel()
 	clam := clamdtest.Start(t)
 	cfg := apptest.Config(t.TempDir())
 	cfg.ContentScanner.Clamd = clam.Address

@@ -27,6 +27,7 @@ const sendRoute = "/_matrix/client/v3/rooms/{roomId}/send/{eventType}/{txnId}"
 // sync waiters; the API listener does not serve the metrics and the
 // metrics listener no API.
 func TestMetricsScrapedAndParsed(t *testing.T) {
+	t.Parallel()
 	srv := apptest.Start(t)
 	metricsSrv := httptest.NewServer(srv.App.Handler("metrics"))
 	defer metricsSrv.Close()
@@ -146,6 +147,7 @@ func TestMetricsScrapedAndParsed(t *testing.T) {
 // TestMetricsPerServer: two servers in one test binary report their own
 // numbers (a registry per process, not the global one).
 func TestMetricsPerServer(t *testing.T) {
+	t.Parallel()
 	busy, idle := apptest.Start(t), apptest.Start(t)
 	alice := busy.Register(t, "alice")
 	if _, err := alice.CreateRoom(context.Background(), &mautrix.ReqCreateRoom{}); err != nil {
@@ -178,6 +180,7 @@ func awaitMetric(t *testing.T, what string, cond func() bool) {
 // like health checks, its requests go to the access log at debug level,
 // other requests at info.
 func TestMetricsScrapesLoggedAtDebug(t *testing.T) {
+	t.Parallel()
 	var logs syncBuffer
 	a, err := app.New(context.Background(), apptest.Config(t.TempDir()), app.Options{
 		AccessLog: slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})),

@@ -58,6 +58,7 @@ func registerAdmin(t *testing.T, srv *apptest.Server, name string) *mautrix.Clie
 // The admin endpoints for locking and suspending accounts (spec v1.18),
 // and what locking and suspension do to the account.
 func TestAccountLockingAndSuspension(t *testing.T) {
+	t.Parallel()
 	srv := apptest.Start(t)
 	ctx := context.Background()
 	admin := registerAdmin(t, srv, "admin")

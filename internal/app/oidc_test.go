@@ -178,6 +178,7 @@ func startSSOServer(t *testing.T) (*apptest.Server, *testoidc.Provider, *testoid
 }
 
 func TestOIDCLoginEndToEnd(t *testing.T) {
+	t.Parallel()
 	srv, kc, second := startSSOServer(t)
 
 	t.Run("login flows list both providers", func(t *testing.T) {
@@ -380,6 +381,7 @@ func TestOIDCLoginEndToEnd(t *testing.T) {
 // TestOIDCPasswordLoginDisabled: password_config.enabled false leaves
 // single sign-on only; the provider is configured without discovery.
 func TestOIDCPasswordLoginDisabled(t *testing.T) {
+	t.Parallel()
 	kc := testoidc.Start(t, "rohrpost", "kc-secret")
 	kc.RequirePKCE()
 	cfg := apptest.Config(t.TempDir())

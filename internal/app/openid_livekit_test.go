@@ -15,6 +15,7 @@ import (
 // federation listener, whose token it is. Users of either server are
 // told apart, and a token is worth nothing at another server.
 func TestOpenIDForLiveKit(t *testing.T) {
+	t.Parallel()
 	servers := apptest.StartFederation(t, 2)
 	type grant struct {
 		server *apptest.Server

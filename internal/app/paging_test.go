@@ -18,6 +18,7 @@ import (
 // concurrent senders and pages it back in small steps: every message must
 // come back exactly once, each sender's in the order it sent them.
 func TestMessagesPagingUnderConcurrentSenders(t *testing.T) {
+	t.Parallel()
 	srv := apptest.Start(t)
 	ctx := context.Background()
 	owner := srv.Register(t, "owner")

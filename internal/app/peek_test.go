@@ -65,6 +65,7 @@ func timelineOf(room map[string]any) []string {
 }
 
 func TestPeekingWorldReadableRooms(t *testing.T) {
+	t.Parallel()
 	srv := apptest.Start(t)
 	ctx := context.Background()
 	alice := srv.Register(t, "alice")

@@ -11,6 +11,7 @@ import (
 // A user who joins a room learns the presence of its members in the next
 // incremental sync, even though their presence did not change.
 func TestPresenceOfMembersOfNewlyJoinedRoom(t *testing.T) {
+	t.Parallel()
 	srv := apptest.Start(t)
 	ctx := context.Background()
 	alice, bob := srv.Register(t, "alice"), srv.Register(t, "bob")

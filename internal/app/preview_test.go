@@ -13,6 +13,7 @@ import (
 )
 
 func TestURLPreview(t *testing.T) {
+	t.Parallel()
 	var pic bytes.Buffer
 	_ = png.Encode(&pic, testImage(120, 60))
 	site := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -19,6 +19,7 @@ import (
 // switched back on for the test, which the file may do) behaves as the
 // profile says, seen by a client.
 func TestBundesMessengerProfileThroughTheAPI(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	raw := `profile: bundesmessenger
 server_name: localhost

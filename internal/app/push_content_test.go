@@ -15,6 +15,7 @@ import (
 // the counts, never the message, its sender, type or the room's name,
 // even for a pusher that asked for the full format.
 func TestPushWithoutContent(t *testing.T) {
+	t.Parallel()
 	cfg := apptest.Config(t.TempDir())
 	cfg.Push.IncludeContent = false
 	srv := apptest.StartWith(t, cfg)

@@ -92,6 +92,7 @@ func setPusher(t *testing.T, cli *mautrix.Client, pushKey string, data map[strin
 // and of invites, with the pusher's data but not its URL; a push key the
 // gateway rejects is deleted.
 func TestPushNotifications(t *testing.T) {
+	t.Parallel()
 	srv := apptest.Start(t) // the gateway runs on this host, which is allowed by default
 	ctx := context.Background()
 	gw := newPushGateway(t)
@@ -256,6 +257,7 @@ func (g *pushGateway) waitForType(t *testing.T, room id.RoomID, evType string) g
 // password change ends those of the other logins, and append keeps a
 // push key shared by two users.
 func TestPushersFollowLogins(t *testing.T) {
+	t.Parallel()
 	srv := apptest.Start(t)
 	ctx := context.Background()
 	alice, bob := srv.Register(t, "alice"), srv.Register(t, "bob")
@@ -317,6 +319,7 @@ func TestPushersFollowLogins(t *testing.T) {
 
 // Bad pushers get the spec's errors.
 func TestPusherBadInput(t *testing.T) {
+	t.Parallel()
 	srv := apptest.Start(t)
 	alice := srv.Register(t, "alice")
 	good := func(change map[string]any) map[string]any {
@@ -364,6 +367,7 @@ func TestPusherBadInput(t *testing.T) {
 // GET /notifications lists what notified the user, newest first, with
 // highlights, read flags, pagination and the user's room settings.
 func TestNotificationsList(t *testing.T) {
+	t.Parallel()
 	srv := apptest.Start(t)
 	ctx := context.Background()
 	alice, bob := srv.Register(t, "alice"), srv.Register(t, "bob")

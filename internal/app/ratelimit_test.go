@@ -51,6 +51,7 @@ func sendRaw(t *testing.T, srv *apptest.Server, cli *mautrix.Client, roomID, txn
 // M_LIMIT_EXCEEDED with retry_after_ms and Retry-After, and after that
 // wait it goes through. An admin is not limited.
 func TestRateLimitedMessages(t *testing.T) {
+	t.Parallel()
 	srv := apptest.StartWith(t, limitedConfig(t, func(c *config.Config) {
 		c.RCMessage = config.RateLimit{PerSecond: 2, BurstCount: 3}
 	}))
@@ -99,6 +100,7 @@ func TestRateLimitedMessages(t *testing.T) {
 // account refuses logins, even with the right password, until the wait
 // is over (as Synapse does).
 func TestRateLimitedRegistrationAndLogin(t *testing.T) {
+	t.Parallel()
 	srv := apptest.StartWith(t, limitedConfig(t, func(c *config.Config) {
 		c.RCRegistration = config.RateLimit{PerSecond: 0.001, BurstCount: 2}
 		c.RCLogin.FailedAttempts = config.RateLimit{PerSecond: 0.001, BurstCount: 2}
@@ -131,6 +133,7 @@ func TestRateLimitedRegistrationAndLogin(t *testing.T) {
 // rc_content_scanner bounds the decrypting endpoints of the content
 // scanner API per client address, before anything is decrypted.
 func TestRateLimitedContentScanner(t *testing.T) {
+	t.Parallel()
 	srv := apptest.StartWith(t, limitedConfig(t, func(c *config.Config) {
 		c.RCContentScanner = config.RateLimit{PerSecond: 0.01, BurstCount: 3}
 	}))
@@ -191,6 +194,7 @@ func BenchmarkSendRateLimited(b *testing.B) {
 // rc_invites.per_user counts the invites createRoom sends as /invite's:
 // one new room per invite does not go round the invitee's limit.
 func TestRateLimitedInvitesThroughCreateRoom(t *testing.T) {
+	t.Parallel()
 	srv := apptest.StartWith(t, limitedConfig(t, func(c *config.Config) {
 		c.RCInvites.PerUser = config.RateLimit{PerSecond: 0.1, BurstCount: 2}
 	}))

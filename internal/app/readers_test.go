@@ -18,6 +18,7 @@ import (
 // version refuses to start, says which component to start first, and
 // changes nothing; once the owners have migrated, it starts.
 func TestReadersNeverMigrate(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	cfg := apptest.Config(t.TempDir())
 	db, err := sqlutil.Open(sqlutil.Options{Type: cfg.Database.Type, Path: cfg.Database.Path, URI: cfg.Database.URI})

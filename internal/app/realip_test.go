@@ -8,6 +8,7 @@ import (
 )
 
 func TestRealIP(t *testing.T) {
+	t.Parallel()
 	trusted := []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("127.0.0.1/32")}
 	tests := []struct {
 		name, peer, xff, want string

@@ -26,6 +26,7 @@ func postJSON(t *testing.T, url string, body any) (int, map[string]any) {
 // The recaptcha stage asks the configured siteverify endpoint (a stub: no
 // captcha service can run here) and then completes the flow with dummy.
 func TestRegisterWithRecaptcha(t *testing.T) {
+	t.Parallel()
 	verify := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_ = r.ParseForm()
 		ok := r.PostForm.Get("secret") == "private" && r.PostForm.Get("response") == "solved"

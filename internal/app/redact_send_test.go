@@ -16,6 +16,7 @@ import (
 // one sent through /redact, in every room version: before version 11 the
 // server moves redacts from the content to the top level.
 func TestRedactionThroughSend(t *testing.T) {
+	t.Parallel()
 	srv := apptest.Start(t)
 	ctx := context.Background()
 	alice := srv.Register(t, "alice")

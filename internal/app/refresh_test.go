@@ -41,6 +41,7 @@ func call(t *testing.T, base, method, path, token string, body any) (int, map[st
 // its transaction ids too; an expired token is a soft logout; logging
 // out ends the refresh token.
 func TestRefreshTokens(t *testing.T) {
+	t.Parallel()
 	const lifetime = 3 * time.Second
 	cfg := apptest.Config(t.TempDir())
 	cfg.RefreshableAccessTokenLifetime = config.Duration(lifetime)

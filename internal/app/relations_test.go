@@ -11,6 +11,7 @@ import (
 )
 
 func TestRelations(t *testing.T) {
+	t.Parallel()
 	srv := apptest.Start(t)
 	ctx := context.Background()
 	alice := srv.Register(t, "alice")

@@ -14,6 +14,7 @@ import (
 // A member of a space joins the space's restricted rooms without an
 // invite: the server names a member with invite power as the authoriser.
 func TestRestrictedJoinThroughSpaceMembership(t *testing.T) {
+	t.Parallel()
 	srv := apptest.Start(t)
 	ctx := context.Background()
 	alice, bob, carol := srv.Register(t, "alice"), srv.Register(t, "bob"), srv.Register(t, "carol")
@@ -77,6 +78,7 @@ func TestRestrictedJoinThroughSpaceMembership(t *testing.T) {
 // authorise the join and it is refused: the server does not name someone
 // whom the auth rules would not accept.
 func TestRestrictedJoinNeedsAnAuthoriserWithInvitePower(t *testing.T) {
+	t.Parallel()
 	srv := apptest.Start(t)
 	ctx := context.Background()
 	alice, bob, dave := srv.Register(t, "alice"), srv.Register(t, "bob"), srv.Register(t, "dave")

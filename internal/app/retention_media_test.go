@@ -17,6 +17,7 @@ import (
 // fetches it from A again); A's own uploads go once not served for
 // local_media_lifetime, except a user's avatar.
 func TestRetentionMedia(t *testing.T) {
+	t.Parallel()
 	servers := apptest.StartFederation(t, 2)
 	a, b := servers[0], servers[1]
 	ctx := context.Background()

@@ -40,6 +40,7 @@ func roomLeft(t *testing.T, srv *apptest.Server, roomID id.RoomID, nid int64) (r
 // room once every local member left and forgot it, that long after; a
 // room someone local is still in, or has not forgotten, stays.
 func TestRetentionForgottenRooms(t *testing.T) {
+	t.Parallel()
 	cfg := apptest.Config(t.TempDir())
 	cfg.ForgottenRoomRetentionPeriod = config.Duration(28 * day)
 	srv := apptest.StartWith(t, cfg)
@@ -120,6 +121,7 @@ func TestRetentionForgottenRooms(t *testing.T) {
 // (the newest event kept), never its state; a room without a policy and
 // without a default keeps everything.
 func TestRetentionPolicyPurgesOldMessages(t *testing.T) {
+	t.Parallel()
 	cfg := apptest.Config(t.TempDir())
 	cfg.Retention = config.MessageRetention{Enabled: true, AllowedLifetimeMin: config.Duration(day), AllowedLifetimeMax: config.Duration(365 * day)}
 	srv := apptest.StartWith(t, cfg)

@@ -51,6 +51,7 @@ func backdate(t *testing.T, srv *apptest.Server, cli *mautrix.Client, ts time.Ti
 // contacts told), and a device unused for 30 days keeps working but loses
 // its recorded address and user agent.
 func TestRetentionDevicesAndAddresses(t *testing.T) {
+	t.Parallel()
 	cfg := apptest.Config(t.TempDir())
 	cfg.DeleteStaleDevicesAfter = config.Duration(90 * day)
 	srv := apptest.StartWith(t, cfg)

@@ -17,6 +17,7 @@ import (
 // GET /room_summary shows a room to those who could join, knock on or
 // read it, and to its members and invitees; other rooms are not found.
 func TestRoomSummary(t *testing.T) {
+	t.Parallel()
 	srv := apptest.Start(t)
 	ctx := context.Background()
 	alice, bob, carol := srv.Register(t, "alice"), srv.Register(t, "bob"), srv.Register(t, "carol")

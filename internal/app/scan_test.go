@@ -12,6 +12,7 @@ import (
 )
 
 func TestUploadsAreScanned(t *testing.T) {
+	t.Parallel()
 	clam := clamdtest.Start(t)
 	cfg := apptest.Config(t.TempDir())
 	cfg.ContentScanner.Clamd = clam.Address

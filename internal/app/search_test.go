@@ -11,6 +11,7 @@ import (
 )
 
 func TestSearch(t *testing.T) {
+	t.Parallel()
 	srv := apptest.Start(t)
 	ctx := context.Background()
 	alice, bob := srv.Register(t, "alice"), srv.Register(t, "bob")

@@ -16,6 +16,7 @@ import (
 // that the history visibility rules hide from them are neither results nor
 // part of count, and the filter's contains_url and types count too.
 func TestSearchCountsOnlyVisibleEvents(t *testing.T) {
+	t.Parallel()
 	srv := apptest.Start(t)
 	ctx := context.Background()
 	alice, bob := srv.Register(t, "alice"), srv.Register(t, "bob")

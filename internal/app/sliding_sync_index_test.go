@@ -50,6 +50,7 @@ func listsOf(r *ssResponse) map[string]string {
 // each kind of change: messages, invites, joins, renames, kicks,
 // forgetting (which moves no stream), spaces, m.direct.
 func TestSlidingSyncIndexMatchesFreshRead(t *testing.T) {
+	t.Parallel()
 	srv := apptest.Start(t)
 	ctx := context.Background()
 	alice := srv.Register(t, "alice")

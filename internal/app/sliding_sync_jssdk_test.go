@@ -122,6 +122,7 @@ type jsRoom struct {
 // room list, gets a message another user sends while it long-polls, and
 // opens the room with a room subscription.
 func TestSlidingSyncMatrixJSSDK(t *testing.T) {
+	t.Parallel()
 	dir := jssdkDir(t)
 	srv := apptest.Start(t)
 	ctx := context.Background()

@@ -58,6 +58,7 @@ func startSyncReplica(t *testing.T, primary *apptest.Server) string {
 // server, and a long poll on one woken by an event sent through the
 // other.
 func TestSlidingSyncTwoReplicasInTurn(t *testing.T) {
+	t.Parallel()
 	cfg := apptest.Config(t.TempDir())
 	cfg.NATS.Addresses = []string{startNATS(t)}
 	a := apptest.StartWith(t, cfg)

@@ -190,6 +190,7 @@ func listRooms(r *ssResponse, list string) []string {
 }
 
 func TestSlidingSyncElementXRoomList(t *testing.T) {
+	t.Parallel()
 	srv := apptest.Start(t)
 	ctx := context.Background()
 	alice := srv.Register(t, "alice")
@@ -327,6 +328,7 @@ func TestSlidingSyncElementXRoomList(t *testing.T) {
 }
 
 func TestSlidingSyncLazyMembersAcrossRequests(t *testing.T) {
+	t.Parallel()
 	srv := apptest.Start(t)
 	ctx := context.Background()
 	alice := srv.Register(t, "alice")
@@ -361,6 +363,7 @@ func TestSlidingSyncLazyMembersAcrossRequests(t *testing.T) {
 }
 
 func TestSlidingSyncUnknownPosAndBadInput(t *testing.T) {
+	t.Parallel()
 	srv := apptest.Start(t)
 	alice := srv.Register(t, "alice")
 	_, first := slide(t, srv.URL, alice, "", 0, roomListRequest(19, nil))
@@ -396,6 +399,7 @@ func TestSlidingSyncUnknownPosAndBadInput(t *testing.T) {
 }
 
 func TestSlidingSyncEncryptionConnection(t *testing.T) {
+	t.Parallel()
 	srv := apptest.Start(t)
 	ctx := context.Background()
 	alice := srv.Register(t, "alice")
@@ -448,6 +452,7 @@ func TestSlidingSyncEncryptionConnection(t *testing.T) {
 }
 
 func TestSlidingSyncLongPollWakesOnMessage(t *testing.T) {
+	t.Parallel()
 	srv := apptest.Start(t)
 	ctx := context.Background()
 	alice := srv.Register(t, "alice")
@@ -477,6 +482,7 @@ func TestSlidingSyncLongPollWakesOnMessage(t *testing.T) {
 // TestSlidingSyncRestartContinuesConnection: the connection's state is in
 // the database, so a new server process on the same data continues it.
 func TestSlidingSyncRestartContinuesConnection(t *testing.T) {
+	t.Parallel()
 	srv := apptest.Start(t)
 	ctx := context.Background()
 	alice := srv.Register(t, "alice")
@@ -504,6 +510,7 @@ func jsonUnmarshal(raw []byte, v any) error { return json.Unmarshal(raw, v) }
 // room's account data whole with the room when the room is new to the
 // connection, and afterwards only what changed.
 func TestSlidingSyncRoomAccountData(t *testing.T) {
+	t.Parallel()
 	srv := apptest.Start(t)
 	ctx := context.Background()
 	alice := srv.Register(t, "alice")
@@ -569,6 +576,7 @@ func TestSlidingSyncRoomAccountData(t *testing.T) {
 // after the connection's position (also a position made before anyone
 // ever typed on the server).
 func TestSlidingSyncMatchesSyncConformance(t *testing.T) {
+	t.Parallel()
 	srv := apptest.Start(t)
 	ctx := context.Background()
 	alice, bob := srv.Register(t, "alice"), srv.Register(t, "bob")

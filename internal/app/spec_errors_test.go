@@ -81,6 +81,7 @@ func checkAnswer(t *testing.T, what string, a rawAnswer, status int, errcode str
 // Paths with "..", "." or "//" segments are not cleaned and redirected:
 // no route has them, so they are unknown endpoints.
 func TestSpecErrorsUncleanPaths(t *testing.T) {
+	t.Parallel()
 	srv := apptest.Start(t)
 	alice := srv.Register(t, "alice")
 	tok := alice.AccessToken
@@ -112,6 +113,7 @@ func TestSpecErrorsUncleanPaths(t *testing.T) {
 // A known path called with a method it does not serve is 405
 // M_UNRECOGNIZED, naming the methods it serves; an unknown path is 404.
 func TestSpecErrorsWrongMethod(t *testing.T) {
+	t.Parallel()
 	srv := apptest.Start(t)
 	alice := srv.Register(t, "alice")
 	tok := alice.AccessToken
@@ -189,6 +191,7 @@ func sameMethods(got, want string) bool {
 // M_NOT_JSON and never read as {}, except on the endpoints whose body has
 // only optional fields that clients call without one.
 func TestSpecErrorsRequestBodies(t *testing.T) {
+	t.Parallel()
 	srv := apptest.Start(t)
 	ctx := context.Background()
 	alice := srv.Register(t, "alice")
@@ -300,6 +303,7 @@ func TestSpecErrorsRequestBodies(t *testing.T) {
 // The federation API reads bodies the same way: an empty body where one
 // is required is M_NOT_JSON, JSON that is not an object M_BAD_JSON.
 func TestSpecErrorsFederationBodies(t *testing.T) {
+	t.Parallel()
 	servers := apptest.StartFederation(t, 2)
 	hs1, hs2 := servers[0], servers[1]
 	c := peerClient(t, hs2)
@@ -331,6 +335,7 @@ func TestSpecErrorsFederationBodies(t *testing.T) {
 // An event over the spec's size limits is 413 M_TOO_LARGE, whether the
 // request body is too large or only the event it makes.
 func TestSpecErrorsEventTooLarge(t *testing.T) {
+	t.Parallel()
 	srv := apptest.Start(t)
 	ctx := context.Background()
 	alice := srv.Register(t, "alice")
@@ -375,6 +380,7 @@ func TestSpecErrorsEventTooLarge(t *testing.T) {
 // The content of the spec's state events is checked against the spec:
 // a wrong type or an unknown value is M_BAD_JSON, and the state stays.
 func TestSpecErrorsStateContent(t *testing.T) {
+	t.Parallel()
 	srv := apptest.Start(t)
 	ctx := context.Background()
 	alice := srv.Register(t, "alice")
@@ -482,6 +488,7 @@ func TestSpecErrorsStateContent(t *testing.T) {
 // A query parameter that must name a server and does not is 400
 // M_INVALID_PARAM.
 func TestSpecErrorsServerNames(t *testing.T) {
+	t.Parallel()
 	srv := apptest.Start(t)
 	ctx := context.Background()
 	alice := srv.Register(t, "alice")

@@ -37,6 +37,7 @@ func stateSection(body map[string]any, section string, room id.RoomID, key strin
 // the timeline, state changes inside the timeline included, and state is
 // left out; without it, state is the state at the start of the timeline.
 func TestSyncStateAfter(t *testing.T) {
+	t.Parallel()
 	srv := apptest.Start(t)
 	ctx := context.Background()
 	alice := srv.Register(t, "alice")

@@ -18,6 +18,7 @@ import (
 // stay even when empty. The federation event format keeps the signed
 // room_id, and /messages (ClientEvent) keeps it too.
 func TestSyncOmitsWhatNeedNotBeSent(t *testing.T) {
+	t.Parallel()
 	srv := apptest.Start(t)
 	ctx := context.Background()
 	alice := srv.Register(t, "alice")

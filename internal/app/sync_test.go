@@ -33,6 +33,7 @@ func rawSync(t *testing.T, cli *mautrix.Client, query string) (int, map[string]a
 }
 
 func TestSyncRejectsBadParameters(t *testing.T) {
+	t.Parallel()
 	srv := apptest.Start(t)
 	alice := srv.Register(t, "alice")
 	tests := []struct {
@@ -68,6 +69,7 @@ func messageBodies(evs []*event.Event) []string {
 }
 
 func TestSyncTimelineLimitAndGap(t *testing.T) {
+	t.Parallel()
 	srv := apptest.Start(t)
 	ctx := context.Background()
 	alice := srv.Register(t, "alice")
@@ -107,6 +109,7 @@ func TestSyncTimelineLimitAndGap(t *testing.T) {
 }
 
 func TestSyncLeaveAndForget(t *testing.T) {
+	t.Parallel()
 	srv := apptest.Start(t)
 	ctx := context.Background()
 	alice := srv.Register(t, "alice")
@@ -138,6 +141,7 @@ func TestSyncLeaveAndForget(t *testing.T) {
 }
 
 func TestHistoryVisibilityJoined(t *testing.T) {
+	t.Parallel()
 	srv := apptest.Start(t)
 	ctx := context.Background()
 	alice, bob := srv.Register(t, "alice"), srv.Register(t, "bob")
@@ -181,6 +185,7 @@ func TestHistoryVisibilityJoined(t *testing.T) {
 }
 
 func TestLazyLoadedMembersAreSentOnce(t *testing.T) {
+	t.Parallel()
 	srv := apptest.Start(t)
 	ctx := context.Background()
 	alice, bob := srv.Register(t, "alice"), srv.Register(t, "bob")
@@ -227,6 +232,7 @@ func TestLazyLoadedMembersAreSentOnce(t *testing.T) {
 // ones a limited timeline left out, or, when the timeline begins with the
 // room's creation, the create event once more, and then the end.
 func TestPrevBatchPagesBack(t *testing.T) {
+	t.Parallel()
 	srv := apptest.Start(t)
 	ctx := context.Background()
 	alice := srv.Register(t, "alice")
@@ -277,6 +283,7 @@ func TestPrevBatchPagesBack(t *testing.T) {
 }
 
 func TestSyncFederationEventFormat(t *testing.T) {
+	t.Parallel()
 	srv := apptest.Start(t)
 	ctx := context.Background()
 	alice := srv.Register(t, "alice")

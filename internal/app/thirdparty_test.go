@@ -9,6 +9,7 @@ import (
 
 // Without bridges the server knows no third-party protocol.
 func TestThirdPartyProtocols(t *testing.T) {
+	t.Parallel()
 	srv := apptest.Start(t)
 	alice := srv.Register(t, "alice")
 	for _, tc := range []struct {

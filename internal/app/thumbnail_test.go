@@ -56,6 +56,7 @@ func bombPNG(width, height uint32) []byte {
 }
 
 func TestThumbnails(t *testing.T) {
+	t.Parallel()
 	cfg := apptest.Config(t.TempDir())
 	srv := apptest.StartWith(t, cfg)
 	ctx := context.Background()
@@ -149,6 +150,7 @@ func TestThumbnails(t *testing.T) {
 // animated=true scales every frame of a GIF; WebP images get thumbnails
 // too.
 func TestAnimatedAndWebPThumbnails(t *testing.T) {
+	t.Parallel()
 	srv := apptest.Start(t)
 	ctx := context.Background()
 	alice := srv.Register(t, "alice")

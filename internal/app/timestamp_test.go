@@ -13,6 +13,7 @@ import (
 )
 
 func TestTimestampToEvent(t *testing.T) {
+	t.Parallel()
 	srv := apptest.Start(t)
 	ctx := context.Background()
 	alice, bob := srv.Register(t, "alice"), srv.Register(t, "bob")

@@ -31,6 +31,7 @@ func sendToDevice(t testing.TB, from *mautrix.Client, txnID string, messages map
 }
 
 func TestToDeviceMessages(t *testing.T) {
+	t.Parallel()
 	srv := apptest.Start(t)
 	ctx := context.Background()
 	alice, bob := srv.Register(t, "alice"), srv.Register(t, "bob")
@@ -104,6 +105,7 @@ func TestToDeviceMessages(t *testing.T) {
 // delivered but not acknowledged before a restart comes again after it,
 // one acknowledged stays gone.
 func TestToDeviceSurvivesRestart(t *testing.T) {
+	t.Parallel()
 	cfg := apptest.Config(t.TempDir())
 	srv := apptest.StartWith(t, cfg)
 	ctx := context.Background()
@@ -148,6 +150,7 @@ func TestToDeviceSurvivesRestart(t *testing.T) {
 // it, and a device that logs in later under an id that did not exist when
 // a message was sent does not get it.
 func TestToDeviceOnlyForExistingDevices(t *testing.T) {
+	t.Parallel()
 	srv := apptest.Start(t)
 	ctx := context.Background()
 	alice, bob := srv.Register(t, "alice"), srv.Register(t, "bob")
@@ -197,6 +200,7 @@ func TestToDeviceOnlyForExistingDevices(t *testing.T) {
 // A sync carries at most 100 messages; its token points at the last one
 // it carried, so the next sync brings the rest, in order.
 func TestToDeviceBatches(t *testing.T) {
+	t.Parallel()
 	srv := apptest.Start(t)
 	alice, bob := srv.Register(t, "alice"), srv.Register(t, "bob")
 	const n = 150

@@ -19,6 +19,7 @@ import (
 // times at once under one transaction id while bob sends 12 messages of
 // his own.
 func TestConcurrentSameTxnID(t *testing.T) {
+	t.Parallel()
 	srv := apptest.Start(t)
 	ctx := context.Background()
 	alice := srv.Register(t, "alice")
@@ -108,6 +109,7 @@ func putEvent(t *testing.T, cli *mautrix.Client, room id.RoomID, evType, txnID, 
 // type is a new request, and to-device messages of two types are two
 // messages.
 func TestTxnIDScopedToEndpoint(t *testing.T) {
+	t.Parallel()
 	srv := apptest.Start(t)
 	ctx := context.Background()
 	alice, bob := srv.Register(t, "alice"), srv.Register(t, "bob")
@@ -166,6 +168,7 @@ func TestTxnIDScopedToEndpoint(t *testing.T) {
 // for the same device) sees the device's transactions; another device
 // does not.
 func TestTxnIDScopedToDevice(t *testing.T) {
+	t.Parallel()
 	srv := apptest.Start(t)
 	ctx := context.Background()
 	alice, bob := srv.Register(t, "alice"), srv.Register(t, "bob")

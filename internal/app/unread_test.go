@@ -16,6 +16,7 @@ import (
 // do not; a mention of the user, an @room by someone allowed to, and a
 // tombstone highlight. A read receipt resets them.
 func TestUnreadCountsFollowDefaultPushRules(t *testing.T) {
+	t.Parallel()
 	srv := apptest.Start(t)
 	ctx := context.Background()
 	alice, bob, carol := srv.Register(t, "alice"), srv.Register(t, "bob"), srv.Register(t, "carol")
@@ -106,6 +107,7 @@ func TestUnreadCountsFollowDefaultPushRules(t *testing.T) {
 // counts of /sync follow them, and the rules reach the client as the
 // m.push_rules account data.
 func TestPushRulesShapeUnreadCounts(t *testing.T) {
+	t.Parallel()
 	srv := apptest.Start(t)
 	ctx := context.Background()
 	alice, bob := srv.Register(t, "alice"), srv.Register(t, "bob")

@@ -20,6 +20,7 @@ import (
 // additional creators the caller names when upgrading to version 12
 // (spec v1.16), and the spec's errors for bad requests.
 func TestUpgradeRoomOverHTTP(t *testing.T) {
+	t.Parallel()
 	srv := apptest.Start(t)
 	ctx := context.Background()
 	alice := srv.Register(t, "alice")
@@ -67,6 +68,7 @@ func TestUpgradeRoomOverHTTP(t *testing.T) {
 // or is half made (issue 10, decision 0019). For room versions where the
 // tombstone is sent before the new room (11) and after it (12).
 func TestUpgradeCompletesWhenClientHangsUp(t *testing.T) {
+	t.Parallel()
 	srv := apptest.Start(t)
 	ctx := context.Background()
 	alice := srv.Register(t, "alice")

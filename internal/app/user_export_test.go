@@ -80,6 +80,7 @@ func keysOf(m map[string][]byte) []string {
 // byte for byte as stored, the uploads' bytes as uploaded. After a
 // deactivation with erase, the export shows what is left and why.
 func TestUserExport(t *testing.T) {
+	t.Parallel()
 	srv := apptest.Start(t)
 	ctx := context.Background()
 	admin := registerAdmin(t, srv, "exportadmin")

@@ -12,6 +12,7 @@ import (
 )
 
 func TestUserDirectoryVisibility(t *testing.T) {
+	t.Parallel()
 	srv := apptest.Start(t)
 	ctx := context.Background()
 	alice, bob, carol := srv.Register(t, "alice"), srv.Register(t, "bob"), srv.Register(t, "carol")
@@ -66,6 +67,7 @@ func TestUserDirectoryVisibility(t *testing.T) {
 // also without a shared room; the room's display name wins over the
 // global one where the searcher shares a room.
 func TestUserDirectorySearchAllUsers(t *testing.T) {
+	t.Parallel()
 	cfg := apptest.Config(t.TempDir())
 	cfg.UserDirectory.SearchAllUsers = true
 	srv := apptest.StartWith(t, cfg)

@@ -18,6 +18,7 @@ import (
 // unless the server says v1.11, and the endpoints of v1.12 to v1.19 (each
 // has its own test too).
 func TestVersionsAdvertiseWhatIsServed(t *testing.T) {
+	t.Parallel()
 	srv := apptest.Start(t)
 	alice := srv.Register(t, "alice")
 	v, err := alice.Versions(context.Background())

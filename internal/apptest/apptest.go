@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/x509"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -16,6 +17,7 @@ import (
 	"github.com/rohrpost/rohrpost/config"
 	"github.com/rohrpost/rohrpost/internal/app"
 	"github.com/rohrpost/rohrpost/internal/testdb"
+	"golang.org/x/crypto/bcrypt"
 	"maunium.net/go/mautrix"
 )
 
@@ -25,8 +27,10 @@ type Server struct {
 	HTTP *httptest.Server
 	URL  string
 	cfg  *config.Config
-	// addr is the plain listener's address while stopped.
+	// addr is the plain listener's address while stopped, and held the
+	// socket that keeps it reserved then (reserve_linux.go).
 	addr    string
+	held    io.Closer
 	stopped bool
 
 	// Servers of StartFederation only (federation.go): the server name,
@@ -72,7 +76,7 @@ func Start(t testing.TB) *Server {
 // StartWith runs a server with cfg until the test ends.
 func StartWith(t testing.TB, cfg *config.Config) *Server {
 	t.Helper()
-	a, err := app.New(context.Background(), cfg, app.Options{OverBus: OverBus()})
+	a, err := newApp(cfg)
 	if err != nil {
 		t.Fatalf("start server: %v", err)
 	}
@@ -80,6 +84,21 @@ func StartWith(t testing.TB, cfg *config.Config) *Server {
 	s := &Server{App: a, HTTP: srv, URL: srv.URL, cfg: cfg}
 	t.Cleanup(s.stop)
 	return s
+}
+
+// newApp starts the components of cfg with bcrypt's lowest cost for new
+// password hashes: at the default cost one hash takes most of a second
+// under the race detector, and every Register hashes one. Passwords are
+// still hashed and checked the same way.
+func newApp(cfg *config.Config) (*app.App, error) {
+	a, err := app.New(context.Background(), cfg, app.Options{OverBus: OverBus()})
+	if err != nil {
+		return nil, err
+	}
+	if a.LocalUsers != nil {
+		a.LocalUsers.PasswordCost = bcrypt.MinCost
+	}
+	return a, nil
 }
 
 func (s *Server) stop() {
@@ -93,24 +112,45 @@ func (s *Server) stop() {
 }
 
 // Stop stops the server, as a machine that goes down; Start brings it
-// back. The address stays reserved for it only by convention: tests do not
-// listen on it in between.
+// back. Meanwhile connections to its address are refused and the address
+// stays reserved for it, so that tests running in parallel cannot take
+// it.
 func (s *Server) Stop(t testing.TB) {
 	t.Helper()
-	s.addr = s.HTTP.Listener.Addr().String()
+	addr := s.HTTP.Listener.Addr().(*net.TCPAddr)
+	s.addr = addr.String()
 	s.stop()
+	held, err := reservePort(addr)
+	if err != nil {
+		t.Fatalf("stop: %v", err)
+	}
+	s.held = held
+	t.Cleanup(s.release)
+}
+
+// release gives up the reservation of a stopped server's address.
+func (s *Server) release() {
+	if s.held != nil {
+		_ = s.held.Close()
+		s.held = nil
+	}
 }
 
 // Start starts a stopped server again on the same data and address.
 func (s *Server) Start(t testing.TB) {
 	t.Helper()
-	a, err := app.New(context.Background(), s.cfg, app.Options{OverBus: OverBus()})
+	a, err := newApp(s.cfg)
 	if err != nil {
 		t.Fatalf("restart server: %v", err)
 	}
+	// The listener binds beside the reservation (both reuse the address,
+	// the reservation does not listen), so the address is never free.
 	l, err := net.Listen("tcp", s.addr)
+	s.release()
 	if err != nil {
-		t.Fatalf("listen again on %s: %v", s.addr, err)
+		if l, err = net.Listen("tcp", s.addr); err != nil {
+			t.Fatalf("listen again on %s: %v", s.addr, err)
+		}
 	}
 	srv := httptest.NewUnstartedServer(a.Handler())
 	srv.Listener.Close()
