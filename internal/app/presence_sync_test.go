@@ -15,6 +15,7 @@ import (
 // (set_presence, whose default is "online"), and so does the old event
 // stream.
 func TestSyncMarksUserOnline(t *testing.T) {
+	t.Parallel()
 	hs := apptest.Start(t)
 	ctx := context.Background()
 	alice := hs.Register(t, "alice")
@@ -48,6 +49,7 @@ func TestSyncMarksUserOnline(t *testing.T) {
 // Two users who never set their presence but sync (and so are online)
 // see each other online as soon as they share a new room across servers.
 func TestFederationSyncedPresenceOnNewChat(t *testing.T) {
+	t.Parallel()
 	servers := apptest.StartFederation(t, 2)
 	hs1, hs2 := servers[0], servers[1]
 	ctx := context.Background()
