@@ -112,8 +112,14 @@ func (s *Server) FillHole(ctx context.Context, roomID, eventID string, pdus []go
 		}
 		out := &BackfillResult{}
 		// done are the events this fill dealt with; edge their prev
-		// events, the candidates for the hole's new edge.
+		// events, the candidates for the hole's new edge. Only events
+		// the hole's edge leads to are its history (wanted): whatever else
+		// a server sends has no place in it.
 		done := map[string]bool{}
+		wanted := map[string]bool{}
+		for _, id := range h.Missing {
+			wanted[id] = true
+		}
 		var edge []string
 		for _, p := range sorted {
 			if h.Full() {
@@ -122,7 +128,7 @@ func (s *Server) FillHole(ctx context.Context, roomID, eventID string, pdus []go
 			if p.RoomID().String() != roomID {
 				return nil, fmt.Errorf("%w: event %s is not of room %s", ErrBadEvent, p.EventID(), roomID)
 			}
-			if done[p.EventID()] {
+			if done[p.EventID()] || !wanted[p.EventID()] {
 				continue
 			}
 			known, err := b.eventByID(ctx, p.EventID())
@@ -159,7 +165,10 @@ func (s *Server) FillHole(ctx context.Context, roomID, eventID string, pdus []go
 				}
 			}
 			done[p.EventID()] = true
-			edge = append(edge, p.PrevEventIDs()...)
+			for _, prev := range p.PrevEventIDs() {
+				wanted[prev] = true
+				edge = append(edge, prev)
+			}
 		}
 		missing, err := b.holeEdge(ctx, append(slices.Clone(h.Missing), edge...), done)
 		if err != nil {
