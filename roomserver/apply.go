@@ -119,6 +119,12 @@ func renderClient(pdu gomatrixserverlib.PDU, prev *stateEvent, redactedBecause j
 	}
 	if redactedBecause != nil {
 		unsigned["redacted_because"] = redactedBecause
+		// The spec's field is redacted_because; Synapse and Dendrite also
+		// give the redaction's id alone, and tools written against them
+		// read that.
+		if id := gjson.GetBytes(redactedBecause, "event_id"); id.Type == gjson.String {
+			unsigned["redacted_by"] = json.RawMessage(id.Raw)
+		}
 	}
 	ce := clientEvent{
 		Content: pdu.Content(), EventID: pdu.EventID(), OriginServerTS: pdu.OriginServerTS(), Redacts: redactsOf(pdu),

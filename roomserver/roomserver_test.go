@@ -202,12 +202,13 @@ func TestRedaction(t *testing.T) {
 			RedactedBecause struct {
 				EventID string `json:"event_id"`
 			} `json:"redacted_because"`
+			RedactedBy string `json:"redacted_by"`
 		} `json:"unsigned"`
 	}
 	if err := json.Unmarshal(ev.Client, &client); err != nil {
 		t.Fatal(err)
 	}
-	if len(client.Content) != 0 || client.Unsigned.RedactedBecause.EventID != red.EventID {
+	if len(client.Content) != 0 || client.Unsigned.RedactedBecause.EventID != red.EventID || client.Unsigned.RedactedBy != red.EventID {
 		t.Fatalf("redacted event = %s", ev.Client)
 	}
 }
