@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/gorilla/mux"
 	"github.com/rohrpost/rohrpost/internal/mxhttp"
@@ -14,6 +15,11 @@ import (
 )
 
 const defaultMessagesLimit = 10
+
+// historyFetchTimeout bounds what a page of /messages waits for other
+// servers to send history: when they are slow or down, the page comes
+// with what we hold.
+const historyFetchTimeout = 10 * time.Second
 
 // parseLimit reads a limit parameter, bounded to [1, maxLimit].
 func parseLimit(v string, def, maxLimit int) (int, error) {
@@ -86,7 +92,10 @@ func (s *Server) handleMessages(r *http.Request, dev *userapi.Device) (any, erro
 			// Paging back past the oldest event we hold: the servers that
 			// were in the room before us may have more.
 			if len(evs) < p.limit && !p.hasTo {
-				if n, err := s.history.BackfillRoom(ctx, a.roomID, p.limit-len(evs)); err != nil {
+				fetchCtx, cancel := context.WithTimeout(ctx, historyFetchTimeout)
+				n, err := s.history.BackfillRoom(fetchCtx, a.roomID, p.limit-len(evs))
+				cancel()
+				if err != nil {
 					slog.Info("backfill failed", "room_id", a.roomID, "err", err)
 				} else if n > 0 {
 					if evs, err = read(); err != nil {
@@ -133,6 +142,8 @@ func (s *Server) fillHole(ctx context.Context, a *roomAccess, page []*rsstorage.
 	if err != nil || len(holes) == 0 {
 		return false
 	}
+	ctx, cancel := context.WithTimeout(ctx, historyFetchTimeout)
+	defer cancel()
 	n, err := s.history.FillHole(ctx, a.roomID, holes[0].EventID, limit)
 	if err != nil {
 		slog.Info("filling a hole in the room's history failed", "room_id", a.roomID, "event_id", holes[0].EventID, "err", err)
