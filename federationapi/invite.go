@@ -204,7 +204,12 @@ func (s *Server) InviteRemote(ctx context.Context, req InviteRequest) (string, e
 		return "", err
 	}
 	signed, err := verImpl.NewEventFromUntrustedJSON(res.Event)
-	if err != nil || signed.EventID() != pdu.EventID() {
+	if err != nil {
+		// As Synapse and Dendrite answer it: the invitee's server sent
+		// JSON the room version does not allow (floats, say).
+		return "", mxhttp.BadJSON(fmt.Sprintf("%s answered the invite with an event that room version %s does not allow: %v", req.Target.Domain(), pdu.Version(), err))
+	}
+	if signed.EventID() != pdu.EventID() {
 		return "", fmt.Errorf("%w: %s returned another event", ErrNoServer, req.Target.Domain())
 	}
 	if err := s.verifySignatures(ctx, signed); err != nil {
