@@ -10,9 +10,11 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"slices"
 	"syscall"
 	"time"
 
+	"github.com/matrix-org/gomatrixserverlib/spec"
 	"github.com/tidwall/gjson"
 	"github.com/tidwall/sjson"
 
@@ -152,7 +154,29 @@ func (ps *pushSender) deliver(job pushJob) {
 		case <-time.After(pause):
 		}
 		pause *= 4
+		if !ps.stillRegistered(job.p) {
+			return
+		}
 	}
+}
+
+// stillRegistered tells whether the user still has the pusher: a retry
+// must not reach a push key that was deleted meanwhile, or that another
+// account took over (the same device, someone else logged in), with the
+// first user's notification.
+func (ps *pushSender) stillRegistered(p uastorage.Pusher) bool {
+	user, err := spec.NewUserID(p.UserID, true)
+	if err != nil {
+		return false
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), pushTimeout)
+	defer cancel()
+	pushers, err := ps.users.Pushers(ctx, *user)
+	if err != nil {
+		slog.Warn("syncapi: pushers before a retry", "user", p.UserID, "err", err)
+		return false
+	}
+	return slices.ContainsFunc(pushers, func(q userapi.Pusher) bool { return q.AppID == p.AppID && q.PushKey == p.PushKey })
 }
 
 // post sends the body and returns the push keys the gateway rejected.
