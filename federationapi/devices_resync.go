@@ -98,12 +98,14 @@ func (r *resyncer) schedule(user spec.UserID, changed bool) bool {
 }
 
 // fetchNow fetches the user's list within ctx and returns the outcome; a
-// fetch of the list already under way (a background one an update
-// started) is waited for instead of racing it with another request.
+// fetch of the list already running (a background one an update started)
+// is waited for instead of racing it with another request, and one still
+// waiting for a worker is taken over and run now.
 func (r *resyncer) fetchNow(ctx context.Context, user spec.UserID) error {
 	r.mu.Lock()
 	id := user.String()
-	if p, ok := r.pending[id]; ok {
+	p, ok := r.pending[id]
+	if ok && p.running {
 		r.mu.Unlock()
 		select {
 		case <-p.done:
@@ -112,25 +114,33 @@ func (r *resyncer) fetchNow(ctx context.Context, user spec.UserID) error {
 			return ctx.Err()
 		}
 	}
-	p := &pendingResync{running: true, done: make(chan struct{})}
-	r.pending[id] = p
+	if !ok {
+		p = &pendingResync{done: make(chan struct{})}
+		r.pending[id] = p
+	}
+	p.running = true
 	r.mu.Unlock()
 	err := r.fetch(ctx, user)
 	r.done(user, p, err)
 	return err
 }
 
+// run is a background fetch: it waits for a worker and fetches, unless a
+// query took the fetch over meanwhile.
 func (r *resyncer) run(user spec.UserID, p *pendingResync) {
 	defer r.wg.Done()
 	select {
 	case r.sem <- struct{}{}:
 	case <-r.ctx.Done():
-		r.done(user, p, r.ctx.Err())
+		if r.take(p) {
+			r.done(user, p, r.ctx.Err())
+		}
 		return
 	}
-	r.mu.Lock()
-	p.running = true
-	r.mu.Unlock()
+	if !r.take(p) {
+		<-r.sem
+		return
+	}
 	ctx, cancel := context.WithTimeout(r.ctx, resyncTimeout)
 	err := r.fetch(ctx, user)
 	cancel()
@@ -142,6 +152,18 @@ func (r *resyncer) run(user spec.UserID, p *pendingResync) {
 		r.mu.Unlock()
 	}
 	r.done(user, p, err)
+}
+
+// take marks p running and tells whether it was not yet, so that a
+// fetch runs once and ends once.
+func (r *resyncer) take(p *pendingResync) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if p.running {
+		return false
+	}
+	p.running = true
+	return true
 }
 
 // done ends a fetch: another follows when an update came while it ran;

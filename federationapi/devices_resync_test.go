@@ -3,6 +3,7 @@ package federationapi
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -23,9 +24,14 @@ func newFakeFetches() *fakeFetches {
 	return &fakeFetches{release: make(chan error), started: make(chan struct{}, 10)}
 }
 
-func (f *fakeFetches) fetch(ctx context.Context, _ spec.UserID) error {
+func (f *fakeFetches) fetch(ctx context.Context, user spec.UserID) error {
 	f.fetches.Add(1)
 	f.started <- struct{}{}
+	if user.Domain() == "slow.test" {
+		// A server that never answers: the fetch ends with the resyncer.
+		<-ctx.Done()
+		return ctx.Err()
+	}
 	select {
 	case err := <-f.release:
 		return err
@@ -72,6 +78,32 @@ func TestResyncFetchNowJoinsFetchUnderWay(t *testing.T) {
 	wg.Wait()
 	if got != nil || f.fetches.Load() != 1 || f.announced.Load() != 0 {
 		t.Fatalf("fetchNow: %v after %d fetches, %d announcements", got, f.fetches.Load(), f.announced.Load())
+	}
+}
+
+// A query's fetch takes over a background fetch still waiting for a
+// worker: it runs once, now, and the background one does not run after.
+func TestResyncFetchNowTakesOverWaitingFetch(t *testing.T) {
+	f := newFakeFetches()
+	r := newResyncer(f.fetch, f.announce)
+	defer r.stop()
+	// Every worker busy with other users.
+	for i := range resyncWorkers {
+		r.schedule(spec.NewUserIDOrPanic(fmt.Sprintf("@u%d:slow.test", i), true), false)
+		waitStarted(t, f)
+	}
+	bob := spec.NewUserIDOrPanic("@bob:remote.test", true)
+	r.schedule(bob, true)
+	done := make(chan error, 1)
+	go func() { done <- r.fetchNow(context.Background(), bob) }()
+	waitStarted(t, f)
+	f.release <- nil
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	r.stop()
+	if n := f.fetches.Load(); n != resyncWorkers+1 {
+		t.Fatalf("%d fetches, want %d", n, resyncWorkers+1)
 	}
 }
 
