@@ -191,7 +191,11 @@ func (r *resyncer) done(user spec.UserID, p *pendingResync, err error) {
 
 // stop ends the fetches and waits for them.
 func (r *resyncer) stop() {
+	// Under the lock, so that a schedule either added its fetch to the
+	// wait group before or sees the end (Add after Wait began is misuse).
+	r.mu.Lock()
 	r.cancel()
+	r.mu.Unlock()
 	r.wg.Wait()
 }
 
