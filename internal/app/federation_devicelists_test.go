@@ -27,6 +27,7 @@ import (
 // the snapshot landed: a client, or SyTest's "Device deletion propagates
 // over federation", took the second notice for the next change.)
 func TestFederationDeviceListChangeToldOnce(t *testing.T) {
+	t.Parallel()
 	servers := apptest.StartFederation(t, 2)
 	hs1, hs2 := servers[0], servers[1]
 	alice, bob, _ := roomAcross(t, hs1, hs2)
@@ -75,6 +76,7 @@ func noFurtherNotice(t *testing.T, cli *mautrix.Client, since string, user id.Us
 // would only bring the same keys). Keys that name another device are not
 // kept: the device is listed in the cache without them.
 func TestFederationDeviceListUpdateWithIncompleteKeys(t *testing.T) {
+	t.Parallel()
 	servers := apptest.StartFederation(t, 2)
 	hs1, hs2 := servers[0], servers[1]
 	alice, bob, _ := roomAcross(t, hs1, hs2)
@@ -136,6 +138,7 @@ func TestFederationDeviceListUpdateWithIncompleteKeys(t *testing.T) {
 // leaves room we no longer receive device updates" reads it so, and
 // Synapse leaves an empty list out as well), and the other way round.
 func TestSyncDeviceListsOmitEmptyLists(t *testing.T) {
+	t.Parallel()
 	srv := apptest.Start(t)
 	ctx := context.Background()
 	alice, bob := srv.Register(t, "alice"), srv.Register(t, "bob")
