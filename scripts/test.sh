@@ -42,8 +42,10 @@ go install honnef.co/go/tools/cmd/staticcheck@v0.8.2
 gobin=$(go env GOBIN)
 "${gobin:-$(go env GOPATH)/bin}/staticcheck" -tags goolm ./...
 
-# -timeout: internal/app, the integration tests with real servers, runs
-# longer under -race than go test's default 10 minutes on two cores.
+# -timeout: room for internal/app, the integration tests with real servers,
+# on a slow or busy machine. It took over go test's default 10 minutes
+# under -race on two cores before its tests ran in parallel (about 1.5
+# minutes by itself now).
 echo "== tests on SQLite"
 go test -race -tags goolm -count=1 -timeout 30m "$@" ./...
 
