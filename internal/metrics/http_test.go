@@ -58,6 +58,9 @@ func TestHTTPLabels(t *testing.T) {
 	do(http.MethodGet, "/v3/flush")
 	do(http.MethodGet, "/no/such/path")
 	do("BREW", "/rooms/!a:example.org/send/3")
+	// A handler that flushed has answered before it returned, and a
+	// request is counted when it returns: Close waits for the handlers.
+	srv.Close()
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(m)
