@@ -77,20 +77,15 @@ func (s *Server) BackfillRoom(ctx context.Context, roomID string, limit int) (in
 		s.backfills.markExhausted(roomID)
 		return 0, nil
 	}
-	version, err := s.rooms.RoomVersion(ctx, roomID)
+	verImpl, err := s.roomVersionOf(ctx, roomID)
 	if err != nil {
 		return 0, err
 	}
-	verImpl, err := gomatrixserverlib.GetRoomVersion(gomatrixserverlib.RoomVersion(version))
-	if err != nil {
-		return 0, err
-	}
-	limit = min(max(limit, 1), 100)
 	store := func(pdus []gomatrixserverlib.PDU) (*roomserver.BackfillResult, error) {
 		return s.rooms.Backfill(ctx, roomID, pdus)
 	}
 	// The event we start from comes back too: ask for one more.
-	if n := s.backfillFromAny(ctx, verImpl, roomID, []string{earliest.EventID}, limit+1, store); n > 0 {
+	if n := s.backfillFromAny(ctx, verImpl, roomID, []string{earliest.EventID}, backfillLimit(limit)+1, store); n > 0 {
 		return n, nil
 	}
 	s.backfills.markExhausted(roomID)
@@ -113,11 +108,7 @@ func (s *Server) FillHole(ctx context.Context, roomID, eventID string, limit int
 	if err != nil {
 		return 0, err
 	}
-	version, err := s.rooms.RoomVersion(ctx, roomID)
-	if err != nil {
-		return 0, err
-	}
-	verImpl, err := gomatrixserverlib.GetRoomVersion(gomatrixserverlib.RoomVersion(version))
+	verImpl, err := s.roomVersionOf(ctx, roomID)
 	if err != nil {
 		return 0, err
 	}
@@ -125,12 +116,25 @@ func (s *Server) FillHole(ctx context.Context, roomID, eventID string, limit int
 		return s.rooms.FillHole(ctx, roomID, eventID, pdus)
 	}
 	// The events we lack are the newest of the hole: they come back.
-	if n := s.backfillFromAny(ctx, verImpl, roomID, hole.Missing, min(max(limit, 1), 100), store); n > 0 {
+	if n := s.backfillFromAny(ctx, verImpl, roomID, hole.Missing, backfillLimit(limit), store); n > 0 {
 		return n, nil
 	}
 	s.backfills.markExhausted(key)
 	return 0, nil
 }
+
+// roomVersionOf is the room version implementation of a room we hold.
+func (s *Server) roomVersionOf(ctx context.Context, roomID string) (gomatrixserverlib.IRoomVersion, error) {
+	version, err := s.rooms.RoomVersion(ctx, roomID)
+	if err != nil {
+		return nil, err
+	}
+	return gomatrixserverlib.GetRoomVersion(gomatrixserverlib.RoomVersion(version))
+}
+
+// backfillLimit is what one /backfill asks for: what the page needs,
+// within what a server is asked at once.
+func backfillLimit(limit int) int { return min(max(limit, 1), 100) }
 
 // backfillFromAny asks the other servers in the room, one after the
 // other, for up to limit events before (and including) from, until one
