@@ -2,11 +2,9 @@ package app_test
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"slices"
 	"testing"
-	"time"
 
 	"github.com/rohrpost/rohrpost/internal/apptest"
 )
@@ -29,25 +27,7 @@ func TestFederationLongGapIsFilled(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	// Forget what hs1 queued for hs2, as a sender that trims its catch-up
-	// would.
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		var queued int
-		if err := hs1.App.DB.Read.QueryRowContext(ctx, hs1.App.DB.Schema(`SELECT COUNT(*) FROM federation_queue WHERE destination = $1 AND kind = 0`), string(hs2.ServerName)).Scan(&queued); err != nil {
-			t.Fatal(err)
-		}
-		if queued >= n || time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	if err := hs1.App.DB.Write(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, hs1.App.DB.Schema(`DELETE FROM federation_queue WHERE destination = $1 AND kind = 0`), string(hs2.ServerName))
-		return err
-	}); err != nil {
-		t.Fatal(err)
-	}
+	forgetQueued(t, hs1, hs2, n)
 	if _, err := alice.SendText(ctx, room, "nach der Lücke"); err != nil {
 		t.Fatal(err)
 	}
