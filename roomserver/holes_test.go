@@ -6,7 +6,6 @@ import (
 	"testing"
 
 	"github.com/matrix-org/gomatrixserverlib"
-	"github.com/matrix-org/gomatrixserverlib/spec"
 
 	"github.com/rohrpost/rohrpost/roomserver/storage"
 )
@@ -18,18 +17,7 @@ import (
 func TestHoleIsReservedAndFilled(t *testing.T) {
 	s := newTestServer(t)
 	ctx := context.Background()
-	alice, rob := user(t, "@alice:test.local"), user(t, "@rob:remote.test")
-	created, err := apiOf(t, s).CreateRoom(ctx, CreateRoomRequest{Creator: alice, Preset: "public_chat", RoomVersion: "10"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	room := created.RoomID
-	remote := newRemote(t, s)
-	robKey := rob.String()
-	join := remote.build(room, rob, spec.MRoomMember, &robKey, `{"membership":"join"}`, extremities(t, s, room))
-	if res, err := remote.input(join); err != nil || res.Rejected {
-		t.Fatalf("remote join: %+v, %v", res, err)
-	}
+	room, _, rob, remote, join := remoteJoinedRoom(t, s)
 
 	// Rob's server says five things we never get, then one we do.
 	var missed []gomatrixserverlib.PDU

@@ -75,22 +75,30 @@ func extremities(t *testing.T, s *Server, roomID string) []string {
 	return r.extremities
 }
 
-func TestRemoteEventsTakeTheInputPath(t *testing.T) {
-	s := newTestServer(t)
-	ctx := context.Background()
-	alice, rob := user(t, "@alice:test.local"), user(t, "@rob:remote.test")
-	created, err := apiOf(t, s).CreateRoom(ctx, CreateRoomRequest{Creator: alice, Preset: "public_chat", RoomVersion: "10"})
+// remoteJoinedRoom is a public room of alice's that rob, of another
+// server, has joined; join is rob's join event.
+func remoteJoinedRoom(t *testing.T, s *Server) (room string, alice, rob spec.UserID, remote *remoteServer, join gomatrixserverlib.PDU) {
+	t.Helper()
+	alice, rob = user(t, "@alice:test.local"), user(t, "@rob:remote.test")
+	created, err := apiOf(t, s).CreateRoom(context.Background(), CreateRoomRequest{Creator: alice, Preset: "public_chat", RoomVersion: "10"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	room := created.RoomID
-	remote := newRemote(t, s)
+	room = created.RoomID
+	remote = newRemote(t, s)
 	robKey := rob.String()
-
-	join := remote.build(room, rob, spec.MRoomMember, &robKey, `{"membership":"join"}`, extremities(t, s, room))
+	join = remote.build(room, rob, spec.MRoomMember, &robKey, `{"membership":"join"}`, extremities(t, s, room))
 	if res, err := remote.input(join); err != nil || res.Rejected || res.SoftFailed || res.StreamPos == 0 {
 		t.Fatalf("remote join: %+v, %v", res, err)
 	}
+	return room, alice, rob, remote, join
+}
+
+func TestRemoteEventsTakeTheInputPath(t *testing.T) {
+	s := newTestServer(t)
+	ctx := context.Background()
+	room, alice, rob, remote, join := remoteJoinedRoom(t, s)
+	robKey := rob.String()
 	if m, _ := apiOf(t, s).Membership(ctx, room, rob); m != spec.Join {
 		t.Fatalf("rob's membership = %s", m)
 	}
@@ -179,18 +187,8 @@ func TestRemoteEventsTakeTheInputPath(t *testing.T) {
 func TestSoftFailedEventsAndExtremities(t *testing.T) {
 	s := newTestServer(t)
 	ctx := context.Background()
-	alice, rob := user(t, "@alice:test.local"), user(t, "@rob:remote.test")
-	created, err := apiOf(t, s).CreateRoom(ctx, CreateRoomRequest{Creator: alice, Preset: "public_chat", RoomVersion: "10"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	room := created.RoomID
-	remote := newRemote(t, s)
-	robKey, empty := rob.String(), ""
-	join := remote.build(room, rob, spec.MRoomMember, &robKey, `{"membership":"join"}`, extremities(t, s, room))
-	if res, err := remote.input(join); err != nil || res.Rejected || res.SoftFailed {
-		t.Fatalf("remote join: %+v, %v", res, err)
-	}
+	room, alice, rob, remote, join := remoteJoinedRoom(t, s)
+	empty := ""
 	beforePL, err := s.room(ctx, room)
 	if err != nil {
 		t.Fatal(err)
