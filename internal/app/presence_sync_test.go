@@ -6,7 +6,6 @@ import (
 
 	"maunium.net/go/mautrix"
 	"maunium.net/go/mautrix/event"
-	"maunium.net/go/mautrix/id"
 
 	"github.com/rohrpost/rohrpost/internal/apptest"
 )
@@ -44,31 +43,4 @@ func TestSyncMarksUserOnline(t *testing.T) {
 	if got, err := bob.GetPresence(ctx, bob.UserID); err != nil || got.Presence != event.PresenceOnline {
 		t.Fatalf("after GET /events bob is %+v (%v), want online", got, err)
 	}
-}
-
-// Two users who never set their presence but sync (and so are online)
-// see each other online as soon as they share a new room across servers.
-func TestFederationSyncedPresenceOnNewChat(t *testing.T) {
-	t.Parallel()
-	servers := apptest.StartFederation(t, 2)
-	hs1, hs2 := servers[0], servers[1]
-	ctx := context.Background()
-	alice, bob := hs1.Register(t, "alice"), hs2.Register(t, "bob")
-	aliceSince, bobSince := currentSince(t, alice), currentSince(t, bob)
-	room, err := alice.CreateRoom(ctx, &mautrix.ReqCreateRoom{Preset: "private_chat", Invite: []id.UserID{bob.UserID}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	waitForMembership(t, alice, room.RoomID, bob.UserID, event.MembershipInvite)
-	if _, err := bob.JoinRoom(ctx, room.RoomID.String(), &mautrix.ReqJoinRoom{Via: []string{string(hs1.ServerName)}}); err != nil {
-		t.Fatal(err)
-	}
-	syncUntil(t, bob, bobSince, "bob sees alice online", func(resp *mautrix.RespSync) bool {
-		c, ok := presenceIn(resp, alice.UserID)
-		return ok && c["presence"] == "online"
-	})
-	syncUntil(t, alice, aliceSince, "alice sees bob online", func(resp *mautrix.RespSync) bool {
-		c, ok := presenceIn(resp, bob.UserID)
-		return ok && c["presence"] == "online"
-	})
 }
